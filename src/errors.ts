@@ -1,0 +1,173 @@
+/**
+ * One error hierarchy for the whole library. Callers branch on `err.code`, never on the
+ * message text (the undici scheme). Every class sets `name`, accepts `{ cause }`, and has a
+ * code that is stable across releases.
+ */
+
+/** Plain, serializable description of an error; what crosses the wire and reaches errbacks. */
+export interface ErrorInfo {
+  name: string;
+  code: string;
+  message: string;
+  /** Extra fields an error class wants to carry (never a stack on the wire by default). */
+  details?: Record<string, unknown>;
+}
+
+export const ErrorCodes = {
+  Base: 'JR_ERR',
+  InvalidArgument: 'JR_ERR_INVALID_ARGUMENT',
+  Protocol: 'JR_ERR_PROTOCOL',
+  MalformedFrame: 'JR_ERR_MALFORMED_FRAME',
+  FrameTooLarge: 'JR_ERR_FRAME_TOO_LARGE',
+  PayloadTooLarge: 'JR_ERR_PAYLOAD_TOO_LARGE',
+  VersionMismatch: 'JR_ERR_VERSION_MISMATCH',
+  AuthRequired: 'JR_ERR_AUTH_REQUIRED',
+  AuthFailed: 'JR_ERR_AUTH_FAILED',
+  HandshakeTimeout: 'JR_ERR_HANDSHAKE_TIMEOUT',
+  Connection: 'JR_ERR_CONNECTION',
+  PeerTimeout: 'JR_ERR_PEER_TIMEOUT',
+  SlowConsumer: 'JR_ERR_SLOW_CONSUMER',
+  Closed: 'JR_ERR_CLOSED',
+  UnknownJob: 'JR_ERR_UNKNOWN_JOB',
+  DuplicateJob: 'JR_ERR_DUPLICATE_JOB',
+  QueueFull: 'JR_ERR_QUEUE_FULL',
+  JobFailed: 'JR_ERR_JOB_FAILED',
+  JobCancelled: 'JR_ERR_JOB_CANCELLED',
+  JobThrew: 'JR_ERR_JOB_THREW',
+  Cancel: 'JR_ERR_CANCEL',
+  Timeout: 'JR_ERR_TIMEOUT',
+  Unrecoverable: 'JR_ERR_UNRECOVERABLE',
+  Storage: 'JR_ERR_STORAGE',
+  FeedbackHandler: 'JR_ERR_FEEDBACK_HANDLER',
+  Shutdown: 'JR_ERR_SHUTDOWN',
+} as const;
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export class JobReactorError extends Error {
+  readonly code: string;
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = options?.code ?? ErrorCodes.Base;
+  }
+  /** The serializable form used on the wire and in errbacks. */
+  toInfo(): ErrorInfo {
+    return { name: this.name, code: this.code, message: this.message };
+  }
+}
+
+function defineError(code: string) {
+  return class extends JobReactorError {
+    constructor(message: string, options?: { cause?: unknown }) {
+      super(message, { ...options, code });
+    }
+  };
+}
+
+/** Bad input to a public API (options, names, durations). */
+export class InvalidArgumentError extends defineError(ErrorCodes.InvalidArgument) {}
+/** A peer broke the protocol (unexpected message, bad field). The connection is closed. */
+export class ProtocolError extends defineError(ErrorCodes.Protocol) {}
+/** Bytes that are not a frame: bad header, undecodable body. The connection is closed. */
+export class MalformedFrameError extends defineError(ErrorCodes.MalformedFrame) {}
+/** A frame header announced more bytes than the configured maximum. Rejected from the header alone. */
+export class FrameTooLargeError extends defineError(ErrorCodes.FrameTooLarge) {}
+/** A job's encoded size is over the maximum frame size; rejected at `enqueue`. */
+export class PayloadTooLargeError extends defineError(ErrorCodes.PayloadTooLarge) {}
+/** The peer speaks another protocol version. */
+export class VersionMismatchError extends defineError(ErrorCodes.VersionMismatch) {}
+/** The peer sent something other than the handshake first, or no proof where one is required. */
+export class AuthRequiredError extends defineError(ErrorCodes.AuthRequired) {}
+/** The peer's proof of the shared secret is wrong. */
+export class AuthFailedError extends defineError(ErrorCodes.AuthFailed) {}
+/** The handshake did not finish within its deadline. */
+export class HandshakeTimeoutError extends defineError(ErrorCodes.HandshakeTimeout) {}
+/** A socket-level failure (refused, reset). */
+export class ConnectionError extends defineError(ErrorCodes.Connection) {}
+/** Nothing heard from the peer within the heartbeat deadline (half-open connection). */
+export class PeerTimeoutError extends defineError(ErrorCodes.PeerTimeout) {}
+/** The peer does not read: its outbound buffer passed the cap. */
+export class SlowConsumerError extends defineError(ErrorCodes.SlowConsumer) {}
+/** The object was closed; the call cannot proceed. */
+export class ClosedError extends defineError(ErrorCodes.Closed) {}
+/** No job of that name is registered (on the node), or no connected node knows it. */
+export class UnknownJobError extends defineError(ErrorCodes.UnknownJob) {}
+/** A job name was defined twice in one registry. */
+export class DuplicateJobError extends defineError(ErrorCodes.DuplicateJob) {}
+/** The distributor's waiting queue (no eligible node) is at its bound. */
+export class QueueFullError extends defineError(ErrorCodes.QueueFull) {}
+/** A handler threw something that is not an Error; wrapped so it has a name and a code. */
+export class JobThrewError extends defineError(ErrorCodes.JobThrew) {}
+/** The job took longer than its `timeout`. Retried like any failure. */
+export class TimeoutError extends defineError(ErrorCodes.Timeout) {}
+/** A storage operation failed (Redis down, write refused). */
+export class StorageError extends defineError(ErrorCodes.Storage) {}
+/** An application feedback callback threw; reported as an event, never crashes the process. */
+export class FeedbackHandlerError extends defineError(ErrorCodes.FeedbackHandler) {}
+/** The node or distributor is shutting down. */
+export class ShutdownError extends defineError(ErrorCodes.Shutdown) {}
+
+/**
+ * Throw from a job, a callback or an errback to stop the job for good (periodic ones too).
+ * JobReactor's `CancelJob`.
+ */
+export class CancelJob extends defineError(ErrorCodes.Cancel) {
+  constructor(message = 'job cancelled', options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Throw from a job to fail it at once, skipping the remaining retries. */
+export class UnrecoverableJobError extends defineError(ErrorCodes.Unrecoverable) {}
+
+/** `handle.result` rejects with this when the job failed; `args` are the final args. */
+export class JobFailedError extends JobReactorError {
+  readonly jobId: string;
+  readonly args: Record<string, unknown>;
+  /** The error the job failed with, as the node reported it. */
+  readonly error: ErrorInfo;
+  constructor(jobId: string, error: ErrorInfo, args: Record<string, unknown>) {
+    super(`job ${jobId} failed: ${error.code}: ${error.message}`, { code: ErrorCodes.JobFailed });
+    this.jobId = jobId;
+    this.error = error;
+    this.args = args;
+  }
+}
+
+/** `handle.result` rejects with this when the application cancelled the job. */
+export class JobCancelledError extends JobReactorError {
+  readonly jobId: string;
+  constructor(jobId: string) {
+    super(`job ${jobId} was cancelled`, { code: ErrorCodes.JobCancelled });
+    this.jobId = jobId;
+  }
+}
+
+/** Turns anything thrown into an ErrorInfo (never throws itself). */
+export function toErrorInfo(err: unknown): ErrorInfo {
+  if (err instanceof JobReactorError) return err.toInfo();
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return {
+      name: err.name || 'Error',
+      code: typeof code === 'string' && code !== '' ? code : ErrorCodes.JobThrew,
+      message: err.message,
+    };
+  }
+  let message: string;
+  try {
+    message = typeof err === 'string' ? err : JSON.stringify(err) ?? String(err);
+  } catch {
+    message = String(err);
+  }
+  return { name: 'JobThrewError', code: ErrorCodes.JobThrew, message };
+}
+
+/** An Error rebuilt from an ErrorInfo received from a peer. */
+export class RemoteError extends JobReactorError {
+  readonly remoteName: string;
+  constructor(info: ErrorInfo) {
+    super(info.message, { code: info.code });
+    this.remoteName = info.name;
+  }
+}

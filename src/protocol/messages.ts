@@ -1,0 +1,141 @@
+import type { ErrorInfo } from '../errors.ts';
+import type { Feedback, JobSpec } from '../model/job.ts';
+
+/**
+ * Every message on a distributor↔node link. One TCP connection per pair carries both
+ * directions; the node dials. A discriminated union on `t`.
+ *
+ * Handshake (nothing else is accepted before it finishes):
+ *   node → hello       { v, node, instance, capacity, durable, jobs, nonce }
+ *   dist → challenge   { v, distributor, nonce, proof }   proof = HMAC(secret, "dist", nonces…)
+ *   node → auth        { proof }                            proof = HMAC(secret, "node", nonces…)
+ *   dist → ready       {}
+ * Without a shared secret the proofs are empty strings; a side that has a secret
+ * rejects a peer whose proof is empty or wrong (AUTH_FAILED), then closes.
+ *
+ * After `ready`:
+ *   dist → job        a job to store and schedule (instant ones consume one credit)
+ *   node → accepted   ids the node has stored (the node is now responsible for them)
+ *   node → credit     n more instant jobs may be sent
+ *   node → feedback   a success/error/cancel report; the distributor answers `fback`
+ *   dist → fback      keys of feedbacks the distributor has processed
+ *   dist → cancel     cancel a job the node holds; node answers `cancelled`
+ *   node → drain      the node is stopping: send it nothing more
+ *   both → ping/pong  liveness when idle
+ *   both → error      fatal; the sender closes the connection after it
+ */
+export const PROTOCOL_VERSION = 1;
+
+export interface HelloMessage {
+  t: 'hello';
+  v: number;
+  node: string;
+  instance: string;
+  /** Instant jobs the node can run at once (its concurrency). */
+  capacity: number;
+  /** True when the node's storage survives a crash; the distributor then forgets accepted jobs. */
+  durable: boolean;
+  /** Names of the jobs the node can run. */
+  jobs: string[];
+  nonce: string;
+}
+
+export interface ChallengeMessage {
+  t: 'challenge';
+  v: number;
+  /** The distributor's id (jobs carry it; feedbacks are routed by it). */
+  distributor: string;
+  nonce: string;
+  proof: string;
+}
+
+export interface AuthMessage {
+  t: 'auth';
+  proof: string;
+}
+
+export interface ReadyMessage {
+  t: 'ready';
+}
+
+export interface JobMessage {
+  t: 'job';
+  job: JobSpec;
+}
+
+export interface AcceptedMessage {
+  t: 'accepted';
+  ids: string[];
+}
+
+/** The node could not take these jobs (storage down, stopping); the distributor routes them elsewhere. */
+export interface RejectedMessage {
+  t: 'rejected';
+  ids: string[];
+  error: ErrorInfo;
+}
+
+export interface CreditMessage {
+  t: 'credit';
+  n: number;
+}
+
+export interface FeedbackMessage {
+  t: 'feedback';
+  fb: Feedback;
+}
+
+export interface FeedbackAckMessage {
+  t: 'fback';
+  keys: string[];
+}
+
+export interface CancelMessage {
+  t: 'cancel';
+  id: string;
+  req: number;
+}
+
+export interface CancelledMessage {
+  t: 'cancelled';
+  req: number;
+  /** Whether something was cancelled (false: unknown or already finished). */
+  ok: boolean;
+}
+
+export interface DrainMessage {
+  t: 'drain';
+}
+
+export interface PingMessage {
+  t: 'ping';
+}
+
+export interface PongMessage {
+  t: 'pong';
+}
+
+export interface ErrorMessage {
+  t: 'error';
+  error: ErrorInfo;
+}
+
+export type Message =
+  | HelloMessage
+  | ChallengeMessage
+  | AuthMessage
+  | ReadyMessage
+  | JobMessage
+  | AcceptedMessage
+  | RejectedMessage
+  | CreditMessage
+  | FeedbackMessage
+  | FeedbackAckMessage
+  | CancelMessage
+  | CancelledMessage
+  | DrainMessage
+  | PingMessage
+  | PongMessage
+  | ErrorMessage;
+
+export type MessageType = Message['t'];

@@ -1,0 +1,29 @@
+import type { Feedback, JobRecord, JobStatus } from '../model/job.ts';
+
+/**
+ * Where a node keeps its jobs. Small on purpose: a new backend should be an afternoon's
+ * work. Every implementation passes `test/conformance/job-storage.conformance.ts`.
+ *
+ * Contract:
+ * - A storage is bound to one node by `open(node)`; every other call is scoped to it.
+ * - `save` is an upsert by `id` and resolves only once the write is done (for a durable
+ *   storage: acknowledged by the server). The node says "accepted" after it resolves.
+ * - Returned records are copies: mutating one never changes what is stored.
+ * - Failures reject with `StorageError`.
+ */
+export interface JobStorage {
+  /** True when jobs survive a crash of the node process (Redis); false for memory. */
+  readonly durable: boolean;
+  /** Binds the storage to a node. Called once, before anything else. */
+  open(node: string): Promise<void>;
+  save(job: JobRecord): Promise<void>;
+  load(id: string): Promise<JobRecord | undefined>;
+  remove(id: string): Promise<void>;
+  /** The node's jobs, optionally only those with the given statuses. Order unspecified. */
+  list(filter?: { status?: JobStatus | readonly JobStatus[] }): Promise<JobRecord[]>;
+  /** Keeps a feedback until its distributor acknowledges it (the outbox). Upsert by `key`. */
+  saveFeedback(feedback: Feedback): Promise<void>;
+  removeFeedback(key: string): Promise<void>;
+  listFeedbacks(): Promise<Feedback[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,21 @@
+import type { JobReactorError } from '../errors.ts';
+import type { Message } from '../protocol/messages.ts';
+
+/**
+ * One framed, message-level link to a peer (over TCP). Sends are buffered and written in
+ * one `write` per event-loop turn (cork/uncork), so a burst of jobs costs one syscall.
+ *
+ * States: open → closing → closed. `close(err)` sends an `error` frame first when given a
+ * JobReactorError, then ends the socket; `onClose` handlers run exactly once.
+ */
+export interface Connection {
+  /** `host:port` of the peer, for logs. */
+  readonly remote: string;
+  readonly closed: boolean;
+  send(message: Message): void;
+  close(reason?: JobReactorError): void;
+  /** Handlers run in registration order for every decoded message. */
+  onMessage(handler: (message: Message) => void): void;
+  /** `reason` is why the link ended: a protocol error, a peer timeout, a socket error, or undefined for a clean close. */
+  onClose(handler: (reason: Error | undefined) => void): void;
+}
