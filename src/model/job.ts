@@ -116,4 +116,6 @@ export interface Feedback {
   attempt: number;
   /** For cancel: true when the cancel came from an errback (JobReactor sends an error feedback then). */
   inErrback?: boolean;
+  /** For cancel: true when the application cancelled it (`handle.cancel()`), not the job itself. */
+  byApp?: boolean;
 }

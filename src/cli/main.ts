@@ -1,0 +1,13 @@
+import { Command } from 'commander';
+import { registerDemoCommand } from './demo-command.ts';
+import { registerNodeCommand } from './node-command.ts';
+
+const program = new Command();
+program
+  .name('jobreactor')
+  .description('Distributed background jobs for Node.js: run worker nodes, try the demo.')
+  .version('0.1.0')
+  .showHelpAfterError();
+registerNodeCommand(program);
+registerDemoCommand(program);
+await program.parseAsync(process.argv);

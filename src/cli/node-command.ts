@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { InvalidArgumentError as CliArgError, Option, type Command } from 'commander';
+import { JobReactorError, startNode, type WorkerNode } from '../index.ts';
+import { consoleLogger, isLogLevel } from './console-logger.ts';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new CliArgError('must be a whole number ≥ 1');
+  return n;
+}
+
+function nonNegative(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new CliArgError('must be a number ≥ 0');
+  return n;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [
+    ...(previous ?? []),
+    ...value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ];
+}
+
+interface NodeFlags {
+  name: string;
+  distributor: string[];
+  storage: string;
+  jobs: string;
+  concurrency: number;
+  secretFile?: string;
+  maxAttempt?: number;
+  retryMultiplier?: number;
+  stopTimeout: number;
+  logLevel: string;
+}
+
+/** `jobreactor node`: runs a worker node until SIGTERM/SIGINT, then stops gracefully. */
+export function registerNodeCommand(program: Command): void {
+  program
+    .command('node')
+    .description('run a worker node that dials one or more distributors')
+    .addOption(new Option('--name <name>', 'unique node name').env('JR_NAME').makeOptionMandatory())
+    .addOption(
+      new Option('--distributor <host:port>', 'distributor to dial (repeat, or comma-separate)')
+        .env('JR_DISTRIBUTORS')
+        .argParser(collect)
+        .makeOptionMandatory(),
+    )
+    .addOption(
+      new Option('--storage <kind>', 'job storage: memory').env('JR_STORAGE').default('memory'),
+    )
+    .addOption(
+      new Option('--jobs <dir>', 'job directory (loaded recursively)')
+        .env('JR_JOBS')
+        .default('reactor_jobs'),
+    )
+    .addOption(
+      new Option('--concurrency <n>', 'jobs run at once')
+        .env('JR_CONCURRENCY')
+        .argParser(positiveInt)
+        .default(64),
+    )
+    .addOption(
+      new Option('--secret-file <path>', 'file holding the shared secret').env('JR_SECRET_FILE'),
+    )
+    .addOption(
+      new Option('--max-attempt <n>', 'attempts before a job fails')
+        .env('JR_MAX_ATTEMPT')
+        .argParser(positiveInt),
+    )
+    .addOption(
+      new Option('--retry-multiplier <s>', 'retry after attempt × this many seconds')
+        .env('JR_RETRY_MULTIPLIER')
+        .argParser(nonNegative),
+    )
+    .addOption(
+      new Option('--stop-timeout <ms>', 'grace period for running jobs on SIGTERM')
+        .env('JR_STOP_TIMEOUT')
+        .argParser(positiveInt)
+        .default(10_000),
+    )
+    .addOption(
+      new Option('--log-level <level>', 'debug | info | warn | error | silent')
+        .env('JR_LOG_LEVEL')
+        .default('info'),
+    )
+    .action(async (flags: NodeFlags) => {
+      if (!isLogLevel(flags.logLevel)) throw new CliArgError(`unknown log level ${flags.logLevel}`);
+      const log = consoleLogger(flags.logLevel, flags.name);
+      if (flags.storage !== 'memory') {
+        log.error(`storage '${flags.storage}' is not available (memory is)`);
+        process.exitCode = 2;
+        return;
+      }
+      let secret: string | undefined;
+      if (flags.secretFile) secret = readFileSync(flags.secretFile, 'utf8').trim();
+      else if (process.env.JR_SECRET) secret = process.env.JR_SECRET;
+      let node: WorkerNode;
+      try {
+        node = await startNode({
+          name: flags.name,
+          distributors: flags.distributor,
+          storage: 'memory',
+          jobDirectory: resolve(flags.jobs),
+          concurrency: flags.concurrency,
+          ...(secret !== undefined ? { secret } : {}),
+          ...(flags.maxAttempt !== undefined ? { maxAttempt: flags.maxAttempt } : {}),
+          ...(flags.retryMultiplier !== undefined
+            ? { retryMultiplier: flags.retryMultiplier }
+            : {}),
+          logger: log,
+        });
+      } catch (err) {
+        const code = err instanceof JobReactorError ? err.code : 'JR_ERR';
+        log.error({ code }, err instanceof Error ? err.message : String(err));
+        process.exitCode = 1;
+        return;
+      }
+      node.on('distributor:rejected', (address, error) =>
+        log.error({ address, code: error.code }, error.message),
+      );
+      log.info(
+        { distributors: flags.distributor.join(','), concurrency: flags.concurrency },
+        'node started',
+      );
+      let stopping = false;
+      const onSignal = (signal: string) => {
+        if (stopping) {
+          log.warn(`second ${signal}: exiting now`);
+          process.exit(1);
+        }
+        stopping = true;
+        log.info(`${signal}: stopping (up to ${flags.stopTimeout} ms)`);
+        void node.stop({ timeout: flags.stopTimeout }).then(() => {
+          log.info('stopped');
+          process.exit(0);
+        });
+      };
+      process.on('SIGTERM', () => onSignal('SIGTERM'));
+      process.on('SIGINT', () => onSignal('SIGINT'));
+    });
+}

@@ -1,0 +1,163 @@
+import { InvalidArgumentError } from '../errors.ts';
+import type { BackoffSpec, JobArgs, JobSpec } from '../model/job.ts';
+import { MIN_PERIOD_MS, parseDuration, toEpochMs } from '../model/duration.ts';
+import { assertJobName, assertNodeName } from '../model/names.ts';
+import { validateBackoff } from '../scheduling/retry.ts';
+import { validateCron } from '../scheduling/recurrence.ts';
+
+/** Options of `enqueue`. Durations are seconds (fractions allowed) or strings like `'250ms'`, `'5m'`. */
+export interface EnqueueOptions {
+  /** Run after this delay. @default 0 (run now) */
+  after?: number | string;
+  /** Run at this time (Date or epoch ms); wins over `after`. A time in the past runs at once. */
+  runAt?: Date | number;
+  /** Run again every period, at a fixed rate (missed slots are skipped). */
+  period?: number | string;
+  /** Cron expression (5 or 6 fields), instead of `period`. */
+  cron?: string;
+  /** IANA time zone for `cron`. @default the node's zone */
+  tz?: string;
+  /** Preferred node(s). Soft: another node runs the job when none of them is free, unless `strictNode`. */
+  node?: string | readonly string[];
+  /** Node(s) that must never run the job. */
+  notNode?: string | readonly string[];
+  /** Wait for one of `node` instead of falling back (JobReactor's `always_use_specified_node`). @default false */
+  strictNode?: boolean;
+  /** Run on the node's worker-thread pool. @default false */
+  defer?: boolean;
+  /** Attempts before the job fails for good. @default the node's (10) */
+  maxAttempt?: number;
+  /** Retry after attempt × retryMultiplier seconds. @default the node's (5) */
+  retryMultiplier?: number;
+  /** Retry delay rule, instead of `retryMultiplier`. */
+  backoff?: BackoffSpec;
+  /** Per-attempt timeout; the attempt fails with TimeoutError (and is retried). */
+  timeout?: number | string;
+  /** Idempotency key used as the job id: enqueueing an id that is still tracked returns the existing handle. */
+  id?: string;
+}
+
+/** Routing facts the distributor needs and the node does not. */
+export interface Routing {
+  preferred: ReadonlySet<string> | undefined;
+  excluded: ReadonlySet<string> | undefined;
+  strict: boolean;
+}
+
+function nameSet(
+  value: string | readonly string[] | undefined,
+  what: string,
+): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list))
+    throw new InvalidArgumentError(`${what} must be a node name or a list of names`);
+  for (const n of list) assertNodeName(n, what);
+  return list.length === 0 ? undefined : new Set(list);
+}
+
+function positiveInt(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new InvalidArgumentError(`${what} must be a whole number ≥ 1 (got ${String(value)})`);
+  }
+  return value;
+}
+
+const ID = /^[A-Za-z0-9_.:-]{1,200}$/;
+
+/**
+ * Checks `enqueue` input and turns it into the wire spec. Every bad value throws
+ * InvalidArgumentError here, in the caller's stack, before anything is sent.
+ */
+export function buildJobSpec(input: {
+  name: string;
+  args: unknown;
+  options: EnqueueOptions | undefined;
+  id: string;
+  distributor: string;
+  now: number;
+}): { spec: JobSpec; routing: Routing } {
+  const { name, options: o = {}, now } = input;
+  assertJobName(name);
+  const args = input.args ?? {};
+  if (typeof args !== 'object' || args === null || Array.isArray(args)) {
+    throw new InvalidArgumentError(`args of job '${name}' must be a plain object`);
+  }
+  if (typeof o !== 'object' || o === null)
+    throw new InvalidArgumentError('options must be an object');
+  let id = input.id;
+  if (o.id !== undefined) {
+    if (typeof o.id !== 'string' || !ID.test(o.id)) {
+      throw new InvalidArgumentError(
+        `id must be 1-200 characters of A-Z a-z 0-9 _ . : - (got ${JSON.stringify(o.id)})`,
+      );
+    }
+    id = o.id;
+  }
+  let runAt = now;
+  if (o.runAt !== undefined) runAt = toEpochMs(o.runAt, 'runAt');
+  else if (o.after !== undefined) runAt = now + parseDuration(o.after, 'after');
+
+  const spec: JobSpec = {
+    id,
+    name,
+    args: args as JobArgs,
+    distributor: input.distributor,
+    enqueuedAt: now,
+    runAt,
+    delivery: 1,
+  };
+  if (o.period !== undefined && o.cron !== undefined) {
+    throw new InvalidArgumentError('give either period or cron, not both');
+  }
+  if (o.period !== undefined) {
+    const period = parseDuration(o.period, 'period');
+    if (period < MIN_PERIOD_MS) {
+      throw new InvalidArgumentError(
+        `period must be at least ${MIN_PERIOD_MS} ms (got ${period} ms)`,
+      );
+    }
+    spec.period = period;
+  }
+  if (o.cron !== undefined) {
+    if (typeof o.cron !== 'string') throw new InvalidArgumentError('cron must be a string');
+    validateCron(o.cron, o.tz);
+    spec.cron = o.cron;
+    if (o.tz !== undefined) spec.tz = o.tz;
+  } else if (o.tz !== undefined) {
+    throw new InvalidArgumentError('tz only applies to cron jobs');
+  }
+  if (o.maxAttempt !== undefined) spec.maxAttempt = positiveInt(o.maxAttempt, 'maxAttempt');
+  if (o.retryMultiplier !== undefined) {
+    if (
+      typeof o.retryMultiplier !== 'number' ||
+      !Number.isFinite(o.retryMultiplier) ||
+      o.retryMultiplier < 0
+    ) {
+      throw new InvalidArgumentError(
+        `retryMultiplier must be a number ≥ 0 (got ${String(o.retryMultiplier)})`,
+      );
+    }
+    spec.retryMultiplier = o.retryMultiplier;
+  }
+  if (o.backoff !== undefined) spec.backoff = validateBackoff(o.backoff);
+  if (o.timeout !== undefined) {
+    const timeout = parseDuration(o.timeout, 'timeout');
+    if (timeout <= 0) throw new InvalidArgumentError('timeout must be greater than 0');
+    spec.timeout = timeout;
+  }
+  if (o.defer !== undefined) {
+    if (typeof o.defer !== 'boolean') throw new InvalidArgumentError('defer must be a boolean');
+    if (o.defer) spec.defer = true;
+  }
+  const preferred = nameSet(o.node, 'node');
+  const excluded = nameSet(o.notNode, 'notNode');
+  const strict = o.strictNode === true;
+  if (strict && !preferred) throw new InvalidArgumentError('strictNode needs a node');
+  return { spec, routing: { preferred, excluded, strict } };
+}
+
+/** True when the job takes a run slot as soon as it arrives (so it needs a node's credit). */
+export function isInstant(spec: JobSpec, now: number): boolean {
+  return spec.period === undefined && spec.cron === undefined && spec.runAt <= now;
+}

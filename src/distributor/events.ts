@@ -1,0 +1,26 @@
+import type { FeedbackHandlerError, JobReactorError } from '../errors.ts';
+import type { Feedback } from '../model/job.ts';
+import type { NodeInfo } from './node-session.ts';
+
+/** Events of a Distributor (`distributor.on(name, listener)`). */
+export type DistributorEvents = {
+  /** A node finished its handshake. */
+  'node:connected': [node: NodeInfo];
+  /** A node's connection ended; `requeued` jobs it held go to other nodes. */
+  'node:disconnected': [node: NodeInfo, reason: Error | undefined, requeued: number];
+  /** A peer failed the handshake (wrong secret, bad version, timeout) and was closed. */
+  'node:rejected': [remote: string, error: JobReactorError];
+  /** A connection was closed for breaking the protocol. */
+  'protocol:error': [remote: string, error: JobReactorError];
+  'job:dispatched': [jobId: string, node: string];
+  'job:accepted': [jobId: string, node: string];
+  /** A job left a lost or stopping node and will be dispatched again. */
+  'job:requeued': [jobId: string, fromNode: string];
+  'job:waiting': [jobId: string];
+  /** Every feedback processed (after deduplication). */
+  feedback: [feedback: Feedback];
+  /** A feedback for a job this distributor does not track (e.g. after a restart). */
+  'feedback:orphan': [feedback: Feedback];
+  /** An application feedback callback threw or rejected. The process goes on. */
+  'feedback:threw': [error: FeedbackHandlerError, jobId: string];
+};

@@ -1,0 +1,56 @@
+/**
+ * job-reactor: distributed background jobs for Node.js.
+ *
+ * Application side: `startDistributor()` and `enqueue()`. Worker side: `job()`,
+ * `jobCallback()`, `jobErrback()` in job files, and `startNode()`.
+ */
+export {
+  Distributor,
+  startDistributor,
+  type DistributorOptions,
+  type JobName,
+} from './distributor/distributor.ts';
+export type { EnqueueOptions } from './distributor/enqueue-options.ts';
+export type { DistributorEvents } from './distributor/events.ts';
+export type { NodeInfo } from './distributor/node-session.ts';
+export type {
+  ErrorFeedback,
+  FeedbackInfo,
+  JobHandle,
+  SuccessFeedback,
+} from './distributor/tracked-job.ts';
+
+export { WorkerNode, startNode } from './node/worker-node.ts';
+export type { NodeOptions, DistributorAddress } from './node/node-options.ts';
+export type { NodeEvents } from './node/node-events.ts';
+export {
+  JobRegistry,
+  defaultRegistry,
+  job,
+  jobCallback,
+  jobErrback,
+  type JobRef,
+  type JobHandler,
+  type ChainStep,
+  type JobDefinitionOptions,
+} from './node/job-registry.ts';
+export type { JobContext } from './node/job-context.ts';
+export { loadJobDirectory } from './node/job-loader.ts';
+
+export type { JobStorage } from './storage/job-storage.ts';
+export { MemoryStorage } from './storage/memory-storage.ts';
+
+export {
+  JobStatus,
+  type JobArgs,
+  type JobRecord,
+  type JobSpec,
+  type Feedback,
+  type BackoffSpec,
+} from './model/job.ts';
+export type { Clock } from './model/clock.ts';
+export type { Logger } from './model/logger.ts';
+export { PROTOCOL_VERSION } from './protocol/messages.ts';
+
+export * from './errors.ts';
+export { JR, type JRConfig } from './facade/jr.ts';

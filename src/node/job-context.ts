@@ -1,0 +1,144 @@
+import { CancelJob } from '../errors.ts';
+import type { JobArgs, JobRecord, JobStatus } from '../model/job.ts';
+
+/**
+ * The logging subset a job sees: pino-compatible, so a pino logger (or a child of one)
+ * can be passed as is. `obj` carries structured fields; `msg` the text.
+ */
+export interface JobLogger {
+  debug(objOrMsg: object | string, msg?: string): void;
+  info(objOrMsg: object | string, msg?: string): void;
+  warn(objOrMsg: object | string, msg?: string): void;
+  error(objOrMsg: object | string, msg?: string): void;
+}
+
+/** A logger that drops everything; the default when none is given. */
+export const noopLogger: JobLogger = Object.freeze({
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+});
+
+/**
+ * What a job, a callback or an errback receives besides its args. Read-only facts about
+ * this attempt, plus the means to stop it.
+ */
+export interface JobContext {
+  /** The job's id (time-ordered, assigned by the distributor or the caller's idempotency key). */
+  readonly id: string;
+  /** The job's name, as defined with `job()`. */
+  readonly name: string;
+  /** This attempt's number in the current cycle, 1-based. */
+  readonly attempt: number;
+  /** Name of the node running the job. */
+  readonly node: string;
+  /** Id of the distributor that enqueued the job. */
+  readonly distributor: string;
+  /** The job's status when the attempt started (normally `in progress`). */
+  readonly status: JobStatus;
+  readonly enqueuedAt: Date;
+  /** When this attempt started. */
+  readonly startedAt: Date;
+  /** When this run (or retry) was due; the attempt may start a little later. */
+  readonly runAt: Date;
+  /** Fixed-rate period of a periodic job, ms. */
+  readonly period?: number;
+  /** Cron expression of a cron job. */
+  readonly cron?: string;
+  /** 1 for the first dispatch; more when the distributor re-dispatched the job after a node loss. */
+  readonly delivery: number;
+  /**
+   * Aborts when the attempt should stop: the application cancelled the job, its timeout
+   * passed (reason: `TimeoutError`), or the node is shutting down. Pass it to I/O.
+   */
+  readonly signal: AbortSignal;
+  /** Stops the job for good (periodic ones too): throws `CancelJob`. */
+  cancel(reason?: string): never;
+  readonly log: JobLogger;
+}
+
+/** Facts about the attempt that are not in the record. */
+export interface JobContextFacts {
+  node: string;
+  /** Epoch ms. */
+  startedAt: number;
+  signal: AbortSignal;
+  log: JobLogger;
+}
+
+/**
+ * Builds the context of one attempt from the record as saved at its start (status
+ * `in progress`, `attempt` already counting this attempt, `dueAt` this run's due time).
+ * The context is frozen: steps cannot change what later steps see.
+ */
+export function createJobContext(record: JobRecord, facts: JobContextFacts): JobContext {
+  const ctx: JobContext = {
+    id: record.id,
+    name: record.name,
+    attempt: record.attempt,
+    node: facts.node,
+    distributor: record.distributor,
+    status: record.status,
+    enqueuedAt: new Date(record.enqueuedAt),
+    startedAt: new Date(facts.startedAt),
+    runAt: new Date(record.dueAt),
+    ...(record.period === undefined ? {} : { period: record.period }),
+    ...(record.cron === undefined ? {} : { cron: record.cron }),
+    delivery: record.delivery,
+    signal: facts.signal,
+    cancel(reason?: string): never {
+      throw new CancelJob(reason ?? `job ${record.name} (${record.id}) cancelled`);
+    },
+    log: facts.log,
+  };
+  return Object.freeze(ctx);
+}
+
+/**
+ * The snapshot merged into args as `args.jobItself` when `mergeJobItselfToArgs` is on
+ * (JobReactor's `:job_itself`). Plain data only (times in epoch ms), so it survives msgpack.
+ */
+export interface JobItself {
+  id: string;
+  name: string;
+  /** A copy of the args at the start of the attempt (without any earlier `jobItself`). */
+  args: JobArgs;
+  attempt: number;
+  status: JobStatus;
+  /** When this run (or retry) was due. */
+  dueAt: number;
+  /** When the job's first run was due, as enqueued. */
+  runAt: number;
+  period?: number;
+  cron?: string;
+  node: string;
+  distributor: string;
+  enqueuedAt: number;
+  /** When this attempt started. */
+  startedAt: number;
+  delivery: number;
+}
+
+/** Builds the `jobItself` snapshot of `record` for an attempt that started at `startedAt` (epoch ms). */
+export function jobItself(record: JobRecord, startedAt: number): JobItself {
+  const args = structuredClone(record.args);
+  // An earlier snapshot must not nest inside this one (it would grow on every run).
+  delete args.jobItself;
+  return {
+    id: record.id,
+    name: record.name,
+    args,
+    attempt: record.attempt,
+    status: record.status,
+    dueAt: record.dueAt,
+    runAt: record.runAt,
+    ...(record.period === undefined ? {} : { period: record.period }),
+    ...(record.cron === undefined ? {} : { cron: record.cron }),
+    node: record.node,
+    distributor: record.distributor,
+    enqueuedAt: record.enqueuedAt,
+    startedAt,
+    delivery: record.delivery,
+  };
+}

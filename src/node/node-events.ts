@@ -1,0 +1,19 @@
+import type { ErrorInfo, StorageError } from '../errors.ts';
+import type { JobRecord } from '../model/job.ts';
+
+/** Events of a WorkerNode (`node.on(name, listener)`). */
+export type NodeEvents = {
+  'distributor:connected': [address: string, distributorId: string];
+  'distributor:disconnected': [address: string, reason: Error | undefined];
+  /** The distributor refused this node (wrong secret, other protocol version); the node keeps retrying. */
+  'distributor:rejected': [address: string, error: ErrorInfo];
+  'job:start': [job: JobRecord];
+  'job:success': [job: JobRecord];
+  /** An attempt failed and another is scheduled. */
+  'job:retry': [job: JobRecord, error: ErrorInfo];
+  /** The last attempt failed. */
+  'job:failed': [job: JobRecord, error: ErrorInfo];
+  'job:cancelled': [job: JobRecord];
+  'storage:error': [error: StorageError];
+  stopped: [];
+};

@@ -1,0 +1,60 @@
+import type { Clock } from '../model/clock.ts';
+import type { Logger } from '../model/logger.ts';
+import type { JobStorage } from '../storage/job-storage.ts';
+import type { JobRegistry } from './job-registry.ts';
+
+/** A distributor address: `'host:port'` or an object. */
+export type DistributorAddress = string | { host: string; port: number };
+
+export interface NodeOptions {
+  /** Unique name of this node; jobs are pinned with `node` / kept away with `notNode` by it. */
+  name: string;
+  /** Distributors to dial (the node connects to each and reconnects with backoff). */
+  distributors: readonly DistributorAddress[];
+  /** `'memory'` or a JobStorage instance. @default 'memory' */
+  storage?: 'memory' | JobStorage;
+  /** Folder of job files, loaded recursively (`.ts` and `.js`). */
+  jobDirectory?: string;
+  /** Registry to take job definitions from. @default the default registry (`job()`) */
+  registry?: JobRegistry;
+  /** Jobs run at once on the event loop. @default 64 */
+  concurrency?: number;
+  /** Shared secret for the distributors' handshake. */
+  secret?: string;
+  /** Attempts before a job fails for good (per-job `maxAttempt` wins). @default 10 */
+  maxAttempt?: number;
+  /** JobReactor's retry rule: wait attempt × retryMultiplier seconds. @default 5 */
+  retryMultiplier?: number;
+  /** Add `jobItself` (a snapshot of the job) to the args the chain sees. @default false */
+  mergeJobItselfToArgs?: boolean;
+  /** Delete completed jobs from storage (else keep them with status `complete`). @default true */
+  removeDoneJobs?: boolean;
+  /** Delete cancelled jobs from storage. @default true */
+  removeCancelledJobs?: boolean;
+  /** Delete failed jobs from storage. @default false */
+  removeFailedJobs?: boolean;
+  /** Resume the jobs a durable storage holds when the node starts. @default true */
+  retryJobsAtStart?: boolean;
+  /** Largest frame accepted or sent, bytes. @default 8 MiB */
+  maxFrameSize?: number;
+  /** Heartbeat interval, ms; a silent distributor is dropped after 3. @default 1000 */
+  heartbeatMs?: number;
+  /** Handshake deadline, ms. @default 2000 */
+  handshakeTimeoutMs?: number;
+  clock?: Clock;
+  /** pino-compatible logger. @default silent */
+  logger?: Logger;
+}
+
+export const NODE_DEFAULTS = {
+  concurrency: 64,
+  maxAttempt: 10,
+  retryMultiplier: 5,
+  mergeJobItselfToArgs: false,
+  removeDoneJobs: true,
+  removeCancelledJobs: true,
+  removeFailedJobs: false,
+  retryJobsAtStart: true,
+  heartbeatMs: 1000,
+  handshakeTimeoutMs: 2000,
+} as const;

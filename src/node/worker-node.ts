@@ -1,0 +1,550 @@
+import {
+  CancelJob,
+  ClosedError,
+  InvalidArgumentError,
+  ShutdownError,
+  StorageError,
+} from '../errors.ts';
+import { systemClock, type Clock } from '../model/clock.ts';
+import { randomId } from '../model/ids.ts';
+import {
+  FINAL_STATUSES,
+  JobStatus,
+  type Feedback,
+  type JobRecord,
+  type JobSpec,
+} from '../model/job.ts';
+import { silentLogger, type Logger } from '../model/logger.ts';
+import { assertNodeName } from '../model/names.ts';
+import { TypedEmitter } from '../model/typed-emitter.ts';
+import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/codec.ts';
+import type { Message } from '../protocol/messages.ts';
+import { firstDue } from '../scheduling/schedule.ts';
+import { TimerQueue } from '../scheduling/timer-queue.ts';
+import type { JobStorage } from '../storage/job-storage.ts';
+import { MemoryStorage } from '../storage/memory-storage.ts';
+import { DistributorLink } from './distributor-link.ts';
+import { defaultRegistry, type JobRegistry } from './job-registry.ts';
+import { transition, unknownJobFeedback, type LifecycleRules } from './job-lifecycle.ts';
+import { loadJobDirectory } from './job-loader.ts';
+import { runAttempt, type AttemptOutcome } from './job-runner.ts';
+import type { NodeEvents } from './node-events.ts';
+import { NODE_DEFAULTS, type DistributorAddress, type NodeOptions } from './node-options.ts';
+
+/** Why a running attempt was aborted by the node itself (not a failure of the job). */
+class Interrupted extends ShutdownError {}
+
+interface Running {
+  controller: AbortController;
+  byApp: boolean;
+}
+
+function parseAddress(a: DistributorAddress): { host: string; port: number } {
+  if (typeof a !== 'string') return a;
+  const i = a.lastIndexOf(':');
+  const port = Number(a.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) {
+    throw new InvalidArgumentError(
+      `distributor address must be host:port (got ${JSON.stringify(a)})`,
+    );
+  }
+  return { host: a.slice(0, i).replace(/^\[|\]$/g, ''), port };
+}
+
+/**
+ * A worker node: dials its distributors, stores the jobs they send, fires them from one
+ * timer over a heap of due times, runs them with a concurrency limit, retries failures and
+ * sends feedbacks (kept in an outbox until acknowledged).
+ * States: created → starting → running → stopping → stopped.
+ */
+export class WorkerNode extends TypedEmitter<NodeEvents> {
+  readonly name: string;
+  readonly instance = randomId(8);
+  #state: 'created' | 'starting' | 'running' | 'stopping' | 'stopped' = 'created';
+  readonly #opts: NodeOptions;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #storage: JobStorage;
+  readonly #registry: JobRegistry;
+  readonly #concurrency: number;
+  readonly #rules: LifecycleRules;
+  readonly #links: DistributorLink[] = [];
+  readonly #linksById = new Map<string, DistributorLink>();
+  readonly #timers: TimerQueue<string>;
+  readonly #ready: { id: string; record?: JobRecord }[] = [];
+  readonly #running = new Map<string, Running>();
+  /** Jobs received and being written; a cancel that arrives meanwhile is noted here. */
+  readonly #saving = new Map<string, { cancel: boolean }>();
+  /** Instant jobs whose first attempt will give a credit back to their link. */
+  readonly #creditOwed = new Map<string, DistributorLink>();
+  readonly #outbox = new Map<string, Feedback>();
+  readonly #batches = new Map<DistributorLink, { accepted: string[]; credit: number }>();
+  #active = 0;
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(options: NodeOptions) {
+    super();
+    assertNodeName(options.name);
+    this.name = options.name;
+    this.#opts = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#log = options.logger ?? silentLogger;
+    const storage = options.storage ?? 'memory';
+    if (storage === 'memory') this.#storage = new MemoryStorage();
+    else if (
+      typeof storage === 'object' &&
+      storage !== null &&
+      typeof storage.save === 'function'
+    ) {
+      this.#storage = storage;
+    } else
+      throw new InvalidArgumentError(
+        `storage must be 'memory' or a JobStorage (got ${typeof storage === 'string' ? storage : typeof storage})`,
+      );
+    this.#registry = options.registry ?? defaultRegistry;
+    const concurrency = options.concurrency ?? NODE_DEFAULTS.concurrency;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new InvalidArgumentError(`concurrency must be a whole number ≥ 1 (got ${concurrency})`);
+    }
+    this.#concurrency = concurrency;
+    if (!Array.isArray(options.distributors)) {
+      throw new InvalidArgumentError('distributors must be a list of host:port addresses');
+    }
+    this.#rules = {
+      maxAttempt: options.maxAttempt ?? NODE_DEFAULTS.maxAttempt,
+      retryMultiplier: options.retryMultiplier ?? NODE_DEFAULTS.retryMultiplier,
+      removeDoneJobs: options.removeDoneJobs ?? NODE_DEFAULTS.removeDoneJobs,
+      removeCancelledJobs: options.removeCancelledJobs ?? NODE_DEFAULTS.removeCancelledJobs,
+      removeFailedJobs: options.removeFailedJobs ?? NODE_DEFAULTS.removeFailedJobs,
+    };
+    this.#timers = new TimerQueue<string>({
+      clock: this.#clock,
+      onDue: (id) => {
+        this.#ready.push({ id });
+        this.#pump();
+      },
+      onError: (err) => this.#log.error({ err }, 'timer callback failed'),
+    });
+    for (const address of options.distributors) {
+      const { host, port } = parseAddress(address);
+      this.#links.push(
+        new DistributorLink(
+          {
+            host,
+            port,
+            secret: options.secret,
+            hello: () => ({
+              node: this.name,
+              instance: this.instance,
+              capacity: this.#concurrency,
+              durable: this.#storage.durable,
+              jobs: this.#registry.names(),
+            }),
+            connection: {
+              maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+              heartbeatMs: options.heartbeatMs ?? NODE_DEFAULTS.heartbeatMs,
+            },
+            handshakeTimeoutMs: options.handshakeTimeoutMs ?? NODE_DEFAULTS.handshakeTimeoutMs,
+            log: this.#log,
+          },
+          {
+            onReady: (link) => this.#onLinkReady(link),
+            onMessage: (link, m) => this.#onMessage(link, m),
+            onDown: (link, reason) => {
+              this.#batches.delete(link);
+              this.emit('distributor:disconnected', link.address, reason);
+            },
+            onRejected: (link, error) => {
+              this.#log.error({ address: link.address, code: error.code }, error.message);
+              this.emit('distributor:rejected', link.address, error);
+            },
+          },
+        ),
+      );
+    }
+  }
+
+  get state(): string {
+    return this.#state;
+  }
+
+  /** Jobs running now. */
+  get running(): number {
+    return this.#active;
+  }
+
+  /** Opens the storage, loads job files, resumes stored jobs, then dials the distributors. */
+  async start(): Promise<this> {
+    if (this.#state !== 'created')
+      throw new ClosedError(`cannot start a node that is ${this.#state}`);
+    this.#state = 'starting';
+    await this.#storage.open(this.name);
+    if (this.#opts.jobDirectory !== undefined) await loadJobDirectory(this.#opts.jobDirectory);
+    if (this.#storage.durable && (this.#opts.retryJobsAtStart ?? NODE_DEFAULTS.retryJobsAtStart)) {
+      await this.#resume();
+    }
+    for (const fb of await this.#storage.listFeedbacks()) this.#outbox.set(fb.key, fb);
+    this.#state = 'running';
+    for (const link of this.#links) link.start();
+    return this;
+  }
+
+  /**
+   * Graceful stop: tell distributors to send nothing more, let running jobs finish (up to
+   * `timeout` ms, then abort them), deliver pending feedbacks, close links and storage.
+   * Jobs not started stay in a durable storage, or go back to the distributor (memory).
+   */
+  async stop(options: { timeout?: number } = {}): Promise<void> {
+    if (this.#state === 'stopped' || this.#state === 'stopping') return;
+    const deadline = Date.now() + (options.timeout ?? 10_000);
+    this.#state = 'stopping';
+    for (const link of this.#links) link.send({ t: 'drain' });
+    this.#timers.close();
+    this.#ready.length = 0;
+    await this.#until(() => this.#active === 0, deadline);
+    if (this.#active > 0) {
+      for (const r of this.#running.values()) r.controller.abort(new Interrupted('node stopping'));
+      await this.#until(() => this.#active === 0, Date.now() + 1000);
+    }
+    await this.#until(() => !this.#hasDeliverableFeedback(), deadline);
+    for (const link of this.#links) link.stop();
+    await this.#storage.close();
+    this.#state = 'stopped';
+    this.emit('stopped');
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  // ---- links -----------------------------------------------------------------------
+
+  #onLinkReady(link: DistributorLink): void {
+    if (link.distributorId) this.#linksById.set(link.distributorId, link);
+    this.emit('distributor:connected', link.address, link.distributorId ?? '');
+    for (const fb of this.#outbox.values()) {
+      if (fb.distributor === link.distributorId) link.send({ t: 'feedback', fb });
+    }
+  }
+
+  #onMessage(link: DistributorLink, m: Message): void {
+    switch (m.t) {
+      case 'job':
+        this.#receive(link, m.job);
+        return;
+      case 'fback':
+        for (const key of m.keys) this.#acked(key);
+        return;
+      case 'cancel':
+        void this.#cancel(m.id).then((ok) => link.send({ t: 'cancelled', req: m.req, ok }));
+        return;
+      default:
+        this.#log.warn({ type: m.t, address: link.address }, 'unexpected message from distributor');
+    }
+  }
+
+  #batch(link: DistributorLink): { accepted: string[]; credit: number } {
+    let b = this.#batches.get(link);
+    if (!b) {
+      b = { accepted: [], credit: 0 };
+      this.#batches.set(link, b);
+      // Acks and credits of one event-loop turn leave in one frame each.
+      queueMicrotask(() => {
+        const batch = this.#batches.get(link);
+        this.#batches.delete(link);
+        if (!batch) return;
+        if (batch.accepted.length > 0) link.send({ t: 'accepted', ids: batch.accepted });
+        if (batch.credit > 0) link.send({ t: 'credit', n: batch.credit });
+      });
+    }
+    return b;
+  }
+
+  // ---- receiving -------------------------------------------------------------------
+
+  #receive(link: DistributorLink, spec: JobSpec): void {
+    const now = this.#clock.now();
+    if (this.#state !== 'running') {
+      link.send({
+        t: 'rejected',
+        ids: [spec.id],
+        error: new ShutdownError('node is stopping').toInfo(),
+      });
+      return;
+    }
+    if (this.#holds(spec.id)) {
+      // A second delivery of a job we already hold (the distributor re-sent it).
+      this.#batch(link).accepted.push(spec.id);
+      return;
+    }
+    const instant = spec.period === undefined && spec.cron === undefined && spec.runAt <= now;
+    const record: JobRecord = {
+      ...spec,
+      node: this.name,
+      status: JobStatus.New,
+      attempt: 0,
+      runs: 0,
+      dueAt: this.#firstDue(spec, now),
+      updatedAt: now,
+    };
+    if (instant) this.#creditOwed.set(spec.id, link);
+    const saving = { cancel: false };
+    this.#saving.set(spec.id, saving);
+    this.#storage.save(record).then(
+      () => {
+        this.#saving.delete(spec.id);
+        this.#batch(link).accepted.push(spec.id);
+        if (saving.cancel) return void this.#finishCancelled(record, true);
+        if (!this.#registry.has(spec.name)) return void this.#finishUnknown(record);
+        this.#schedule(record);
+      },
+      (err: unknown) => {
+        this.#saving.delete(spec.id);
+        this.#creditOwed.delete(spec.id);
+        const error =
+          err instanceof StorageError
+            ? err
+            : new StorageError('could not store the job', { cause: err });
+        this.emit('storage:error', error);
+        link.send({ t: 'rejected', ids: [spec.id], error: error.toInfo() });
+      },
+    );
+  }
+
+  #firstDue(spec: JobSpec, now: number): number {
+    // A new periodic job's first slot is its runAt even if it arrives a little late; a
+    // re-dispatched one (delivery > 1) keeps its grid and skips slots already past.
+    const graceMs = spec.delivery === 1 ? (spec.period ?? 0) : 0;
+    return firstDue(spec, now, { graceMs }) ?? now;
+  }
+
+  #holds(id: string): boolean {
+    return (
+      this.#saving.has(id) ||
+      this.#running.has(id) ||
+      this.#timers.has(id) ||
+      this.#ready.some((r) => r.id === id)
+    );
+  }
+
+  #schedule(record: JobRecord): void {
+    if (this.#state !== 'running' && this.#state !== 'starting') return;
+    if (record.dueAt <= this.#clock.now()) {
+      this.#ready.push({ id: record.id, record });
+      this.#pump();
+    } else {
+      this.#timers.add(record.id, record.dueAt);
+    }
+  }
+
+  async #resume(): Promise<void> {
+    const live = await this.#storage.list({
+      status: [JobStatus.New, JobStatus.InProgress, JobStatus.Queued, JobStatus.Error],
+    });
+    for (const record of live) {
+      // A job that was running when the node died runs again (at-least-once).
+      this.#schedule(
+        record.status === JobStatus.InProgress ? { ...record, dueAt: this.#clock.now() } : record,
+      );
+    }
+    this.#log.info({ resumed: live.length }, 'resumed stored jobs');
+  }
+
+  // ---- running ---------------------------------------------------------------------
+
+  #pump(): void {
+    while (
+      this.#state === 'running' &&
+      this.#active < this.#concurrency &&
+      this.#ready.length > 0
+    ) {
+      const entry = this.#ready.shift()!;
+      this.#active++;
+      void this.#runOne(entry.id, entry.record).finally(() => {
+        this.#active--;
+        if (this.#active === 0) for (const w of this.#idleWaiters.splice(0)) w();
+        this.#pump();
+      });
+    }
+  }
+
+  async #runOne(id: string, given: JobRecord | undefined): Promise<void> {
+    let record: JobRecord | undefined;
+    try {
+      record = given ?? (await this.#storage.load(id));
+    } catch (err) {
+      this.#storageFailed(err, id);
+      return;
+    }
+    // Removed or finished meanwhile (cancelled, or deleted with the monitor): nothing to run.
+    if (!record || FINAL_STATUSES.has(record.status)) return;
+    const def = this.#registry.get(record.name);
+    if (!def) return this.#finishUnknown(record);
+    const slot = record.dueAt;
+    const now = this.#clock.now();
+    record = {
+      ...record,
+      status: JobStatus.InProgress,
+      attempt: record.attempt + 1,
+      startedAt: now,
+      updatedAt: now,
+    };
+    const running: Running = { controller: new AbortController(), byApp: false };
+    this.#running.set(id, running);
+    try {
+      await this.#storage.save(record);
+    } catch (err) {
+      this.#running.delete(id);
+      this.#storageFailed(err, id);
+      return;
+    }
+    this.emit('job:start', record);
+    let outcome: AttemptOutcome;
+    try {
+      outcome = await runAttempt(def, record, {
+        node: this.name,
+        clock: this.#clock,
+        signal: running.controller.signal,
+        ...(record.timeout !== undefined ? { timeoutMs: record.timeout } : {}),
+        mergeJobItselfToArgs: this.#opts.mergeJobItselfToArgs ?? NODE_DEFAULTS.mergeJobItselfToArgs,
+        log: this.#log,
+      });
+    } finally {
+      this.#running.delete(id);
+      this.#giveCredit(id);
+    }
+    if (running.controller.signal.reason instanceof Interrupted) return; // handed back, not finished
+    await this.#settle(record, outcome, slot, running.byApp, def.options?.backoff);
+  }
+
+  async #settle(
+    record: JobRecord,
+    outcome: AttemptOutcome,
+    slot: number,
+    byApp: boolean,
+    backoff: LifecycleRules['backoff'],
+  ): Promise<void> {
+    const t = transition(record, outcome, slot, this.#clock.now(), { ...this.#rules, backoff });
+    try {
+      if (t.store === 'save') await this.#storage.save(t.record);
+      else await this.#storage.remove(t.record.id);
+    } catch (err) {
+      this.#storageFailed(err, record.id);
+    }
+    if (outcome.kind === 'success') this.emit('job:success', t.record);
+    else if (outcome.kind === 'cancelled') this.emit('job:cancelled', t.record);
+    else if (t.next !== undefined) this.emit('job:retry', t.record, outcome.error);
+    else this.emit('job:failed', t.record, outcome.error);
+    if (t.next !== undefined) this.#schedule(t.record);
+    if (t.feedback) {
+      await this.#feedback({
+        ...t.feedback,
+        ...(byApp ? { byApp: true } : {}),
+        node: this.name,
+        distributor: record.distributor,
+      });
+    }
+  }
+
+  #giveCredit(id: string): void {
+    const link = this.#creditOwed.get(id);
+    if (!link) return;
+    this.#creditOwed.delete(id);
+    if (link.ready) this.#batch(link).credit++;
+  }
+
+  #finishUnknown(record: JobRecord): void {
+    this.#giveCredit(record.id);
+    const fb = unknownJobFeedback(record);
+    void this.#storage
+      .remove(record.id)
+      .catch(() => {})
+      .then(() => this.#feedback({ ...fb, node: this.name, distributor: record.distributor }));
+  }
+
+  async #finishCancelled(record: JobRecord, byApp: boolean): Promise<void> {
+    this.#giveCredit(record.id);
+    const outcome: AttemptOutcome = { kind: 'cancelled', args: record.args, inErrback: false };
+    await this.#settle(record, outcome, record.dueAt, byApp, undefined);
+  }
+
+  #storageFailed(err: unknown, id: string): void {
+    const error =
+      err instanceof StorageError
+        ? err
+        : new StorageError('storage operation failed', { cause: err });
+    this.#log.error({ err, jobId: id }, error.message);
+    this.emit('storage:error', error);
+  }
+
+  // ---- cancel ----------------------------------------------------------------------
+
+  async #cancel(id: string): Promise<boolean> {
+    const running = this.#running.get(id);
+    if (running) {
+      running.byApp = true;
+      running.controller.abort(new CancelJob('cancelled by the application'));
+      return true;
+    }
+    const saving = this.#saving.get(id);
+    if (saving) {
+      saving.cancel = true;
+      return true;
+    }
+    const inReady = this.#ready.findIndex((r) => r.id === id);
+    if (inReady >= 0) this.#ready.splice(inReady, 1);
+    const inTimer = this.#timers.remove(id);
+    if (inReady < 0 && !inTimer) return false;
+    const record = await this.#storage.load(id).catch(() => undefined);
+    if (!record) return false;
+    await this.#finishCancelled(record, true);
+    return true;
+  }
+
+  // ---- feedbacks -------------------------------------------------------------------
+
+  async #feedback(fb: Feedback): Promise<void> {
+    this.#outbox.set(fb.key, fb);
+    if (this.#storage.durable) {
+      // Kept until the distributor acknowledges it, across a crash of this node.
+      await this.#storage
+        .saveFeedback(fb)
+        .catch((err: unknown) => this.#storageFailed(err, fb.jobId));
+    }
+    this.#linksById.get(fb.distributor)?.send({ t: 'feedback', fb });
+  }
+
+  #acked(key: string): void {
+    if (!this.#outbox.delete(key)) return;
+    if (this.#storage.durable) {
+      this.#storage.removeFeedback(key).catch((err: unknown) => this.#storageFailed(err, key));
+    }
+  }
+
+  #hasDeliverableFeedback(): boolean {
+    for (const fb of this.#outbox.values())
+      if (this.#linksById.get(fb.distributor)?.ready) return true;
+    return false;
+  }
+
+  async #until(done: () => boolean, deadline: number): Promise<void> {
+    while (!done() && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 10);
+        this.#idleWaiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  protected override onListenerError(event: string, err: unknown): void {
+    this.#log.error({ err, event }, 'node event listener threw');
+  }
+}
+
+/** Creates a node and starts it. */
+export async function startNode(options: NodeOptions): Promise<WorkerNode> {
+  return new WorkerNode(options).start();
+}

@@ -1,0 +1,258 @@
+import { ProtocolError } from '../errors.ts';
+import type { Message } from './messages.ts';
+
+/**
+ * Structural check of every message kind, run on each decoded message (and on each sent
+ * one, by the codec). Hand-written rather than schema-driven because it is on the hot path:
+ * a few `typeof` tests per field, and errors build their field path only when they fail.
+ *
+ * Unknown extra fields are ignored (a same-version peer may add optional ones); missing or
+ * mistyped known fields throw `ProtocolError` naming the field. Free-form data (job and
+ * feedback `args`, error `details`) must be plain data: null, booleans, numbers, strings,
+ * byte arrays, arrays and plain objects, at most MAX_ARGS_DEPTH deep, with no
+ * `__proto__` / `constructor` / `prototype` keys.
+ */
+export const MAX_ARGS_DEPTH = 64;
+
+type Obj = Record<string, unknown>;
+
+export function validateMessage(value: unknown): Message {
+  if (!isPlainObject(value)) throw bad('message', 'must be a plain object');
+  const m = value;
+  switch (m.t) {
+    case 'hello':
+      int(m, 'v', 'hello');
+      str(m, 'node', 'hello');
+      str(m, 'instance', 'hello');
+      count(m, 'capacity', 'hello');
+      bool(m, 'durable', 'hello');
+      strArray(m, 'jobs', 'hello');
+      str(m, 'nonce', 'hello');
+      break;
+    case 'challenge':
+      int(m, 'v', 'challenge');
+      str(m, 'distributor', 'challenge');
+      str(m, 'nonce', 'challenge');
+      str(m, 'proof', 'challenge');
+      break;
+    case 'auth':
+      str(m, 'proof', 'auth');
+      break;
+    case 'ready':
+    case 'drain':
+    case 'ping':
+    case 'pong':
+      break;
+    case 'job':
+      jobSpec(m.job);
+      break;
+    case 'accepted':
+      strArray(m, 'ids', 'accepted');
+      break;
+    case 'rejected':
+      strArray(m, 'ids', 'rejected');
+      errorInfo(m.error, 'rejected.error');
+      break;
+    case 'credit':
+      count(m, 'n', 'credit');
+      break;
+    case 'feedback':
+      feedback(m.fb);
+      break;
+    case 'fback':
+      strArray(m, 'keys', 'fback');
+      break;
+    case 'cancel':
+      nonEmpty(m, 'id', 'cancel');
+      count(m, 'req', 'cancel');
+      break;
+    case 'cancelled':
+      count(m, 'req', 'cancelled');
+      bool(m, 'ok', 'cancelled');
+      break;
+    case 'error':
+      errorInfo(m.error, 'error.error');
+      break;
+    default:
+      throw bad('t', `unknown message type ${describe(m.t)}`);
+  }
+  return value as unknown as Message;
+}
+
+function jobSpec(v: unknown): void {
+  if (!isPlainObject(v)) throw bad('job.job', 'must be a plain object');
+  nonEmpty(v, 'id', 'job.job');
+  nonEmpty(v, 'name', 'job.job');
+  nonEmpty(v, 'distributor', 'job.job');
+  plainArgs(v.args, 'job.job.args');
+  finite(v, 'enqueuedAt', 'job.job');
+  finite(v, 'runAt', 'job.job');
+  count(v, 'delivery', 'job.job');
+  if (v.period !== undefined) positive(v, 'period', 'job.job');
+  if (v.cron !== undefined) nonEmpty(v, 'cron', 'job.job');
+  if (v.tz !== undefined) nonEmpty(v, 'tz', 'job.job');
+  if (v.maxAttempt !== undefined) count(v, 'maxAttempt', 'job.job');
+  if (v.retryMultiplier !== undefined) nonNegative(v, 'retryMultiplier', 'job.job');
+  if (v.timeout !== undefined) positive(v, 'timeout', 'job.job');
+  if (v.defer !== undefined) bool(v, 'defer', 'job.job');
+  if (v.backoff !== undefined) backoff(v.backoff);
+}
+
+function backoff(v: unknown): void {
+  const where = 'job.job.backoff';
+  if (!isPlainObject(v)) throw bad(where, 'must be a plain object');
+  if (v.type !== 'fixed' && v.type !== 'linear' && v.type !== 'exponential') {
+    throw bad(`${where}.type`, `unknown backoff type ${describe(v.type)}`);
+  }
+  nonNegative(v, 'delay', where);
+  if (v.type === 'exponential') {
+    if (v.maxDelay !== undefined) nonNegative(v, 'maxDelay', where);
+    if (v.jitter !== undefined) {
+      nonNegative(v, 'jitter', where);
+      if ((v.jitter as number) > 1) throw bad(`${where}.jitter`, 'must be between 0 and 1');
+    }
+  }
+}
+
+function feedback(v: unknown): void {
+  const where = 'feedback.fb';
+  if (!isPlainObject(v)) throw bad(where, 'must be a plain object');
+  nonEmpty(v, 'key', where);
+  nonEmpty(v, 'jobId', where);
+  nonEmpty(v, 'distributor', where);
+  nonEmpty(v, 'node', where);
+  if (v.outcome !== 'success' && v.outcome !== 'error' && v.outcome !== 'cancelled') {
+    throw bad(`${where}.outcome`, `unknown outcome ${describe(v.outcome)}`);
+  }
+  bool(v, 'final', where);
+  plainArgs(v.args, `${where}.args`);
+  if (v.error !== undefined) errorInfo(v.error, `${where}.error`);
+  count(v, 'attempt', where);
+  if (v.inErrback !== undefined) bool(v, 'inErrback', where);
+}
+
+function errorInfo(v: unknown, where: string): void {
+  if (!isPlainObject(v)) throw bad(where, 'must be a plain object');
+  str(v, 'name', where);
+  str(v, 'code', where);
+  str(v, 'message', where);
+  if (v.details !== undefined) plainArgs(v.details, `${where}.details`);
+}
+
+/** A plain object of plain data (the root of args/details). */
+function plainArgs(v: unknown, where: string): void {
+  if (!isPlainObject(v)) throw bad(where, 'must be a plain object');
+  const err = checkData(v, 1);
+  if (err !== undefined) throw bad(where + err.path, err.why);
+}
+
+interface DataError {
+  path: string;
+  why: string;
+}
+
+/** Returns undefined when `v` is plain data; the path is built only on the way out of a failure. */
+function checkData(v: unknown, depth: number): DataError | undefined {
+  switch (typeof v) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return undefined;
+    case 'object':
+      break;
+    default:
+      return { path: '', why: `a ${typeof v} is not plain data` };
+  }
+  if (v === null || v instanceof Uint8Array) return undefined;
+  if (depth > MAX_ARGS_DEPTH) return { path: '', why: `nested deeper than ${MAX_ARGS_DEPTH}` };
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const err = checkData(v[i], depth + 1);
+      if (err !== undefined) return { path: `[${i}]${err.path}`, why: err.why };
+    }
+    return undefined;
+  }
+  if (!isPlainObject(v)) {
+    return { path: '', why: 'only plain objects are allowed (no class instances)' };
+  }
+  for (const key of Object.keys(v)) {
+    if (key === '__proto__' || key === 'constructor' || key === 'prototype') {
+      return { path: '', why: `forbidden key "${key}"` };
+    }
+    const err = checkData(v[key], depth + 1);
+    if (err !== undefined) return { path: `.${safeKey(key)}${err.path}`, why: err.why };
+  }
+  return undefined;
+}
+
+function isPlainObject(v: unknown): v is Obj {
+  if (typeof v !== 'object' || v === null) return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+function str(o: Obj, key: string, where: string): void {
+  if (typeof o[key] !== 'string') throw bad(`${where}.${key}`, 'must be a string');
+}
+
+function nonEmpty(o: Obj, key: string, where: string): void {
+  const v = o[key];
+  if (typeof v !== 'string' || v === '') throw bad(`${where}.${key}`, 'must be a non-empty string');
+}
+
+function bool(o: Obj, key: string, where: string): void {
+  if (typeof o[key] !== 'boolean') throw bad(`${where}.${key}`, 'must be a boolean');
+}
+
+function int(o: Obj, key: string, where: string): void {
+  if (!Number.isSafeInteger(o[key])) throw bad(`${where}.${key}`, 'must be an integer');
+}
+
+/** A non-negative safe integer. */
+function count(o: Obj, key: string, where: string): void {
+  const v = o[key];
+  if (!Number.isSafeInteger(v) || (v as number) < 0) {
+    throw bad(`${where}.${key}`, 'must be a non-negative integer');
+  }
+}
+
+function finite(o: Obj, key: string, where: string): void {
+  if (!Number.isFinite(o[key])) throw bad(`${where}.${key}`, 'must be a finite number');
+}
+
+function nonNegative(o: Obj, key: string, where: string): void {
+  const v = o[key];
+  if (!Number.isFinite(v) || (v as number) < 0) {
+    throw bad(`${where}.${key}`, 'must be a finite number ≥ 0');
+  }
+}
+
+function positive(o: Obj, key: string, where: string): void {
+  const v = o[key];
+  if (!Number.isFinite(v) || (v as number) <= 0) {
+    throw bad(`${where}.${key}`, 'must be a finite number > 0');
+  }
+}
+
+function strArray(o: Obj, key: string, where: string): void {
+  const v = o[key];
+  if (!Array.isArray(v)) throw bad(`${where}.${key}`, 'must be an array of strings');
+  for (let i = 0; i < v.length; i++) {
+    if (typeof v[i] !== 'string') throw bad(`${where}.${key}[${i}]`, 'must be a string');
+  }
+}
+
+function bad(field: string, why: string): ProtocolError {
+  return new ProtocolError(`invalid message: ${field} ${why}`);
+}
+
+/** Peer-controlled text going into an error message: quoted and cut short. */
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  return v === null ? 'null' : typeof v;
+}
+
+function safeKey(key: string): string {
+  return /^[A-Za-z_$][\w$]{0,39}$/.test(key) ? key : describe(key);
+}

@@ -1,0 +1,483 @@
+import net from 'node:net';
+import {
+  ConnectionError,
+  InvalidArgumentError,
+  JobReactorError,
+  PeerTimeoutError,
+  ProtocolError,
+  RemoteError,
+  SlowConsumerError,
+} from '../errors.ts';
+import { systemClock } from '../model/clock.ts';
+import type { Clock, TimerHandle } from '../model/clock.ts';
+import { DEFAULT_MAX_FRAME_SIZE, encodeFrame } from '../protocol/codec.ts';
+import { FrameDecoder } from '../protocol/framer.ts';
+import type { Message } from '../protocol/messages.ts';
+import type { Connection } from './connection.ts';
+import { Heartbeat } from './heartbeat.ts';
+
+export interface TcpConnectionOptions {
+  /** Largest frame body sent or accepted, bytes. @default 8 MiB (DEFAULT_MAX_FRAME_SIZE) */
+  maxFrameSize?: number;
+  /** A ping goes out when nothing was sent for this long, ms. @default 1000 */
+  heartbeatMs?: number;
+  /** The link is closed (PeerTimeoutError) when nothing was received for this long, ms. @default 3 × heartbeatMs */
+  peerTimeoutMs?: number;
+  /** Outbound bytes (queued + in the socket) above which the peer is cut as a slow consumer. @default 16 MiB */
+  maxOutboundBytes?: number;
+  /** After our `end`, how long the peer gets to close before the socket is destroyed, ms. @default 1000 */
+  closeGraceMs?: number;
+  /** @default systemClock */
+  clock?: Clock;
+}
+
+export interface ConnectTcpOptions extends TcpConnectionOptions {
+  /** Dial deadline, ms. @default 10000 */
+  connectTimeoutMs?: number;
+}
+
+interface Resolved {
+  maxFrameSize: number;
+  heartbeatMs: number;
+  peerTimeoutMs: number;
+  maxOutboundBytes: number;
+  closeGraceMs: number;
+  clock: Clock;
+}
+
+/** Messages held while no handler is registered (see `onMessage`); more is a misbehaving peer. */
+const MAX_HELD_MESSAGES = 10_000;
+
+const State = { Open: 'open', Closing: 'closing', Closed: 'closed' } as const;
+type State = (typeof State)[keyof typeof State];
+
+/**
+ * A `Connection` over one `net.Socket`: framing, batching, heartbeats, close handshake.
+ *
+ * States:
+ * - open → closing: `close()`, a decode error, a received `error`, a peer timeout, a slow
+ *   consumer, a socket error, or the peer's FIN. Sends are dropped from here on, and incoming
+ *   bytes are read and discarded (so our error frame is not lost to a reset).
+ * - closing → closed: the socket's `close` event (the peer closed, or `closeGraceMs` after
+ *   our `end` the socket is destroyed). `onClose` handlers run here, once, with the first
+ *   reason recorded.
+ * - open → closed: the socket closed without warning.
+ *
+ * Messages decoded while no message handler is registered are held, in order, and delivered
+ * to the first handler registered (on a microtask, so every handler registered in the same
+ * synchronous block gets them). This is what lets a caller `await` a handshake and then
+ * register its handlers without losing a message that shared a TCP chunk with `ready`.
+ * `onMessage` and `onClose` return a function that unregisters the handler.
+ */
+export class TcpConnection implements Connection {
+  readonly remote: string;
+  readonly #socket: net.Socket;
+  readonly #opts: Resolved;
+  readonly #decoder: FrameDecoder;
+  readonly #heartbeat: Heartbeat;
+  #state: State = State.Open;
+  #reason: Error | undefined;
+  // Copy-on-write, so a handler added or removed during a dispatch does not disturb it.
+  #handlers: ReadonlyArray<(message: Message) => void> = [];
+  #closeHandlers: ReadonlyArray<(reason: Error | undefined) => void> = [];
+  #held: Message[] = [];
+  #replayScheduled = false;
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #flushScheduled = false;
+  #graceTimer: TimerHandle | null = null;
+
+  constructor(socket: net.Socket, opts: TcpConnectionOptions = {}) {
+    this.#opts = resolveOptions(opts);
+    this.#socket = socket;
+    this.#decoder = new FrameDecoder({ maxFrameSize: this.#opts.maxFrameSize });
+    const host = socket.remoteAddress ?? 'unknown';
+    this.remote = `${host.includes(':') ? `[${host}]` : host}:${socket.remotePort ?? 0}`;
+    this.#heartbeat = new Heartbeat({
+      clock: this.#opts.clock,
+      intervalMs: this.#opts.heartbeatMs,
+      timeoutMs: this.#opts.peerTimeoutMs,
+      sendPing: () => this.send({ t: 'ping' }),
+      onTimeout: (silentMs) =>
+        this.#closeWith(
+          new PeerTimeoutError(`nothing heard from ${this.remote} for ${silentMs} ms`),
+        ),
+    });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('end', () => this.#onEnd());
+    socket.on('error', (err) => this.#onError(err));
+    socket.on('close', () => this.#onSocketClose());
+    if (socket.destroyed) {
+      // Closed before we wrapped it: 'close' may already have fired.
+      queueMicrotask(() => this.#onSocketClose());
+      return;
+    }
+    this.#heartbeat.start();
+  }
+
+  get closed(): boolean {
+    return this.#state !== State.Open;
+  }
+
+  /**
+   * Queues a message; everything queued in one event-loop turn leaves in one `write`.
+   * Throws `PayloadTooLargeError` / `InvalidArgumentError` for a message that cannot be
+   * encoded (the link is unaffected). After close the message is dropped: `onClose` has told
+   * (or will tell) the caller the link is gone.
+   */
+  send(message: Message): void {
+    if (this.#state !== State.Open) return;
+    const frame = encodeFrame(message, this.#opts.maxFrameSize);
+    this.#pending.push(frame);
+    this.#pendingBytes += frame.length;
+    if (this.#pendingBytes + this.#socket.writableLength > this.#opts.maxOutboundBytes) {
+      this.#closeWith(this.#slowConsumer());
+      return;
+    }
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      // setImmediate, not process.nextTick: it runs after every I/O callback of this poll
+      // phase and after promise continuations, so a burst produced across `await`s or across
+      // several incoming chunks still leaves in one write. nextTick flushes before promise
+      // jobs run and split such bursts into many writes; its latency gain is under one loop
+      // turn, which a network round trip dwarfs.
+      setImmediate(this.#flush);
+    }
+  }
+
+  close(reason?: JobReactorError): void {
+    this.#closeWith(reason);
+  }
+
+  onMessage(handler: (message: Message) => void): () => void {
+    this.#handlers = [...this.#handlers, handler];
+    if (this.#held.length > 0 && !this.#replayScheduled) {
+      this.#replayScheduled = true;
+      queueMicrotask(() => this.#replay());
+    }
+    return () => {
+      this.#handlers = this.#handlers.filter((h) => h !== handler);
+    };
+  }
+
+  onClose(handler: (reason: Error | undefined) => void): () => void {
+    if (this.#state === State.Closed) {
+      // Registered too late to see the close: still told, once.
+      queueMicrotask(() => runCloseHandler(handler, this.#reason));
+      return () => {};
+    }
+    this.#closeHandlers = [...this.#closeHandlers, handler];
+    return () => {
+      this.#closeHandlers = this.#closeHandlers.filter((h) => h !== handler);
+    };
+  }
+
+  #setState(next: State): void {
+    this.#state = next;
+  }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    if (this.#pending.length === 0) return;
+    const data =
+      this.#pending.length === 1
+        ? this.#pending[0]!
+        : Buffer.concat(this.#pending, this.#pendingBytes);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    if (this.#socket.destroyed || !this.#socket.writable) return;
+    // Write failures arrive as an 'error' event.
+    this.#socket.write(data);
+    this.#heartbeat.sent();
+    if (this.#state === State.Open && this.#socket.writableLength > this.#opts.maxOutboundBytes) {
+      this.#closeWith(this.#slowConsumer());
+    }
+  };
+
+  #slowConsumer(): SlowConsumerError {
+    return new SlowConsumerError(
+      `${this.remote} does not read: over ${this.#opts.maxOutboundBytes} bytes waiting to be sent`,
+    );
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#state !== State.Open) return;
+    this.#heartbeat.received();
+    try {
+      this.#decoder.decode(chunk, this.#dispatch);
+    } catch (err) {
+      // Only decoder errors get here: #dispatch never throws.
+      this.#closeWith(
+        err instanceof JobReactorError
+          ? err
+          : new ProtocolError('undecodable data from the peer', { cause: err }),
+      );
+    }
+  }
+
+  readonly #dispatch = (message: Message): void => {
+    if (this.#state !== State.Open) return;
+    switch (message.t) {
+      case 'ping':
+        this.send({ t: 'pong' });
+        return;
+      case 'pong':
+        return;
+      case 'error':
+        // The peer closes after an error; never echo one back.
+        this.#closeWith(new RemoteError(message.error));
+        return;
+      default:
+        break;
+    }
+    if (this.#held.length > 0 || this.#handlers.length === 0) {
+      if (this.#held.length >= MAX_HELD_MESSAGES) {
+        this.#closeWith(new ProtocolError(`over ${MAX_HELD_MESSAGES} messages with no handler`));
+        return;
+      }
+      this.#held.push(message);
+      return;
+    }
+    this.#deliver(message);
+  };
+
+  #deliver(message: Message): void {
+    const handlers = this.#handlers;
+    for (let i = 0; i < handlers.length; i++) {
+      if (this.#state !== State.Open) return;
+      try {
+        handlers[i]!(message);
+      } catch (err) {
+        // A handler may throw a JobReactorError (e.g. ProtocolError) to reject the peer's
+        // message: the peer is told. Anything else is a local bug: the link is closed with it
+        // as the reason, and the peer is not shown our internals.
+        this.#closeWith(
+          err instanceof Error ? err : new ProtocolError('a message handler threw', { cause: err }),
+        );
+        return;
+      }
+    }
+  }
+
+  #replay(): void {
+    this.#replayScheduled = false;
+    let i = 0;
+    while (i < this.#held.length && this.#handlers.length > 0 && this.#state === State.Open) {
+      this.#deliver(this.#held[i++]!);
+    }
+    this.#held = this.#state === State.Open ? this.#held.slice(i) : [];
+  }
+
+  #onEnd(): void {
+    // The peer finished sending; Node ends our side too (allowHalfOpen is false). A clean
+    // close unless a reason was recorded already.
+    if (this.#state === State.Open) this.#beginClosing(undefined);
+  }
+
+  #onError(err: Error): void {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = new ConnectionError(
+      `connection with ${this.remote} failed: ${code ?? err.message}`,
+      { cause: err },
+    );
+    if (this.#state === State.Open) this.#beginClosing(reason);
+    // Node destroys the socket after 'error'; 'close' follows.
+  }
+
+  /**
+   * Closes with `reason`. A JobReactorError of ours is sent to the peer first (best effort),
+   * after anything already queued; a `RemoteError` (the peer's own) or a non-library error
+   * is not.
+   */
+  #closeWith(reason: Error | undefined): void {
+    if (this.#state !== State.Open) return;
+    this.#beginClosing(reason);
+    if (reason instanceof JobReactorError && !(reason instanceof RemoteError)) {
+      try {
+        const frame = encodeFrame({ t: 'error', error: reason.toInfo() }, this.#opts.maxFrameSize);
+        this.#pending.push(frame);
+        this.#pendingBytes += frame.length;
+      } catch {
+        // An unencodable error message only costs the peer the reason.
+      }
+    }
+    this.#flush();
+    if (this.#socket.destroyed) return;
+    if (reason instanceof PeerTimeoutError || reason instanceof SlowConsumerError) {
+      // The peer is gone or not reading: waiting for it to close would only hold memory.
+      this.#socket.destroy();
+      return;
+    }
+    this.#socket.end();
+    this.#graceTimer = this.#opts.clock.setTimer(() => {
+      this.#graceTimer = null;
+      this.#socket.destroy();
+    }, this.#opts.closeGraceMs);
+    this.#graceTimer.unref?.();
+  }
+
+  #beginClosing(reason: Error | undefined): void {
+    this.#setState(State.Closing);
+    this.#reason = reason;
+    this.#heartbeat.stop();
+    this.#decoder.close();
+    this.#held = [];
+  }
+
+  #onSocketClose(): void {
+    if (this.#state === State.Closed) return;
+    if (this.#state === State.Open) this.#beginClosing(undefined);
+    this.#setState(State.Closed);
+    if (this.#graceTimer !== null) {
+      this.#opts.clock.clearTimer(this.#graceTimer);
+      this.#graceTimer = null;
+    }
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#handlers = [];
+    const handlers = this.#closeHandlers;
+    this.#closeHandlers = [];
+    for (const handler of handlers) runCloseHandler(handler, this.#reason);
+  }
+}
+
+/** Close handlers must not throw; one that does is skipped so the others still run. */
+function runCloseHandler(
+  handler: (reason: Error | undefined) => void,
+  reason: Error | undefined,
+): void {
+  try {
+    handler(reason);
+  } catch {
+    // Nothing sane to do with it inside a socket event: swallowing beats crashing the process.
+  }
+}
+
+function resolveOptions(opts: TcpConnectionOptions): Resolved {
+  const heartbeatMs = opts.heartbeatMs ?? 1000;
+  const resolved: Resolved = {
+    maxFrameSize: opts.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+    heartbeatMs,
+    peerTimeoutMs: opts.peerTimeoutMs ?? 3 * heartbeatMs,
+    maxOutboundBytes: opts.maxOutboundBytes ?? 16 * 1024 * 1024,
+    closeGraceMs: opts.closeGraceMs ?? 1000,
+    clock: opts.clock ?? systemClock,
+  };
+  for (const key of [
+    'maxFrameSize',
+    'heartbeatMs',
+    'peerTimeoutMs',
+    'maxOutboundBytes',
+    'closeGraceMs',
+  ] as const) {
+    const v = resolved[key];
+    if (!Number.isFinite(v) || v <= 0) {
+      throw new InvalidArgumentError(`${key} must be a positive number (got ${v})`);
+    }
+  }
+  if (resolved.maxFrameSize > 0xffffffff || !Number.isInteger(resolved.maxFrameSize)) {
+    throw new InvalidArgumentError(`maxFrameSize must be an integer below 2^32`);
+  }
+  return resolved;
+}
+
+/** Dials a distributor. Rejects with `ConnectionError` when refused, unreachable or too slow. */
+export function connectTcp(
+  host: string,
+  port: number,
+  opts: ConnectTcpOptions = {},
+): Promise<TcpConnection> {
+  return new Promise((resolve, reject) => {
+    resolveOptions(opts); // bad options fail before any socket exists
+    const clock = opts.clock ?? systemClock;
+    const timeoutMs = opts.connectTimeoutMs ?? 10_000;
+    const socket = net.connect({ host, port });
+    const timer = clock.setTimer(() => {
+      socket.destroy();
+      reject(new ConnectionError(`connecting to ${host}:${port} took over ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onError = (err: Error): void => {
+      clock.clearTimer(timer);
+      const code = (err as NodeJS.ErrnoException).code;
+      reject(
+        new ConnectionError(`cannot connect to ${host}:${port}: ${code ?? err.message}`, {
+          cause: err,
+        }),
+      );
+    };
+    socket.once('error', onError);
+    socket.once('connect', () => {
+      clock.clearTimer(timer);
+      socket.off('error', onError);
+      try {
+        resolve(new TcpConnection(socket, opts));
+      } catch (err) {
+        socket.destroy();
+        reject(err);
+      }
+    });
+  });
+}
+
+export interface TcpListener {
+  address: { host: string; port: number };
+  /** Stops accepting, closes every live connection it accepted, resolves when all are gone. */
+  close(): Promise<void>;
+}
+
+/**
+ * Accepts connections (port 0 picks a free port). `onConnection` runs synchronously for each
+ * one; if it throws, that connection is closed. Rejects with `ConnectionError` when the
+ * address cannot be bound.
+ */
+export function listenTcp(
+  host: string,
+  port: number,
+  onConnection: (connection: TcpConnection) => void,
+  opts: TcpConnectionOptions = {},
+): Promise<TcpListener> {
+  resolveOptions(opts);
+  const live = new Set<TcpConnection>();
+  const server = net.createServer((socket) => {
+    let conn: TcpConnection;
+    try {
+      conn = new TcpConnection(socket, opts);
+    } catch {
+      socket.destroy();
+      return;
+    }
+    live.add(conn);
+    conn.onClose(() => live.delete(conn));
+    try {
+      onConnection(conn);
+    } catch (err) {
+      conn.close(err instanceof JobReactorError ? err : undefined);
+    }
+  });
+  return new Promise((resolve, reject) => {
+    const onListenError = (err: Error): void => {
+      const code = (err as NodeJS.ErrnoException).code;
+      reject(
+        new ConnectionError(`cannot listen on ${host}:${port}: ${code ?? err.message}`, {
+          cause: err,
+        }),
+      );
+    };
+    server.once('error', onListenError);
+    server.listen(port, host, () => {
+      server.off('error', onListenError);
+      // Accept-time errors (EMFILE…) must not crash the process; the server keeps going.
+      server.on('error', () => {});
+      const addr = server.address() as net.AddressInfo;
+      resolve({
+        address: { host: addr.address, port: addr.port },
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            for (const conn of live) conn.close();
+          }),
+      });
+    });
+  });
+}

@@ -1,0 +1,186 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  JobFailedError,
+  JobRegistry,
+  startDistributor,
+  startNode,
+  type Distributor,
+  type JobArgs,
+  type WorkerNode,
+} from '../../src/index.ts';
+import { waitUntil } from '../helpers/wait.ts';
+
+const open: { close?: () => Promise<void>; stop?: () => Promise<void> }[] = [];
+afterEach(async () => {
+  for (const o of open.splice(0).reverse()) await (o.stop?.() ?? o.close?.());
+});
+
+async function setup(
+  registry: JobRegistry,
+  nodeNames = ['n1'],
+  extra: Partial<Parameters<typeof startNode>[0]> = {},
+) {
+  const d = await startDistributor({ port: 0 });
+  open.push(d);
+  const addr = `127.0.0.1:${d.address.port}`;
+  const nodes: WorkerNode[] = [];
+  for (const name of nodeNames) {
+    const n = await startNode({ name, distributors: [addr], registry, concurrency: 4, ...extra });
+    open.push(n);
+    nodes.push(n);
+  }
+  await waitUntil(() => d.nodes().length === nodeNames.length, 5000, 'nodes to connect');
+  return { d, nodes, addr };
+}
+
+describe('in-process - distributor and node over real TCP', () => {
+  it('runs a job and returns the final args to result and onSuccess', async () => {
+    const reg = new JobRegistry();
+    reg.define('square', (args: { n: number }, ctx) => ({
+      square: args.n * args.n,
+      node: ctx.node,
+    }));
+    const { d } = await setup(reg);
+    let fromFeedback: JobArgs | undefined;
+    const h = d.enqueue('square', { n: 7 }, {}, (args) => (fromFeedback = args));
+    expect(h.id).toMatch(/^[0-9a-f-]{36}$/);
+    await expect(h.accepted).resolves.toEqual({ node: 'n1' });
+    await expect(h.result).resolves.toEqual({ n: 7, square: 49, node: 'n1' });
+    expect(fromFeedback).toEqual({ n: 7, square: 49, node: 'n1' });
+  });
+
+  it('runs callbacks in order with args flowing to the feedback; errbacks get the error', async () => {
+    const reg = new JobRegistry();
+    const order: string[] = [];
+    reg.define('chain', async () => {
+      order.push('job');
+      return { a: 1 };
+    });
+    reg.callback('chain', 'one', (args) => {
+      order.push('one');
+      return { b: (args.a as number) + 1 };
+    });
+    reg.callback('chain', 'two', async (args) => {
+      order.push('two');
+      args.c = (args.b as number) + 1;
+    });
+    reg.define('boom', () => {
+      throw new RangeError('out of range');
+    });
+    reg.callback('boom', 'skipped', () => void order.push('skipped'));
+    reg.errback('boom', 'e1', (args) => ({ sawCode: args.error.code, sawName: args.error.name }));
+    reg.errback('boom', 'e2', () => void order.push('e2'));
+    const { d } = await setup(reg, ['n1'], { maxAttempt: 1 });
+    await expect(d.enqueue('chain', {}).result).resolves.toEqual({ a: 1, b: 2, c: 3 });
+    expect(order).toEqual(['job', 'one', 'two']);
+    let errorArgs: JobArgs | undefined;
+    const failed = d.enqueue('boom', { x: 1 }, {}, undefined, (args) => (errorArgs = args));
+    const err = await failed.result.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JobFailedError);
+    expect((err as JobFailedError).error).toMatchObject({
+      name: 'RangeError',
+      message: 'out of range',
+    });
+    expect(errorArgs).toMatchObject({ x: 1, sawCode: 'JR_ERR_JOB_THREW', sawName: 'RangeError' });
+    expect(order).toEqual(['job', 'one', 'two', 'e2']);
+  });
+
+  it('retries a failing job exactly maxAttempt times, then one error feedback', async () => {
+    const reg = new JobRegistry();
+    let runs = 0;
+    reg.define('flaky', () => {
+      runs++;
+      throw new Error('nope');
+    });
+    const { d } = await setup(reg, ['n1'], { retryMultiplier: 0 });
+    let errors = 0;
+    const h = d.enqueue('flaky', {}, { maxAttempt: 4 }, undefined, () => void errors++);
+    await expect(h.result).rejects.toThrow(/nope/);
+    expect(runs).toBe(4);
+    expect(errors).toBe(1);
+  });
+
+  it('an unknown job name gets a typed error feedback; a throwing feedback callback is an event', async () => {
+    const reg = new JobRegistry();
+    reg.define('ok', () => {});
+    const { d } = await setup(reg);
+    const h = d.enqueue('missing', {});
+    await expect(h.result).rejects.toMatchObject({ error: { code: 'JR_ERR_UNKNOWN_JOB' } });
+    const threw: string[] = [];
+    d.on('feedback:threw', (e) => threw.push(e.code));
+    const h2 = d.enqueue('ok', {}, {}, () => {
+      throw new Error('app bug');
+    });
+    await h2.result;
+    await waitUntil(() => threw.length === 1);
+    expect(threw).toEqual(['JR_ERR_FEEDBACK_HANDLER']);
+    const h3 = d.enqueue('ok', {}, {}, async () => Promise.reject(new Error('async app bug')));
+    await h3.result;
+    await waitUntil(() => threw.length === 2);
+  });
+
+  it('queues jobs while no node is connected and runs them when one connects', async () => {
+    const reg = new JobRegistry();
+    reg.define('later', (args: { i: number }) => ({ done: args.i }));
+    const d = await startDistributor({ port: 0 });
+    open.push(d);
+    const handles = Array.from({ length: 25 }, (_, i) => d.enqueue('later', { i }));
+    expect(d.stats().waiting).toBe(25);
+    const n = await startNode({
+      name: 'late',
+      distributors: [`127.0.0.1:${d.address.port}`],
+      registry: reg,
+      concurrency: 3,
+    });
+    open.push(n);
+    const results = await Promise.all(handles.map((h) => h.result));
+    expect(results.map((r) => r.done)).toEqual(Array.from({ length: 25 }, (_, i) => i));
+    expect(d.stats().waiting).toBe(0);
+  });
+
+  it('fails enqueue with QueueFullError past the waiting bound, and rejects bad input', async () => {
+    const d = await startDistributor({ port: 0, maxWaiting: 2 });
+    open.push(d);
+    d.enqueue('x', {});
+    d.enqueue('x', {});
+    expect(() => d.enqueue('x', {})).toThrow(
+      expect.objectContaining({ code: 'JR_ERR_QUEUE_FULL' }),
+    );
+    expect(() => d.enqueue('x', {}, { after: -1 })).toThrow(
+      expect.objectContaining({ code: 'JR_ERR_INVALID_ARGUMENT' }),
+    );
+    expect(() => d.enqueue('bad name!', {})).toThrow(
+      expect.objectContaining({ code: 'JR_ERR_INVALID_ARGUMENT' }),
+    );
+    expect(() => d.enqueue('x', {}, { cron: 'not a cron' })).toThrow(
+      expect.objectContaining({ code: 'JR_ERR_INVALID_ARGUMENT' }),
+    );
+  });
+
+  it('respects concurrency: a node never runs more than its slots', async () => {
+    const reg = new JobRegistry();
+    let running = 0;
+    let peak = 0;
+    reg.define('busy', async () => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((r) => setTimeout(r, 5));
+      running--;
+    });
+    const { d } = await setup(reg, ['n1']);
+    await Promise.all(Array.from({ length: 60 }, () => d.enqueue('busy', {}).result));
+    expect(peak).toBe(4);
+  });
+
+  it('a job may enqueue another job through a distributor in the same process', async () => {
+    const reg = new JobRegistry();
+    const ref: { d?: Distributor } = {};
+    reg.define('parent', async () => ({
+      child: (await ref.d!.enqueue('child', { v: 2 }).result).v,
+    }));
+    reg.define('child', (args: { v: number }) => ({ v: args.v * 10 }));
+    ref.d = (await setup(reg)).d;
+    const d = ref.d;
+    await expect(d.enqueue('parent', {}).result).resolves.toEqual({ child: 20 });
+  });
+});

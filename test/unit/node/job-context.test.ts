@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { CancelJob } from '../../../src/errors.ts';
+import { createJobContext, jobItself, noopLogger } from '../../../src/node/job-context.ts';
+import { T0, makeRecord } from './runner-helpers.ts';
+
+describe('job context', () => {
+  it('job context - exposes the facts of the attempt', () => {
+    const controller = new AbortController();
+    const record = makeRecord({ attempt: 2, delivery: 3, period: 5_000, cron: '* * * * *' });
+    const ctx = createJobContext(record, {
+      node: 'node-9',
+      startedAt: T0 + 7,
+      signal: controller.signal,
+      log: noopLogger,
+    });
+    expect(ctx).toMatchObject({
+      id: 'job-1',
+      name: 'test_job',
+      attempt: 2,
+      node: 'node-9',
+      distributor: 'dist-1',
+      status: 'in progress',
+      period: 5_000,
+      cron: '* * * * *',
+      delivery: 3,
+    });
+    expect(ctx.enqueuedAt).toEqual(new Date(T0 - 5_000));
+    expect(ctx.startedAt).toEqual(new Date(T0 + 7));
+    expect(ctx.runAt).toEqual(new Date(record.dueAt));
+    expect(ctx.signal).toBe(controller.signal);
+    expect(ctx.log).toBe(noopLogger);
+    expect(Object.isFrozen(ctx)).toBe(true);
+  });
+
+  it('job context - optional facts are absent when the job has none', () => {
+    const ctx = createJobContext(makeRecord(), {
+      node: 'n',
+      startedAt: T0,
+      signal: new AbortController().signal,
+      log: noopLogger,
+    });
+    expect(ctx).not.toHaveProperty('period');
+    expect(ctx).not.toHaveProperty('cron');
+  });
+
+  it('job context - cancel() throws CancelJob with the reason', () => {
+    const ctx = createJobContext(makeRecord(), {
+      node: 'n',
+      startedAt: T0,
+      signal: new AbortController().signal,
+      log: noopLogger,
+    });
+    expect(() => ctx.cancel('no more')).toThrow(CancelJob);
+    expect(() => ctx.cancel('no more')).toThrow('no more');
+    expect(() => ctx.cancel()).toThrow(CancelJob);
+  });
+
+  it('job context - jobItself is a plain, independent snapshot', () => {
+    const record = makeRecord();
+    const snapshot = jobItself(record, T0 + 1);
+    expect(Object.keys(snapshot).sort()).toEqual(
+      [
+        'args',
+        'attempt',
+        'delivery',
+        'distributor',
+        'dueAt',
+        'enqueuedAt',
+        'id',
+        'name',
+        'node',
+        'runAt',
+        'startedAt',
+        'status',
+      ].sort(),
+    );
+    expect(snapshot.args).toEqual(record.args);
+    expect(snapshot.args).not.toBe(record.args);
+    expect(structuredClone(snapshot)).toEqual(snapshot);
+  });
+
+  it('job context - noopLogger accepts pino-style calls', () => {
+    expect(() => {
+      noopLogger.debug('text');
+      noopLogger.info({ a: 1 }, 'text');
+      noopLogger.warn({ a: 1 });
+      noopLogger.error('text');
+    }).not.toThrow();
+  });
+});
