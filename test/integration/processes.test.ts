@@ -161,7 +161,7 @@ describe('processes - distributor here, nodes in child processes over TCP', () =
             'it.echo',
             { from: 'one', i },
             {},
-            (args) => void fb.one.push(args.i as number),
+            (args) => void fb.one.push(args.i),
           ).result,
       ),
       ...Array.from(
@@ -171,7 +171,7 @@ describe('processes - distributor here, nodes in child processes over TCP', () =
             'it.echo',
             { from: 'two', i },
             {},
-            (args) => void fb.two.push(args.i as number),
+            (args) => void fb.two.push(args.i),
           ).result,
       ),
     ];
