@@ -3,12 +3,13 @@ export async function waitUntil(
   cond: () => boolean,
   timeoutMs = 10_000,
   what = 'condition',
+  pollMs = 10,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > deadline)
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }
 
