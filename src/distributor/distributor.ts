@@ -284,6 +284,12 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       case 'drain':
         session.draining = true;
         return;
+      case 'status':
+        session.paused = !m.accepting;
+        session.jobNames = new Set(m.jobs);
+        this.emit('node:status', session.info());
+        this.#scheduleDrain();
+        return;
       default: {
         const err = new InvalidArgumentError(`unexpected message '${m.t}' from a node`);
         this.emit('protocol:error', session.connection.remote, err);

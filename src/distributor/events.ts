@@ -8,6 +8,8 @@ export type DistributorEvents = {
   'node:connected': [node: NodeInfo];
   /** A node's connection ended; `requeued` jobs it held go to other nodes. */
   'node:disconnected': [node: NodeInfo, reason: Error | undefined, requeued: number];
+  /** A node paused or resumed taking jobs (e.g. its storage went away), or its job list changed. */
+  'node:status': [node: NodeInfo];
   /** A peer failed the handshake (wrong secret, bad version, timeout) and was closed. */
   'node:rejected': [remote: string, error: JobReactorError];
   /** A connection was closed for breaking the protocol. */

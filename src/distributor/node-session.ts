@@ -12,6 +12,7 @@ export interface NodeInfo {
   credit: number;
   durable: boolean;
   draining: boolean;
+  paused: boolean;
   /** Jobs it holds that this distributor would re-dispatch if it vanished. */
   held: number;
   jobs: readonly string[];
@@ -27,10 +28,12 @@ export class NodeSession {
   readonly instance: string;
   readonly capacity: number;
   readonly durable: boolean;
-  readonly jobNames: ReadonlySet<string>;
+  jobNames: ReadonlySet<string>;
   readonly connectedAt: number;
   credit: number;
   draining = false;
+  /** The node said it cannot store jobs for now (its storage is down). */
+  paused = false;
   closed = false;
   /** Jobs sent to this node and not yet final (for durable nodes: only until accepted). */
   readonly held = new Map<string, TrackedJob>();
@@ -52,7 +55,7 @@ export class NodeSession {
   }
 
   get usable(): boolean {
-    return !this.closed && !this.draining;
+    return !this.closed && !this.draining && !this.paused;
   }
 
   send(message: Message): void {
@@ -68,6 +71,7 @@ export class NodeSession {
       credit: this.credit,
       durable: this.durable,
       draining: this.draining,
+      paused: this.paused,
       held: this.held.size,
       jobs: [...this.jobNames],
       connectedAt: new Date(this.connectedAt),

@@ -14,9 +14,12 @@ export interface FeedbackInfo {
   final: boolean;
 }
 
-export type SuccessFeedback<A extends JobArgs = JobArgs> = (args: A, info: FeedbackInfo) => unknown;
+export type SuccessFeedback<A extends JobArgs = JobArgs> = (
+  args: A & JobArgs,
+  info: FeedbackInfo,
+) => unknown;
 export type ErrorFeedback<A extends JobArgs = JobArgs> = (
-  args: A & { error: ErrorInfo },
+  args: A & JobArgs & { error: ErrorInfo },
   error: ErrorInfo,
   info: FeedbackInfo,
 ) => unknown;

@@ -20,6 +20,8 @@ import type { Feedback, JobSpec } from '../model/job.ts';
  *   node → feedback   a success/error/cancel report; the distributor answers `fback`
  *   dist → fback      keys of feedbacks the distributor has processed
  *   dist → cancel     cancel a job the node holds; node answers `cancelled`
+ *   node → status     the node (un)paused (e.g. its storage went away and came back)
+ *                     and the names of the jobs it can run now
  *   node → drain      the node is stopping: send it nothing more
  *   both → ping/pong  liveness when idle
  *   both → error      fatal; the sender closes the connection after it
@@ -103,6 +105,13 @@ export interface CancelledMessage {
   ok: boolean;
 }
 
+export interface StatusMessage {
+  t: 'status';
+  /** False while the node cannot store jobs: send it nothing until it says true again. */
+  accepting: boolean;
+  jobs: string[];
+}
+
 export interface DrainMessage {
   t: 'drain';
 }
@@ -133,6 +142,7 @@ export type Message =
   | FeedbackAckMessage
   | CancelMessage
   | CancelledMessage
+  | StatusMessage
   | DrainMessage
   | PingMessage
   | PongMessage

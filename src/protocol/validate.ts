@@ -56,6 +56,10 @@ export function validateMessage(value: unknown): Message {
     case 'credit':
       count(m, 'n', 'credit');
       break;
+    case 'status':
+      bool(m, 'accepting', 'status');
+      strArray(m, 'jobs', 'status');
+      break;
     case 'feedback':
       feedback(m.fb);
       break;

@@ -12,7 +12,8 @@ import { waitUntil } from '../helpers/wait.ts';
 // A real distributor and node over loopback TCP, both reading one FakeClock: the job
 // timers move only when the test advances time, so minutes and days pass in milliseconds.
 
-const open: { close?: () => Promise<void>; stop?: () => Promise<void> }[] = [];
+const open: { close?: () => Promise<void>; stop?: (o?: { timeout?: number }) => Promise<void> }[] =
+  [];
 afterEach(async () => {
   for (const o of open.splice(0).reverse()) await (o.stop?.({ timeout: 200 }) ?? o.close?.());
 });
