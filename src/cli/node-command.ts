@@ -33,6 +33,7 @@ interface NodeFlags {
   jobs: string;
   concurrency: number;
   secretFile?: string;
+  threads?: number;
   maxAttempt?: number;
   retryMultiplier?: number;
   stopTimeout: number;
@@ -109,6 +110,7 @@ export function registerNodeCommand(program: Command): void {
           jobDirectory: resolve(flags.jobs),
           concurrency: flags.concurrency,
           ...(secret !== undefined ? { secret } : {}),
+          ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
           ...(flags.maxAttempt !== undefined ? { maxAttempt: flags.maxAttempt } : {}),
           ...(flags.retryMultiplier !== undefined
             ? { retryMultiplier: flags.retryMultiplier }

@@ -19,6 +19,8 @@ export interface NodeOptions {
   registry?: JobRegistry;
   /** Jobs run at once on the event loop. @default 64 */
   concurrency?: number;
+  /** Worker threads for `defer: true` jobs (they load `jobDirectory`). @default cores − 1, at least 1 */
+  threads?: number;
   /** Shared secret for the distributors' handshake. */
   secret?: string;
   /** Attempts before a job fails for good (per-job `maxAttempt` wins). @default 10 */

@@ -28,6 +28,7 @@ import { defaultRegistry, type JobRegistry } from './job-registry.ts';
 import { transition, unknownJobFeedback, type LifecycleRules } from './job-lifecycle.ts';
 import { loadJobDirectory } from './job-loader.ts';
 import { runAttempt, type AttemptOutcome } from './job-runner.ts';
+import { ThreadPool } from './thread-pool.ts';
 import type { NodeEvents } from './node-events.ts';
 import { NODE_DEFAULTS, type DistributorAddress, type NodeOptions } from './node-options.ts';
 
@@ -80,6 +81,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly #outbox = new Map<string, Feedback>();
   readonly #batches = new Map<DistributorLink, { accepted: string[]; credit: number }>();
   #active = 0;
+  #threadPool: ThreadPool | undefined;
+  #warnedNoDeferDirectory = false;
   #idleWaiters: (() => void)[] = [];
 
   constructor(options: NodeOptions) {
@@ -206,6 +209,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       for (const r of this.#running.values()) r.controller.abort(new Interrupted('node stopping'));
       await this.#until(() => this.#active === 0, Date.now() + 1000);
     }
+    await this.#threadPool?.close();
     await this.#until(() => !this.#hasDeliverableFeedback(), deadline);
     for (const link of this.#links) link.stop();
     await this.#storage.close();
@@ -401,14 +405,17 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.emit('job:start', record);
     let outcome: AttemptOutcome;
     try {
-      outcome = await runAttempt(def, record, {
+      const runOpts = {
         node: this.name,
-        clock: this.#clock,
         signal: running.controller.signal,
         ...(record.timeout !== undefined ? { timeoutMs: record.timeout } : {}),
         mergeJobItselfToArgs: this.#opts.mergeJobItselfToArgs ?? NODE_DEFAULTS.mergeJobItselfToArgs,
         log: this.#log,
-      });
+      };
+      const pool = record.defer === true ? this.#pool() : undefined;
+      outcome = pool
+        ? await pool.run(record, runOpts)
+        : await runAttempt(def, record, { ...runOpts, clock: this.#clock });
     } finally {
       this.#running.delete(id);
       this.#giveCredit(id);
@@ -444,6 +451,25 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         distributor: record.distributor,
       });
     }
+  }
+
+  /** The worker-thread pool for `defer: true`, started on first use. */
+  #pool(): ThreadPool | undefined {
+    const dir = this.#opts.jobDirectory;
+    if (dir === undefined) {
+      // Threads load jobs from files; a registry built in code cannot cross into them.
+      if (!this.#warnedNoDeferDirectory) {
+        this.#warnedNoDeferDirectory = true;
+        this.#log.warn('defer: true needs a jobDirectory; running deferred jobs on the event loop');
+      }
+      return undefined;
+    }
+    this.#threadPool ??= new ThreadPool({
+      jobDirectory: dir,
+      ...(this.#opts.threads !== undefined ? { size: this.#opts.threads } : {}),
+      log: this.#log,
+    });
+    return this.#threadPool;
   }
 
   #giveCredit(id: string): void {
