@@ -54,3 +54,15 @@ export { PROTOCOL_VERSION } from './protocol/messages.ts';
 
 export * from './errors.ts';
 export { JR, type JRConfig } from './facade/jr.ts';
+
+export { RedisStorage, type RedisStorageOptions } from './storage/redis-storage.ts';
+export {
+  RedisMonitor,
+  type RedisMonitorOptions,
+  type MonitoredNode,
+} from './storage/redis-monitor.ts';
+export {
+  createStorage,
+  type CreateStorageOptions,
+  type StorageSpec,
+} from './storage/create-storage.ts';

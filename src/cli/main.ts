@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerDemoCommand } from './demo-command.ts';
+import { registerJobsCommand } from './jobs-command.ts';
 import { registerNodeCommand } from './node-command.ts';
 
 const program = new Command();
@@ -10,4 +11,5 @@ program
   .showHelpAfterError();
 registerNodeCommand(program);
 registerDemoCommand(program);
+registerJobsCommand(program);
 await program.parseAsync(process.argv);

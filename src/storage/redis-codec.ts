@@ -1,0 +1,228 @@
+/**
+ * Record ⇄ Redis value, in one place (the bee-queue `toData` / `fromData` pair).
+ *
+ * A job record is one msgpack array (a tuple), not a map: field names would be about 90 of
+ * the bytes of a waiting job, and the target is ≤ 200 B of Redis memory per job. The id
+ * and the node are not stored in it: they are the hash field and the key.
+ *
+ *   [format, name, args, distributor, enqueuedAt, runAt, delivery, status, attempt, dueAt,
+ *    runs, updatedAt, startedAt?, lastError?, failedAt?, period?, cron?, tz?, maxAttempt?,
+ *    retryMultiplier?, backoff?, timeout?, defer?]
+ *
+ * - `format` 2: the times after `enqueuedAt` are stored relative to it (a few bytes each
+ *   instead of a 9-byte float); used when every time is a safe integer, so the sums are
+ *   exact. `format` 1: all times absolute (fractional times round-trip too).
+ * - `status` is its index in {@link STATUS_CODES}; the order is part of the format.
+ * - An absent optional field is nil; trailing nils are dropped.
+ *
+ * Feedbacks are transient (kept until acknowledged), so they stay plain msgpack maps.
+ * Only plain msgpack is used: no records, no class-building extensions.
+ */
+import { Packr, Unpackr } from 'msgpackr';
+import { InvalidArgumentError, StorageError } from '../errors.ts';
+import type { ErrorInfo } from '../errors.ts';
+import type { BackoffSpec, Feedback, JobRecord, JobStatus } from '../model/job.ts';
+
+const FORMAT_ABSOLUTE = 1;
+const FORMAT_RELATIVE = 2;
+
+/** Status ⇄ small integer. Append only: the index is what is stored. */
+export const STATUS_CODES: readonly JobStatus[] = [
+  'new',
+  'in progress',
+  'queued',
+  'error',
+  'complete',
+  'failed',
+  'cancelled',
+];
+const STATUS_INDEX = new Map<JobStatus, number>(STATUS_CODES.map((s, i) => [s, i]));
+
+// Immutable configuration objects (the packer's scratch buffer is internal to msgpackr).
+const packr = new Packr({
+  useRecords: false,
+  mapsAsObjects: true,
+  moreTypes: false,
+  variableMapSize: true,
+});
+const unpackr = new Unpackr({
+  useRecords: false,
+  mapsAsObjects: true,
+  moreTypes: false,
+  structuredClone: false,
+  int64AsType: 'number',
+  copyBuffers: true,
+});
+
+export function encodeRecord(job: JobRecord): Buffer {
+  const base = job.enqueuedAt;
+  const times = [job.runAt, job.dueAt, job.updatedAt, job.startedAt, job.failedAt];
+  const relative =
+    Number.isSafeInteger(base) &&
+    times.every(
+      (t) => t === undefined || (Number.isSafeInteger(t) && Number.isSafeInteger(t - base)),
+    );
+  const rel = (t: number | undefined) => (t === undefined || !relative ? t : t - base);
+  const status = STATUS_INDEX.get(job.status);
+  if (status === undefined) {
+    throw new InvalidArgumentError(
+      `cannot store job ${job.id}: unknown status ${JSON.stringify(job.status)}`,
+    );
+  }
+  const tuple: unknown[] = [
+    relative ? FORMAT_RELATIVE : FORMAT_ABSOLUTE,
+    job.name,
+    job.args,
+    job.distributor,
+    base,
+    rel(job.runAt),
+    job.delivery,
+    status,
+    job.attempt,
+    rel(job.dueAt),
+    job.runs,
+    rel(job.updatedAt),
+    rel(job.startedAt),
+    job.lastError,
+    rel(job.failedAt),
+    job.period,
+    job.cron,
+    job.tz,
+    job.maxAttempt,
+    job.retryMultiplier,
+    job.backoff,
+    job.timeout,
+    job.defer,
+  ];
+  while (tuple.length > 0 && tuple[tuple.length - 1] === undefined) tuple.pop();
+  for (let i = 0; i < tuple.length; i++) if (tuple[i] === undefined) tuple[i] = null;
+  try {
+    return packr.pack(tuple);
+  } catch (err) {
+    throw new InvalidArgumentError(`cannot encode job ${job.id} for Redis: ${messageOf(err)}`, {
+      cause: err,
+    });
+  }
+}
+
+/** Decodes a stored record; `id` and `node` come from where it was found. */
+export function decodeRecord(value: Buffer, id: string, node: string): JobRecord {
+  const where = `stored job ${JSON.stringify(id)} of node ${node}`;
+  let t: unknown;
+  try {
+    t = unpackr.unpack(value);
+  } catch (err) {
+    throw new StorageError(`${where} is not valid msgpack: ${messageOf(err)}`, { cause: err });
+  }
+  if (!Array.isArray(t) || t.length < 12) throw new StorageError(`${where} is not a job record`);
+  const f = new Fields(t, where);
+  const format = t[0];
+  if (format !== FORMAT_ABSOLUTE && format !== FORMAT_RELATIVE) {
+    throw new StorageError(`${where} has unknown format ${JSON.stringify(format)}`);
+  }
+  const enqueuedAt = f.num(4, 'enqueuedAt');
+  const base = format === FORMAT_RELATIVE ? enqueuedAt : 0;
+  const time = (i: number, name: string) => base + f.num(i, name);
+  const optTime = (i: number, name: string) => (f.absent(i) ? undefined : time(i, name));
+  const status = STATUS_CODES[f.num(7, 'status')];
+  if (status === undefined) throw new StorageError(`${where} has an unknown status code`);
+
+  const job: JobRecord = {
+    id,
+    name: f.str(1, 'name'),
+    args: f.obj(2, 'args'),
+    distributor: f.str(3, 'distributor'),
+    enqueuedAt,
+    runAt: time(5, 'runAt'),
+    delivery: f.num(6, 'delivery'),
+    node,
+    status,
+    attempt: f.num(8, 'attempt'),
+    dueAt: time(9, 'dueAt'),
+    runs: f.num(10, 'runs'),
+    updatedAt: time(11, 'updatedAt'),
+  };
+  const startedAt = optTime(12, 'startedAt');
+  if (startedAt !== undefined) job.startedAt = startedAt;
+  if (!f.absent(13)) job.lastError = f.obj(13, 'lastError') as unknown as ErrorInfo;
+  const failedAt = optTime(14, 'failedAt');
+  if (failedAt !== undefined) job.failedAt = failedAt;
+  if (!f.absent(15)) job.period = f.num(15, 'period');
+  if (!f.absent(16)) job.cron = f.str(16, 'cron');
+  if (!f.absent(17)) job.tz = f.str(17, 'tz');
+  if (!f.absent(18)) job.maxAttempt = f.num(18, 'maxAttempt');
+  if (!f.absent(19)) job.retryMultiplier = f.num(19, 'retryMultiplier');
+  if (!f.absent(20)) job.backoff = f.obj(20, 'backoff') as unknown as BackoffSpec;
+  if (!f.absent(21)) job.timeout = f.num(21, 'timeout');
+  if (!f.absent(22)) job.defer = f.bool(22, 'defer');
+  return job;
+}
+
+export function encodeFeedback(feedback: Feedback): Buffer {
+  try {
+    return packr.pack(feedback);
+  } catch (err) {
+    throw new InvalidArgumentError(
+      `cannot encode feedback ${feedback.key} for Redis: ${messageOf(err)}`,
+      { cause: err },
+    );
+  }
+}
+
+export function decodeFeedback(value: Buffer, key: string, node: string): Feedback {
+  const where = `stored feedback ${JSON.stringify(key)} of node ${node}`;
+  let fb: unknown;
+  try {
+    fb = unpackr.unpack(value);
+  } catch (err) {
+    throw new StorageError(`${where} is not valid msgpack: ${messageOf(err)}`, { cause: err });
+  }
+  if (!isPlainObject(fb) || typeof fb.key !== 'string' || typeof fb.jobId !== 'string') {
+    throw new StorageError(`${where} is not a feedback`);
+  }
+  return fb as unknown as Feedback;
+}
+
+/** Typed reads of tuple slots; a wrong type means the value is corrupt (StorageError). */
+class Fields {
+  readonly #t: unknown[];
+  readonly #where: string;
+  constructor(t: unknown[], where: string) {
+    this.#t = t;
+    this.#where = where;
+  }
+  absent(i: number): boolean {
+    return this.#t[i] === undefined || this.#t[i] === null;
+  }
+  num(i: number, name: string): number {
+    const v = this.#t[i];
+    if (typeof v !== 'number') throw this.#bad(name);
+    return v;
+  }
+  str(i: number, name: string): string {
+    const v = this.#t[i];
+    if (typeof v !== 'string') throw this.#bad(name);
+    return v;
+  }
+  bool(i: number, name: string): boolean {
+    const v = this.#t[i];
+    if (typeof v !== 'boolean') throw this.#bad(name);
+    return v;
+  }
+  obj(i: number, name: string): Record<string, unknown> {
+    const v = this.#t[i];
+    if (!isPlainObject(v)) throw this.#bad(name);
+    return v;
+  }
+  #bad(name: string): StorageError {
+    return new StorageError(`${this.#where} has a malformed ${name}`);
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,426 @@
+import { Redis } from 'ioredis';
+import { ClosedError, InvalidArgumentError, JobReactorError, StorageError } from '../errors.ts';
+import type { Feedback, JobRecord, JobStatus } from '../model/job.ts';
+import type { JobStorage } from './job-storage.ts';
+import { decodeFeedback, decodeRecord, encodeFeedback, encodeRecord } from './redis-codec.ts';
+import { RedisKeys, type NodeKeys } from './redis-keys.ts';
+
+/** Redis reached when no URL is given. */
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+export interface RedisStorageOptions {
+  /**
+   * `redis://[[user]:password@]host[:port][/db]` or `rediss://…` (TLS). Ignored when
+   * `client` is given. Never echoed with its password.
+   * @default 'redis://127.0.0.1:6379'
+   */
+  url?: string;
+  /**
+   * Bring your own ioredis client (Sentinel, custom TLS, …). It is used as configured and
+   * `close()` does not quit it. Our own client fails commands fast while Redis is down
+   * (`enableOfflineQueue: false`); yours behaves as you configured it.
+   */
+  client?: Redis;
+  /** Key prefix (see `redis-keys.ts` for the layout). @default 'jr' */
+  prefix?: string;
+  /** How long `open()` may take to connect and get a PING answer, ms. @default 5000 */
+  connectTimeoutMs?: number;
+  /** Deadline for any one command's reply on our own client, ms. @default 5000 */
+  commandTimeoutMs?: number;
+  /** Same as setting {@link RedisStorage.onStatusChange}. */
+  onStatusChange?: (up: boolean) => void;
+}
+
+/**
+ * Lifecycle of a RedisStorage:
+ *   created --open()--> opening --connected--> open --close()--> closed
+ *   opening --connect failed--> created      (open may be called again)
+ *   created | opening --close()--> closed
+ * Data calls need `open`; before it they reject with StorageError, after `close` with
+ * ClosedError. `close()` is idempotent. While open, the connection goes down and up on
+ * its own (ioredis reconnects): see `available` and `onStatusChange`.
+ */
+const State = {
+  Created: 'created',
+  Opening: 'opening',
+  Open: 'open',
+  Closed: 'closed',
+} as const;
+type State = (typeof State)[keyof typeof State];
+
+/**
+ * Keeps a node's jobs and feedback outbox in Redis (`durable`: they survive a crash of the
+ * node, as far as the Redis persistence settings allow). Key layout: `redis-keys.ts`;
+ * encoding: `redis-codec.ts`. Never uses `KEYS`.
+ *
+ * `save` is a single HSET (atomic, one round trip) and resolves once Redis replied.
+ * `list` walks the node's hash with HSCAN and filters by status here: statuses change on
+ * every step of a job, so per-status sets would cost a read-modify-write on each save
+ * to spare a filter that only node start-up and the monitor run.
+ */
+export class RedisStorage implements JobStorage {
+  readonly durable = true;
+  /**
+   * Called with `false` when the connection to Redis drops after `open`, and with `true`
+   * when it is back (ioredis reconnects by itself). While it is down every call rejects
+   * with StorageError at once; a node should stop accepting jobs until it is back.
+   * Must not throw (a throw is ignored).
+   */
+  onStatusChange: ((up: boolean) => void) | undefined;
+
+  readonly #keys: RedisKeys;
+  readonly #url: string;
+  readonly #safeUrl: string;
+  readonly #given: Redis | undefined;
+  readonly #connectTimeoutMs: number;
+  readonly #commandTimeoutMs: number;
+  #state: State = State.Created;
+  #client: Redis | undefined;
+  #node = '';
+  #nodeKeys: NodeKeys | undefined;
+  #up = false;
+  #detach: (() => void) | undefined;
+
+  constructor(options: RedisStorageOptions = {}) {
+    this.#keys = new RedisKeys(options.prefix);
+    this.#url = options.url ?? DEFAULT_REDIS_URL;
+    this.#safeUrl = options.client ? describeClient(options.client) : redactUrl(this.#url);
+    if (options.client === undefined) assertRedisUrl(this.#url);
+    this.#given = options.client;
+    this.#connectTimeoutMs = positive(options.connectTimeoutMs, 5000, 'connectTimeoutMs');
+    this.#commandTimeoutMs = positive(options.commandTimeoutMs, 5000, 'commandTimeoutMs');
+    this.onStatusChange = options.onStatusChange;
+  }
+
+  /** The node this storage was opened for (empty before `open`). */
+  get node(): string {
+    return this.#node;
+  }
+
+  /** The key prefix. */
+  get prefix(): string {
+    return this.#keys.prefix;
+  }
+
+  /** True while open and connected to Redis. */
+  get available(): boolean {
+    return this.#state === State.Open && this.#up;
+  }
+
+  async open(node: string): Promise<void> {
+    if (this.#state === State.Closed) throw new ClosedError('redis storage is closed');
+    if (this.#state !== State.Created) {
+      throw new StorageError(`redis storage is already ${this.#state} for node ${this.#node}`);
+    }
+    const keys = this.#keys.node(node);
+    this.#node = node;
+    this.#setState(State.Opening);
+    const client =
+      this.#given ??
+      createRedisClient(this.#url, {
+        connectTimeoutMs: this.#connectTimeoutMs,
+        commandTimeoutMs: this.#commandTimeoutMs,
+        connectionName: `jobreactor:${node}`,
+      });
+    this.#client = client;
+    try {
+      await connectRedis(client, this.#connectTimeoutMs, this.#safeUrl);
+      // Registered once per open (not per save): the monitor lists nodes from this set.
+      await client.sadd(this.#keys.nodes, node);
+    } catch (err) {
+      if (this.#given === undefined) dropRedis(client);
+      this.#client = undefined;
+      if (this.#closed()) throw new ClosedError('redis storage was closed while opening');
+      this.#node = '';
+      this.#setState(State.Created);
+      throw toStorageError(err, `cannot open Redis storage at ${this.#safeUrl}`);
+    }
+    if (this.#closed()) {
+      if (this.#given === undefined) dropRedis(client);
+      throw new ClosedError('redis storage was closed while opening');
+    }
+    this.#nodeKeys = keys;
+    this.#up = client.status === 'ready';
+    this.#detach = this.#watch(client);
+    this.#setState(State.Open);
+  }
+
+  async save(job: JobRecord): Promise<void> {
+    const { client, keys } = this.#live();
+    if (job.node !== this.#node) {
+      throw new InvalidArgumentError(
+        `cannot save job ${job.id} of node ${job.node} in the storage of node ${this.#node}`,
+      );
+    }
+    const value = encodeRecord(job);
+    await this.#run(`save job ${job.id}`, () => client.hset(keys.jobs, job.id, value));
+  }
+
+  async load(id: string): Promise<JobRecord | undefined> {
+    const { client, keys } = this.#live();
+    const value = await this.#run(`load job ${id}`, () => client.hgetBuffer(keys.jobs, id));
+    return value === null ? undefined : decodeRecord(value, id, this.#node);
+  }
+
+  async remove(id: string): Promise<void> {
+    const { client, keys } = this.#live();
+    await this.#run(`remove job ${id}`, () => client.hdel(keys.jobs, id));
+  }
+
+  async list(filter?: { status?: JobStatus | readonly JobStatus[] }): Promise<JobRecord[]> {
+    const { client, keys } = this.#live();
+    const wanted = statusSet(filter?.status);
+    if (wanted?.size === 0) return [];
+    const entries = await this.#run('list jobs', () => scanHash(client, keys.jobs));
+    const out: JobRecord[] = [];
+    for (const [id, value] of entries) {
+      const record = decodeRecord(value, id, this.#node);
+      if (wanted === undefined || wanted.has(record.status)) out.push(record);
+    }
+    return out;
+  }
+
+  async saveFeedback(feedback: Feedback): Promise<void> {
+    const { client, keys } = this.#live();
+    const value = encodeFeedback(feedback);
+    await this.#run(`save feedback ${feedback.key}`, () =>
+      client.hset(keys.feedback, feedback.key, value),
+    );
+  }
+
+  async removeFeedback(key: string): Promise<void> {
+    const { client, keys } = this.#live();
+    await this.#run(`remove feedback ${key}`, () => client.hdel(keys.feedback, key));
+  }
+
+  async listFeedbacks(): Promise<Feedback[]> {
+    const { client, keys } = this.#live();
+    const entries = await this.#run('list feedbacks', () => scanHash(client, keys.feedback));
+    return [...entries].map(([key, value]) => decodeFeedback(value, key, this.#node));
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === State.Closed) return;
+    const client = this.#client;
+    this.#detach?.();
+    this.#detach = undefined;
+    this.#client = undefined;
+    this.#setState(State.Closed);
+    if (client !== undefined && this.#given === undefined) await quitRedis(client);
+  }
+
+  #setState(next: State): void {
+    this.#state = next;
+  }
+
+  /** Read through a method: `close()` may run while `open()` awaits. */
+  #closed(): boolean {
+    return this.#state === State.Closed;
+  }
+
+  #live(): { client: Redis; keys: NodeKeys } {
+    if (this.#state === State.Open && this.#client && this.#nodeKeys) {
+      return { client: this.#client, keys: this.#nodeKeys };
+    }
+    if (this.#state === State.Closed) throw new ClosedError('redis storage is closed');
+    throw new StorageError('redis storage is not open: call open(node) first');
+  }
+
+  async #run<T>(what: string, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      const down = this.#client !== undefined && this.#client.status !== 'ready';
+      const where = down
+        ? ` (node ${this.#node}; Redis at ${this.#safeUrl} is unreachable)`
+        : ` (node ${this.#node})`;
+      throw toStorageError(err, `Redis could not ${what}${where}`);
+    }
+  }
+
+  /** Follows the connection's ups and downs; returns a function that stops following. */
+  #watch(client: Redis): () => void {
+    const set = (up: boolean) => {
+      if (this.#up === up || this.#state !== State.Open) return;
+      this.#up = up;
+      try {
+        this.onStatusChange?.(up);
+      } catch {
+        // A listener's bug must not break the client's event loop; documented as ignored.
+      }
+    };
+    const onReady = () => set(true);
+    const onDown = () => set(false);
+    client.on('ready', onReady);
+    client.on('close', onDown);
+    client.on('end', onDown);
+    return () => {
+      client.off('ready', onReady);
+      client.off('close', onDown);
+      client.off('end', onDown);
+    };
+  }
+}
+
+// ---- connection helpers, shared with RedisMonitor -----------------------------------------
+
+/** @internal An ioredis client that fails fast while Redis is down and reconnects by itself. */
+export function createRedisClient(
+  url: string,
+  opts: { connectTimeoutMs: number; commandTimeoutMs: number; connectionName?: string },
+): Redis {
+  // No retries until the first connection succeeded: unreachable at open is an error for
+  // the caller, not a reconnect loop left running in the background.
+  let connectedOnce = false;
+  const client = new Redis(url, {
+    lazyConnect: true,
+    enableAutoPipelining: true,
+    // Commands in flight when the link drops get one resend after a reconnect, then fail.
+    maxRetriesPerRequest: 1,
+    // While down, commands reject at once instead of queueing (a node must not ack a job
+    // that only sits in a client buffer).
+    enableOfflineQueue: false,
+    connectTimeout: opts.connectTimeoutMs,
+    commandTimeout: opts.commandTimeoutMs,
+    retryStrategy: (times) =>
+      connectedOnce ? Math.min(100 * 2 ** Math.min(times - 1, 5), 2000) : null,
+    ...(opts.connectionName !== undefined ? { connectionName: opts.connectionName } : {}),
+  });
+  // Errors reach the caller through rejected commands; without a listener ioredis would
+  // print every reconnect failure to the console.
+  client.on('error', () => {});
+  client.once('ready', () => (connectedOnce = true));
+  return client;
+}
+
+/** @internal Connects a client (if it is not yet) and checks it answers PING, within `timeoutMs`. */
+export async function connectRedis(
+  client: Redis,
+  timeoutMs: number,
+  safeUrl: string,
+): Promise<void> {
+  let lastError: unknown;
+  const onError = (err: unknown) => (lastError = err);
+  client.on('error', onError);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new StorageError(`cannot reach Redis at ${safeUrl}: no answer within ${timeoutMs} ms`),
+        ),
+      timeoutMs,
+    );
+  });
+  try {
+    await Promise.race([
+      (async () => {
+        if (client.status === 'wait') await client.connect();
+        await client.ping();
+      })(),
+      deadline,
+    ]);
+  } catch (err) {
+    if (err instanceof JobReactorError) throw err;
+    // ioredis rejects connect() with "Connection is closed."; the socket error says why.
+    const reason = lastError ?? err;
+    throw new StorageError(`cannot reach Redis at ${safeUrl}: ${messageOf(reason)}`, {
+      cause: reason,
+    });
+  } finally {
+    clearTimeout(timer);
+    client.off('error', onError);
+  }
+}
+
+/** @internal Quits politely, or drops the connection when Redis does not answer. */
+export async function quitRedis(client: Redis): Promise<void> {
+  if (client.status === 'end') return;
+  try {
+    if (client.status === 'ready') await client.quit();
+  } catch {
+    // Redis is down or slow: nothing to flush, just drop the socket.
+  }
+  dropRedis(client);
+}
+
+/**
+ * @internal Drops the connection at once. Skipped when it already ended: ioredis would
+ * otherwise arm a 2 s timer for a socket that is gone, delaying process exit.
+ */
+export function dropRedis(client: Redis): void {
+  if (client.status !== 'end') client.disconnect();
+}
+
+/** @internal Every ioredis failure becomes a StorageError (library errors pass through). */
+export function toStorageError(err: unknown, what: string): JobReactorError {
+  if (err instanceof JobReactorError) return err;
+  return new StorageError(`${what}: ${messageOf(err)}`, { cause: err });
+}
+
+/** @internal All entries of a hash, by HSCAN (never HGETALL on a hash of unknown size). */
+export async function scanHash(client: Redis, key: string): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  let cursor = '0';
+  do {
+    const [next, flat] = await client.hscanBuffer(key, cursor, 'COUNT', 200);
+    cursor = next.toString();
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      // HSCAN may return an entry twice while the hash is rehashed: the Map dedupes.
+      out.set(flat[i]!.toString('utf8'), flat[i + 1]!);
+    }
+  } while (cursor !== '0');
+  return out;
+}
+
+/** @internal The URL with its password replaced by `***`, for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<unparseable Redis URL>';
+  }
+}
+
+/** @internal Where a caller's client points, for messages (never its password). */
+export function describeClient(client: Redis): string {
+  const { host, port, path, tls, db } = client.options;
+  if (path) return `unix:${path}`;
+  return `${tls ? 'rediss' : 'redis'}://${host ?? '127.0.0.1'}:${port ?? 6379}${db ? `/${db}` : ''}`;
+}
+
+/** @internal */
+export function assertRedisUrl(url: string): void {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')) {
+    throw new InvalidArgumentError(
+      `Redis URL must look like redis://host:port or rediss://host:port (got ${redactUrl(url)})`,
+    );
+  }
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new InvalidArgumentError(`${name} must be a number > 0 (got ${String(value)})`);
+  }
+  return value;
+}
+
+function statusSet(
+  status: JobStatus | readonly JobStatus[] | undefined,
+): ReadonlySet<JobStatus> | undefined {
+  if (status === undefined) return undefined;
+  return new Set(typeof status === 'string' ? [status] : status);
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
