@@ -33,6 +33,7 @@ interface NodeFlags {
   jobs: string;
   concurrency: number;
   secretFile?: string;
+  redisPrefix?: string;
   threads?: number;
   maxAttempt?: number;
   retryMultiplier?: number;
@@ -53,7 +54,14 @@ export function registerNodeCommand(program: Command): void {
         .makeOptionMandatory(),
     )
     .addOption(
-      new Option('--storage <kind>', 'job storage: memory').env('JR_STORAGE').default('memory'),
+      new Option('--storage <kind>', "job storage: 'memory' or a redis:// URL")
+        .env('JR_STORAGE')
+        .default('memory'),
+    )
+    .addOption(
+      new Option('--redis-prefix <prefix>', 'key prefix in Redis (default jr)').env(
+        'JR_REDIS_PREFIX',
+      ),
     )
     .addOption(
       new Option('--jobs <dir>', 'job directory (loaded recursively)')
@@ -93,11 +101,6 @@ export function registerNodeCommand(program: Command): void {
     .action(async (flags: NodeFlags) => {
       if (!isLogLevel(flags.logLevel)) throw new CliArgError(`unknown log level ${flags.logLevel}`);
       const log = consoleLogger(flags.logLevel, flags.name);
-      if (flags.storage !== 'memory') {
-        log.error(`storage '${flags.storage}' is not available (memory is)`);
-        process.exitCode = 2;
-        return;
-      }
       let secret: string | undefined;
       if (flags.secretFile) secret = readFileSync(flags.secretFile, 'utf8').trim();
       else if (process.env.JR_SECRET) secret = process.env.JR_SECRET;
@@ -106,7 +109,8 @@ export function registerNodeCommand(program: Command): void {
         node = await startNode({
           name: flags.name,
           distributors: flags.distributor,
-          storage: 'memory',
+          storage: flags.storage,
+          ...(flags.redisPrefix !== undefined ? { redisPrefix: flags.redisPrefix } : {}),
           jobDirectory: resolve(flags.jobs),
           concurrency: flags.concurrency,
           ...(secret !== undefined ? { secret } : {}),

@@ -97,6 +97,8 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   >();
   readonly #connections = new Set<Connection>();
   #cancelSeq = 0;
+  /** Cancels for jobs whose durable node is offline, sent when it reconnects. */
+  #parkedCancels: { node: string; job: TrackedJob; resolve: (ok: boolean) => void }[] = [];
   #drainScheduled = false;
   #server: { address: { host: string; port: number }; close(): Promise<void> } | undefined;
 
@@ -217,6 +219,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     this.#waiting.takeAll();
     for (const c of this.#cancels.values()) c.resolve(false);
     this.#cancels.clear();
+    for (const c of this.#parkedCancels.splice(0)) c.resolve(false);
     this.#state = 'closed';
   }
 
@@ -258,6 +261,11 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     conn.onClose((reason) => this.#onSessionClosed(session, reason));
     this.#log.info({ node: session.name, remote: conn.remote }, 'node connected');
     this.emit('node:connected', session.info());
+    const parked = this.#parkedCancels.filter((c) => c.node === session.name);
+    if (parked.length > 0) {
+      this.#parkedCancels = this.#parkedCancels.filter((c) => c.node !== session.name);
+      for (const c of parked) void this.#sendCancel(session, c.job).then(c.resolve);
+    }
     this.#scheduleDrain();
   }
 
@@ -513,9 +521,24 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       job.result.reject(new JobCancelledError(job.spec.id));
       return true;
     }
-    const session = job.session;
-    if (!session || session.closed) return false;
     job.cancelRequested = true;
+    let session = job.session;
+    if (session?.closed) {
+      // A durable node keeps its jobs across a restart: ask whoever has its name now,
+      // or wait until it reconnects.
+      const name = session.name;
+      session = this.#sessions.find((s) => s.name === name && !s.closed);
+      if (!session) {
+        return new Promise<boolean>((resolve) =>
+          this.#parkedCancels.push({ node: name, job, resolve }),
+        );
+      }
+    }
+    if (!session) return false;
+    return this.#sendCancel(session, job);
+  }
+
+  #sendCancel(session: NodeSession, job: TrackedJob): Promise<boolean> {
     const req = ++this.#cancelSeq;
     return new Promise<boolean>((resolve) => {
       this.#cancels.set(req, { session, job, resolve });

@@ -15,5 +15,7 @@ export type NodeEvents = {
   'job:failed': [job: JobRecord, error: ErrorInfo];
   'job:cancelled': [job: JobRecord];
   'storage:error': [error: StorageError];
+  /** The storage went away (false) or came back (true). */
+  'storage:status': [up: boolean];
   stopped: [];
 };

@@ -11,8 +11,13 @@ export interface NodeOptions {
   name: string;
   /** Distributors to dial (the node connects to each and reconnects with backoff). */
   distributors: readonly DistributorAddress[];
-  /** `'memory'` or a JobStorage instance. @default 'memory' */
-  storage?: 'memory' | JobStorage;
+  /**
+   * `'memory'`, a `redis://` / `rediss://` URL (jobs survive a crash of the node), or a
+   * JobStorage instance. @default 'memory'
+   */
+  storage?: string | JobStorage;
+  /** Key prefix when `storage` is a Redis URL. @default 'jr' */
+  redisPrefix?: string;
   /** Folder of job files, loaded recursively (`.ts` and `.js`). */
   jobDirectory?: string;
   /** Registry to take job definitions from. @default the default registry (`job()`) */

@@ -22,7 +22,7 @@ import type { Message } from '../protocol/messages.ts';
 import { firstDue } from '../scheduling/schedule.ts';
 import { TimerQueue } from '../scheduling/timer-queue.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
-import { MemoryStorage } from '../storage/memory-storage.ts';
+import { createStorage } from '../storage/create-storage.ts';
 import { DistributorLink } from './distributor-link.ts';
 import { defaultRegistry, type JobRegistry } from './job-registry.ts';
 import { transition, unknownJobFeedback, type LifecycleRules } from './job-lifecycle.ts';
@@ -81,6 +81,10 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly #outbox = new Map<string, Feedback>();
   readonly #batches = new Map<DistributorLink, { accepted: string[]; credit: number }>();
   #active = 0;
+  /** False while the storage is down: distributors are told to send nothing. */
+  #accepting = true;
+  /** Writes that failed while the storage was down, replayed when it returns (by job id). */
+  readonly #unsynced = new Map<string, () => Promise<void>>();
   #threadPool: ThreadPool | undefined;
   #warnedNoDeferDirectory = false;
   #idleWaiters: (() => void)[] = [];
@@ -92,18 +96,9 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#opts = options;
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger ?? silentLogger;
-    const storage = options.storage ?? 'memory';
-    if (storage === 'memory') this.#storage = new MemoryStorage();
-    else if (
-      typeof storage === 'object' &&
-      storage !== null &&
-      typeof storage.save === 'function'
-    ) {
-      this.#storage = storage;
-    } else
-      throw new InvalidArgumentError(
-        `storage must be 'memory' or a JobStorage (got ${typeof storage === 'string' ? storage : typeof storage})`,
-      );
+    this.#storage = createStorage(options.storage ?? 'memory', {
+      ...(options.redisPrefix !== undefined ? { prefix: options.redisPrefix } : {}),
+    });
     this.#registry = options.registry ?? defaultRegistry;
     const concurrency = options.concurrency ?? NODE_DEFAULTS.concurrency;
     if (!Number.isInteger(concurrency) || concurrency < 1) {
@@ -182,6 +177,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       throw new ClosedError(`cannot start a node that is ${this.#state}`);
     this.#state = 'starting';
     await this.#storage.open(this.name);
+    this.#storage.onStatusChange = (up) => this.#onStorageStatus(up);
     if (this.#opts.jobDirectory !== undefined) await loadJobDirectory(this.#opts.jobDirectory);
     if (this.#storage.durable && (this.#opts.retryJobsAtStart ?? NODE_DEFAULTS.retryJobsAtStart)) {
       await this.#resume();
@@ -225,6 +221,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
 
   #onLinkReady(link: DistributorLink): void {
     if (link.distributorId) this.#linksById.set(link.distributorId, link);
+    if (!this.#accepting) link.send(this.#status());
     this.emit('distributor:connected', link.address, link.distributorId ?? '');
     for (const fb of this.#outbox.values()) {
       if (fb.distributor === link.distributorId) link.send({ t: 'feedback', fb });
@@ -262,6 +259,31 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       });
     }
     return b;
+  }
+
+  #status(): Message {
+    return { t: 'status', accepting: this.#accepting, jobs: this.#registry.names() };
+  }
+
+  /** Storage went away or came back: pause or resume taking jobs, replay failed writes. */
+  #onStorageStatus(up: boolean): void {
+    if (this.#state !== 'running' || up === this.#accepting) return;
+    this.#accepting = up;
+    this.#log.warn(
+      { storageUp: up },
+      up ? 'storage is back: taking jobs again' : 'storage is down: not taking jobs',
+    );
+    this.emit('storage:status', up);
+    for (const link of this.#links) link.send(this.#status());
+    if (!up) return;
+    const writes = [...this.#unsynced.entries()];
+    this.#unsynced.clear();
+    for (const [id, write] of writes) {
+      write().catch((err: unknown) => {
+        this.#unsynced.set(id, write);
+        this.#storageFailed(err, id);
+      });
+    }
   }
 
   // ---- receiving -------------------------------------------------------------------
@@ -432,10 +454,15 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     backoff: LifecycleRules['backoff'],
   ): Promise<void> {
     const t = transition(record, outcome, slot, this.#clock.now(), { ...this.#rules, backoff });
+    const write =
+      t.store === 'save'
+        ? () => this.#storage.save(t.record)
+        : () => this.#storage.remove(t.record.id);
     try {
-      if (t.store === 'save') await this.#storage.save(t.record);
-      else await this.#storage.remove(t.record.id);
+      await write();
     } catch (err) {
+      // Kept and replayed when the storage returns, so a finished job is not re-run later.
+      this.#unsynced.set(record.id, write);
       this.#storageFailed(err, record.id);
     }
     if (outcome.kind === 'success') this.emit('job:success', t.record);

@@ -26,4 +26,11 @@ export interface JobStorage {
   removeFeedback(key: string): Promise<void>;
   listFeedbacks(): Promise<Feedback[]>;
   close(): Promise<void>;
+  /**
+   * Optional, for storages that can go away while the node runs (Redis): false while
+   * writes cannot succeed. The node stops taking jobs meanwhile.
+   */
+  readonly available?: boolean;
+  /** Optional: set by the node to hear when `available` changes. */
+  onStatusChange?: ((up: boolean) => void) | undefined;
 }
