@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '../errors.ts';
 import type { Clock } from '../model/clock.ts';
 import type { Logger } from '../model/logger.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
@@ -65,3 +66,16 @@ export const NODE_DEFAULTS = {
   heartbeatMs: 1000,
   handshakeTimeoutMs: 2000,
 } as const;
+
+/** `'host:port'` (IPv6 in brackets) or `{ host, port }` → `{ host, port }`; bad input throws InvalidArgumentError. */
+export function parseAddress(a: DistributorAddress): { host: string; port: number } {
+  if (typeof a !== 'string') return a;
+  const i = a.lastIndexOf(':');
+  const port = Number(a.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) {
+    throw new InvalidArgumentError(
+      `distributor address must be host:port (got ${JSON.stringify(a)})`,
+    );
+  }
+  return { host: a.slice(0, i).replace(/^\[|\]$/g, ''), port };
+}

@@ -24,13 +24,15 @@ import { TimerQueue } from '../scheduling/timer-queue.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
 import { createStorage } from '../storage/create-storage.ts';
 import { DistributorLink } from './distributor-link.ts';
+import { FeedbackOutbox } from './feedback-outbox.ts';
+import { LinkBatcher } from './link-batcher.ts';
 import { defaultRegistry, type JobRegistry } from './job-registry.ts';
 import { transition, unknownJobFeedback, type LifecycleRules } from './job-lifecycle.ts';
 import { loadJobDirectory } from './job-loader.ts';
 import { runAttempt, type AttemptOutcome } from './job-runner.ts';
 import { ThreadPool } from './thread-pool.ts';
 import type { NodeEvents } from './node-events.ts';
-import { NODE_DEFAULTS, type DistributorAddress, type NodeOptions } from './node-options.ts';
+import { NODE_DEFAULTS, parseAddress, type NodeOptions } from './node-options.ts';
 
 /** Why a running attempt was aborted by the node itself (not a failure of the job). */
 class Interrupted extends ShutdownError {}
@@ -38,18 +40,6 @@ class Interrupted extends ShutdownError {}
 interface Running {
   controller: AbortController;
   byApp: boolean;
-}
-
-function parseAddress(a: DistributorAddress): { host: string; port: number } {
-  if (typeof a !== 'string') return a;
-  const i = a.lastIndexOf(':');
-  const port = Number(a.slice(i + 1));
-  if (i <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) {
-    throw new InvalidArgumentError(
-      `distributor address must be host:port (got ${JSON.stringify(a)})`,
-    );
-  }
-  return { host: a.slice(0, i).replace(/^\[|\]$/g, ''), port };
 }
 
 /**
@@ -70,7 +60,6 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly #concurrency: number;
   readonly #rules: LifecycleRules;
   readonly #links: DistributorLink[] = [];
-  readonly #linksById = new Map<string, DistributorLink>();
   readonly #timers: TimerQueue<string>;
   readonly #ready: { id: string; record?: JobRecord }[] = [];
   readonly #running = new Map<string, Running>();
@@ -78,8 +67,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly #saving = new Map<string, { cancel: boolean }>();
   /** Instant jobs whose first attempt will give a credit back to their link. */
   readonly #creditOwed = new Map<string, DistributorLink>();
-  readonly #outbox = new Map<string, Feedback>();
-  readonly #batches = new Map<DistributorLink, { accepted: string[]; credit: number }>();
+  readonly #outbox: FeedbackOutbox;
+  readonly #batcher = new LinkBatcher();
   #active = 0;
   /** False while the storage is down: distributors are told to send nothing. */
   #accepting = true;
@@ -99,6 +88,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#storage = createStorage(options.storage ?? 'memory', {
       ...(options.redisPrefix !== undefined ? { prefix: options.redisPrefix } : {}),
     });
+    this.#outbox = new FeedbackOutbox(this.#storage, (err, key) => this.#storageFailed(err, key));
     this.#registry = options.registry ?? defaultRegistry;
     const concurrency = options.concurrency ?? NODE_DEFAULTS.concurrency;
     if (!Number.isInteger(concurrency) || concurrency < 1) {
@@ -149,7 +139,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
             onReady: (link) => this.#onLinkReady(link),
             onMessage: (link, m) => this.#onMessage(link, m),
             onDown: (link, reason) => {
-              this.#batches.delete(link);
+              this.#batcher.forget(link);
               this.emit('distributor:disconnected', link.address, reason);
             },
             onRejected: (link, error) => {
@@ -182,7 +172,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (this.#storage.durable && (this.#opts.retryJobsAtStart ?? NODE_DEFAULTS.retryJobsAtStart)) {
       await this.#resume();
     }
-    for (const fb of await this.#storage.listFeedbacks()) this.#outbox.set(fb.key, fb);
+    await this.#outbox.restore();
     this.#state = 'running';
     for (const link of this.#links) link.start();
     return this;
@@ -206,7 +196,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       await this.#until(() => this.#active === 0, Date.now() + 1000);
     }
     await this.#threadPool?.close();
-    await this.#until(() => !this.#hasDeliverableFeedback(), deadline);
+    await this.#until(() => !this.#outbox.deliverable, deadline);
     for (const link of this.#links) link.stop();
     await this.#storage.close();
     this.#state = 'stopped';
@@ -220,12 +210,9 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   // ---- links -----------------------------------------------------------------------
 
   #onLinkReady(link: DistributorLink): void {
-    if (link.distributorId) this.#linksById.set(link.distributorId, link);
     if (!this.#accepting) link.send(this.#status());
     this.emit('distributor:connected', link.address, link.distributorId ?? '');
-    for (const fb of this.#outbox.values()) {
-      if (fb.distributor === link.distributorId) link.send({ t: 'feedback', fb });
-    }
+    this.#outbox.linkReady(link);
   }
 
   #onMessage(link: DistributorLink, m: Message): void {
@@ -234,7 +221,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         this.#receive(link, m.job);
         return;
       case 'fback':
-        for (const key of m.keys) this.#acked(key);
+        for (const key of m.keys) this.#outbox.acked(key);
         return;
       case 'cancel':
         void this.#cancel(m.id).then((ok) => link.send({ t: 'cancelled', req: m.req, ok }));
@@ -242,23 +229,6 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       default:
         this.#log.warn({ type: m.t, address: link.address }, 'unexpected message from distributor');
     }
-  }
-
-  #batch(link: DistributorLink): { accepted: string[]; credit: number } {
-    let b = this.#batches.get(link);
-    if (!b) {
-      b = { accepted: [], credit: 0 };
-      this.#batches.set(link, b);
-      // Acks and credits of one event-loop turn leave in one frame each.
-      queueMicrotask(() => {
-        const batch = this.#batches.get(link);
-        this.#batches.delete(link);
-        if (!batch) return;
-        if (batch.accepted.length > 0) link.send({ t: 'accepted', ids: batch.accepted });
-        if (batch.credit > 0) link.send({ t: 'credit', n: batch.credit });
-      });
-    }
-    return b;
   }
 
   #status(): Message {
@@ -300,7 +270,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     }
     if (this.#holds(spec.id)) {
       // A second delivery of a job we already hold (the distributor re-sent it).
-      this.#batch(link).accepted.push(spec.id);
+      this.#batcher.accepted(link, spec.id);
       return;
     }
     const instant = spec.period === undefined && spec.cron === undefined && spec.runAt <= now;
@@ -319,7 +289,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#storage.save(record).then(
       () => {
         this.#saving.delete(spec.id);
-        this.#batch(link).accepted.push(spec.id);
+        this.#batcher.accepted(link, spec.id);
         if (saving.cancel) return void this.#finishCancelled(record, true);
         if (!this.#registry.has(spec.name)) return void this.#finishUnknown(record);
         this.#schedule(record);
@@ -503,7 +473,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     const link = this.#creditOwed.get(id);
     if (!link) return;
     this.#creditOwed.delete(id);
-    if (link.ready) this.#batch(link).credit++;
+    if (link.ready) this.#batcher.credit(link);
   }
 
   #finishUnknown(record: JobRecord): void {
@@ -554,30 +524,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     return true;
   }
 
-  // ---- feedbacks -------------------------------------------------------------------
-
-  async #feedback(fb: Feedback): Promise<void> {
-    this.#outbox.set(fb.key, fb);
-    if (this.#storage.durable) {
-      // Kept until the distributor acknowledges it, across a crash of this node.
-      await this.#storage
-        .saveFeedback(fb)
-        .catch((err: unknown) => this.#storageFailed(err, fb.jobId));
-    }
-    this.#linksById.get(fb.distributor)?.send({ t: 'feedback', fb });
-  }
-
-  #acked(key: string): void {
-    if (!this.#outbox.delete(key)) return;
-    if (this.#storage.durable) {
-      this.#storage.removeFeedback(key).catch((err: unknown) => this.#storageFailed(err, key));
-    }
-  }
-
-  #hasDeliverableFeedback(): boolean {
-    for (const fb of this.#outbox.values())
-      if (this.#linksById.get(fb.distributor)?.ready) return true;
-    return false;
+  #feedback(fb: Feedback): Promise<void> {
+    return this.#outbox.push(fb);
   }
 
   async #until(done: () => boolean, deadline: number): Promise<void> {
