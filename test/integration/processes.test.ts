@@ -157,22 +157,14 @@ describe('processes - distributor here, nodes in child processes over TCP', () =
       ...Array.from(
         { length: 100 },
         (_, i) =>
-          one.d.enqueue(
-            'it.echo',
-            { from: 'one', i },
-            {},
-            (args) => void fb.one.push(args.i),
-          ).result,
+          one.d.enqueue('it.echo', { from: 'one', i }, {}, (args) => void fb.one.push(args.i))
+            .result,
       ),
       ...Array.from(
         { length: 100 },
         (_, i) =>
-          two.d.enqueue(
-            'it.echo',
-            { from: 'two', i },
-            {},
-            (args) => void fb.two.push(args.i),
-          ).result,
+          two.d.enqueue('it.echo', { from: 'two', i }, {}, (args) => void fb.two.push(args.i))
+            .result,
       ),
     ];
     const results = await Promise.all(jobs);
@@ -194,6 +186,27 @@ describe('processes - distributor here, nodes in child processes over TCP', () =
     await connected(d, 1);
     await expect(d.enqueue('it.echo', {}).result).resolves.toMatchObject({ node: 'early' });
   });
+
+  it('a frozen node (SIGSTOP: half-open, no FIN) is detected by heartbeats and its jobs move', async () => {
+    const { d, addr } = await distributor();
+    const frozen = node('frozen', [addr], 4);
+    node('alive', [addr], 4);
+    await connected(d, 2);
+    const lost: number[] = [];
+    d.on('node:disconnected', (info) => info.name === 'frozen' && lost.push(Date.now()));
+    const handles = Array.from({ length: 8 }, () =>
+      d.enqueue('it.slow', { ms: 30_000 }, { node: 'frozen', strictNode: false }),
+    );
+    await waitUntil(() => (d.nodes().find((n) => n.name === 'frozen')?.held ?? 0) >= 4, 10_000);
+    const stoppedAt = Date.now();
+    frozen.kill('SIGSTOP');
+    await waitUntil(() => lost.length === 1, 10_000, 'heartbeat to notice the frozen node');
+    // Default heartbeat 1 s, peer timeout 3 s: noticed in seconds, not at TCP timeout.
+    expect(lost[0]! - stoppedAt).toBeLessThan(6000);
+    expect(d.nodes().map((n) => n.name)).toEqual(['alive']);
+    for (const h of handles) void h.cancel();
+    frozen.kill('SIGKILL');
+  }, 30_000);
 
   it('graceful stop (SIGTERM): running jobs finish, the rest move to the other node', async () => {
     const { d, addr } = await distributor();

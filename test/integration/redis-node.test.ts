@@ -251,6 +251,42 @@ describe.skipIf(!redisAvailable())('redis node - durable jobs over a real redis-
     expect(new Set(afterwards.map((r) => r.node))).toEqual(new Set(['durable', 'volatile']));
   }, 60_000);
 
+  it('feedbacks produced while the distributor is down are kept in Redis and delivered when it returns', async () => {
+    const prefix = randomPrefix();
+    const log = join(mkdtempSync(join(tmpdir(), 'jr-runs-')), 'runs.jsonl');
+    const first = await startDistributor({ port: 0, id: 'app-1' });
+    const port = first.address.port;
+    redisNode(first, 'keeper', prefix, log, 4);
+    await waitUntil(() => first.nodes().length === 1, 20_000);
+    const h = first.enqueue('it.logged', {}, { after: 1 });
+    await h.accepted;
+    h.result.catch(() => {}); // this process "restarts": the first distributor never sees the result
+    await first.close({ timeout: 100 });
+    await waitUntil(
+      () => runsIn(log).length === 1,
+      5000,
+      'job to run while the distributor is down',
+    );
+    const monitor = new RedisMonitor({ url: redis.url, prefix });
+    try {
+      expect((await monitor.nodes()).find((n) => n.name === 'keeper')?.feedbacks).toBe(1);
+      const again = await startDistributor({ port, id: 'app-1' });
+      distributors.push(again);
+      const orphans: string[] = [];
+      again.on('feedback:orphan', (fb) => orphans.push(fb.jobId));
+      await waitUntil(() => orphans.length === 1, 15_000, 'the kept feedback');
+      expect(orphans).toEqual([h.id]);
+      let left = 1;
+      for (let i = 0; i < 50 && left > 0; i++) {
+        left = (await monitor.nodes()).find((n) => n.name === 'keeper')?.feedbacks ?? 0;
+        await sleep(50);
+      }
+      expect(left).toBe(0);
+    } finally {
+      await monitor.close();
+    }
+  }, 40_000);
+
   it('an unreachable Redis at start fails the node with a clear StorageError', async () => {
     const d = await distributor();
     await expect(
