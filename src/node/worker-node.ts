@@ -174,6 +174,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     }
     await this.#outbox.restore();
     this.#state = 'running';
+    this.#pump(); // jobs resumed from storage that are already due
     for (const link of this.#links) link.start();
     return this;
   }

@@ -109,7 +109,21 @@ describe.skipIf(!redisAvailable())('redis node - durable jobs over a real redis-
     await sleep(300);
     node = redisNode(d, 'durable', prefix, log);
 
-    const results = await Promise.allSettled([...instant, ...deferred].map((h) => h.result));
+    const settled = new Set<string>();
+    const all = [...instant, ...deferred];
+    for (const h of all)
+      void h.result.then(
+        () => settled.add(h.id),
+        () => settled.add(h.id),
+      );
+    try {
+      await waitUntil(() => settled.size === all.length, 30_000, 'every job to finish');
+    } catch (err) {
+      const missing = all.filter((h) => !settled.has(h.id)).map((h) => h.id);
+      console.error(JSON.stringify({ missing, nodes: d.nodes(), stderr: node.stderr() }, null, 1));
+      throw err;
+    }
+    const results = await Promise.allSettled(all.map((h) => h.result));
     expect(results.filter((r) => r.status === 'rejected')).toHaveLength(0);
     await waitUntil(() => periodicRuns.length >= 5, 10_000, 'periodic runs after restart');
     expect(await periodic.cancel()).toBe(true);
@@ -138,7 +152,7 @@ describe.skipIf(!redisAvailable())('redis node - durable jobs over a real redis-
     console.log(
       `redis restart: ${instant.length + deferred.length} jobs, 0 lost, ${duplicated.length} duplicated (running at the kill)`,
     );
-  }, 60_000);
+  }, 120_000);
 
   it('nodes a and ba on one Redis never touch each other’s jobs', async () => {
     const d = await distributor();
@@ -203,7 +217,7 @@ describe.skipIf(!redisAvailable())('redis node - durable jobs over a real redis-
     await cli('remove', 'watched', waiting.id);
     const after = JSON.parse(await cli('list', '--node', 'watched', '--json')) as { id: string }[];
     expect(after.map((j) => j.id)).not.toContain(waiting.id);
-  }, 60_000);
+  }, 120_000);
 
   it('Redis going away: the node stops taking jobs, others take them; it resumes when Redis returns', async () => {
     const d = await distributor();
@@ -249,7 +263,7 @@ describe.skipIf(!redisAvailable())('redis node - durable jobs over a real redis-
       Array.from({ length: 40 }, () => d.enqueue('where', {}).result),
     );
     expect(new Set(afterwards.map((r) => r.node))).toEqual(new Set(['durable', 'volatile']));
-  }, 60_000);
+  }, 120_000);
 
   it('feedbacks produced while the distributor is down are kept in Redis and delivered when it returns', async () => {
     const prefix = randomPrefix();
