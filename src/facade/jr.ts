@@ -108,8 +108,10 @@ class JobReactorFacade {
     options: Omit<NodeOptions, 'jobDirectory'> & { jobDirectory?: string },
   ): Promise<WorkerNode> {
     const c = this.config;
+    // A registry built in code replaces the job directory, as in tests and embedding.
+    const useDirectory = options.registry === undefined || options.jobDirectory !== undefined;
     const node = new WorkerNode({
-      jobDirectory: c.jobDirectory,
+      ...(useDirectory ? { jobDirectory: c.jobDirectory } : {}),
       maxAttempt: c.maxAttempt,
       retryMultiplier: c.retryMultiplier,
       retryJobsAtStart: c.retryJobsAtStart,
