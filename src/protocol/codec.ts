@@ -102,8 +102,6 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-const STR_KEY = 1;
-
 /**
  * One iterative pass over the msgpack structure, before msgpackr sees it, so that only plain
  * data gets decoded: nil, booleans, numbers, strings, bins, arrays and string-keyed maps. It
@@ -112,140 +110,146 @@ const STR_KEY = 1;
  * which is `undefined`; nesting beyond MAX_NESTING; lengths longer than the bytes left;
  * trailing bytes; and the keys `__proto__`, `constructor`, `prototype` (msgpackr silently
  * renames `__proto__`, which would hide the attempt from validation).
+ *
+ * Written as one flat loop without closures: it runs on every message in both directions.
  */
 function scanBody(buf: Uint8Array, start: number, end: number): void {
   let pos = start;
-  // Items still to read at each open level; `need` is the current level's.
-  const stack: number[] = [];
-  const mapStack: number[] = [];
+  // Items still to read at the current level, and at each enclosing one (with its map flag).
   let need = 1;
-  let inMap = 0;
-  const fail = (why: string): never => {
-    throw new MalformedFrameError(`malformed msgpack body at byte ${pos - start}: ${why}`);
-  };
-  const open = (items: number, isMap: number): void => {
-    if (items === 0) return;
-    if (stack.length >= MAX_NESTING) fail(`nesting deeper than ${MAX_NESTING}`);
-    // Every item takes at least one byte: a count beyond the bytes left is a lie.
-    if (items > end - pos) fail('container longer than the body');
-    stack.push(need);
-    mapStack.push(inMap);
-    need = items;
-    inMap = isMap;
-  };
-  const skip = (n: number): void => {
-    if (n > end - pos) fail('value runs past the end of the body');
-    pos += n;
-  };
-  const u16 = (): number => {
-    if (end - pos < 2) fail('truncated length');
-    const v = (buf[pos]! << 8) | buf[pos + 1]!;
-    pos += 2;
-    return v;
-  };
-  const u32 = (): number => {
-    if (end - pos < 4) fail('truncated length');
-    const v =
-      buf[pos]! * 0x1000000 + ((buf[pos + 1]! << 16) | (buf[pos + 2]! << 8) | buf[pos + 3]!);
-    pos += 4;
-    return v;
-  };
+  let inMap = false;
+  const needs: number[] = [];
+  const maps: boolean[] = [];
   for (;;) {
     if (need === 0) {
-      if (stack.length === 0) break;
-      need = stack.pop()!;
-      inMap = mapStack.pop()!;
+      if (needs.length === 0) break;
+      need = needs.pop()!;
+      inMap = maps.pop()!;
       continue;
     }
     // In a map `need` counts keys and values; keys sit at even counts (it starts at 2n).
-    const isKey = inMap === 1 && (need & 1) === 0;
+    const isKey = inMap && (need & 1) === 0;
     need--;
-    if (pos >= end) fail('truncated');
+    if (pos >= end) throw malformed(pos - start, 'truncated');
     const b = buf[pos++]!;
-    if (isKey) {
-      let len: number;
-      if (b >= 0xa0 && b <= 0xbf) len = b & 0x1f;
-      else if (b === 0xd9) {
-        skip(1);
-        len = buf[pos - 1]!;
-      } else if (b === 0xda) len = u16();
-      else if (b === 0xdb) len = u32();
-      else return fail('map key is not a string');
-      const keyStart = pos;
-      skip(len);
-      if (len === 9 || len === 11) checkKey(buf, keyStart, len);
+    let skip = 0; // payload bytes to step over
+    let items = -1; // >= 0: a container opens with this many items
+    let map = false;
+    if (b <= 0x7f || b >= 0xe0) {
+      if (isKey) throw malformed(pos - start, 'map key is not a string');
       continue;
-    }
-    if (b <= 0x7f || b >= 0xe0) continue;
-    if (b <= 0x8f) open((b & 0x0f) * 2, STR_KEY);
-    else if (b <= 0x9f) open(b & 0x0f, 0);
-    else if (b <= 0xbf) skip(b & 0x1f);
-    else {
+    } else if (b >= 0xa0 && b <= 0xbf) {
+      skip = b & 0x1f;
+    } else if (isKey && b !== 0xd9 && b !== 0xda && b !== 0xdb) {
+      throw malformed(pos - start, 'map key is not a string');
+    } else if (b <= 0x8f) {
+      items = b & 0x0f;
+      map = true;
+    } else if (b <= 0x9f) {
+      items = b & 0x0f;
+    } else {
+      const left = end - pos;
       switch (b) {
         case 0xc0:
         case 0xc2:
         case 0xc3:
-          break;
+          continue;
         case 0xc4: // bin 8
         case 0xd9: // str 8
-          skip(1);
-          skip(buf[pos - 1]!);
+          if (left < 1) throw malformed(pos - start, 'truncated length');
+          skip = buf[pos++]!;
           break;
         case 0xc5:
         case 0xda:
-          skip(u16());
+          if (left < 2) throw malformed(pos - start, 'truncated length');
+          skip = (buf[pos]! << 8) | buf[pos + 1]!;
+          pos += 2;
           break;
         case 0xc6:
         case 0xdb:
-          skip(u32());
+          if (left < 4) throw malformed(pos - start, 'truncated length');
+          skip = readU32(buf, pos);
+          pos += 4;
           break;
         case 0xcc:
         case 0xd0:
-          skip(1);
+          skip = 1;
           break;
         case 0xcd:
         case 0xd1:
-          skip(2);
+          skip = 2;
           break;
         case 0xca:
         case 0xce:
         case 0xd2:
-          skip(4);
+          skip = 4;
           break;
         case 0xcb:
         case 0xcf:
         case 0xd3:
-          skip(8);
+          skip = 8;
           break;
         case 0xdc:
-          open(u16(), 0);
+        case 0xde:
+          if (left < 2) throw malformed(pos - start, 'truncated length');
+          items = (buf[pos]! << 8) | buf[pos + 1]!;
+          pos += 2;
+          map = b === 0xde;
           break;
         case 0xdd:
-          open(u32(), 0);
-          break;
-        case 0xde:
-          open(u16() * 2, STR_KEY);
-          break;
         case 0xdf:
-          open(u32() * 2, STR_KEY);
+          if (left < 4) throw malformed(pos - start, 'truncated length');
+          items = readU32(buf, pos);
+          pos += 4;
+          map = b === 0xdf;
           break;
         case 0xd4: // fixext 1: only type 0 (undefined) is plain data
-          skip(2);
-          if (buf[pos - 2] !== 0) fail('extension types are not accepted');
+          if (left < 2 || buf[pos] !== 0) {
+            throw malformed(pos - start, 'extension types are not accepted');
+          }
+          skip = 2;
           break;
         default: // 0xc1 (never used), ext 8/16/32, fixext 2..16
-          fail(b === 0xc1 ? 'invalid byte 0xc1' : 'extension types are not accepted');
+          throw malformed(
+            pos - start,
+            b === 0xc1 ? 'invalid byte 0xc1' : 'extension types are not accepted',
+          );
       }
     }
+    if (items >= 0) {
+      if (map) items *= 2;
+      if (items === 0) continue;
+      if (needs.length >= MAX_NESTING) throw malformed(pos - start, `nesting over ${MAX_NESTING}`);
+      // Every item takes at least one byte: a count beyond the bytes left is a lie.
+      if (items > end - pos) throw malformed(pos - start, 'container longer than the body');
+      needs.push(need);
+      maps.push(inMap);
+      need = items;
+      inMap = map;
+      continue;
+    }
+    if (skip > end - pos) throw malformed(pos - start, 'value runs past the end of the body');
+    if (isKey && (skip === 9 || skip === 11)) checkKey(buf, pos, skip);
+    pos += skip;
   }
-  if (pos !== end) fail('trailing bytes after the message');
+  if (pos !== end) throw malformed(pos - start, 'trailing bytes after the message');
 }
 
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+function readU32(buf: Uint8Array, at: number): number {
+  return buf[at]! * 0x1000000 + ((buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!);
+}
+
+function malformed(at: number, why: string): MalformedFrameError {
+  return new MalformedFrameError(`malformed msgpack body at byte ${at}: ${why}`);
+}
+
+const FORBIDDEN_KEYS = ['__proto__', 'constructor', 'prototype'];
 
 function checkKey(buf: Uint8Array, at: number, len: number): void {
-  const key = Buffer.from(buf.buffer, buf.byteOffset + at, len).toString('latin1');
-  if (FORBIDDEN_KEYS.has(key)) {
-    throw new ProtocolError(`forbidden key "${key}" in a message`);
+  for (const key of FORBIDDEN_KEYS) {
+    if (key.length !== len) continue;
+    let i = 0;
+    while (i < len && buf[at + i] === key.charCodeAt(i)) i++;
+    if (i === len) throw new ProtocolError(`forbidden key "${key}" in a message`);
   }
 }

@@ -38,6 +38,7 @@ export class FrameDecoder {
   #body: Uint8Array | null = null;
   #bodyFill = 0;
   #error: JobReactorError | null = null;
+  #frames = 0;
 
   constructor(opts: FrameDecoderOptions) {
     const max = opts.maxFrameSize;
@@ -45,6 +46,16 @@ export class FrameDecoder {
       throw new InvalidArgumentError(`maxFrameSize must be an integer in 1..2^32-1 (got ${max})`);
     }
     this.#maxFrameSize = max;
+  }
+
+  /** True while part of a frame (header or body) has arrived and the rest has not. */
+  get inFrame(): boolean {
+    return this.#headerFill > 0 || this.#bodyLength >= 0;
+  }
+
+  /** Frames decoded so far (lets a caller tell a new partial frame from an old one). */
+  get frames(): number {
+    return this.#frames;
   }
 
   /** True once a push has thrown: the stream cannot be resynchronized. */
@@ -174,6 +185,7 @@ export class FrameDecoder {
   }
 
   #emit(message: Message, sink: (message: Message) => void): void {
+    this.#frames++;
     try {
       sink(message);
     } catch (err) {

@@ -25,6 +25,12 @@ export interface TcpConnectionOptions {
   peerTimeoutMs?: number;
   /** Outbound bytes (queued + in the socket) above which the peer is cut as a slow consumer. @default 16 MiB */
   maxOutboundBytes?: number;
+  /**
+   * Longest time one frame may take to arrive once its first byte is in, ms; a peer that
+   * dribbles a frame slower is cut (PeerTimeoutError), since its pings cannot get through
+   * meanwhile anyway. @default 10000
+   */
+  frameDeadlineMs?: number;
   /** After our `end`, how long the peer gets to close before the socket is destroyed, ms. @default 1000 */
   closeGraceMs?: number;
   /** @default systemClock */
@@ -41,6 +47,7 @@ interface Resolved {
   heartbeatMs: number;
   peerTimeoutMs: number;
   maxOutboundBytes: number;
+  frameDeadlineMs: number;
   closeGraceMs: number;
   clock: Clock;
 }
@@ -86,6 +93,8 @@ export class TcpConnection implements Connection {
   #pendingBytes = 0;
   #flushScheduled = false;
   #graceTimer: TimerHandle | null = null;
+  /** When the partial frame now in the decoder started arriving; -1 when none. */
+  #frameStartedAt = -1;
 
   constructor(socket: net.Socket, opts: TcpConnectionOptions = {}) {
     this.#opts = resolveOptions(opts);
@@ -131,19 +140,25 @@ export class TcpConnection implements Connection {
     const frame = encodeFrame(message, this.#opts.maxFrameSize);
     this.#pending.push(frame);
     this.#pendingBytes += frame.length;
-    if (this.#pendingBytes + this.#socket.writableLength > this.#opts.maxOutboundBytes) {
-      this.#closeWith(this.#slowConsumer());
-      return;
-    }
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       // setImmediate, not process.nextTick: it runs after every I/O callback of this poll
       // phase and after promise continuations, so a burst produced across `await`s or across
-      // several incoming chunks still leaves in one write. nextTick flushes before promise
-      // jobs run and split such bursts into many writes; its latency gain is under one loop
-      // turn, which a network round trip dwarfs.
+      // several incoming chunks still leaves in one write; nextTick flushes before promise
+      // jobs run and splits such bursts. Measured on loopback (echo of 1-message round
+      // trips, and of 1000-message bursts): same round-trip time (~30 µs) either way, and
+      // ~20-40 % more echoed messages/s with setImmediate.
       setImmediate(this.#flush);
     }
+  }
+
+  /**
+   * Bytes queued and not yet taken by the kernel. The slow-consumer cap applies to what is
+   * left in the socket after each flush, so a caller that may burst more than
+   * `maxOutboundBytes` in one turn should pace itself with this.
+   */
+  get bufferedBytes(): number {
+    return this.#pendingBytes + this.#socket.writableLength;
   }
 
   close(reason?: JobReactorError): void {
@@ -204,6 +219,7 @@ export class TcpConnection implements Connection {
   #onData(chunk: Buffer): void {
     if (this.#state !== State.Open) return;
     this.#heartbeat.received();
+    const framesBefore = this.#decoder.frames;
     try {
       this.#decoder.decode(chunk, this.#dispatch);
     } catch (err) {
@@ -212,6 +228,27 @@ export class TcpConnection implements Connection {
         err instanceof JobReactorError
           ? err
           : new ProtocolError('undecodable data from the peer', { cause: err }),
+      );
+      return;
+    }
+    this.#checkFrameDeadline(framesBefore);
+  }
+
+  /** Slowloris guard: bytes keep coming but the frame they belong to never completes. */
+  #checkFrameDeadline(framesBefore: number): void {
+    if (this.#state !== State.Open) return;
+    if (!this.#decoder.inFrame) {
+      this.#frameStartedAt = -1;
+      return;
+    }
+    const now = this.#opts.clock.now();
+    if (this.#frameStartedAt < 0 || this.#decoder.frames !== framesBefore) {
+      this.#frameStartedAt = now;
+    } else if (now - this.#frameStartedAt > this.#opts.frameDeadlineMs) {
+      this.#closeWith(
+        new PeerTimeoutError(
+          `${this.remote} took over ${this.#opts.frameDeadlineMs} ms to send one frame`,
+        ),
       );
     }
   }
@@ -361,6 +398,7 @@ function resolveOptions(opts: TcpConnectionOptions): Resolved {
     heartbeatMs,
     peerTimeoutMs: opts.peerTimeoutMs ?? 3 * heartbeatMs,
     maxOutboundBytes: opts.maxOutboundBytes ?? 16 * 1024 * 1024,
+    frameDeadlineMs: opts.frameDeadlineMs ?? 10_000,
     closeGraceMs: opts.closeGraceMs ?? 1000,
     clock: opts.clock ?? systemClock,
   };
@@ -369,6 +407,7 @@ function resolveOptions(opts: TcpConnectionOptions): Resolved {
     'heartbeatMs',
     'peerTimeoutMs',
     'maxOutboundBytes',
+    'frameDeadlineMs',
     'closeGraceMs',
   ] as const) {
     const v = resolved[key];

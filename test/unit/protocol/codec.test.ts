@@ -1,3 +1,4 @@
+import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import {
   ErrorCodes,
@@ -31,8 +32,28 @@ describe('codec', () => {
       expect(frame.readUInt32BE(1)).toBe(frame.length - FRAME_HEADER_SIZE);
       expect(decodeBody(frame.subarray(FRAME_HEADER_SIZE))).toEqual(m);
     }
-    // All 16 kinds of messages.ts are covered.
-    expect(kinds.size).toBe(16);
+    // Every kind of messages.ts is covered.
+    expect([...kinds].sort()).toEqual(
+      [
+        'hello',
+        'challenge',
+        'auth',
+        'ready',
+        'job',
+        'accepted',
+        'rejected',
+        'credit',
+        'feedback',
+        'fback',
+        'cancel',
+        'cancelled',
+        'status',
+        'drain',
+        'ping',
+        'pong',
+        'error',
+      ].sort(),
+    );
   });
 
   it('codec - bytes and undefined values survive', () => {
@@ -78,6 +99,47 @@ describe('codec', () => {
       expect(() => encodeMessage(m)).toThrow(InvalidArgumentError);
     }
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('codec - accepts every plain msgpack encoding of a message', () => {
+    // Another encoder may use fixmaps, str8 keys, any int width, float32…
+    const compact = new Packr({ useRecords: false, variableMapSize: true });
+    for (const m of [...sampleMessages, bigMessage]) {
+      expect(decodeBody(compact.pack(m))).toEqual(m);
+    }
+    const credit = (n: number[]) =>
+      Buffer.from([0x82, 0xa1, 0x74, 0xa6, ...Buffer.from('credit'), 0xd9, 1, 0x6e, ...n]);
+    const widths: Array<[number[], number]> = [
+      [[0x05], 5],
+      [[0xcc, 200], 200],
+      [[0xcd, 1, 0], 256],
+      [[0xce, 0, 1, 0, 0], 65536],
+      [[0xcf, 0, 0, 0, 1, 0, 0, 0, 0], 2 ** 32],
+      [[0xd0, 5], 5],
+      [[0xd1, 0, 5], 5],
+      [[0xd2, 0, 0, 0, 5], 5],
+      [[0xd3, 0, 0, 0, 0, 0, 0, 0, 5], 5],
+      [[0xca, 0x40, 0, 0, 0], 2],
+      [[0xcb, 0x40, 0, 0, 0, 0, 0, 0, 0], 2],
+    ];
+    for (const [bytes, n] of widths) {
+      expect(decodeBody(credit(bytes))).toEqual({ t: 'credit', n });
+    }
+    // array16 / map16 / str16 / bin8 inside args.
+    const args = Buffer.from([
+      0xde, 0, 2, 0xda, 0, 1, 0x61, 0xdc, 0, 2, 0xc0, 0xc3, 0xa1, 0x62, 0xc4, 2, 9, 9,
+    ]);
+    const job = new Packr({ useRecords: false }).pack({ ...sampleJob, args: 'ARGS' });
+    const at = job.indexOf(Buffer.from([0xa4, ...Buffer.from('ARGS')]));
+    const jobBytes = Buffer.concat([job.subarray(0, at), args, job.subarray(at + 5)]);
+    const body = Buffer.concat([
+      Buffer.from([0x82, 0xa1, 0x74, 0xa3, ...Buffer.from('job')]),
+      Buffer.from([0xa3, ...Buffer.from('job')]),
+      jobBytes,
+    ]);
+    const decoded = decodeBody(body) as { job: { args: Record<string, unknown> } };
+    expect(decoded.job.args.a).toEqual([null, true]);
+    expect([...(decoded.job.args.b as Uint8Array)]).toEqual([9, 9]);
   });
 
   it('codec - decodeBody validates', () => {

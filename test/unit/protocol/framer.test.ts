@@ -79,8 +79,8 @@ describe('framer', () => {
 
   it('framer - a concatenation cut in three at many points', () => {
     const all = Buffer.concat(frames);
-    for (let a = 0; a <= all.length; a += 7) {
-      for (let b = a; b <= all.length; b += 13) {
+    for (let a = 0; a <= all.length; a += 11) {
+      for (let b = a; b <= all.length; b += 29) {
         const out = decodeChunks([all.subarray(0, a), all.subarray(a, b), all.subarray(b)]);
         expect(out).toEqual(sampleMessages);
       }
@@ -92,6 +92,20 @@ describe('framer', () => {
     const chunks: Uint8Array[] = [];
     for (let i = 0; i < all.length; i++) chunks.push(all.subarray(i, i + 1));
     expect(decodeChunks(chunks)).toEqual([...sampleMessages, bigMessage]);
+  });
+
+  it('framer - reports a partial frame and counts frames', () => {
+    const decoder = new FrameDecoder({ maxFrameSize: MAX });
+    const f = frames[4]!;
+    expect(decoder.inFrame).toBe(false);
+    decoder.push(f.subarray(0, 2));
+    expect(decoder.inFrame).toBe(true);
+    decoder.push(f.subarray(2, 20));
+    expect(decoder.inFrame).toBe(true);
+    expect(decoder.frames).toBe(0);
+    decoder.push(Buffer.concat([f.subarray(20), frames[3]!]));
+    expect(decoder.inFrame).toBe(false);
+    expect(decoder.frames).toBe(2);
   });
 
   it('framer - several frames coalesced in one chunk', () => {

@@ -94,6 +94,7 @@ export const sampleMessages: Message[] = [
   { t: 'fback', keys: ['job-1', 'job-2:1767225600000'] },
   { t: 'cancel', id: 'job-3', req: 7 },
   { t: 'cancelled', req: 7, ok: false },
+  { t: 'status', accepting: false, jobs: ['send_email'] },
   { t: 'drain' },
   { t: 'ping' },
   { t: 'pong' },

@@ -96,6 +96,8 @@ describe('validate', () => {
       [{ t: 'fback', keys: [1] }, 'fback.keys[0]'],
       [{ t: 'cancel', id: 'x' }, 'cancel.req'],
       [{ t: 'cancelled', req: 1, ok: 'no' }, 'cancelled.ok'],
+      [{ t: 'status', accepting: 1, jobs: [] }, 'status.accepting'],
+      [{ t: 'status', accepting: true }, 'status.jobs'],
       [{ t: 'error', error: 'boom' }, 'error.error'],
       [
         { t: 'error', error: { name: 'E', code: 'C', message: 'm', details: { x: new Set() } } },

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { Heartbeat } from '../../../src/transport/heartbeat.ts';
+import { FakeClock } from '../../helpers/fake-clock.ts';
+
+function setup(intervalMs = 1000, timeoutMs = 3000) {
+  const clock = new FakeClock();
+  const log: string[] = [];
+  const hb = new Heartbeat({
+    clock,
+    intervalMs,
+    timeoutMs,
+    sendPing: () => {
+      log.push(`ping@${clock.now() - start}`);
+      hb.sent();
+    },
+    onTimeout: (silent) => log.push(`timeout@${clock.now() - start} silent ${silent}`),
+  });
+  const start = clock.now();
+  return { clock, hb, log };
+}
+
+describe('heartbeat', () => {
+  it('heartbeat - pings when idle, times out when the peer is silent', () => {
+    const { clock, hb, log } = setup();
+    hb.start();
+    clock.advance(2999);
+    expect(log).toEqual(['ping@1000', 'ping@2000']);
+    clock.advance(1);
+    expect(log).toEqual(['ping@1000', 'ping@2000', 'timeout@3000 silent 3000']);
+    clock.advance(10_000);
+    expect(log).toHaveLength(3); // stopped for good
+    expect(clock.pending).toBe(0);
+  });
+
+  it('heartbeat - no ping while sending, no timeout while receiving', () => {
+    const { clock, hb, log } = setup();
+    hb.start();
+    for (let i = 0; i < 5000; i++) {
+      clock.advance(10);
+      hb.sent();
+      hb.received();
+    }
+    expect(log).toEqual([]);
+    // 5000 messages over 50 s: a timer callback per interval or so, not one per message.
+    expect(clock.armed).toBeLessThanOrEqual(101);
+  });
+
+  it('heartbeat - receiving postpones the timeout', () => {
+    const { clock, hb, log } = setup(1000, 3000);
+    hb.start();
+    clock.advance(2500);
+    hb.received();
+    clock.advance(2900);
+    expect(log.some((l) => l.startsWith('timeout'))).toBe(false);
+    clock.advance(100);
+    expect(log.at(-1)).toBe('timeout@5500 silent 3000');
+  });
+
+  it('heartbeat - stop clears the timer', () => {
+    const { clock, hb, log } = setup();
+    hb.start();
+    hb.stop();
+    expect(clock.pending).toBe(0);
+    clock.advance(10_000);
+    expect(log).toEqual([]);
+  });
+
+  it('heartbeat - a timer that fires early does not spin', () => {
+    const { clock, hb, log } = setup();
+    hb.start();
+    clock.jump(-5); // wall clock stepped back: the timer fires "early"
+    clock.advance(1000);
+    expect(clock.armed).toBeLessThan(5);
+    expect(log).toEqual([]);
+  });
+});
