@@ -3,7 +3,6 @@ import {
   FeedbackHandlerError,
   InvalidArgumentError,
   JobCancelledError,
-  JobFailedError,
   JobReactorError,
   QueueFullError,
   ShutdownError,
@@ -23,15 +22,19 @@ import { acceptHandshake } from '../transport/handshake.ts';
 import { listenTcp } from '../transport/tcp-connection.ts';
 import { buildJobSpec, isInstant, type EnqueueOptions } from './enqueue-options.ts';
 import type { DistributorEvents } from './events.ts';
+import { CancelRequests } from './cancel-requests.ts';
+import { FeedbackAcks } from './feedback-acks.ts';
 import { RecentKeys } from './recent-keys.ts';
 import { NodeSelector } from './node-selector.ts';
 import { NodeSession, type NodeInfo } from './node-session.ts';
 import {
   TrackState,
   TrackedJob,
+  callSafely,
   createHandle,
+  deliverFeedback,
+  failUndelivered,
   type ErrorFeedback,
-  type FeedbackInfo,
   type JobHandle,
   type SuccessFeedback,
 } from './tracked-job.ts';
@@ -90,15 +93,9 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   readonly #jobs = new Map<string, TrackedJob>();
   readonly #waiting: WaitingQueue;
   readonly #seen = new RecentKeys(100_000);
-  readonly #acks = new Map<NodeSession, string[]>();
-  readonly #cancels = new Map<
-    number,
-    { session: NodeSession; job: TrackedJob; resolve: (ok: boolean) => void }
-  >();
+  readonly #acks = new FeedbackAcks();
+  readonly #cancels = new CancelRequests();
   readonly #connections = new Set<Connection>();
-  #cancelSeq = 0;
-  /** Cancels for jobs whose durable node is offline, sent when it reconnects. */
-  #parkedCancels: { node: string; job: TrackedJob; resolve: (ok: boolean) => void }[] = [];
   #drainScheduled = false;
   #server: { address: { host: string; port: number }; close(): Promise<void> } | undefined;
 
@@ -217,9 +214,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     }
     this.#jobs.clear();
     this.#waiting.takeAll();
-    for (const c of this.#cancels.values()) c.resolve(false);
     this.#cancels.clear();
-    for (const c of this.#parkedCancels.splice(0)) c.resolve(false);
     this.#state = 'closed';
   }
 
@@ -261,11 +256,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     conn.onClose((reason) => this.#onSessionClosed(session, reason));
     this.#log.info({ node: session.name, remote: conn.remote }, 'node connected');
     this.emit('node:connected', session.info());
-    const parked = this.#parkedCancels.filter((c) => c.node === session.name);
-    if (parked.length > 0) {
-      this.#parkedCancels = this.#parkedCancels.filter((c) => c.node !== session.name);
-      for (const c of parked) void this.#sendCancel(session, c.job).then(c.resolve);
-    }
+    this.#cancels.connected(session);
     this.#scheduleDrain();
   }
 
@@ -286,8 +277,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
         this.#onFeedback(session, m.fb);
         return;
       case 'cancelled':
-        this.#cancels.get(m.req)?.resolve(m.ok);
-        this.#cancels.delete(m.req);
+        this.#cancels.answered(m.req, m.ok);
         return;
       case 'drain':
         session.draining = true;
@@ -310,7 +300,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     session.closed = true;
     const i = this.#sessions.indexOf(session);
     if (i >= 0) this.#sessions.splice(i, 1);
-    this.#acks.delete(session);
+    this.#acks.forget(session);
     // Everything the node held and did not own durably goes to other nodes, except jobs
     // the application asked to cancel: those end here.
     const back: TrackedJob[] = [];
@@ -329,11 +319,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       this.emit('job:requeued', job.spec.id, session.name);
     }
     session.held.clear();
-    for (const [req, c] of this.#cancels) {
-      if (c.session !== session) continue;
-      c.resolve(c.job.state === TrackState.Done);
-      this.#cancels.delete(req);
-    }
+    this.#cancels.closed(session);
     this.#waiting.unshiftAll(back);
     this.#log.info(
       { node: session.name, requeued: back.length, reason: reason?.message },
@@ -418,7 +404,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   // ---- feedbacks -----------------------------------------------------------------
 
   #onFeedback(session: NodeSession, fb: Feedback): void {
-    this.#ack(session, fb.key);
+    this.#acks.add(session, fb.key);
     if (this.#seen.has(fb.key)) return;
     this.#seen.add(fb.key);
     const job = this.#jobs.get(fb.jobId);
@@ -427,13 +413,6 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       return;
     }
     this.emit('feedback', fb);
-    const info: FeedbackInfo = {
-      jobId: fb.jobId,
-      name: job.spec.name,
-      node: fb.node,
-      attempt: fb.attempt,
-      final: fb.final,
-    };
     if (fb.final) {
       this.#jobs.delete(fb.jobId);
       job.state = TrackState.Done;
@@ -446,16 +425,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       }
       this.#waiting.remove(job);
     }
-    if (fb.outcome === 'success' || (fb.outcome === 'cancelled' && !fb.inErrback && !fb.byApp)) {
-      this.#runFeedback(fb.jobId, () => job.onSuccess?.(fb.args, info));
-      if (fb.final) job.result.resolve(fb.args);
-    } else if (fb.outcome === 'cancelled' && fb.byApp) {
-      job.result.reject(new JobCancelledError(fb.jobId));
-    } else {
-      const error = fb.error ?? { name: 'Error', code: 'JR_ERR', message: 'job failed' };
-      this.#runFeedback(fb.jobId, () => job.onError?.({ ...fb.args, error }, error, info));
-      if (fb.final) job.result.reject(new JobFailedError(fb.jobId, error, fb.args));
-    }
+    deliverFeedback(job, fb, this.#call);
   }
 
   #finishWithError(job: TrackedJob, error: ErrorInfo, node: string): void {
@@ -463,51 +433,18 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     job.state = TrackState.Done;
     this.#jobs.delete(job.spec.id);
     this.#waiting.remove(job);
-    const args = { ...job.spec.args, error };
-    const info: FeedbackInfo = {
-      jobId: job.spec.id,
-      name: job.spec.name,
-      node,
-      attempt: 0,
-      final: true,
-    };
-    job.accepted.reject(new JobFailedError(job.spec.id, error, args));
-    this.#runFeedback(job.spec.id, () => job.onError?.(args, error, info));
-    job.result.reject(new JobFailedError(job.spec.id, error, args));
+    failUndelivered(job, error, node, this.#call);
   }
 
   /** Runs an application callback; a throw or rejection becomes an event, never a crash. */
-  #runFeedback(jobId: string, fn: () => unknown): void {
-    const report = (err: unknown) => {
+  readonly #call = (jobId: string, fn: () => unknown): void =>
+    callSafely(fn, (err) => {
       const error = new FeedbackHandlerError(`feedback callback of job ${jobId} threw`, {
         cause: err,
       });
       this.#log.error({ err, jobId }, error.message);
       this.emit('feedback:threw', error, jobId);
-    };
-    try {
-      const r = fn();
-      if (r && typeof (r as Promise<unknown>).then === 'function')
-        (r as Promise<unknown>).then(undefined, report);
-    } catch (err) {
-      report(err);
-    }
-  }
-
-  #ack(session: NodeSession, key: string): void {
-    let keys = this.#acks.get(session);
-    if (!keys) {
-      keys = [];
-      this.#acks.set(session, keys);
-      // One ack frame per node per read, not one per feedback.
-      queueMicrotask(() => {
-        const batch = this.#acks.get(session);
-        this.#acks.delete(session);
-        if (batch && !session.closed) session.send({ t: 'fback', keys: batch });
-      });
-    }
-    keys.push(key);
-  }
+    });
 
   // ---- cancel --------------------------------------------------------------------
 
@@ -529,21 +466,11 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       const name = session.name;
       session = this.#sessions.find((s) => s.name === name && !s.closed);
       if (!session) {
-        return new Promise<boolean>((resolve) =>
-          this.#parkedCancels.push({ node: name, job, resolve }),
-        );
+        return this.#cancels.park(name, job);
       }
     }
     if (!session) return false;
-    return this.#sendCancel(session, job);
-  }
-
-  #sendCancel(session: NodeSession, job: TrackedJob): Promise<boolean> {
-    const req = ++this.#cancelSeq;
-    return new Promise<boolean>((resolve) => {
-      this.#cancels.set(req, { session, job, resolve });
-      session.send({ t: 'cancel', id: job.spec.id, req });
-    });
+    return this.#cancels.send(session, job);
   }
 
   #anyInFlight(): boolean {

@@ -1,5 +1,5 @@
-import type { ErrorInfo } from '../errors.ts';
-import type { JobArgs, JobSpec } from '../model/job.ts';
+import { JobCancelledError, JobFailedError, type ErrorInfo } from '../errors.ts';
+import type { Feedback, JobArgs, JobSpec } from '../model/job.ts';
 import { LazyOutcome } from '../model/outcome.ts';
 import type { Routing } from './enqueue-options.ts';
 import type { NodeSession } from './node-session.ts';
@@ -55,8 +55,6 @@ export class TrackedJob {
   session: NodeSession | undefined;
   readonly accepted = new LazyOutcome<{ node: string }>();
   readonly result = new LazyOutcome<JobArgs>();
-  /** Set while the distributor still needs the job to re-dispatch it (memory nodes). */
-  keepSpec: boolean = true;
   /** The application called cancel(); if the holder vanishes, the job ends instead of moving. */
   cancelRequested = false;
   constructor(
@@ -66,6 +64,66 @@ export class TrackedJob {
     readonly onSuccess: SuccessFeedback | undefined,
     readonly onError: ErrorFeedback | undefined,
   ) {}
+}
+
+/** Runs an application callback; returns nothing and never throws (the caller reports failures). */
+export type SafeCall = (jobId: string, fn: () => unknown) => void;
+
+/**
+ * Runs `fn`, sending a synchronous throw or an asynchronous rejection to `report`: an
+ * application's feedback callback must never crash the distributor.
+ */
+export function callSafely(fn: () => unknown, report: (err: unknown) => void): void {
+  try {
+    const r = fn();
+    if (r && typeof (r as Promise<unknown>).then === 'function') {
+      (r as Promise<unknown>).then(undefined, report);
+    }
+  } catch (err) {
+    report(err);
+  }
+}
+
+/** Applies a node's feedback: runs the matching callback and, when final, settles `result`. */
+export function deliverFeedback(job: TrackedJob, fb: Feedback, call: SafeCall): void {
+  const info: FeedbackInfo = {
+    jobId: fb.jobId,
+    name: job.spec.name,
+    node: fb.node,
+    attempt: fb.attempt,
+    final: fb.final,
+  };
+  // JobReactor's rule: a job that cancels itself reports success, unless an errback did it.
+  if (fb.outcome === 'success' || (fb.outcome === 'cancelled' && !fb.inErrback && !fb.byApp)) {
+    call(fb.jobId, () => job.onSuccess?.(fb.args, info));
+    if (fb.final) job.result.resolve(fb.args);
+  } else if (fb.outcome === 'cancelled' && fb.byApp) {
+    job.result.reject(new JobCancelledError(fb.jobId));
+  } else {
+    const error = fb.error ?? { name: 'Error', code: 'JR_ERR', message: 'job failed' };
+    call(fb.jobId, () => job.onError?.({ ...fb.args, error }, error, info));
+    if (fb.final) job.result.reject(new JobFailedError(fb.jobId, error, fb.args));
+  }
+}
+
+/** Ends a job the distributor itself could not get run (unknown name, too large). */
+export function failUndelivered(
+  job: TrackedJob,
+  error: ErrorInfo,
+  node: string,
+  call: SafeCall,
+): void {
+  const args = { ...job.spec.args, error };
+  const info: FeedbackInfo = {
+    jobId: job.spec.id,
+    name: job.spec.name,
+    node,
+    attempt: 0,
+    final: true,
+  };
+  job.accepted.reject(new JobFailedError(job.spec.id, error, args));
+  call(job.spec.id, () => job.onError?.(args, error, info));
+  job.result.reject(new JobFailedError(job.spec.id, error, args));
 }
 
 export function createHandle(
