@@ -4,7 +4,6 @@ import { systemClock, type Clock } from '../model/clock.ts';
 import { JobStatus, type JobRecord } from '../model/job.ts';
 import { isValidNodeName } from '../model/names.ts';
 import { decodeRecord, encodeRecord } from './redis-codec.ts';
-import { RedisKeys } from './redis-keys.ts';
 import {
   DEFAULT_REDIS_URL,
   assertRedisUrl,
@@ -16,7 +15,8 @@ import {
   redactUrl,
   scanHash,
   toStorageError,
-} from './redis-storage.ts';
+} from './redis-connection.ts';
+import { RedisKeys } from './redis-keys.ts';
 
 export interface RedisMonitorOptions {
   /** Where the nodes keep their jobs. Ignored when `client` is given. @default 'redis://127.0.0.1:6379' */
