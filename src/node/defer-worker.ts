@@ -106,7 +106,7 @@ export default async function runDeferred(task: DeferTask): Promise<AttemptOutco
       );
       return failed(record, error.toInfo(), true);
     }
-    const timeoutMs = validTimeout(task.timeoutMs ?? def.options.timeout);
+    const timeoutMs = validTimeout(task.timeoutMs ?? def.options.timeoutMs);
     const errbacks = def.errbacks.length;
     post(
       timeoutMs === undefined

@@ -1,5 +1,6 @@
 import type { ErrorInfo } from '../errors.ts';
 import { DuplicateJobError, InvalidArgumentError, UnknownJobError } from '../errors.ts';
+import { parseDuration } from '../model/duration.ts';
 import type { JobArgs } from '../model/job.ts';
 import { assertJobName } from '../model/names.ts';
 import type { JobContext } from './job-context.ts';
@@ -21,14 +22,23 @@ export interface ErrbackArgs {
   errbackError?: ErrorInfo;
 }
 
+/** The definition's options once checked: the timeout in ms. */
+export interface ResolvedJobOptions {
+  timeoutMs?: number;
+  maxAttempt?: number;
+  backoff?: (attempt: number, error: ErrorInfo | undefined) => number;
+}
+
 /** Defaults for every run of a job; per-job enqueue options override them. */
 export interface JobDefinitionOptions {
   /**
-   * Per-attempt timeout, ms. When it passes, `ctx.signal` aborts with a `TimeoutError` and
-   * the attempt fails (and is retried like any failure).
+   * Per-attempt timeout: seconds (fractions allowed) or a string like `'500ms'`, `'2m'` —
+   * the same units as `enqueue`'s. When it passes, `ctx.signal` aborts with a
+   * `TimeoutError` and the attempt fails (and is retried like any failure). A job's
+   * enqueue option `timeout` wins.
    * @default undefined (no timeout)
    */
-  timeout?: number;
+  timeout?: number | string;
   /**
    * Attempts before the job fails for good.
    * @default undefined (the node's `maxAttempt`, 10 as in JobReactor)
@@ -54,7 +64,7 @@ export interface NamedStep {
 export interface JobDefinition {
   readonly name: string;
   readonly handler: JobHandler;
-  readonly options: Readonly<JobDefinitionOptions>;
+  readonly options: Readonly<ResolvedJobOptions>;
   readonly callbacks: readonly NamedStep[];
   readonly errbacks: readonly NamedStep[];
 }
@@ -181,20 +191,22 @@ function assertFunction(
   }
 }
 
-function checkOptions(job: string, options: JobDefinitionOptions): Readonly<JobDefinitionOptions> {
+function checkOptions(job: string, options: JobDefinitionOptions): Readonly<ResolvedJobOptions> {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError(`options of job ${job} must be an object`);
   }
   const { timeout, maxAttempt, backoff } = options;
-  if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0)) {
-    throw new InvalidArgumentError(`timeout of job ${job} must be a positive number of ms`);
+  const timeoutMs =
+    timeout === undefined ? undefined : parseDuration(timeout, `timeout of job ${job}`);
+  if (timeoutMs !== undefined && timeoutMs <= 0) {
+    throw new InvalidArgumentError(`timeout of job ${job} must be greater than 0`);
   }
   if (maxAttempt !== undefined && !(Number.isSafeInteger(maxAttempt) && maxAttempt >= 1)) {
     throw new InvalidArgumentError(`maxAttempt of job ${job} must be an integer >= 1`);
   }
   if (backoff !== undefined) assertFunction(backoff, `backoff of job ${job}`);
   return Object.freeze({
-    ...(timeout === undefined ? {} : { timeout }),
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
     ...(maxAttempt === undefined ? {} : { maxAttempt }),
     ...(backoff === undefined ? {} : { backoff }),
   });
@@ -217,7 +229,7 @@ export const defaultRegistry = new JobRegistry();
  * export const resize = job('resize', async (args: { url: string; width?: number }, ctx) => {
  *   const image = await fetchImage(args.url, { signal: ctx.signal });
  *   return { width: image.width }; // merged into args
- * }, { timeout: 30_000 });
+ * }, { timeout: 30 }); // seconds, or '30s'
  * ```
  * @throws DuplicateJobError when `name` is already defined.
  */

@@ -108,7 +108,7 @@ async function attempt(
   const { clock, signal: external } = opts;
   const log = opts.log ?? noopLogger;
   const startedAt = clock.now();
-  const timeoutMs = validTimeout(opts.timeoutMs ?? def.options.timeout);
+  const timeoutMs = validTimeout(opts.timeoutMs ?? def.options.timeoutMs);
 
   let args: JobArgs;
   try {

@@ -26,13 +26,16 @@ import { createStorage } from '../storage/create-storage.ts';
 import { DistributorLink } from './distributor-link.ts';
 import { FeedbackOutbox } from './feedback-outbox.ts';
 import { LinkBatcher } from './link-batcher.ts';
-import { defaultRegistry, type JobRegistry } from './job-registry.ts';
+import { defaultRegistry, type JobRegistry, type ResolvedJobOptions } from './job-registry.ts';
 import { transition, unknownJobFeedback, type LifecycleRules } from './job-lifecycle.ts';
 import { loadJobDirectory } from './job-loader.ts';
 import { runAttempt, type AttemptOutcome } from './job-runner.ts';
 import { ThreadPool } from './thread-pool.ts';
 import type { NodeEvents } from './node-events.ts';
 import { NODE_DEFAULTS, parseAddress, type NodeOptions } from './node-options.ts';
+
+/** How long a job waits before trying again when the storage failed to load or mark it. */
+const STORAGE_RETRY_MS = 1000;
 
 /** Why a running attempt was aborted by the node itself (not a failure of the job). */
 class Interrupted extends ShutdownError {}
@@ -371,6 +374,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       record = given ?? (await this.#storage.load(id));
     } catch (err) {
       this.#storageFailed(err, id);
+      this.#retryLater(id);
       return;
     }
     // Removed or finished meanwhile (cancelled, or deleted with the monitor): nothing to run.
@@ -393,6 +397,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     } catch (err) {
       this.#running.delete(id);
       this.#storageFailed(err, id);
+      this.#retryLater(id);
       return;
     }
     this.emit('job:start', record);
@@ -414,7 +419,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       this.#giveCredit(id);
     }
     if (running.controller.signal.reason instanceof Interrupted) return; // handed back, not finished
-    await this.#settle(record, outcome, slot, running.byApp, def.options?.backoff);
+    await this.#settle(record, outcome, slot, running.byApp, def.options);
   }
 
   async #settle(
@@ -422,9 +427,15 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     outcome: AttemptOutcome,
     slot: number,
     byApp: boolean,
-    backoff: LifecycleRules['backoff'],
+    defaults: ResolvedJobOptions | undefined,
   ): Promise<void> {
-    const t = transition(record, outcome, slot, this.#clock.now(), { ...this.#rules, backoff });
+    // Per-job enqueue options win over the job definition's defaults, which win over the node's.
+    const rules: LifecycleRules = {
+      ...this.#rules,
+      ...(defaults?.maxAttempt !== undefined ? { maxAttempt: defaults.maxAttempt } : {}),
+      backoff: defaults?.backoff,
+    };
+    const t = transition(record, outcome, slot, this.#clock.now(), rules);
     const write =
       t.store === 'save'
         ? () => this.#storage.save(t.record)
@@ -468,6 +479,15 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       log: this.#log,
     });
     return this.#threadPool;
+  }
+
+  /**
+   * The storage failed before the attempt started: the job is still stored as it was, so
+   * try again in a second (its slot goes back to the distributor meanwhile).
+   */
+  #retryLater(id: string): void {
+    this.#giveCredit(id);
+    if (this.#state === 'running') this.#timers.add(id, this.#clock.now() + STORAGE_RETRY_MS);
   }
 
   #giveCredit(id: string): void {

@@ -28,7 +28,7 @@ describe('job loader', () => {
     }
     expect(defaultRegistry.get('loader_fixture_alpha')?.callbacks).toHaveLength(1);
     expect(defaultRegistry.get('loader_fixture_beta')?.errbacks).toHaveLength(1);
-    expect(defaultRegistry.get('loader_fixture_gamma')?.options).toEqual({ timeout: 1_000 });
+    expect(defaultRegistry.get('loader_fixture_gamma')?.options).toEqual({ timeoutMs: 1_000 });
   });
 
   it('job loader - loading the same directory again registers nothing twice', async () => {

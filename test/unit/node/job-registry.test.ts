@@ -11,12 +11,12 @@ describe('job registry', () => {
   it('job registry - define returns a frozen reference and stores the definition', () => {
     const registry = new JobRegistry();
     const handler = (): void => {};
-    const ref = registry.define('resize', handler, { timeout: 1000, maxAttempt: 3 });
+    const ref = registry.define('resize', handler, { timeout: 1, maxAttempt: 3 });
     expect(ref).toEqual({ name: 'resize' });
     expect(Object.isFrozen(ref)).toBe(true);
     const def = registry.get('resize');
     expect(def?.handler).toBe(handler);
-    expect(def?.options).toEqual({ timeout: 1000, maxAttempt: 3 });
+    expect(def?.options).toEqual({ timeoutMs: 1000, maxAttempt: 3 });
     expect(def?.callbacks).toEqual([]);
     expect(def?.errbacks).toEqual([]);
     expect(registry.has('resize')).toBe(true);

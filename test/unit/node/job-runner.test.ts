@@ -410,7 +410,7 @@ describe('job runner - timeout and abort', () => {
 
   it('job runner - the definition timeout applies unless the job overrides it', async () => {
     const clock = new FakeClock(T0);
-    const def = makeDef(() => new Promise(() => {}), { options: { timeout: 1_000 } });
+    const def = makeDef(() => new Promise(() => {}), { options: { timeout: 1 } });
     const byDef = runAttempt(def, makeRecord(), { node: 'n', clock });
     clock.advance(1_000);
     expect((await byDef).kind).toBe('error');
@@ -453,7 +453,7 @@ describe('job runner - timeout and abort', () => {
       },
       {
         errbacks: [() => new Promise(() => {}), () => void ran.push('eb2')],
-        options: { timeout: 100 },
+        options: { timeout: 0.1 },
       },
     );
     const promise = runAttempt(def, makeRecord(), { node: 'n', clock });
