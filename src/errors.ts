@@ -30,6 +30,7 @@ export const ErrorCodes = {
   Closed: 'JR_ERR_CLOSED',
   UnknownJob: 'JR_ERR_UNKNOWN_JOB',
   DuplicateJob: 'JR_ERR_DUPLICATE_JOB',
+  DuplicateNode: 'JR_ERR_DUPLICATE_NODE',
   QueueFull: 'JR_ERR_QUEUE_FULL',
   JobFailed: 'JR_ERR_JOB_FAILED',
   JobCancelled: 'JR_ERR_JOB_CANCELLED',
@@ -94,6 +95,8 @@ export class ClosedError extends defineError(ErrorCodes.Closed) {}
 export class UnknownJobError extends defineError(ErrorCodes.UnknownJob) {}
 /** A job name was defined twice in one registry. */
 export class DuplicateJobError extends defineError(ErrorCodes.DuplicateJob) {}
+/** A node connected under a name that a live connection already uses. */
+export class DuplicateNodeError extends defineError(ErrorCodes.DuplicateNode) {}
 /** The distributor's waiting queue (no eligible node) is at its bound. */
 export class QueueFullError extends defineError(ErrorCodes.QueueFull) {}
 /** A handler threw something that is not an Error; wrapped so it has a name and a code. */

@@ -127,9 +127,6 @@ export function registerNodeCommand(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      node.on('distributor:rejected', (address, error) =>
-        log.error({ address, code: error.code }, error.message),
-      );
       log.info(
         { distributors: flags.distributor.join(','), concurrency: flags.concurrency },
         'node started',

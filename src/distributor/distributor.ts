@@ -1,5 +1,6 @@
 import {
   ClosedError,
+  DuplicateNodeError,
   FeedbackHandlerError,
   InvalidArgumentError,
   JobCancelledError,
@@ -250,6 +251,14 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       return;
     }
     if (conn.closed) return;
+    if (this.#sessions.some((s) => s.name === hello.node && !s.closed)) {
+      // Two live nodes under one name would share routing and storage keys. The newcomer
+      // waits (it redials) until the old link is gone, e.g. found dead by its heartbeat.
+      const error = new DuplicateNodeError(`a node named '${hello.node}' is already connected`);
+      this.#log.warn({ node: hello.node, remote: conn.remote }, error.message);
+      this.emit('node:rejected', conn.remote, error);
+      return conn.close(error);
+    }
     const session = new NodeSession(conn, hello, this.#clock.now());
     this.#sessions.push(session);
     conn.onMessage((m) => this.#onMessage(session, m));

@@ -103,7 +103,10 @@ class JobReactorFacade {
     return this.#distributor.enqueue(job, args, opts, onSuccess, onError);
   }
 
-  /** Starts a worker node with the config's defaults. */
+  /**
+   * Starts a worker node with the config's defaults. `storage: 'redis'` means the
+   * config's `redisUrl`.
+   */
   async run(
     options: Omit<NodeOptions, 'jobDirectory'> & { jobDirectory?: string },
   ): Promise<WorkerNode> {
@@ -121,6 +124,7 @@ class JobReactorFacade {
       removeFailedJobs: c.removeFailedJobs,
       ...(c.secret !== undefined ? { secret: c.secret } : {}),
       ...options,
+      ...(options.storage === 'redis' ? { storage: c.redisUrl } : {}),
     });
     this.#nodes.push(node);
     return node.start();

@@ -92,6 +92,8 @@ export class DistributorLink {
     } catch (err) {
       if (err instanceof JobReactorError && err.code !== 'JR_ERR_CONNECTION') {
         this.handlers.onRejected(this, err.toInfo());
+        // Refused (wrong secret, other version): retrying fast would only flood its log.
+        this.#attempt = Math.max(this.#attempt, 6);
       }
       this.#retry(err instanceof Error ? err : undefined);
       return;

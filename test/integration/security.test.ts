@@ -169,6 +169,25 @@ describe('security - handshake, secrets and hostile frames', () => {
     expect(d.nodes()).toHaveLength(1);
   });
 
+  it('a second live node with the same name is refused until the first one leaves', async () => {
+    const d = await startDistributor({ port: 0 });
+    open.push(d);
+    const rejected: string[] = [];
+    d.on('node:rejected', (_r, e) => rejected.push(e.code));
+    const first = await withNode(d, 'twin');
+    await waitUntil(() => d.nodes().length === 1);
+    const second = await withNode(d, 'twin');
+    await waitUntil(() => rejected.length >= 1);
+    expect(rejected[0]).toBe('JR_ERR_DUPLICATE_NODE');
+    expect(d.nodes().map((n) => n.instance)).toEqual([first.instance]);
+    await first.stop();
+    await waitUntil(
+      () => d.nodes()[0]?.instance === second.instance,
+      15_000,
+      'the second twin to get in',
+    );
+  });
+
   it('refuses to listen on a non-loopback address without a secret', () => {
     return expect(startDistributor({ host: '0.0.0.0', port: 0 })).rejects.toMatchObject({
       code: 'JR_ERR_INVALID_ARGUMENT',
