@@ -16,7 +16,7 @@ import type { Feedback, JobArgs } from '../model/job.ts';
 import { silentLogger, type Logger } from '../model/logger.ts';
 import { assertNodeName } from '../model/names.ts';
 import { TypedEmitter } from '../model/typed-emitter.ts';
-import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/codec.ts';
+import { DEFAULT_MAX_FRAME_SIZE, encodeFrame } from '../protocol/codec.ts';
 import type { Message } from '../protocol/messages.ts';
 import type { Connection } from '../transport/connection.ts';
 import { acceptHandshake } from '../transport/handshake.ts';
@@ -166,6 +166,9 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     if (onError !== undefined && typeof onError !== 'function') {
       throw new InvalidArgumentError('onError must be a function');
     }
+    // Encoding now checks the args (plain data only) and the size in the caller's stack,
+    // not later at dispatch; the frame is reused for the send.
+    const frame = encodeFrame({ t: 'job', job: spec }, this.#maxFrameSize);
     const tracked = new TrackedJob(
       spec,
       routing,
@@ -173,6 +176,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       onSuccess as SuccessFeedback | undefined,
       onError as ErrorFeedback | undefined,
     );
+    tracked.frame = frame;
     const placed = this.#place(tracked);
     if (placed === 'kept') {
       if (this.#waiting.full)
@@ -225,9 +229,13 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
 
   // ---- connections ---------------------------------------------------------------
 
+  get #maxFrameSize(): number {
+    return this.#opts.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+  }
+
   #connOptions() {
     return {
-      maxFrameSize: this.#opts.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+      maxFrameSize: this.#maxFrameSize,
       heartbeatMs: this.#opts.heartbeatMs ?? 1000,
     };
   }
@@ -324,6 +332,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       job.state = TrackState.Waiting;
       job.session = undefined;
       job.spec = { ...job.spec, delivery: job.spec.delivery + 1 };
+      job.frame = undefined;
       back.push(job);
       this.emit('job:requeued', job.spec.id, session.name);
     }
@@ -353,7 +362,9 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     }
     if (typeof picked === 'string') return 'kept';
     try {
-      picked.send({ t: 'job', job: job.spec });
+      if (job.frame) picked.sendFrame(job.frame);
+      else picked.send({ t: 'job', job: job.spec });
+      job.frame = undefined;
     } catch (err) {
       // Encoding failed (e.g. the job is larger than the frame limit): fail this job only.
       const info =

@@ -62,6 +62,10 @@ export class NodeSession {
     this.connection.send(message);
   }
 
+  sendFrame(frame: Buffer): void {
+    this.connection.sendFrame(frame);
+  }
+
   info(): NodeInfo {
     return {
       name: this.name,

@@ -55,6 +55,8 @@ export class TrackedJob {
   session: NodeSession | undefined;
   readonly accepted = new LazyOutcome<{ node: string }>();
   readonly result = new LazyOutcome<JobArgs>();
+  /** The job message, encoded once at enqueue; dropped after sending (re-encoded if it moves). */
+  frame: Buffer | undefined;
   /** The application called cancel(); if the holder vanishes, the job ends instead of moving. */
   cancelRequested = false;
   constructor(

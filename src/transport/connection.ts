@@ -13,6 +13,8 @@ export interface Connection {
   readonly remote: string;
   readonly closed: boolean;
   send(message: Message): void;
+  /** Sends a frame made earlier with `encodeFrame` (the distributor encodes a job once, at enqueue). */
+  sendFrame(frame: Buffer): void;
   close(reason?: JobReactorError): void;
   /** Handlers run in registration order for every decoded message. */
   onMessage(handler: (message: Message) => void): void;

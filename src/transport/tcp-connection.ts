@@ -137,7 +137,11 @@ export class TcpConnection implements Connection {
    */
   send(message: Message): void {
     if (this.#state !== State.Open) return;
-    const frame = encodeFrame(message, this.#opts.maxFrameSize);
+    this.sendFrame(encodeFrame(message, this.#opts.maxFrameSize));
+  }
+
+  sendFrame(frame: Buffer): void {
+    if (this.#state !== State.Open) return;
     this.#pending.push(frame);
     this.#pendingBytes += frame.length;
     if (!this.#flushScheduled) {

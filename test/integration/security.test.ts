@@ -158,13 +158,20 @@ describe('security - handshake, secrets and hostile frames', () => {
     await expect(d.enqueue('ping', {}).result).resolves.toEqual({ pong: true });
   });
 
-  it('a job larger than the frame limit fails at dispatch with a typed error, the link stays up', async () => {
+  it('a job larger than the frame limit, or with args that are not plain data, is refused at enqueue', async () => {
     const d = await startDistributor({ port: 0, maxFrameSize: 16 * 1024 });
     open.push(d);
     await withNode(d, 'small');
     await waitUntil(() => d.nodes().length === 1);
-    const h = d.enqueue('ping', { blob: 'x'.repeat(32 * 1024) });
-    await expect(h.result).rejects.toMatchObject({ error: { code: 'JR_ERR_PAYLOAD_TOO_LARGE' } });
+    expect(() => d.enqueue('ping', { blob: 'x'.repeat(32 * 1024) })).toThrow(
+      expect.objectContaining({ code: 'JR_ERR_PAYLOAD_TOO_LARGE' }),
+    );
+    expect(() => d.enqueue('ping', { when: new Date() })).toThrow(
+      expect.objectContaining({ code: 'JR_ERR_INVALID_ARGUMENT' }),
+    );
+    expect(() =>
+      d.enqueue('ping', JSON.parse('{"__proto__": {"polluted": true}}') as Record<string, unknown>),
+    ).toThrow(expect.objectContaining({ code: 'JR_ERR_INVALID_ARGUMENT' }));
     await expect(d.enqueue('ping', {}).result).resolves.toEqual({ pong: true });
     expect(d.nodes()).toHaveLength(1);
   });
