@@ -292,7 +292,34 @@ function workerExecArgv(): string[] {
   if (!FROM_SOURCE) return [...process.execArgv];
   const api = import.meta.resolve('tsx/esm/api');
   const preload = `import { register } from ${JSON.stringify(api)}; register();`;
-  return [...process.execArgv, '--import', `data:text/javascript,${encodeURIComponent(preload)}`];
+  // A parent started by `tsx` (or `node --import tsx`) passes tsx's own loader flags; in a
+  // worker they would install a second loader next to ours and the job files would load
+  // twice, into two registries. Keep one: ours.
+  return [
+    ...withoutTsxLoader(process.execArgv),
+    '--import',
+    `data:text/javascript,${encodeURIComponent(preload)}`,
+  ];
+}
+
+function withoutTsxLoader(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const takesValue =
+      arg === '--import' || arg === '--require' || arg === '--loader' || arg === '-r';
+    const value = takesValue
+      ? argv[i + 1]
+      : arg.includes('=')
+        ? arg.slice(arg.indexOf('=') + 1)
+        : undefined;
+    if (value !== undefined && /(^|[/\\])tsx([/\\]|$)/.test(value)) {
+      if (takesValue) i++;
+      continue;
+    }
+    out.push(arg);
+  }
+  return out;
 }
 
 function failure(args: JobArgs, error: ErrorInfo, unrecoverable: boolean): AttemptOutcome {
