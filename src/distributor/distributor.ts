@@ -185,6 +185,17 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       this.emit('job:waiting', spec.id);
     }
     this.#jobs.set(spec.id, tracked);
+    const signal = options?.signal;
+    if (signal) {
+      const onAbort = () => void this.#cancel(tracked);
+      if (signal.aborted) queueMicrotask(onAbort);
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        // Detach when the job ends, so a long-lived signal does not keep every job alive.
+        const detach = () => signal.removeEventListener('abort', onAbort);
+        tracked.result.onSettled(detach);
+      }
+    }
     return createHandle(tracked, (j) => this.#cancel(j)) as JobHandle<A>;
   }
 

@@ -35,6 +35,8 @@ export interface EnqueueOptions {
   timeout?: number | string;
   /** Idempotency key used as the job id: enqueueing an id that is still tracked returns the existing handle. */
   id?: string;
+  /** Aborting it cancels the job (as `handle.cancel()`), wherever it is. Never sent to the node. */
+  signal?: AbortSignal;
 }
 
 /** Routing facts the distributor needs and the node does not. */

@@ -11,6 +11,14 @@ export class LazyOutcome<T> {
   #resolve: ((value: T) => void) | undefined;
   #reject: ((err: unknown) => void) | undefined;
 
+  #onSettled: (() => void)[] | undefined;
+
+  /** Runs `fn` once when the outcome settles (at once if it already has). */
+  onSettled(fn: () => void): void {
+    if (this.#state !== 'pending') return fn();
+    (this.#onSettled ??= []).push(fn);
+  }
+
   get settled(): boolean {
     return this.#state !== 'pending';
   }
@@ -34,6 +42,7 @@ export class LazyOutcome<T> {
     this.#state = 'resolved';
     this.#value = value;
     this.#resolve?.(value);
+    this.#fireSettled();
   }
 
   reject(err: unknown): void {
@@ -41,5 +50,12 @@ export class LazyOutcome<T> {
     this.#state = 'rejected';
     this.#error = err;
     this.#reject?.(err);
+    this.#fireSettled();
+  }
+
+  #fireSettled(): void {
+    const fns = this.#onSettled;
+    this.#onSettled = undefined;
+    if (fns) for (const fn of fns) fn();
   }
 }

@@ -248,6 +248,25 @@ describe('scheduling - node timers under fake time', () => {
     expect(await every.cancel()).toBe(false);
   });
 
+  it('an AbortSignal given to enqueue cancels the job', async () => {
+    const reg = new JobRegistry();
+    const ran: string[] = [];
+    reg.define('abortable', () => void ran.push('ran'));
+    const { d, clock } = await setup(reg);
+    const controller = new AbortController();
+    const h = d.enqueue('abortable', {}, { after: 10, signal: controller.signal });
+    await h.accepted;
+    controller.abort();
+    await expect(h.result).rejects.toMatchObject({ code: 'JR_ERR_JOB_CANCELLED' });
+    clock.advance(20_000);
+    await settle();
+    expect(ran).toEqual([]);
+    const early = new AbortController();
+    early.abort();
+    const never = d.enqueue('abortable', {}, { signal: early.signal });
+    await expect(never.result).rejects.toMatchObject({ code: 'JR_ERR_JOB_CANCELLED' });
+  });
+
   it('a periodic job that cancels itself gives exactly the expected feedbacks (JobReactor will_cancel)', async () => {
     const reg = new JobRegistry();
     reg.define('will_cancel', (args: { n: number }, ctx) => {
