@@ -8,7 +8,12 @@ const N = Number(process.env.N ?? 10_000);
 const SPREAD = Number(process.env.SPREAD_MS ?? 10_000);
 const jobs = fileURLToPath(new URL('../test/fixtures/integration-jobs/', import.meta.url));
 const d = await startDistributor({ port: 0, maxWaiting: N + 1 });
-const node = spawnNode({ name: 'bench', distributors: [`127.0.0.1:${d.address.port}`], jobs, concurrency: 256 });
+const node = spawnNode({
+  name: 'bench',
+  distributors: [`127.0.0.1:${d.address.port}`],
+  jobs,
+  concurrency: 256,
+});
 while (d.nodes().length === 0) await new Promise((r) => setTimeout(r, 20));
 const start = Date.now() + 2000;
 const late: number[] = [];
