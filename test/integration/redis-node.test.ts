@@ -283,7 +283,13 @@ describe.skipIf(!redisAvailable())('redis node - durable jobs over a real redis-
     );
     const monitor = new RedisMonitor({ url: redis.url, prefix });
     try {
-      expect((await monitor.nodes()).find((n) => n.name === 'keeper')?.feedbacks).toBe(1);
+      // The job logs when it starts; its feedback is written to Redis once it has finished.
+      let kept = 0;
+      for (let i = 0; i < 100 && kept === 0; i++) {
+        kept = (await monitor.nodes()).find((n) => n.name === 'keeper')?.feedbacks ?? 0;
+        if (kept === 0) await sleep(50);
+      }
+      expect(kept).toBe(1);
       const again = await startDistributor({ port, id: 'app-1' });
       distributors.push(again);
       const orphans: string[] = [];
