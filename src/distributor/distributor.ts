@@ -93,6 +93,11 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   readonly #sessions: NodeSession[] = [];
   readonly #jobs = new Map<string, TrackedJob>();
   readonly #waiting: WaitingQueue;
+  /**
+   * Jobs no connected node may run at all (strict node absent, every node excluded):
+   * looked at again only when a node connects or changes, never on credit.
+   */
+  readonly #stranded: WaitingQueue;
   readonly #seen = new RecentKeys(100_000);
   readonly #acks = new FeedbackAcks();
   readonly #cancels = new CancelRequests();
@@ -108,6 +113,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     this.id = options.id ?? randomId(8);
     assertNodeName(this.id, 'distributor id');
     this.#waiting = new WaitingQueue(options.maxWaiting ?? 100_000);
+    this.#stranded = new WaitingQueue(Number.POSITIVE_INFINITY);
     const host = options.host ?? '127.0.0.1';
     if (!options.secret && !options.allowInsecure && !LOOPBACK.test(host)) {
       throw new InvalidArgumentError(
@@ -178,10 +184,11 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     );
     tracked.frame = frame;
     const placed = this.#place(tracked);
-    if (placed === 'kept') {
-      if (this.#waiting.full)
+    if (placed === 'kept' || placed === 'stranded') {
+      if (this.#waiting.size + this.#stranded.size >= this.#waiting.limit) {
         throw new QueueFullError(`waiting queue is full (${this.#waiting.limit} jobs)`);
-      this.#waiting.push(tracked);
+      }
+      (placed === 'kept' ? this.#waiting : this.#stranded).push(tracked);
       this.emit('job:waiting', spec.id);
     }
     this.#jobs.set(spec.id, tracked);
@@ -206,7 +213,11 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
 
   /** Counts for dashboards and tests. */
   stats(): { tracked: number; waiting: number; nodes: number } {
-    return { tracked: this.#jobs.size, waiting: this.#waiting.size, nodes: this.#sessions.length };
+    return {
+      tracked: this.#jobs.size,
+      waiting: this.#waiting.size + this.#stranded.size,
+      nodes: this.#sessions.length,
+    };
   }
 
   /**
@@ -230,6 +241,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     }
     this.#jobs.clear();
     this.#waiting.takeAll();
+    this.#stranded.takeAll();
     this.#cancels.clear();
     this.#state = 'closed';
   }
@@ -285,7 +297,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     this.#log.info({ node: session.name, remote: conn.remote }, 'node connected');
     this.emit('node:connected', session.info());
     this.#cancels.connected(session);
-    this.#scheduleDrain();
+    this.#scheduleDrain(true);
   }
 
   #onMessage(session: NodeSession, m: Message): void {
@@ -314,7 +326,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
         session.paused = !m.accepting;
         session.jobNames = new Set(m.jobs);
         this.emit('node:status', session.info());
-        this.#scheduleDrain();
+        this.#scheduleDrain(true);
         return;
       default: {
         const err = new InvalidArgumentError(`unexpected message '${m.t}' from a node`);
@@ -355,13 +367,13 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       'node disconnected',
     );
     this.emit('node:disconnected', session.info(), reason, back.length);
-    if (this.#state === 'listening') this.#scheduleDrain();
+    if (this.#state === 'listening') this.#scheduleDrain(true);
   }
 
   // ---- dispatch ------------------------------------------------------------------
 
   /** Sends the job to a node if one can take it now. */
-  #place(job: TrackedJob): 'placed' | 'kept' | 'failed' {
+  #place(job: TrackedJob): 'placed' | 'kept' | 'stranded' | 'failed' {
     const now = this.#clock.now();
     const instant = isInstant(job.spec, now);
     const picked = this.#selector.pick(this.#sessions, job.spec.name, job.routing, instant);
@@ -371,7 +383,8 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       queueMicrotask(() => this.#finishWithError(job, err.toInfo(), ''));
       return 'failed';
     }
-    if (typeof picked === 'string') return 'kept';
+    if (picked === 'no-credit') return 'kept';
+    if (typeof picked === 'string') return 'stranded';
     try {
       if (job.frame) picked.sendFrame(job.frame);
       else picked.send({ t: 'job', job: job.spec });
@@ -392,18 +405,30 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     return 'placed';
   }
 
-  #scheduleDrain(): void {
+  /** `nodesChanged`: a node came, went or changed, so stranded jobs may have a node now. */
+  #scheduleDrain(nodesChanged = false): void {
+    if (nodesChanged && this.#stranded.size > 0) this.#waiting.unshiftAll(this.#stranded.takeAll());
     if (this.#drainScheduled || this.#waiting.size === 0) return;
     this.#drainScheduled = true;
     // Coalesce: many credits arriving in one read cost one pass over the queue.
     queueMicrotask(() => {
       this.#drainScheduled = false;
       if (this.#state !== 'listening') return;
+      const stranded: TrackedJob[] = [];
       this.#waiting.drain((job) => {
         if (job.state === TrackState.Done) return 'placed';
+        // Nothing can take an instant job: stop here instead of walking the whole queue
+        // (100k waiting jobs and a credit at a time would make dispatch quadratic).
+        if (job.instant && !this.#anyCredit()) return 'stop';
         const r = this.#place(job);
-        return r === 'failed' ? 'placed' : r;
+        if (r === 'failed') return 'placed';
+        if (r === 'stranded') {
+          stranded.push(job);
+          return 'placed';
+        }
+        return r;
       });
+      for (const job of stranded) this.#stranded.push(job);
     });
   }
 
@@ -454,7 +479,8 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       if (holder && holder !== session && !holder.closed) {
         holder.send({ t: 'cancel', id: fb.jobId, req: 0 });
       }
-      this.#waiting.remove(job);
+      // If it was also waiting to move (its node dropped, then delivered after all), the
+      // next drain drops it: a queue scan per feedback would cost O(waiting).
     }
     deliverFeedback(job, fb, this.#call);
   }
@@ -463,7 +489,6 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     if (job.state === TrackState.Done) return;
     job.state = TrackState.Done;
     this.#jobs.delete(job.spec.id);
-    this.#waiting.remove(job);
     failUndelivered(job, error, node, this.#call);
   }
 
@@ -482,7 +507,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   async #cancel(job: TrackedJob): Promise<boolean> {
     if (job.state === TrackState.Done) return false;
     if (job.state === TrackState.Waiting) {
-      this.#waiting.remove(job);
+      if (!this.#waiting.remove(job)) this.#stranded.remove(job);
       job.state = TrackState.Done;
       this.#jobs.delete(job.spec.id);
       job.accepted.reject(new JobCancelledError(job.spec.id));
@@ -502,6 +527,11 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     }
     if (!session) return false;
     return this.#cancels.send(session, job);
+  }
+
+  #anyCredit(): boolean {
+    for (const s of this.#sessions) if (s.usable && s.credit > 0) return true;
+    return false;
   }
 
   #anyInFlight(): boolean {

@@ -30,6 +30,7 @@ import { defaultRegistry, type JobRegistry, type ResolvedJobOptions } from './jo
 import { transition, unknownJobFeedback, type LifecycleRules } from './job-lifecycle.ts';
 import { loadJobDirectory } from './job-loader.ts';
 import { runAttempt, type AttemptOutcome } from './job-runner.ts';
+import { ReadyQueue } from './ready-queue.ts';
 import { ThreadPool } from './thread-pool.ts';
 import type { NodeEvents } from './node-events.ts';
 import { NODE_DEFAULTS, parseAddress, type NodeOptions } from './node-options.ts';
@@ -64,7 +65,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly #rules: LifecycleRules;
   readonly #links: DistributorLink[] = [];
   readonly #timers: TimerQueue<string>;
-  readonly #ready: { id: string; record?: JobRecord }[] = [];
+  readonly #ready = new ReadyQueue();
   readonly #running = new Map<string, Running>();
   /** Jobs received and being written; a cancel that arrives meanwhile is noted here. */
   readonly #saving = new Map<string, { cancel: boolean }>();
@@ -193,7 +194,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#state = 'stopping';
     for (const link of this.#links) link.send({ t: 'drain' });
     this.#timers.close();
-    this.#ready.length = 0;
+    this.#ready.clear();
     await this.#until(() => this.#active === 0, deadline);
     if (this.#active > 0) {
       for (const r of this.#running.values()) r.controller.abort(new Interrupted('node stopping'));
@@ -320,10 +321,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
 
   #holds(id: string): boolean {
     return (
-      this.#saving.has(id) ||
-      this.#running.has(id) ||
-      this.#timers.has(id) ||
-      this.#ready.some((r) => r.id === id)
+      this.#saving.has(id) || this.#running.has(id) || this.#timers.has(id) || this.#ready.has(id)
     );
   }
 
@@ -353,12 +351,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   // ---- running ---------------------------------------------------------------------
 
   #pump(): void {
-    while (
-      this.#state === 'running' &&
-      this.#active < this.#concurrency &&
-      this.#ready.length > 0
-    ) {
-      const entry = this.#ready.shift()!;
+    while (this.#state === 'running' && this.#active < this.#concurrency && this.#ready.size > 0) {
+      const entry = this.#ready.take()!;
       this.#active++;
       void this.#runOne(entry.id, entry.record).finally(() => {
         this.#active--;
@@ -535,10 +529,9 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       saving.cancel = true;
       return true;
     }
-    const inReady = this.#ready.findIndex((r) => r.id === id);
-    if (inReady >= 0) this.#ready.splice(inReady, 1);
+    const inReady = this.#ready.remove(id);
     const inTimer = this.#timers.remove(id);
-    if (inReady < 0 && !inTimer) return false;
+    if (!inReady && !inTimer) return false;
     const record = await this.#storage.load(id).catch(() => undefined);
     if (!record) return false;
     await this.#finishCancelled(record, true);
