@@ -90,6 +90,16 @@ const DEFAULT_STEP_NAME = 'noname';
 export class JobRegistry {
   // A Map, so no name can ever reach Object.prototype.
   readonly #jobs = new Map<string, MutableDefinition>();
+  readonly #listeners = new Set<(name: string) => void>();
+
+  /**
+   * Calls `listener` after each new definition (a node tells its distributors the jobs it
+   * can run). Returns a function that removes the listener.
+   */
+  onDefine(listener: (name: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
 
   /**
    * Defines job `name`.
@@ -112,6 +122,7 @@ export class JobRegistry {
       callbacks: [],
       errbacks: [],
     });
+    for (const listener of this.#listeners) listener(name);
     return Object.freeze({ name });
   }
 

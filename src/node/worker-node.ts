@@ -79,6 +79,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   /** Writes that failed while the storage was down, replayed when it returns (by job id). */
   readonly #unsynced = new Map<string, () => Promise<void>>();
   #threadPool: ThreadPool | undefined;
+  #stopWatchingRegistry: (() => void) | undefined;
+  #jobsChangePending = false;
   #warnedNoDeferDirectory = false;
   #idleWaiters: (() => void)[] = [];
 
@@ -178,6 +180,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     }
     await this.#outbox.restore();
     this.#state = 'running';
+    this.#stopWatchingRegistry = this.#registry.onDefine(() => this.#jobsChanged());
     this.#pump(); // jobs resumed from storage that are already due
     for (const link of this.#links) link.start();
     return this;
@@ -192,6 +195,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (this.#state === 'stopped' || this.#state === 'stopping') return;
     const deadline = Date.now() + (options.timeout ?? 10_000);
     this.#state = 'stopping';
+    this.#stopWatchingRegistry?.();
     for (const link of this.#links) link.send({ t: 'drain' });
     this.#timers.close();
     this.#ready.clear();
@@ -238,6 +242,17 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
 
   #status(): Message {
     return { t: 'status', accepting: this.#accepting, jobs: this.#registry.names() };
+  }
+
+  /** Jobs defined after the node connected: tell the distributors (once per turn). */
+  #jobsChanged(): void {
+    if (this.#jobsChangePending) return;
+    this.#jobsChangePending = true;
+    queueMicrotask(() => {
+      this.#jobsChangePending = false;
+      if (this.#state !== 'running') return;
+      for (const link of this.#links) link.send(this.#status());
+    });
   }
 
   /** Storage went away or came back: pause or resume taking jobs, replay failed writes. */

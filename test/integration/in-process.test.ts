@@ -119,6 +119,15 @@ describe('in-process - distributor and node over real TCP', () => {
     await waitUntil(() => threw.length === 2);
   });
 
+  it('a job defined after the node connected is announced to the distributor', async () => {
+    const reg = new JobRegistry();
+    reg.define('early', () => {});
+    const { d } = await setup(reg);
+    reg.define('late', () => ({ late: true }));
+    await waitUntil(() => d.nodes()[0]!.jobs.includes('late'));
+    await expect(d.enqueue('late', {}).result).resolves.toEqual({ late: true });
+  });
+
   it('queues jobs while no node is connected and runs them when one connects', async () => {
     const reg = new JobRegistry();
     reg.define('later', (args: { i: number }) => ({ done: args.i }));
