@@ -63,7 +63,8 @@ export interface JobContextFacts {
   node: string;
   /** Epoch ms. */
   startedAt: number;
-  signal: AbortSignal;
+  /** The attempt's signal, or a function that makes it when a step first reads `ctx.signal`. */
+  signal: AbortSignal | (() => AbortSignal);
   log: JobLogger;
 }
 
@@ -73,7 +74,9 @@ export interface JobContextFacts {
  * The context is frozen: steps cannot change what later steps see.
  */
 export function createJobContext(record: JobRecord, facts: JobContextFacts): JobContext {
-  const ctx: JobContext = {
+  // Built field by field (same keys, same order as always) instead of spreading
+  // conditional objects: this runs once per attempt.
+  const ctx = {
     id: record.id,
     name: record.name,
     attempt: record.attempt,
@@ -83,16 +86,19 @@ export function createJobContext(record: JobRecord, facts: JobContextFacts): Job
     enqueuedAt: new Date(record.enqueuedAt),
     startedAt: new Date(facts.startedAt),
     runAt: new Date(record.dueAt),
-    ...(record.period === undefined ? {} : { period: record.period }),
-    ...(record.cron === undefined ? {} : { cron: record.cron }),
-    delivery: record.delivery,
-    signal: facts.signal,
-    cancel(reason?: string): never {
-      throw new CancelJob(reason ?? `job ${record.name} (${record.id}) cancelled`);
-    },
-    log: facts.log,
+  } as Record<string, unknown>;
+  if (record.period !== undefined) ctx.period = record.period;
+  if (record.cron !== undefined) ctx.cron = record.cron;
+  ctx.delivery = record.delivery;
+  const signal = facts.signal;
+  if (typeof signal === 'function') {
+    Object.defineProperty(ctx, 'signal', { get: signal, enumerable: true });
+  } else ctx.signal = signal;
+  ctx.cancel = function cancel(reason?: string): never {
+    throw new CancelJob(reason ?? `job ${record.name} (${record.id}) cancelled`);
   };
-  return Object.freeze(ctx);
+  ctx.log = facts.log;
+  return Object.freeze(ctx) as unknown as JobContext;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import type { ErrorInfo } from '../errors.ts';
 import {
   CancelJob,
@@ -31,7 +32,7 @@ export interface RunAttemptOptions {
   node: string;
   clock: Clock;
   /** External stop: the application cancelled the job, or the node is shutting down. */
-  signal?: AbortSignal;
+  signal?: StopSignal;
   /**
    * Per-attempt timeout, ms; a value that is not a positive finite number means none.
    * @default the definition's `timeout`
@@ -44,6 +45,64 @@ export interface RunAttemptOptions {
   mergeJobItselfToArgs?: boolean;
   /** @default noopLogger */
   log?: JobLogger;
+}
+
+/**
+ * What the runner needs of an external stop: an `AbortSignal`, or an {@link Interrupter}.
+ */
+export interface StopSignal {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+/**
+ * A minimal stand-in for an AbortController, for a node's one-per-running-job stop handle:
+ * `new AbortController()` costs a few microseconds and a handful of objects (an EventTarget
+ * underneath), which shows at tens of thousands of jobs per second; this is one small
+ * object. It is its own `signal`. Listeners run once, in order, on the first `abort()`.
+ */
+export class Interrupter implements StopSignal {
+  #aborted = false;
+  #reason: unknown;
+  #listeners: (() => void)[] | undefined;
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  get reason(): unknown {
+    return this.#reason;
+  }
+
+  get signal(): this {
+    return this;
+  }
+
+  abort(reason?: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason ?? new DOMException('This operation was aborted', 'AbortError');
+    const listeners = this.#listeners;
+    this.#listeners = undefined;
+    if (listeners) for (const listener of listeners) listener();
+  }
+
+  addEventListener(type: 'abort', listener: () => void): void {
+    if (type !== 'abort' || this.#aborted) return;
+    (this.#listeners ??= []).push(listener);
+  }
+
+  removeEventListener(type: 'abort', listener: () => void): void {
+    const i = this.#listeners?.indexOf(listener) ?? -1;
+    if (i >= 0) this.#listeners!.splice(i, 1);
+  }
+
+  /** Listeners waiting (for tests: nothing may be left behind). */
+  get listenerCount(): number {
+    return this.#listeners?.length ?? 0;
+  }
 }
 
 /**
@@ -88,7 +147,9 @@ export async function runAttempt(
   opts: RunAttemptOptions,
 ): Promise<AttemptOutcome> {
   try {
-    return await attempt(def, record, opts);
+    // A chain of synchronous steps completes without a single await (no promise per step).
+    const outcome = attempt(def, record, opts);
+    return outcome instanceof Promise ? await outcome : outcome;
   } catch (err) {
     // Only a bug in the runner itself gets here: still report it as a failed attempt.
     return {
@@ -100,11 +161,11 @@ export async function runAttempt(
   }
 }
 
-async function attempt(
+function attempt(
   def: JobDefinition,
   record: JobRecord,
   opts: RunAttemptOptions,
-): Promise<AttemptOutcome> {
+): AttemptOutcome | Promise<AttemptOutcome> {
   const { clock, signal: external } = opts;
   const log = opts.log ?? noopLogger;
   const startedAt = clock.now();
@@ -121,48 +182,58 @@ async function attempt(
   }
   if (opts.mergeJobItselfToArgs === true) args.jobItself = jobItself(record, startedAt);
 
+  // The phase's signal is made only if a step asks for it (most never do).
   const contextFor = (phase: Phase): JobContext =>
-    createJobContext(record, { node: opts.node, startedAt, signal: phase.signal, log });
-  const label = `job ${record.name} (${record.id})`;
+    createJobContext(record, { node: opts.node, startedAt, signal: phase.signalGetter, log });
 
   // Job and callbacks. Snapshot the step list: a definition can gain steps meanwhile.
-  const chain: ChainStep[] = [def.handler, ...def.callbacks.map((step) => step.fn)];
-  const main = await runPhase(
-    new Phase(clock, timeoutMs, external, label),
+  const chain: ChainStep[] =
+    def.callbacks.length === 0
+      ? [def.handler]
+      : [def.handler, ...def.callbacks.map((step) => step.fn)];
+  const main = runPhase(
+    new Phase(clock, timeoutMs, external, record, false),
     chain,
     args,
     contextFor,
   );
-  if (main.type === 'done') return { kind: 'success', args };
-  if (main.type === 'abort') return { kind: 'cancelled', args: snapshot(args), inErrback: false };
-  if (main.type === 'threw' && isCancel(main.thrown)) {
-    return { kind: 'cancelled', args, inErrback: false };
-  }
-  if (main.type === 'timeout') args = snapshot(args);
-  const failure = main.type === 'timeout' ? main.error : main.thrown;
-  const error = toErrorInfo(failure);
-  const unrecoverable = isUnrecoverable(failure);
-  args.error = error;
+  return main instanceof Promise ? main.then(afterMain) : afterMain(main);
 
-  const errbacks = def.errbacks.map((step) => step.fn);
-  if (errbacks.length === 0) return { kind: 'error', args, error, unrecoverable };
-  const phase = new Phase(clock, timeoutMs, external, `errbacks of ${label}`);
-  const rescue = await runPhase(phase, errbacks, args, contextFor);
-  switch (rescue.type) {
-    case 'done':
-      return { kind: 'error', args, error, unrecoverable };
-    case 'abort':
-      return { kind: 'cancelled', args: snapshot(args), inErrback: false, error };
-    case 'timeout': {
-      const out = snapshot(args);
-      out.errbackError = rescue.error.toInfo();
-      return { kind: 'error', args: out, error, unrecoverable };
+  function afterMain(main: PhaseResult): AttemptOutcome | Promise<AttemptOutcome> {
+    if (main.type === 'done') return { kind: 'success', args };
+    if (main.type === 'abort') return { kind: 'cancelled', args: snapshot(args), inErrback: false };
+    if (main.type === 'threw' && isCancel(main.thrown)) {
+      return { kind: 'cancelled', args, inErrback: false };
     }
-    case 'threw':
-      if (isCancel(rescue.thrown)) return { kind: 'cancelled', args, inErrback: true, error };
-      args.errbackError = toErrorInfo(rescue.thrown);
-      log.warn({ jobId: record.id, err: args.errbackError }, 'errback threw; skipped the rest');
-      return { kind: 'error', args, error, unrecoverable };
+    if (main.type === 'timeout') args = snapshot(args);
+    const failure = main.type === 'timeout' ? main.error : main.thrown;
+    const error = toErrorInfo(failure);
+    const unrecoverable = isUnrecoverable(failure);
+    args.error = error;
+
+    const errbacks = def.errbacks.map((step) => step.fn);
+    if (errbacks.length === 0) return { kind: 'error', args, error, unrecoverable };
+    const phase = new Phase(clock, timeoutMs, external, record, true);
+    const rescue = runPhase(phase, errbacks, args, contextFor);
+    const afterRescue = (rescue: PhaseResult): AttemptOutcome => {
+      switch (rescue.type) {
+        case 'done':
+          return { kind: 'error', args, error, unrecoverable };
+        case 'abort':
+          return { kind: 'cancelled', args: snapshot(args), inErrback: false, error };
+        case 'timeout': {
+          const out = snapshot(args);
+          out.errbackError = rescue.error.toInfo();
+          return { kind: 'error', args: out, error, unrecoverable };
+        }
+        case 'threw':
+          if (isCancel(rescue.thrown)) return { kind: 'cancelled', args, inErrback: true, error };
+          args.errbackError = toErrorInfo(rescue.thrown);
+          log.warn({ jobId: record.id, err: args.errbackError }, 'errback threw; skipped the rest');
+          return { kind: 'error', args, error, unrecoverable };
+      }
+    };
+    return rescue instanceof Promise ? rescue.then(afterRescue) : afterRescue(rescue);
   }
 }
 
@@ -173,102 +244,181 @@ type PhaseResult =
   | { type: 'abort'; reason: unknown };
 type Interruption = Extract<PhaseResult, { type: 'timeout' | 'abort' }>;
 
+const DONE: PhaseResult = Object.freeze({ type: 'done' });
+
 /**
  * Runs `steps` in order against `args` until one throws or the phase is interrupted.
- * Resolves (never rejects) as soon as either happens; an interrupted step may go on in
- * the background, but nothing after it starts and its result is not merged.
+ * Settles (never rejects) as soon as either happens; an interrupted step may go on in
+ * the background, but nothing after it starts and its result is not merged. Synchronous
+ * all the way (no promise) while every step returns a plain value.
  */
-async function runPhase(
+function runPhase(
   phase: Phase,
   steps: readonly ChainStep[],
   args: JobArgs,
   contextFor: (phase: Phase) => JobContext,
-): Promise<PhaseResult> {
+): PhaseResult | Promise<PhaseResult> {
+  let run: PhaseResult | Promise<PhaseResult>;
   try {
-    const ctx = contextFor(phase);
-    const run = runSteps(phase, steps, args, ctx);
-    const result =
-      phase.interrupted === undefined ? await run : await Promise.race([run, phase.interrupted]);
+    run = runSteps(phase, steps, args, contextFor(phase), 0);
+  } catch (err) {
+    phase.dispose();
+    throw err;
+  }
+  if (!(run instanceof Promise)) {
+    phase.dispose();
     // An interruption that happened before we looked wins (e.g. a step aborted the
     // external signal synchronously and then returned).
-    return phase.interruption ?? result;
-  } finally {
-    phase.dispose();
+    return phase.interruption ?? run;
   }
+  const interrupted = phase.interrupted;
+  const settled = interrupted === undefined ? run : Promise.race([run, interrupted]);
+  return settled.then(
+    (result) => {
+      phase.dispose();
+      return phase.interruption ?? result;
+    },
+    (err: unknown) => {
+      phase.dispose();
+      throw err;
+    },
+  );
 }
 
-async function runSteps(
+/** Steps from `from` on; goes asynchronous at the first step that returns a thenable. */
+function runSteps(
   phase: Phase,
   steps: readonly ChainStep[],
   args: JobArgs,
   ctx: JobContext,
-): Promise<PhaseResult> {
-  for (const step of steps) {
+  from: number,
+): PhaseResult | Promise<PhaseResult> {
+  for (let i = from; i < steps.length; i++) {
     if (phase.stopped) break;
     let returned: unknown;
     try {
-      // A synchronous throw lands in the catch like a rejection.
-      returned = await step(args, ctx);
+      // A synchronous throw lands here like a rejection would.
+      returned = steps[i]!(args, ctx);
     } catch (thrown) {
       return { type: 'threw', thrown };
+    }
+    if (isThenable(returned)) {
+      phase.goAsync();
+      return continueSteps(phase, steps, args, ctx, i, returned);
     }
     if (phase.stopped) break;
     if (isPlainObject(returned) && returned !== args) merge(args, returned);
   }
-  return { type: 'done' };
+  return DONE;
+}
+
+async function continueSteps(
+  phase: Phase,
+  steps: readonly ChainStep[],
+  args: JobArgs,
+  ctx: JobContext,
+  at: number,
+  pending: PromiseLike<unknown>,
+): Promise<PhaseResult> {
+  let returned: unknown;
+  try {
+    returned = await pending;
+  } catch (thrown) {
+    return { type: 'threw', thrown };
+  }
+  if (phase.stopped) return DONE;
+  if (isPlainObject(returned) && returned !== args) merge(args, returned);
+  return runSteps(phase, steps, args, ctx, at + 1);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 /**
- * One phase of an attempt (the chain, or the errbacks): its own AbortController, the
- * timeout timer and the listener on the external signal. `dispose()` clears both, so
- * nothing accumulates over many attempts.
+ * One phase of an attempt (the chain, or the errbacks): its AbortController, the timeout
+ * timer and the listener on the external signal. The controller is made only when a step
+ * reads `ctx.signal` (most never do), and the timer is armed only once a step returns a
+ * promise (timers cannot fire while synchronous steps run anyway). `dispose()` clears
+ * them, so nothing accumulates over many attempts.
  */
 class Phase {
-  readonly #controller = new AbortController();
+  #controller: AbortController | undefined;
+  #stopped = false;
   readonly #clock: Clock;
-  readonly #external: AbortSignal | undefined;
-  readonly #label: string;
+  readonly #external: StopSignal | undefined;
+  readonly #record: JobRecord;
+  readonly #errbacks: boolean;
   readonly #timeoutMs: number | undefined;
-  #deadline = 0;
+  readonly #deadline: number;
+  #async = false;
+  #listening = false;
   #timer: TimerHandle | undefined;
   #resolve: ((i: Interruption) => void) | undefined;
-  /** Settles only when the phase is interrupted; undefined when nothing can interrupt it. */
-  readonly interrupted: Promise<Interruption> | undefined;
+  /** Settles only when the phase is interrupted; set once the phase went asynchronous and something can interrupt it. */
+  interrupted: Promise<Interruption> | undefined;
   interruption: Interruption | undefined;
 
   constructor(
     clock: Clock,
     timeoutMs: number | undefined,
-    external: AbortSignal | undefined,
-    label: string,
+    external: StopSignal | undefined,
+    record: JobRecord,
+    errbacks: boolean,
   ) {
     this.#clock = clock;
     this.#external = external;
-    this.#label = label;
+    this.#record = record;
+    this.#errbacks = errbacks;
     this.#timeoutMs = timeoutMs;
-    if (timeoutMs === undefined && external === undefined) return;
-    this.interrupted = new Promise<Interruption>((resolve) => (this.#resolve = resolve));
-    if (external?.aborted === true) {
+    this.#deadline = timeoutMs === undefined ? 0 : clock.now() + timeoutMs;
+    if (external === undefined) return;
+    if (external.aborted) {
       this.#interrupt({ type: 'abort', reason: external.reason });
       return;
     }
-    external?.addEventListener('abort', this.#onAbort);
-    if (timeoutMs !== undefined) {
-      this.#deadline = clock.now() + timeoutMs;
-      this.#arm();
-    }
+    external.addEventListener('abort', this.#onAbort);
+    this.#listening = true;
   }
 
+  /** The phase's signal (made on first use; aborted already if the phase was interrupted). */
   get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#stopped) this.#controller.abort(this.#reason());
+    }
     return this.#controller.signal;
   }
 
+  /** `signal`, as a function: what the context calls when a step reads `ctx.signal`. */
+  readonly signalGetter = (): AbortSignal => this.signal;
+
   get stopped(): boolean {
-    return this.#controller.signal.aborted;
+    return this.#stopped;
+  }
+
+  /** A step returned a promise: from now on the phase can be interrupted while it waits. */
+  goAsync(): void {
+    if (this.#async) return;
+    this.#async = true;
+    if (this.#timeoutMs === undefined && this.#external === undefined) return;
+    this.interrupted = new Promise<Interruption>((resolve) => (this.#resolve = resolve));
+    if (this.interruption !== undefined) {
+      this.#resolve?.(this.interruption);
+      return;
+    }
+    if (this.#timeoutMs !== undefined) this.#arm();
   }
 
   dispose(): void {
-    this.#external?.removeEventListener('abort', this.#onAbort);
+    if (this.#listening) {
+      this.#external?.removeEventListener('abort', this.#onAbort);
+      this.#listening = false;
+    }
     if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);
     this.#timer = undefined;
   }
@@ -288,9 +438,15 @@ class Phase {
       this.#arm();
       return;
     }
-    const error = new TimeoutError(`${this.#label} timed out after ${this.#timeoutMs} ms`);
+    const label = `${this.#errbacks ? 'errbacks of ' : ''}job ${this.#record.name} (${this.#record.id})`;
+    const error = new TimeoutError(`${label} timed out after ${this.#timeoutMs} ms`);
     this.#interrupt({ type: 'timeout', error });
   };
+
+  #reason(): unknown {
+    const i = this.interruption;
+    return i === undefined ? undefined : i.type === 'timeout' ? i.error : i.reason;
+  }
 
   #interrupt(interruption: Interruption): void {
     if (this.interruption !== undefined) return;
@@ -298,9 +454,8 @@ class Phase {
     this.dispose();
     this.#resolve?.(interruption);
     // Last: abort listeners are user code and run synchronously.
-    this.#controller.abort(
-      interruption.type === 'timeout' ? interruption.error : interruption.reason,
-    );
+    this.#stopped = true;
+    this.#controller?.abort(this.#reason());
   }
 }
 
@@ -309,11 +464,34 @@ function validTimeout(ms: number | undefined): number | undefined {
 }
 
 function cloneArgs(args: JobArgs): JobArgs {
+  const flat = flatCopy(args);
+  if (flat !== undefined) return flat;
   const cloned: unknown = structuredClone(args);
   if (!isPlainObject(cloned)) {
     throw new InvalidArgumentError(`job args must be a plain object (got ${typeof cloned})`);
   }
   return cloned;
+}
+
+/**
+ * What `structuredClone` gives for the common case, a plain object whose values are all
+ * primitives (strings, numbers, booleans, null, undefined), at a fraction of the cost;
+ * undefined for anything else (nested data, a proxy, a `__proto__` key), which takes the
+ * structured clone.
+ */
+function flatCopy(args: JobArgs): JobArgs | undefined {
+  if (!isPlainObject(args) || isProxy(args)) return undefined;
+  const out: JobArgs = {};
+  for (const key of Object.keys(args)) {
+    const v = args[key];
+    const t = typeof v;
+    if (t === 'object' ? v !== null : t === 'function' || t === 'symbol' || t === 'bigint') {
+      return undefined;
+    }
+    if (key === '__proto__') return undefined;
+    out[key] = v;
+  }
+  return out;
 }
 
 /** A copy that a step still running in the background cannot change. Never throws. */
@@ -324,6 +502,8 @@ function snapshot(args: JobArgs): JobArgs {
     return { ...args };
   }
 }
+
+const isProxy = (value: object): boolean => types.isProxy(value);
 
 function isPlainObject(value: unknown): value is JobArgs {
   if (typeof value !== 'object' || value === null) return false;

@@ -33,6 +33,11 @@ export class MemoryStorage implements JobStorage {
   #node = '';
   #jobs = new Map<string, JobRecord>();
   #feedbacks = new Map<string, Feedback>();
+  /**
+   * One instance of each job name, distributor id and node name: every job that arrives
+   * carries fresh copies of these few strings, and a node may keep a million jobs waiting.
+   */
+  #strings = new Map<string, string>();
 
   /** The node this storage was opened for (empty before `open`). */
   get node(): string {
@@ -51,7 +56,11 @@ export class MemoryStorage implements JobStorage {
 
   async save(job: JobRecord): Promise<void> {
     this.#assertOpen();
-    this.#jobs.set(job.id, copyRecord(job));
+    const copy = copyRecord(job);
+    copy.name = this.#intern(copy.name);
+    copy.distributor = this.#intern(copy.distributor);
+    copy.node = this.#intern(copy.node);
+    this.#jobs.set(job.id, copy);
   }
 
   async load(id: string): Promise<JobRecord | undefined> {
@@ -94,7 +103,16 @@ export class MemoryStorage implements JobStorage {
     if (this.#state === State.Closed) return;
     this.#jobs.clear();
     this.#feedbacks.clear();
+    this.#strings.clear();
     this.#setState(State.Closed);
+  }
+
+  #intern(value: string): string {
+    const known = this.#strings.get(value);
+    if (known !== undefined) return known;
+    // Bounded: names and ids are few; a pathological stream of distinct ones is not kept.
+    if (this.#strings.size < MAX_INTERNED) this.#strings.set(value, value);
+    return value;
   }
 
   #setState(next: State): void {
@@ -107,6 +125,8 @@ export class MemoryStorage implements JobStorage {
     throw new StorageError('memory storage is not open: call open(node) first');
   }
 }
+
+const MAX_INTERNED = 10_000;
 
 function statusSet(
   status: JobStatus | readonly JobStatus[] | undefined,
