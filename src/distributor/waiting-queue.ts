@@ -48,17 +48,20 @@ export class WaitingQueue {
     for (; i < items.length; i++) {
       const job = items[i]!;
       const r = place(job);
+      if (r === 'stop') break; // it stays, first of the rest
       if (r === 'kept') kept.push(job);
-      else if (r === 'stop') {
-        kept.push(job);
-        i++;
-        break;
-      }
     }
-    // Only rebuild when something left; the common "nothing fits" case costs nothing.
-    if (kept.length === i - this.#head) return;
-    this.#items = kept.concat(items.slice(i));
-    this.#head = 0;
+    // The kept jobs go back, in order, just before the unvisited rest: the queue only
+    // shrinks at its front, so a pass costs what it visited, never a copy of the rest
+    // (a credit at a time over 100k waiting jobs would otherwise be quadratic).
+    const head = i - kept.length;
+    for (let j = this.#head; j < head; j++) items[j] = undefined as unknown as TrackedJob;
+    for (let j = 0; j < kept.length; j++) items[head + j] = kept[j]!;
+    this.#head = head;
+    if (head > 1024 && head * 2 > items.length) {
+      this.#items = items.slice(head);
+      this.#head = 0;
+    }
   }
 
   /** Removes and returns everything (used at close). */

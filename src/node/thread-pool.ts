@@ -33,7 +33,7 @@ import type { JobArgs, JobRecord } from '../model/job.ts';
 import type { DeferWorkerData, RescueSpec } from './defer-worker.ts';
 import type { JobLogger } from './job-context.ts';
 import { noopLogger } from './job-context.ts';
-import type { AttemptOutcome } from './job-runner.ts';
+import type { AttemptOutcome, StopSignal } from './job-runner.ts';
 import { Task, within, type Ending, type TaskDeps } from './thread-task.ts';
 
 /** True when this module runs as TypeScript (tsx, vitest): the threads then need tsx too. */
@@ -83,7 +83,7 @@ export interface DeferRunOptions {
   /** Name of the node running the attempt (for the context). */
   node: string;
   /** External stop (application cancel, node shutdown): aborts `ctx.signal` in the thread. */
-  signal?: AbortSignal;
+  signal?: StopSignal;
   /**
    * Per-attempt timeout, ms.
    * @default the definition's `timeout`

@@ -29,7 +29,7 @@ import { LinkBatcher } from './link-batcher.ts';
 import { defaultRegistry, type JobRegistry, type ResolvedJobOptions } from './job-registry.ts';
 import { transition, unknownJobFeedback, type LifecycleRules } from './job-lifecycle.ts';
 import { loadJobDirectory } from './job-loader.ts';
-import { runAttempt, type AttemptOutcome } from './job-runner.ts';
+import { Interrupter, runAttempt, type AttemptOutcome } from './job-runner.ts';
 import { ReadyQueue } from './ready-queue.ts';
 import { ThreadPool } from './thread-pool.ts';
 import type { NodeEvents } from './node-events.ts';
@@ -42,7 +42,8 @@ const STORAGE_RETRY_MS = 1000;
 class Interrupted extends ShutdownError {}
 
 interface Running {
-  controller: AbortController;
+  /** Stops the attempt (cancel, shutdown); a plain object, not an AbortController (cost per job). */
+  controller: Interrupter;
   byApp: boolean;
 }
 
@@ -399,7 +400,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       startedAt: now,
       updatedAt: now,
     };
-    const running: Running = { controller: new AbortController(), byApp: false };
+    const running: Running = { controller: new Interrupter(), byApp: false };
     this.#running.set(id, running);
     try {
       await this.#storage.save(record);
