@@ -152,8 +152,51 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     onSuccess?: SuccessFeedback<A>,
     onError?: ErrorFeedback<A>,
   ): JobHandle<A> {
+    this.#assertListening();
+    const prepared = this.#prepare(job, args, options, onSuccess, onError);
+    if (prepared instanceof TrackedJob) {
+      return this.#admit(prepared, options?.signal) as JobHandle<A>;
+    }
+    return prepared as JobHandle<A>;
+  }
+
+  /**
+   * Enqueues many jobs in one call. Every job is checked first (name, args, options,
+   * size): one bad job throws InvalidArgumentError and none is enqueued. QueueFullError,
+   * also before any is enqueued, unless the waiting queue has room for all of them.
+   * Handles come back in order; the callbacks apply to every job.
+   */
+  enqueueMany<A extends JobArgs>(
+    jobs: readonly { job: JobName<A>; args?: A; options?: EnqueueOptions }[],
+    onSuccess?: SuccessFeedback<A>,
+    onError?: ErrorFeedback<A>,
+  ): JobHandle<A>[] {
+    this.#assertListening();
+    if (!Array.isArray(jobs)) throw new InvalidArgumentError('jobs must be an array');
+    const prepared = jobs.map((j) => this.#prepare(j.job, j.args, j.options, onSuccess, onError));
+    if (this.#waiting.size + this.#stranded.size + jobs.length > this.#waiting.limit) {
+      throw new QueueFullError(`waiting queue is full (${this.#waiting.limit} jobs)`);
+    }
+    return prepared.map((p, i) =>
+      p instanceof TrackedJob
+        ? (this.#admit(p, jobs[i]!.options?.signal) as JobHandle<A>)
+        : (p as JobHandle<A>),
+    );
+  }
+
+  #assertListening(): void {
     if (this.#state !== 'listening')
       throw new ClosedError(`cannot enqueue: distributor is ${this.#state}`);
+  }
+
+  /** Checks and encodes one job (throws on bad input); an already tracked id gives its handle. */
+  #prepare<A extends JobArgs>(
+    job: JobName<A>,
+    args: A | undefined,
+    options: EnqueueOptions | undefined,
+    onSuccess: SuccessFeedback<A> | undefined,
+    onError: ErrorFeedback<A> | undefined,
+  ): TrackedJob | JobHandle {
     const name = typeof job === 'string' ? job : job?.name;
     const now = this.#clock.now();
     const { spec, routing } = buildJobSpec({
@@ -165,7 +208,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       now,
     });
     const existing = this.#jobs.get(spec.id);
-    if (existing) return createHandle(existing, (j) => this.#cancel(j)) as JobHandle<A>;
+    if (existing) return createHandle(existing, (j) => this.#cancel(j));
     if (onSuccess !== undefined && typeof onSuccess !== 'function') {
       throw new InvalidArgumentError('onSuccess must be a function');
     }
@@ -183,6 +226,12 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       onError as ErrorFeedback | undefined,
     );
     tracked.frame = frame;
+    return tracked;
+  }
+
+  /** Sends a prepared job to a node, or queues it. */
+  #admit(tracked: TrackedJob, signal: AbortSignal | undefined): JobHandle {
+    const spec = tracked.spec;
     const placed = this.#place(tracked);
     if (placed === 'kept' || placed === 'stranded') {
       if (this.#waiting.size + this.#stranded.size >= this.#waiting.limit) {
@@ -192,7 +241,6 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       this.emit('job:waiting', spec.id);
     }
     this.#jobs.set(spec.id, tracked);
-    const signal = options?.signal;
     if (signal) {
       const onAbort = () => void this.#cancel(tracked);
       if (signal.aborted) queueMicrotask(onAbort);
@@ -203,7 +251,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
         tracked.result.onSettled(detach);
       }
     }
-    return createHandle(tracked, (j) => this.#cancel(j)) as JobHandle<A>;
+    return createHandle(tracked, (j) => this.#cancel(j));
   }
 
   /** The connected nodes. */

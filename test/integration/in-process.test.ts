@@ -166,6 +166,25 @@ describe('in-process - distributor and node over real TCP', () => {
     );
   });
 
+  it('enqueueMany: all or nothing, every result comes back', async () => {
+    const reg = new JobRegistry();
+    reg.define('double', (args: { v: number }) => ({ v: args.v * 2 }));
+    const { d } = await setup(reg);
+    const handles = d.enqueueMany(
+      Array.from({ length: 500 }, (_, v) => ({ job: 'double', args: { v } })),
+    );
+    const results = await Promise.all(handles.map((h) => h.result));
+    expect(results.map((r) => r.v)).toEqual(Array.from({ length: 500 }, (_, v) => v * 2));
+    const before = d.stats().tracked;
+    expect(() =>
+      d.enqueueMany([
+        { job: 'double', args: { v: 1 } },
+        { job: 'double', args: { v: 2 }, options: { after: -1 } },
+      ]),
+    ).toThrow(expect.objectContaining({ code: 'JR_ERR_INVALID_ARGUMENT' }));
+    expect(d.stats().tracked).toBe(before);
+  });
+
   it('respects concurrency: a node never runs more than its slots', async () => {
     const reg = new JobRegistry();
     let running = 0;
