@@ -1,0 +1,112 @@
+import type * as Library from '../../src/index.ts';
+import type { JobArgs } from '../../src/index.ts';
+import { sleep, tick, wallNow } from '../lib/clock.ts';
+import { stamp } from './stamp.ts';
+import type {
+  Kind,
+  ProducerAdapter,
+  ProducerConfig,
+  Stamp,
+  WorkerAdapter,
+  WorkerConfig,
+} from './types.ts';
+
+/**
+ * The library under test: the build the bench made (`BENCH_JR_ENTRY`, compiled by tsc like
+ * the published package), else the TypeScript sources through tsx (which adds a little
+ * overhead of its own: `keepNames` wrappers).
+ */
+const jr = (await import(process.env.BENCH_JR_ENTRY ?? '../../src/index.ts')) as typeof Library;
+const { JobRegistry, RedisStorage, startDistributor, startNode } = jr;
+
+type EnqueueMany = (
+  jobs: { job: string; args: JobArgs; options: { runAt: number } }[],
+) => unknown[];
+
+const NAMES: Record<Kind, string> = { noop: 'bench.noop', stamp: 'bench.stamp' };
+
+/** Jobs enqueued and not yet accepted, at most, while bulk-loading (the bench's own pacing). */
+const MAX_UNACCEPTED = 50_000;
+
+export async function jobReactorProducer(cfg: ProducerConfig): Promise<ProducerAdapter> {
+  const d = await startDistributor({ port: 0, id: cfg.name, maxWaiting: 10_000_000 });
+  let done: (i: number, s: Stamp | undefined, t: number) => void = () => {};
+  // One callback for every job: the args carry the index (and the stamp, merged by the job).
+  const onSuccess = (args: JobArgs) => {
+    const t = wallNow();
+    done(args.i as number, args.s === undefined ? undefined : (args as unknown as Stamp), t);
+  };
+  return {
+    address: `127.0.0.1:${d.address.port}`,
+    async waitForWorkers(n) {
+      const deadline = Date.now() + 30_000;
+      while (d.nodes().filter((x) => x.jobs.includes('bench.stamp')).length < n) {
+        if (Date.now() > deadline) throw new Error(`only ${d.nodes().length} of ${n} nodes came`);
+        await sleep(10);
+      }
+    },
+    add(i, kind, dueAt) {
+      d.enqueue(
+        NAMES[kind],
+        kind === 'stamp' ? { i, st: 1 } : { i },
+        dueAt === undefined ? undefined : { runAt: dueAt },
+        onSuccess,
+      );
+      return undefined;
+    },
+    async addMany(from, count, dueAt) {
+      // The bulk API where the library has one (proposed in bench/PROPOSALS.md), else a
+      // loop of enqueue; either way acceptances are counted.
+      const many = (d as unknown as { enqueueMany?: EnqueueMany }).enqueueMany;
+      let accepted = 0;
+      const onAccepted = () => void accepted++;
+      d.on('job:accepted', onAccepted);
+      try {
+        let sent = 0;
+        while (sent < count) {
+          const end = Math.min(count, sent + 1000);
+          if (many) {
+            const batch = [];
+            for (let k = sent; k < end; k++) {
+              batch.push({ job: NAMES.noop, args: { i: from + k }, options: { runAt: dueAt } });
+            }
+            many.call(d, batch);
+            sent = end;
+          } else {
+            for (; sent < end; sent++) d.enqueue(NAMES.noop, { i: from + sent }, { runAt: dueAt });
+          }
+          await tick();
+          while (sent - accepted > MAX_UNACCEPTED) await tick();
+        }
+        const deadline = Date.now() + 120_000;
+        while (accepted < count) {
+          if (Date.now() > deadline) throw new Error(`only ${accepted} of ${count} accepted`);
+          await sleep(1);
+        }
+      } finally {
+        d.off('job:accepted', onAccepted);
+      }
+    },
+    onDone(cb) {
+      done = cb;
+    },
+    close: () => d.close({ timeout: 100 }),
+  };
+}
+
+export async function jobReactorWorker(cfg: WorkerConfig): Promise<WorkerAdapter> {
+  const registry = new JobRegistry();
+  registry.define('bench.noop', () => undefined);
+  registry.define('bench.stamp', (args, ctx) => stamp(args.i as number, ctx.runAt.getTime()));
+  const node = await startNode({
+    name: cfg.name,
+    distributors: cfg.distributors,
+    storage:
+      cfg.system === 'jr-redis'
+        ? new RedisStorage({ url: cfg.redisUrl, prefix: cfg.queue })
+        : 'memory',
+    concurrency: cfg.concurrency,
+    registry,
+  });
+  return { close: () => node.stop({ timeout: 1000 }) };
+}

@@ -1,0 +1,75 @@
+/** The systems compared. */
+export const SYSTEMS = ['jr-memory', 'jr-redis', 'bullmq', 'bee'] as const;
+export type SystemId = (typeof SYSTEMS)[number];
+
+export const LABELS: Record<SystemId, string> = {
+  'jr-memory': 'job-reactor (memory)',
+  'jr-redis': 'job-reactor (Redis)',
+  bullmq: 'BullMQ',
+  bee: 'Bee-Queue',
+};
+
+export const isJobReactor = (s: SystemId): boolean => s === 'jr-memory' || s === 'jr-redis';
+
+/** What every process of one run shares. */
+export interface RunConfig {
+  system: SystemId;
+  redisUrl: string;
+  /** Queue name (peers) or key prefix (job-reactor Redis): unique per run. */
+  queue: string;
+  /** Jobs each worker runs at once. */
+  concurrency: number;
+}
+
+export interface WorkerConfig extends RunConfig {
+  name: string;
+  /** job-reactor: the distributors to dial. */
+  distributors: string[];
+}
+
+export interface ProducerConfig extends RunConfig {
+  name: string;
+  /** BullMQ: length of the events stream (QueueEvents must not fall behind it). */
+  eventsMaxLen: number;
+}
+
+/**
+ * What a stamping processor returns (the no-op one returns nothing): the job's index, its
+ * start on the calibrated wall clock, its due time as the system itself understands it, and
+ * whether it started before that due time by the system clock (1: early).
+ */
+export interface Stamp {
+  i: number;
+  s: number;
+  d: number;
+  e: number;
+}
+
+/** The payload every system carries: a job index, plus `st: 1` for stamping jobs. */
+export interface Payload {
+  i: number;
+  st?: 1;
+}
+
+export type Kind = 'noop' | 'stamp';
+
+export interface ProducerAdapter {
+  /** job-reactor: where the distributor listens (`host:port`). */
+  readonly address: string | undefined;
+  /** Resolves once `n` workers are connected and able to take jobs (job-reactor). */
+  waitForWorkers(n: number): Promise<void>;
+  /**
+   * Enqueues one job as the system's single-job API does (`dueAt`: epoch ms, else now).
+   * A promise when the API is asynchronous (it resolves when the job is stored).
+   */
+  add(i: number, kind: Kind, dueAt?: number): Promise<unknown> | undefined;
+  /** Enqueues `count` delayed jobs from index `from` with the system's bulk API; resolves once all are stored (accepted). */
+  addMany(from: number, count: number, dueAt: number): Promise<void>;
+  /** Completion feedback as the producer sees it: the job index (-1 when unknown), its stamp, when seen. */
+  onDone(cb: (i: number, stamp: Stamp | undefined, seenAt: number) => void): void;
+  close(): Promise<void>;
+}
+
+export interface WorkerAdapter {
+  close(): Promise<void>;
+}
