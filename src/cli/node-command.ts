@@ -75,6 +75,11 @@ export function registerNodeCommand(program: Command): void {
         .default(64),
     )
     .addOption(
+      new Option('--threads <n>', 'worker threads for defer: true jobs (default: cores - 1)')
+        .env('JR_THREADS')
+        .argParser(positiveInt),
+    )
+    .addOption(
       new Option('--secret-file <path>', 'file holding the shared secret').env('JR_SECRET_FILE'),
     )
     .addOption(
