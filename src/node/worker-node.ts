@@ -402,13 +402,17 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     };
     const running: Running = { controller: new Interrupter(), byApp: false };
     this.#running.set(id, running);
-    try {
-      await this.#storage.save(record);
-    } catch (err) {
-      this.#running.delete(id);
-      this.#storageFailed(err, id);
-      this.#retryLater(id);
-      return;
+    // The "in progress" mark matters only to a storage that outlives the process (a restart
+    // re-runs such jobs); in memory it would be a record copy per job for nobody to read.
+    if (this.#storage.durable) {
+      try {
+        await this.#storage.save(record);
+      } catch (err) {
+        this.#running.delete(id);
+        this.#storageFailed(err, id);
+        this.#retryLater(id);
+        return;
+      }
     }
     this.emit('job:start', record);
     let outcome: AttemptOutcome;
