@@ -4,6 +4,7 @@ import { MIN_PERIOD_MS, parseDuration, toEpochMs } from '../model/duration.ts';
 import { assertJobName, assertNodeName } from '../model/names.ts';
 import { validateBackoff } from '../scheduling/retry.ts';
 import { validateCron } from '../scheduling/recurrence.ts';
+import { isRecurring } from '../scheduling/schedule.ts';
 
 /** Options of `enqueue`. Durations are seconds (fractions allowed) or strings like `'250ms'`, `'5m'`. */
 export interface EnqueueOptions {
@@ -161,5 +162,5 @@ export function buildJobSpec(input: {
 
 /** True when the job takes a run slot as soon as it arrives (so it needs a node's credit). */
 export function isInstant(spec: JobSpec, now: number): boolean {
-  return spec.period === undefined && spec.cron === undefined && spec.runAt <= now;
+  return !isRecurring(spec) && spec.runAt <= now;
 }

@@ -1,8 +1,8 @@
 import { ErrorCodes, type ErrorInfo } from '../errors.ts';
-import { JobStatus, type Feedback, type JobArgs, type JobRecord } from '../model/job.ts';
-import { nextDue } from '../scheduling/schedule.ts';
+import { JobStatus, type Feedback, type JobRecord } from '../model/job.ts';
+import { isRecurring, nextDue } from '../scheduling/schedule.ts';
 import { DEFAULT_MAX_ATTEMPT, retryDelay } from '../scheduling/retry.ts';
-import type { AttemptOutcome } from './job-runner.ts';
+import { stripAttemptKeys, type AttemptOutcome } from './job-runner.ts';
 
 /** Node-wide rules that decide what happens after an attempt. */
 export interface LifecycleRules {
@@ -24,22 +24,6 @@ export interface Transition {
   feedback: Omit<Feedback, 'node' | 'distributor'> | undefined;
 }
 
-// Keys the runner adds for the chain's use; they never persist into the next run (W22).
-function cleanArgs(args: JobArgs): JobArgs {
-  if (!('jobItself' in args) && !('error' in args) && !('errbackError' in args)) return args;
-  const { jobItself: _j, error: _e, errbackError: _b, ...rest } = args;
-  return rest;
-}
-
-function isRecurring(r: JobRecord): boolean {
-  return r.period !== undefined || r.cron !== undefined;
-}
-
-/** The next slot of a periodic or cron job after the run due at `slot`. */
-export function nextSlot(r: JobRecord, slot: number, now: number): number | undefined {
-  return nextDue(r, slot, now);
-}
-
 /**
  * The job state machine after one attempt (pure). `slot` is the due time of the attempt
  * that just ran; `now` is when it ended.
@@ -55,10 +39,10 @@ export function transition(
   const key = isRecurring(record) ? `${record.id}@${slot}` : record.id;
   if (outcome.kind === 'success') {
     if (isRecurring(record)) {
-      const next = nextSlot(record, slot, now);
+      const next = nextDue(record, slot, now);
       const r: JobRecord = {
         ...record,
-        args: cleanArgs(outcome.args),
+        args: stripAttemptKeys(outcome.args),
         status: next === undefined ? JobStatus.Complete : JobStatus.Queued,
         attempt: 0,
         runs: record.runs + 1,
@@ -76,7 +60,7 @@ export function transition(
     }
     const r: JobRecord = {
       ...record,
-      args: cleanArgs(outcome.args),
+      args: stripAttemptKeys(outcome.args),
       status: JobStatus.Complete,
       updatedAt: now,
     };
@@ -111,7 +95,7 @@ export function transition(
     // A retry starts again from the args the attempt began with: nothing of the failed
     // attempt (its error, half-done merges) leaks into the next one.
     const next = isRecurring(record)
-      ? (nextSlot(record, slot, now) ?? now)
+      ? (nextDue(record, slot, now) ?? now)
       : now +
         retryDelay({
           attempt: record.attempt,
@@ -139,7 +123,7 @@ export function transition(
   }
   const r: JobRecord = {
     ...record,
-    args: cleanArgs(outcome.args),
+    args: stripAttemptKeys(outcome.args),
     status: JobStatus.Failed,
     failedAt: now,
     lastError: outcome.error,

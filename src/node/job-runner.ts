@@ -112,8 +112,12 @@ export class Interrupter implements StopSignal {
  */
 export const ATTEMPT_ARG_KEYS = ['jobItself', 'error', 'errbackError'] as const;
 
-/** A shallow copy of `args` without the keys the runner writes (`ATTEMPT_ARG_KEYS`). */
+/**
+ * `args` without the keys the runner writes (`ATTEMPT_ARG_KEYS`): a shallow copy, or `args`
+ * itself when it has none of them (the common case, on every finished job).
+ */
 export function stripAttemptKeys(args: JobArgs): JobArgs {
+  if (!ATTEMPT_ARG_KEYS.some((key) => key in args)) return args;
   const copy = { ...args };
   for (const key of ATTEMPT_ARG_KEYS) delete copy[key];
   return copy;

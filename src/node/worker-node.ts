@@ -19,7 +19,7 @@ import { assertNodeName } from '../model/names.ts';
 import { TypedEmitter } from '../model/typed-emitter.ts';
 import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/codec.ts';
 import type { Message } from '../protocol/messages.ts';
-import { firstDue } from '../scheduling/schedule.ts';
+import { firstDue, isRecurring } from '../scheduling/schedule.ts';
 import { TimerQueue } from '../scheduling/timer-queue.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
 import { createStorage } from '../storage/create-storage.ts';
@@ -294,7 +294,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       this.#batcher.accepted(link, spec.id);
       return;
     }
-    const instant = spec.period === undefined && spec.cron === undefined && spec.runAt <= now;
+    const instant = !isRecurring(spec) && spec.runAt <= now;
     const record: JobRecord = {
       ...spec,
       node: this.name,
