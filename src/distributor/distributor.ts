@@ -20,7 +20,7 @@ import { DEFAULT_MAX_FRAME_SIZE, encodeFrame } from '../protocol/codec.ts';
 import type { Message } from '../protocol/messages.ts';
 import type { Connection } from '../transport/connection.ts';
 import { acceptHandshake } from '../transport/handshake.ts';
-import { listenTcp } from '../transport/tcp-connection.ts';
+import { listenTcp } from '../transport/tcp-endpoints.ts';
 import { buildJobSpec, isInstant, type EnqueueOptions } from './enqueue-options.ts';
 import type { DistributorEvents } from './events.ts';
 import { CancelRequests } from './cancel-requests.ts';

@@ -4,7 +4,7 @@ import type { HelloMessage, Message } from '../protocol/messages.ts';
 import { reconnectDelay } from '../transport/backoff.ts';
 import type { Connection } from '../transport/connection.ts';
 import { initiateHandshake } from '../transport/handshake.ts';
-import { connectTcp } from '../transport/tcp-connection.ts';
+import { connectTcp } from '../transport/tcp-endpoints.ts';
 
 export interface LinkHandlers {
   onReady(link: DistributorLink): void;

@@ -1,4 +1,4 @@
-import net from 'node:net';
+import type net from 'node:net';
 import {
   ConnectionError,
   InvalidArgumentError,
@@ -37,12 +37,7 @@ export interface TcpConnectionOptions {
   clock?: Clock;
 }
 
-export interface ConnectTcpOptions extends TcpConnectionOptions {
-  /** Dial deadline, ms. @default 10000 */
-  connectTimeoutMs?: number;
-}
-
-interface Resolved {
+export interface Resolved {
   maxFrameSize: number;
   heartbeatMs: number;
   peerTimeoutMs: number;
@@ -395,7 +390,8 @@ function runCloseHandler(
   }
 }
 
-function resolveOptions(opts: TcpConnectionOptions): Resolved {
+/** Checks and completes options; shared with the dial and listen helpers. */
+export function resolveOptions(opts: TcpConnectionOptions): Resolved {
   const heartbeatMs = opts.heartbeatMs ?? 1000;
   const resolved: Resolved = {
     maxFrameSize: opts.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
@@ -423,104 +419,4 @@ function resolveOptions(opts: TcpConnectionOptions): Resolved {
     throw new InvalidArgumentError(`maxFrameSize must be an integer below 2^32`);
   }
   return resolved;
-}
-
-/** Dials a distributor. Rejects with `ConnectionError` when refused, unreachable or too slow. */
-export function connectTcp(
-  host: string,
-  port: number,
-  opts: ConnectTcpOptions = {},
-): Promise<TcpConnection> {
-  return new Promise((resolve, reject) => {
-    resolveOptions(opts); // bad options fail before any socket exists
-    const clock = opts.clock ?? systemClock;
-    const timeoutMs = opts.connectTimeoutMs ?? 10_000;
-    const socket = net.connect({ host, port });
-    const timer = clock.setTimer(() => {
-      socket.destroy();
-      reject(new ConnectionError(`connecting to ${host}:${port} took over ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onError = (err: Error): void => {
-      clock.clearTimer(timer);
-      const code = (err as NodeJS.ErrnoException).code;
-      reject(
-        new ConnectionError(`cannot connect to ${host}:${port}: ${code ?? err.message}`, {
-          cause: err,
-        }),
-      );
-    };
-    socket.once('error', onError);
-    socket.once('connect', () => {
-      clock.clearTimer(timer);
-      socket.off('error', onError);
-      try {
-        resolve(new TcpConnection(socket, opts));
-      } catch (err) {
-        socket.destroy();
-        reject(err);
-      }
-    });
-  });
-}
-
-export interface TcpListener {
-  address: { host: string; port: number };
-  /** Stops accepting, closes every live connection it accepted, resolves when all are gone. */
-  close(): Promise<void>;
-}
-
-/**
- * Accepts connections (port 0 picks a free port). `onConnection` runs synchronously for each
- * one; if it throws, that connection is closed. Rejects with `ConnectionError` when the
- * address cannot be bound.
- */
-export function listenTcp(
-  host: string,
-  port: number,
-  onConnection: (connection: TcpConnection) => void,
-  opts: TcpConnectionOptions = {},
-): Promise<TcpListener> {
-  resolveOptions(opts);
-  const live = new Set<TcpConnection>();
-  const server = net.createServer((socket) => {
-    let conn: TcpConnection;
-    try {
-      conn = new TcpConnection(socket, opts);
-    } catch {
-      socket.destroy();
-      return;
-    }
-    live.add(conn);
-    conn.onClose(() => live.delete(conn));
-    try {
-      onConnection(conn);
-    } catch (err) {
-      conn.close(err instanceof JobReactorError ? err : undefined);
-    }
-  });
-  return new Promise((resolve, reject) => {
-    const onListenError = (err: Error): void => {
-      const code = (err as NodeJS.ErrnoException).code;
-      reject(
-        new ConnectionError(`cannot listen on ${host}:${port}: ${code ?? err.message}`, {
-          cause: err,
-        }),
-      );
-    };
-    server.once('error', onListenError);
-    server.listen(port, host, () => {
-      server.off('error', onListenError);
-      // Accept-time errors (EMFILE…) must not crash the process; the server keeps going.
-      server.on('error', () => {});
-      const addr = server.address() as net.AddressInfo;
-      resolve({
-        address: { host: addr.address, port: addr.port },
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            for (const conn of live) conn.close();
-          }),
-      });
-    });
-  });
 }

@@ -14,7 +14,7 @@ import {
   newNonce,
   proofMatches,
 } from '../../../src/transport/handshake.ts';
-import { connectTcp, listenTcp } from '../../../src/transport/tcp-connection.ts';
+import { connectTcp, listenTcp } from '../../../src/transport/tcp-endpoints.ts';
 import type { TcpConnection } from '../../../src/transport/tcp-connection.ts';
 import { sampleJob } from '../protocol/sample-messages.ts';
 

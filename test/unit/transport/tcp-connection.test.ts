@@ -12,8 +12,10 @@ import {
 import { encodeFrame } from '../../../src/protocol/codec.ts';
 import { FrameDecoder } from '../../../src/protocol/framer.ts';
 import type { Message } from '../../../src/protocol/messages.ts';
-import { TcpConnection, connectTcp, listenTcp } from '../../../src/transport/tcp-connection.ts';
-import type { TcpConnectionOptions, TcpListener } from '../../../src/transport/tcp-connection.ts';
+import { TcpConnection } from '../../../src/transport/tcp-connection.ts';
+import { connectTcp, listenTcp } from '../../../src/transport/tcp-endpoints.ts';
+import type { TcpConnectionOptions } from '../../../src/transport/tcp-connection.ts';
+import type { TcpListener } from '../../../src/transport/tcp-endpoints.ts';
 import { sampleJob, sampleMessages } from '../protocol/sample-messages.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
