@@ -232,6 +232,14 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   /** Sends a prepared job to a node, or queues it. */
   #admit(tracked: TrackedJob, signal: AbortSignal | undefined): JobHandle {
     const spec = tracked.spec;
+    if (signal?.aborted) {
+      // Like fetch(): an already-aborted signal never starts the work (nothing is sent).
+      tracked.state = TrackState.Done;
+      const error = new JobCancelledError(spec.id);
+      tracked.accepted.reject(error);
+      tracked.result.reject(error);
+      return createHandle(tracked, (j) => this.#cancel(j));
+    }
     const placed = this.#place(tracked);
     if (placed === 'kept' || placed === 'stranded') {
       if (this.#waiting.size + this.#stranded.size >= this.#waiting.limit) {
@@ -243,13 +251,10 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     this.#jobs.set(spec.id, tracked);
     if (signal) {
       const onAbort = () => void this.#cancel(tracked);
-      if (signal.aborted) queueMicrotask(onAbort);
-      else {
-        signal.addEventListener('abort', onAbort, { once: true });
-        // Detach when the job ends, so a long-lived signal does not keep every job alive.
-        const detach = () => signal.removeEventListener('abort', onAbort);
-        tracked.result.onSettled(detach);
-      }
+      signal.addEventListener('abort', onAbort, { once: true });
+      // Detach when the job ends, so a long-lived signal does not keep every job alive.
+      const detach = () => signal.removeEventListener('abort', onAbort);
+      tracked.result.onSettled(detach);
     }
     return createHandle(tracked, (j) => this.#cancel(j));
   }
