@@ -43,9 +43,12 @@ export class ReadyQueue {
     return undefined;
   }
 
-  remove(id: string): boolean {
+  /** Takes `id` out of the queue; returns its entry, or undefined when it was not queued. */
+  remove(id: string): ReadyEntry | undefined {
     // The slot stays in the array; take() skips entries no longer in the map.
-    return this.#ids.delete(id);
+    const entry = this.#ids.get(id);
+    if (entry !== undefined) this.#ids.delete(id);
+    return entry;
   }
 
   clear(): void {

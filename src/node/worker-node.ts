@@ -305,6 +305,16 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       updatedAt: now,
     };
     if (instant) this.#creditOwed.set(spec.id, link);
+    if (instant && !this.#storage.durable) {
+      // A memory storage is read back only for jobs that wait (timer, retry); an instant job
+      // goes straight to the ready queue with its record, and is stored only if it must wait
+      // again or be kept once finished. Nothing is lost: the distributor keeps a memory
+      // node's jobs until their final feedback.
+      this.#batcher.accepted(link, spec.id);
+      if (!this.#registry.has(spec.name)) return void this.#finishUnknown(record);
+      this.#schedule(record);
+      return;
+    }
     const saving = { cancel: false };
     this.#saving.set(spec.id, saving);
     this.#storage.save(record).then(
@@ -552,7 +562,9 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     const inReady = this.#ready.remove(id);
     const inTimer = this.#timers.remove(id);
     if (!inReady && !inTimer) return false;
-    const record = await this.#storage.load(id).catch(() => undefined);
+    const record =
+      (inReady ? inReady.record : undefined) ??
+      (await this.#storage.load(id).catch(() => undefined));
     if (!record) return false;
     await this.#finishCancelled(record, true);
     return true;

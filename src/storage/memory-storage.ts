@@ -2,6 +2,7 @@ import { ClosedError, StorageError } from '../errors.ts';
 import type { Feedback, JobRecord, JobStatus } from '../model/job.ts';
 import { assertNodeName } from '../model/names.ts';
 import type { JobStorage } from './job-storage.ts';
+import { decodeRecord, encodeRecord } from './record-codec.ts';
 
 /**
  * Lifecycle of a MemoryStorage:
@@ -22,22 +23,20 @@ type State = (typeof State)[keyof typeof State];
  * (`durable` is false), so the distributor keeps such a node's jobs until their final
  * feedback. Each instance has its own maps, so two nodes in one process never share jobs.
  *
- * Records and feedbacks are stored and returned as copies: the record and its `args`,
- * `lastError` and `backoff` objects are copied one level deep. Objects nested inside
- * `args` are NOT deep-copied (that would cost a structured clone per save); the runner
- * works on its own clone and never mutates stored args in place.
+ * Records are kept encoded, as the compact msgpack tuple of `record-codec.ts` held in a
+ * latin1 string (about 100 B for a small job): a node may keep a million jobs waiting, and
+ * one flat string per job is a third of the memory of a record object with its `args`,
+ * and nothing for the garbage collector to trace. So every `load` returns a fresh copy,
+ * and `save` rejects what msgpack cannot encode, as the Redis storage does. Feedbacks are
+ * transient (kept until acknowledged) and are kept as objects, copied one level deep.
  */
 export class MemoryStorage implements JobStorage {
   readonly durable = false;
   #state: State = State.Created;
   #node = '';
-  #jobs = new Map<string, JobRecord>();
+  /** Job id → encoded record (see the class comment). */
+  #jobs = new Map<string, string>();
   #feedbacks = new Map<string, Feedback>();
-  /**
-   * One instance of each job name, distributor id and node name: every job that arrives
-   * carries fresh copies of these few strings, and a node may keep a million jobs waiting.
-   */
-  #strings = new Map<string, string>();
 
   /** The node this storage was opened for (empty before `open`). */
   get node(): string {
@@ -56,17 +55,13 @@ export class MemoryStorage implements JobStorage {
 
   async save(job: JobRecord): Promise<void> {
     this.#assertOpen();
-    const copy = copyRecord(job);
-    copy.name = this.#intern(copy.name);
-    copy.distributor = this.#intern(copy.distributor);
-    copy.node = this.#intern(copy.node);
-    this.#jobs.set(job.id, copy);
+    this.#jobs.set(job.id, encodeRecord(job).toString('latin1'));
   }
 
   async load(id: string): Promise<JobRecord | undefined> {
     this.#assertOpen();
-    const job = this.#jobs.get(id);
-    return job === undefined ? undefined : copyRecord(job);
+    const value = this.#jobs.get(id);
+    return value === undefined ? undefined : this.#decode(value, id);
   }
 
   async remove(id: string): Promise<void> {
@@ -78,8 +73,9 @@ export class MemoryStorage implements JobStorage {
     this.#assertOpen();
     const wanted = statusSet(filter?.status);
     const out: JobRecord[] = [];
-    for (const job of this.#jobs.values()) {
-      if (wanted === undefined || wanted.has(job.status)) out.push(copyRecord(job));
+    for (const [id, value] of this.#jobs) {
+      const job = this.#decode(value, id);
+      if (wanted === undefined || wanted.has(job.status)) out.push(job);
     }
     return out;
   }
@@ -103,16 +99,11 @@ export class MemoryStorage implements JobStorage {
     if (this.#state === State.Closed) return;
     this.#jobs.clear();
     this.#feedbacks.clear();
-    this.#strings.clear();
     this.#setState(State.Closed);
   }
 
-  #intern(value: string): string {
-    const known = this.#strings.get(value);
-    if (known !== undefined) return known;
-    // Bounded: names and ids are few; a pathological stream of distinct ones is not kept.
-    if (this.#strings.size < MAX_INTERNED) this.#strings.set(value, value);
-    return value;
+  #decode(value: string, id: string): JobRecord {
+    return decodeRecord(Buffer.from(value, 'latin1'), id, this.#node);
   }
 
   #setState(next: State): void {
@@ -126,20 +117,11 @@ export class MemoryStorage implements JobStorage {
   }
 }
 
-const MAX_INTERNED = 10_000;
-
 function statusSet(
   status: JobStatus | readonly JobStatus[] | undefined,
 ): ReadonlySet<JobStatus> | undefined {
   if (status === undefined) return undefined;
   return new Set(typeof status === 'string' ? [status] : status);
-}
-
-function copyRecord(job: JobRecord): JobRecord {
-  const copy: JobRecord = { ...job, args: { ...job.args } };
-  if (job.lastError !== undefined) copy.lastError = { ...job.lastError };
-  if (job.backoff !== undefined) copy.backoff = { ...job.backoff };
-  return copy;
 }
 
 function copyFeedback(feedback: Feedback): Feedback {

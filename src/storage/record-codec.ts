@@ -1,5 +1,6 @@
 /**
- * Record ⇄ Redis value, in one place (the bee-queue `toData` / `fromData` pair).
+ * Record ⇄ bytes, in one place (the bee-queue `toData` / `fromData` pair): the value the
+ * Redis storage stores, and the compact form the memory storage keeps waiting jobs in.
  *
  * A job record is one msgpack array (a tuple), not a map: field names would be about 90 of
  * the bytes of a waiting job, and the target is ≤ 200 B of Redis memory per job. The id
@@ -99,7 +100,7 @@ export function encodeRecord(job: JobRecord): Buffer {
   try {
     return packr.pack(tuple);
   } catch (err) {
-    throw new InvalidArgumentError(`cannot encode job ${job.id} for Redis: ${messageOf(err)}`, {
+    throw new InvalidArgumentError(`cannot encode job ${job.id} to msgpack: ${messageOf(err)}`, {
       cause: err,
     });
   }
@@ -163,7 +164,7 @@ export function encodeFeedback(feedback: Feedback): Buffer {
     return packr.pack(feedback);
   } catch (err) {
     throw new InvalidArgumentError(
-      `cannot encode feedback ${feedback.key} for Redis: ${messageOf(err)}`,
+      `cannot encode feedback ${feedback.key} to msgpack: ${messageOf(err)}`,
       { cause: err },
     );
   }

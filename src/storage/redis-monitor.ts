@@ -3,7 +3,7 @@ import { ClosedError, InvalidArgumentError, StorageError } from '../errors.ts';
 import { systemClock, type Clock } from '../model/clock.ts';
 import { JobStatus, type JobRecord } from '../model/job.ts';
 import { isValidNodeName } from '../model/names.ts';
-import { decodeRecord, encodeRecord } from './redis-codec.ts';
+import { decodeRecord, encodeRecord } from './record-codec.ts';
 import {
   DEFAULT_REDIS_URL,
   assertRedisUrl,

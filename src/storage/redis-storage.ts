@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { ClosedError, InvalidArgumentError, StorageError } from '../errors.ts';
 import type { Feedback, JobRecord, JobStatus } from '../model/job.ts';
 import type { JobStorage } from './job-storage.ts';
-import { decodeFeedback, decodeRecord, encodeFeedback, encodeRecord } from './redis-codec.ts';
+import { decodeFeedback, decodeRecord, encodeFeedback, encodeRecord } from './record-codec.ts';
 import {
   DEFAULT_REDIS_URL,
   assertRedisUrl,
@@ -60,7 +60,7 @@ type State = (typeof State)[keyof typeof State];
 /**
  * Keeps a node's jobs and feedback outbox in Redis (`durable`: they survive a crash of the
  * node, as far as the Redis persistence settings allow). Key layout: `redis-keys.ts`;
- * encoding: `redis-codec.ts`. Never uses `KEYS`.
+ * encoding: `record-codec.ts`. Never uses `KEYS`.
  *
  * `save` is a single HSET (atomic, one round trip) and resolves once Redis replied.
  * `list` walks the node's hash with HSCAN and filters by status here: statuses change on

@@ -8,7 +8,7 @@ import {
   decodeRecord,
   encodeFeedback,
   encodeRecord,
-} from '../../../src/storage/redis-codec.ts';
+} from '../../../src/storage/record-codec.ts';
 import { RedisKeys } from '../../../src/storage/redis-keys.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0, 123);

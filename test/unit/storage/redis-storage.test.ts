@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { ClosedError, InvalidArgumentError, StorageError } from '../../../src/errors.ts';
 import { IdGenerator } from '../../../src/model/ids.ts';
 import type { JobRecord } from '../../../src/model/job.ts';
-import { encodeRecord } from '../../../src/storage/redis-codec.ts';
+import { encodeRecord } from '../../../src/storage/record-codec.ts';
 import { RedisMonitor } from '../../../src/storage/redis-monitor.ts';
 import { RedisStorage } from '../../../src/storage/redis-storage.ts';
 import { describeJobStorageConformance } from '../../conformance/job-storage.conformance.ts';
