@@ -1,6 +1,6 @@
 import { ClosedError, InvalidArgumentError } from '../errors.ts';
 import { MAX_TIMER_DELAY, type Clock, type TimerHandle } from '../model/clock.ts';
-import { MinHeap } from './min-heap.ts';
+import { IndexedHeap } from './indexed-heap.ts';
 
 /** Options of {@link TimerQueue}. */
 export interface TimerQueueOptions<K> {
@@ -23,15 +23,6 @@ export interface TimerQueueOptions<K> {
   unref?: boolean;
 }
 
-interface Entry<K> {
-  key: K;
-  dueAt: number;
-  /** Insertion order, to break ties between equal due times. */
-  seq: number;
-  /** Position in the heap, -1 once out. */
-  index: number;
-}
-
 /**
  * States of a TimerQueue:
  * - `idle` → `armed` (an entry is waiting) | `closed`
@@ -47,16 +38,14 @@ export const TimerQueueState = {
 } as const;
 export type TimerQueueState = (typeof TimerQueueState)[keyof typeof TimerQueueState];
 
-function byDueThenSeq<K>(a: Entry<K>, b: Entry<K>): number {
-  return a.dueAt - b.dueAt || a.seq - b.seq;
-}
-
 /**
  * Due times for any number of keys on ONE armed timer (no per-key `setTimeout`, no polling).
- * Entries sit in a binary min-heap ordered by (dueAt, insertion); a Map from key to entry
- * makes add and remove O(log n). The timer is re-armed only when the head moves to an earlier
- * time or is removed, and after each firing. A timer that fires before the head is due (the
- * `maxWait` cap, a clock step back, an early timer) re-arms without firing anything.
+ * Entries sit in a binary min-heap ordered by (dueAt, insertion), kept as parallel arrays of
+ * keys, due times and insertion numbers plus a Map from key to heap slot ({@link IndexedHeap}):
+ * no object per entry, since a worker node may hold millions of them, and add and remove stay
+ * O(log n). The timer is re-armed only when the head moves to an earlier time or is removed,
+ * and after each firing. A timer that fires before the head is due (the `maxWait` cap, a clock
+ * step back, an early timer) re-arms without firing anything.
  */
 export class TimerQueue<K> {
   readonly #clock: Clock;
@@ -64,13 +53,9 @@ export class TimerQueue<K> {
   readonly #onError: ((error: unknown, key: K) => void) | undefined;
   readonly #maxWait: number;
   readonly #unref: boolean;
-  readonly #entries = new Map<K, Entry<K>>();
-  readonly #heap = new MinHeap<Entry<K>>({
-    compare: byDueThenSeq,
-    onMove: (entry, index) => {
-      entry.index = index;
-    },
-  });
+  /** The entries; each one's `seq` is its insertion number, the tie-break for equal times. */
+  readonly #heap = new IndexedHeap<K>();
+  /** Next insertion number. */
   #seq = 0;
   #state: TimerQueueState = TimerQueueState.Idle;
   #timer: TimerHandle | undefined;
@@ -99,7 +84,7 @@ export class TimerQueue<K> {
 
   /** Number of waiting entries. */
   get size(): number {
-    return this.#entries.size;
+    return this.#heap.size;
   }
 
   /**
@@ -113,50 +98,46 @@ export class TimerQueue<K> {
     if (typeof dueAt !== 'number' || !Number.isFinite(dueAt)) {
       throw new InvalidArgumentError(`dueAt must be a finite epoch ms (got ${String(dueAt)})`);
     }
-    const existing = this.#entries.get(key);
-    if (existing === undefined) {
-      const entry: Entry<K> = { key, dueAt, seq: this.#seq++, index: -1 };
-      this.#entries.set(key, entry);
-      this.#heap.push(entry);
+    const heap = this.#heap;
+    const index = heap.indexOf(key);
+    if (index < 0) {
+      heap.push(key, dueAt, this.#seq++);
       this.#reschedule(false);
       return;
     }
-    const wasHeadMovedLater = existing.index === 0 && dueAt > existing.dueAt;
-    existing.dueAt = dueAt;
-    existing.seq = this.#seq++;
-    this.#heap.update(existing.index);
+    // A head that moves later leaves the timer armed too early: set it afresh.
+    const wasHeadMovedLater = index === 0 && dueAt > heap.dueAt(0);
+    heap.update(index, dueAt, this.#seq++);
     this.#reschedule(wasHeadMovedLater);
   }
 
   /** Drops `key`'s entry; false when it had none. */
   remove(key: K): boolean {
-    const entry = this.#entries.get(key);
-    if (entry === undefined) return false;
-    const wasHead = entry.index === 0;
-    this.#entries.delete(key);
-    this.#heap.removeAt(entry.index);
-    if (wasHead) this.#reschedule(true);
+    const index = this.#heap.indexOf(key);
+    if (index < 0) return false;
+    this.#heap.removeAt(index);
+    if (index === 0) this.#reschedule(true);
     return true;
   }
 
   has(key: K): boolean {
-    return this.#entries.has(key);
+    return this.#heap.has(key);
   }
 
   /** When `key` is due, or undefined when it has no entry. */
   dueAt(key: K): number | undefined {
-    return this.#entries.get(key)?.dueAt;
+    const index = this.#heap.indexOf(key);
+    return index < 0 ? undefined : this.#heap.dueAt(index);
   }
 
   /** The next entry to fire, left in place. */
   peek(): { key: K; dueAt: number } | undefined {
-    const head = this.#heap.peek();
-    return head === undefined ? undefined : { key: head.key, dueAt: head.dueAt };
+    const heap = this.#heap;
+    return heap.size === 0 ? undefined : { key: heap.keyAt(0), dueAt: heap.dueAt(0) };
   }
 
   /** Drops every entry and disarms the timer; the queue stays usable. */
   clear(): void {
-    this.#entries.clear();
     this.#heap.clear();
     if (this.#state !== TimerQueueState.Firing) this.#reschedule(true);
   }
@@ -165,7 +146,6 @@ export class TimerQueue<K> {
   close(): void {
     if (this.#state === TimerQueueState.Closed) return;
     this.#disarm();
-    this.#entries.clear();
     this.#heap.clear();
     this.#setState(TimerQueueState.Closed);
   }
@@ -181,16 +161,16 @@ export class TimerQueue<K> {
   #reschedule(force: boolean): void {
     // While firing, the batch re-arms once at its end; a closed queue never arms.
     if (this.#state === TimerQueueState.Firing || this.#state === TimerQueueState.Closed) return;
-    const head = this.#heap.peek();
-    if (head === undefined) {
+    if (this.#heap.size === 0) {
       this.#disarm();
       this.#setState(TimerQueueState.Idle);
       return;
     }
+    const headDue = this.#heap.dueAt(0);
     const now = this.#clock.now();
-    if (!force && this.#timer !== undefined && this.#armedAt <= Math.max(head.dueAt, now)) return;
+    if (!force && this.#timer !== undefined && this.#armedAt <= Math.max(headDue, now)) return;
     this.#disarm();
-    const delay = Math.min(Math.max(0, head.dueAt - now), this.#maxWait);
+    const delay = Math.min(Math.max(0, headDue - now), this.#maxWait);
     this.#armedAt = now + delay;
     const timer = this.#clock.setTimer(() => this.#fire(timer), delay);
     if (this.#unref) timer.unref?.();
@@ -214,15 +194,16 @@ export class TimerQueue<K> {
     // Entries added (or moved) by onDue during this batch wait for the next turn, so an
     // onDue that re-adds a past time cannot spin here forever.
     const limit = this.#seq;
-    for (;;) {
-      const head = this.#heap.peek();
-      if (head === undefined || head.dueAt > now || head.seq >= limit) break;
-      this.#heap.pop();
-      this.#entries.delete(head.key);
+    const heap = this.#heap;
+    while (heap.size > 0) {
+      const dueAt = heap.dueAt(0);
+      if (dueAt > now || heap.seqAt(0) >= limit) break;
+      const key = heap.keyAt(0);
+      heap.removeAt(0);
       try {
-        this.#onDue(head.key, head.dueAt);
+        this.#onDue(key, dueAt);
       } catch (error) {
-        this.#report(error, head.key);
+        this.#report(error, key);
       }
       if (this.#state !== TimerQueueState.Firing) return; // closed from inside onDue
     }

@@ -110,6 +110,112 @@ describe('TimerQueue', () => {
     expect(queue.state).toBe(TimerQueueState.Idle);
   });
 
+  it('timer-queue - 5,000 random adds, replaces, removes and advances agree with a sorted-list model', () => {
+    const clock = new FakeClock();
+    const t0 = clock.now();
+    const random = seeded(7);
+    const pick = (n: number) => Math.floor(random() * n);
+    /** Model: the waiting entries, each with the insertion number of its latest add. */
+    const model = new Map<string, { dueAt: number; insertion: number; addedAt: number }>();
+    let insertions = 0;
+    const problems: string[] = [];
+    let fired = 0;
+    const modelHead = () => {
+      let head: { key: string; dueAt: number; insertion: number; addedAt: number } | undefined;
+      for (const [key, e] of model) {
+        if (
+          !head ||
+          e.dueAt < head.dueAt ||
+          (e.dueAt === head.dueAt && e.insertion < head.insertion)
+        ) {
+          head = { key, ...e };
+        }
+      }
+      return head;
+    };
+    const modelAdd = (key: string, dueAt: number) => {
+      model.set(key, { dueAt, insertion: insertions++, addedAt: clock.now() });
+    };
+    const queue = new TimerQueue<string>({
+      clock,
+      onDue: (key, dueAt) => {
+        fired++;
+        const head = modelHead();
+        const now = clock.now();
+        // Every firing is the model's (dueAt, insertion) minimum, on time (exactly on a
+        // FakeClock when it was added ahead of time), never early.
+        if (head?.key !== key || head.dueAt !== dueAt) {
+          problems.push(`fired ${key}@${dueAt}, model head ${head?.key}@${head?.dueAt}`);
+        }
+        if (now < dueAt) problems.push(`${key} fired ${dueAt - now} ms early`);
+        if (head && head.addedAt <= dueAt && now !== dueAt) {
+          problems.push(`${key} fired ${now - dueAt} ms late`);
+        }
+        model.delete(key);
+        // Sometimes re-add from inside onDue, possibly in the past: waits for the next turn.
+        if (random() < 0.1) {
+          const again = now - ((now - t0) % SECOND) + (pick(4) - 2) * SECOND;
+          queue.add(key, again);
+          modelAdd(key, again);
+        }
+      },
+    });
+    const keys = Array.from({ length: 200 }, (_, i) => `job-${i}`);
+    const check = (step: number) => {
+      if (queue.size !== model.size)
+        problems.push(`step ${step}: size ${queue.size} ≠ ${model.size}`);
+      for (const key of keys) {
+        const e = model.get(key);
+        if (queue.has(key) !== (e !== undefined) || queue.dueAt(key) !== e?.dueAt) {
+          problems.push(`step ${step}: ${key} has/dueAt ${queue.dueAt(key)} ≠ ${e?.dueAt}`);
+        }
+      }
+      const head = modelHead();
+      const peek = queue.peek();
+      if (peek?.key !== head?.key || peek?.dueAt !== head?.dueAt) {
+        problems.push(`step ${step}: peek ${peek?.key} ≠ model head ${head?.key}`);
+      }
+    };
+    for (let step = 0; step < 5000 && problems.length === 0; step++) {
+      const op = random();
+      const key = keys[pick(keys.length)]!;
+      if (op < 0.45) {
+        // New key or a replace. Whole seconds from 2 s ago to 37 s ahead make many ties;
+        // one add in 20 lands up to 5 minutes ahead, past several capped waits.
+        const now = clock.now();
+        const dueAt =
+          random() < 0.05
+            ? now + pick(300_000)
+            : now - ((now - t0) % SECOND) + (pick(40) - 2) * SECOND;
+        queue.add(key, dueAt);
+        modelAdd(key, dueAt);
+      } else if (op < 0.65) {
+        const removed = queue.remove(key);
+        if (removed !== model.delete(key)) problems.push(`step ${step}: remove(${key}) ${removed}`);
+      } else if (op < 0.655) {
+        queue.clear();
+        model.clear();
+      } else {
+        clock.advance(pick(3 * SECOND));
+        // Whatever was due by now has fired.
+        const head = modelHead();
+        if (head && head.dueAt <= clock.now()) {
+          problems.push(`step ${step}: ${head.key}@${head.dueAt} still waiting at ${clock.now()}`);
+        }
+      }
+      check(step);
+    }
+    expect(problems).toEqual([]);
+    expect(fired).toBeGreaterThan(1000);
+    clock.advance(10 * 60 * SECOND);
+    expect(problems).toEqual([]);
+    expect(model.size).toBe(0);
+    expect(queue.size).toBe(0);
+    expect(queue.peek()).toBeUndefined();
+    expect(clock.pending).toBe(0);
+    expect(queue.state).toBe(TimerQueueState.Idle);
+  });
+
   it('timer-queue - adding an earlier entry re-arms and it fires first', () => {
     const { clock, fired, queue, t0 } = setup();
     queue.add('late', t0 + 10 * SECOND);
