@@ -25,6 +25,9 @@ export type ThroughputTopology = '1node' | '2nodes' | '2producers';
 interface Mem {
   rss: number;
   heapUsed: number;
+  heapTotal: number;
+  external: number;
+  lazyFree: number;
 }
 
 type Cpu = { user: number; system: number };
@@ -187,6 +190,9 @@ export async function scaleScenario(
       if (isJobReactor(system)) {
         out[`${k}.nodeRss`] = (w1.rss - w0.rss) / waiting;
         out[`${k}.nodeHeap`] = (w1.heapUsed - w0.heapUsed) / waiting;
+        out[`${k}.nodeHeapTotal`] = (w1.heapTotal - w0.heapTotal) / waiting;
+        out[`${k}.nodeExternal`] = (w1.external - w0.external) / waiting;
+        out[`${k}.nodeLazyFree`] = (w1.lazyFree - w0.lazyFree) / waiting;
         out[`${k}.producerHeap`] = (p1.heapUsed - p0.heapUsed) / waiting;
       }
       if (system !== 'jr-memory') out[`${k}.redis`] = (r1 - r0) / waiting;

@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 /** A request to a bench child process, and its answer. */
 interface Request {
@@ -159,10 +160,34 @@ export function childConfig<T>(): T {
 }
 
 /** RSS and heap of this process after two full GCs (the child runs with --expose-gc). */
-export function memoryNow(): { rss: number; heapUsed: number } {
+export function memoryNow(): {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  /** Pages freed with MADV_FREE: counted in RSS until the kernel needs them. */
+  lazyFree: number;
+} {
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
   gc?.();
   const m = process.memoryUsage();
-  return { rss: m.rss, heapUsed: m.heapUsed };
+  return {
+    rss: m.rss,
+    heapUsed: m.heapUsed,
+    heapTotal: m.heapTotal,
+    external: m.external,
+    lazyFree: smapsField('LazyFree'),
+  };
+}
+
+/** A field of /proc/self/smaps_rollup in bytes (Linux), 0 elsewhere. */
+function smapsField(name: string): number {
+  try {
+    const text = readFileSync('/proc/self/smaps_rollup', 'utf8');
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text);
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
 }
