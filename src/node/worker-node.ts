@@ -6,7 +6,7 @@ import {
   StorageError,
 } from '../errors.ts';
 import { systemClock, type Clock } from '../model/clock.ts';
-import { randomId } from '../model/ids.ts';
+import { ownedCopy, randomId } from '../model/ids.ts';
 import {
   FINAL_STATUSES,
   JobStatus,
@@ -297,6 +297,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     const instant = !isRecurring(spec) && spec.runAt <= now;
     const record: JobRecord = {
       ...spec,
+      // A waiting job's id is a key of the storage and timer maps for as long as it waits.
+      id: instant ? spec.id : ownedCopy(spec.id),
       node: this.name,
       status: JobStatus.New,
       attempt: 0,

@@ -2,7 +2,7 @@ import { ClosedError, StorageError } from '../errors.ts';
 import type { Feedback, JobRecord, JobStatus } from '../model/job.ts';
 import { assertNodeName } from '../model/names.ts';
 import type { JobStorage } from './job-storage.ts';
-import { decodeRecord, encodeRecord } from './record-codec.ts';
+import { decodeRecord, encodeRecord, StringTable } from './record-codec.ts';
 
 /**
  * Lifecycle of a MemoryStorage:
@@ -37,6 +37,8 @@ export class MemoryStorage implements JobStorage {
   /** Job id → encoded record (see the class comment). */
   #jobs = new Map<string, string>();
   #feedbacks = new Map<string, Feedback>();
+  /** Job names and distributor ids, stored once (see StringTable). */
+  #strings = new StringTable();
 
   /** The node this storage was opened for (empty before `open`). */
   get node(): string {
@@ -55,7 +57,7 @@ export class MemoryStorage implements JobStorage {
 
   async save(job: JobRecord): Promise<void> {
     this.#assertOpen();
-    this.#jobs.set(job.id, encodeRecord(job).toString('latin1'));
+    this.#jobs.set(job.id, encodeRecord(job, this.#strings).toString('latin1'));
   }
 
   async load(id: string): Promise<JobRecord | undefined> {
@@ -103,7 +105,7 @@ export class MemoryStorage implements JobStorage {
   }
 
   #decode(value: string, id: string): JobRecord {
-    return decodeRecord(Buffer.from(value, 'latin1'), id, this.#node);
+    return decodeRecord(Buffer.from(value, 'latin1'), id, this.#node, this.#strings);
   }
 
   #setState(next: State): void {

@@ -55,7 +55,37 @@ const unpackr = new Unpackr({
   copyBuffers: true,
 });
 
-export function encodeRecord(job: JobRecord): Buffer {
+/**
+ * Small integers for strings many records share (job names, distributor ids), for a
+ * storage that keeps its own table (the memory storage): a 36-character distributor id
+ * becomes one byte per record. Bounded: past `limit` distinct strings, new ones are
+ * stored in full. The Redis storage does not use one (its records must stand alone).
+ */
+export class StringTable {
+  readonly #index = new Map<string, number>();
+  readonly #strings: string[] = [];
+  readonly #limit: number;
+
+  constructor(limit = 10_000) {
+    this.#limit = limit;
+  }
+
+  /** The string's number, or the string itself when the table is full. */
+  ref(s: string): number | string {
+    const known = this.#index.get(s);
+    if (known !== undefined) return known;
+    if (this.#strings.length >= this.#limit) return s;
+    const n = this.#strings.push(s) - 1;
+    this.#index.set(s, n);
+    return n;
+  }
+
+  get(n: number): string | undefined {
+    return this.#strings[n];
+  }
+}
+
+export function encodeRecord(job: JobRecord, table?: StringTable): Buffer {
   const base = job.enqueuedAt;
   const times = [job.runAt, job.dueAt, job.updatedAt, job.startedAt, job.failedAt];
   const relative =
@@ -72,9 +102,9 @@ export function encodeRecord(job: JobRecord): Buffer {
   }
   const tuple: unknown[] = [
     relative ? FORMAT_RELATIVE : FORMAT_ABSOLUTE,
-    job.name,
+    table ? table.ref(job.name) : job.name,
     job.args,
-    job.distributor,
+    table ? table.ref(job.distributor) : job.distributor,
     base,
     rel(job.runAt),
     job.delivery,
@@ -107,7 +137,12 @@ export function encodeRecord(job: JobRecord): Buffer {
 }
 
 /** Decodes a stored record; `id` and `node` come from where it was found. */
-export function decodeRecord(value: Buffer, id: string, node: string): JobRecord {
+export function decodeRecord(
+  value: Buffer,
+  id: string,
+  node: string,
+  table?: StringTable,
+): JobRecord {
   const where = `stored job ${JSON.stringify(id)} of node ${node}`;
   let t: unknown;
   try {
@@ -130,9 +165,9 @@ export function decodeRecord(value: Buffer, id: string, node: string): JobRecord
 
   const job: JobRecord = {
     id,
-    name: f.str(1, 'name'),
+    name: f.shared(1, 'name', table),
     args: f.obj(2, 'args'),
-    distributor: f.str(3, 'distributor'),
+    distributor: f.shared(3, 'distributor', table),
     enqueuedAt,
     runAt: time(5, 'runAt'),
     delivery: f.num(6, 'delivery'),
@@ -204,6 +239,15 @@ class Fields {
     const v = this.#t[i];
     if (typeof v !== 'string') throw this.#bad(name);
     return v;
+  }
+  /** A string, or its number in `table` (see {@link StringTable}). */
+  shared(i: number, name: string, table: StringTable | undefined): string {
+    const v = this.#t[i];
+    if (typeof v === 'number' && table !== undefined) {
+      const s = table.get(v);
+      if (s !== undefined) return s;
+    }
+    return this.str(i, name);
   }
   bool(i: number, name: string): boolean {
     const v = this.#t[i];

@@ -8,6 +8,7 @@ import {
   decodeRecord,
   encodeFeedback,
   encodeRecord,
+  StringTable,
 } from '../../../src/storage/record-codec.ts';
 import { RedisKeys } from '../../../src/storage/redis-keys.ts';
 
@@ -42,6 +43,22 @@ describe('redis codec', () => {
     expect(bytes.includes(Buffer.from('worker-1'))).toBe(false);
     expect(bytes.includes(Buffer.from('enqueuedAt'))).toBe(false);
     expect(roundTrip(job())).toStrictEqual(job());
+  });
+
+  it('record codec - a string table stores the name and distributor as numbers, up to its limit', () => {
+    const table = new StringTable(2);
+    const a = job();
+    const bytes = encodeRecord(a, table);
+    expect(bytes.length).toBeLessThan(encodeRecord(a).length - 20);
+    expect(bytes.includes(Buffer.from(a.distributor))).toBe(false);
+    expect(decodeRecord(bytes, a.id, a.node, table)).toStrictEqual(a);
+    // The table is full (two strings): a third distinct string is stored in full.
+    const b = job({ distributor: 'another-distributor' });
+    const full = encodeRecord(b, table);
+    expect(full.includes(Buffer.from('another-distributor'))).toBe(true);
+    expect(decodeRecord(full, b.id, b.node, table)).toStrictEqual(b);
+    // Without the table, a number where a string belongs is a corrupt record.
+    expect(() => decodeRecord(bytes, a.id, a.node)).toThrow(StorageError);
   });
 
   it('redis codec - every status and every optional field round-trips', () => {
