@@ -1,21 +1,29 @@
 /**
  * The last `capacity` feedback keys processed, so a feedback sent twice (a node resent
- * its outbox after a reconnect) runs the application's callback once. Insertion-ordered
- * Set: evicting the oldest is O(1).
+ * its outbox after a reconnect) runs the application's callback once. A ring of keys
+ * beside a Set: evicting the oldest is O(1). (Evicting through `set.values().next()`
+ * is not: the iterator walks over every deleted slot until the Set rehashes, which cost
+ * ~2 µs per feedback at 100k keys.)
  */
 export class RecentKeys {
   readonly #keys = new Set<string>();
-  constructor(readonly capacity: number) {}
+  readonly #ring: (string | undefined)[];
+  #next = 0;
+
+  constructor(readonly capacity: number) {
+    this.#ring = new Array<string | undefined>(capacity).fill(undefined);
+  }
 
   has(key: string): boolean {
     return this.#keys.has(key);
   }
 
   add(key: string): void {
+    if (this.#keys.has(key)) return;
+    const oldest = this.#ring[this.#next];
+    if (oldest !== undefined) this.#keys.delete(oldest);
+    this.#ring[this.#next] = key;
+    this.#next = this.#next + 1 === this.capacity ? 0 : this.#next + 1;
     this.#keys.add(key);
-    if (this.#keys.size > this.capacity) {
-      const oldest = this.#keys.values().next().value;
-      if (oldest !== undefined) this.#keys.delete(oldest);
-    }
   }
 }
