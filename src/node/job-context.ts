@@ -74,31 +74,56 @@ export interface JobContextFacts {
  * The context is frozen: steps cannot change what later steps see.
  */
 export function createJobContext(record: JobRecord, facts: JobContextFacts): JobContext {
-  // Built field by field (same keys, same order as always) instead of spreading
-  // conditional objects: this runs once per attempt.
-  const ctx = {
-    id: record.id,
-    name: record.name,
-    attempt: record.attempt,
-    node: facts.node,
-    distributor: record.distributor,
-    status: record.status,
-    enqueuedAt: new Date(record.enqueuedAt),
-    startedAt: new Date(facts.startedAt),
-    runAt: new Date(record.dueAt),
-  } as Record<string, unknown>;
-  if (record.period !== undefined) ctx.period = record.period;
-  if (record.cron !== undefined) ctx.cron = record.cron;
-  ctx.delivery = record.delivery;
-  const signal = facts.signal;
-  if (typeof signal === 'function') {
-    Object.defineProperty(ctx, 'signal', { get: signal, enumerable: true });
-  } else ctx.signal = signal;
-  ctx.cancel = function cancel(reason?: string): never {
-    throw new CancelJob(reason ?? `job ${record.name} (${record.id}) cancelled`);
-  };
-  ctx.log = facts.log;
-  return Object.freeze(ctx) as unknown as JobContext;
+  return Object.freeze(new AttemptContext(record, facts));
+}
+
+/**
+ * One attempt's context. Own data properties in one fixed order (one object shape for
+ * every job), and `signal` a getter on the prototype: the attempt's AbortSignal is made
+ * only if a step reads it (most jobs never do), without a per-job `defineProperty`.
+ */
+class AttemptContext implements JobContext {
+  readonly id: string;
+  readonly name: string;
+  readonly attempt: number;
+  readonly node: string;
+  readonly distributor: string;
+  readonly status: JobStatus;
+  readonly enqueuedAt: Date;
+  readonly startedAt: Date;
+  readonly runAt: Date;
+  declare readonly period?: number;
+  declare readonly cron?: string;
+  readonly delivery: number;
+  readonly cancel: (reason?: string) => never;
+  readonly log: JobLogger;
+  readonly #signal: AbortSignal | (() => AbortSignal);
+
+  constructor(record: JobRecord, facts: JobContextFacts) {
+    this.id = record.id;
+    this.name = record.name;
+    this.attempt = record.attempt;
+    this.node = facts.node;
+    this.distributor = record.distributor;
+    this.status = record.status;
+    this.enqueuedAt = new Date(record.enqueuedAt);
+    this.startedAt = new Date(facts.startedAt);
+    this.runAt = new Date(record.dueAt);
+    if (record.period !== undefined) this.period = record.period;
+    if (record.cron !== undefined) this.cron = record.cron;
+    this.delivery = record.delivery;
+    // An own function, so `const { cancel } = ctx; cancel()` works too.
+    this.cancel = (reason?: string): never => {
+      throw new CancelJob(reason ?? `job ${record.name} (${record.id}) cancelled`);
+    };
+    this.log = facts.log;
+    this.#signal = facts.signal;
+  }
+
+  get signal(): AbortSignal {
+    const signal = this.#signal;
+    return typeof signal === 'function' ? signal() : signal;
+  }
 }
 
 /**

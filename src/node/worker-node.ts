@@ -27,9 +27,14 @@ import { DistributorLink } from './distributor-link.ts';
 import { FeedbackOutbox } from './feedback-outbox.ts';
 import { LinkBatcher } from './link-batcher.ts';
 import { defaultRegistry, type JobRegistry, type ResolvedJobOptions } from './job-registry.ts';
-import { transition, unknownJobFeedback, type LifecycleRules } from './job-lifecycle.ts';
+import { newRecord, transition, unknownJobFeedback, type LifecycleRules } from './job-lifecycle.ts';
 import { loadJobDirectory } from './job-loader.ts';
-import { Interrupter, runAttempt, type AttemptOutcome } from './job-runner.ts';
+import {
+  Interrupter,
+  runAttempt,
+  type AttemptOutcome,
+  type RunAttemptOptions,
+} from './job-runner.ts';
 import { ReadyQueue } from './ready-queue.ts';
 import { ThreadPool } from './thread-pool.ts';
 import type { NodeEvents } from './node-events.ts';
@@ -64,6 +69,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly #registry: JobRegistry;
   readonly #concurrency: number;
   readonly #rules: LifecycleRules;
+  readonly #rulesByDefinition = new WeakMap<ResolvedJobOptions, LifecycleRules>();
+  readonly #mergeJobItself: boolean;
   readonly #links: DistributorLink[] = [];
   readonly #timers: TimerQueue<string>;
   readonly #ready = new ReadyQueue();
@@ -105,6 +112,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (!Array.isArray(options.distributors)) {
       throw new InvalidArgumentError('distributors must be a list of host:port addresses');
     }
+    this.#mergeJobItself = options.mergeJobItselfToArgs ?? NODE_DEFAULTS.mergeJobItselfToArgs;
     this.#rules = {
       maxAttempt: options.maxAttempt ?? NODE_DEFAULTS.maxAttempt,
       retryMultiplier: options.retryMultiplier ?? NODE_DEFAULTS.retryMultiplier,
@@ -295,17 +303,9 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       return;
     }
     const instant = !isRecurring(spec) && spec.runAt <= now;
-    const record: JobRecord = {
-      ...spec,
-      // A waiting job's id is a key of the storage and timer maps for as long as it waits.
-      id: instant ? spec.id : ownedCopy(spec.id),
-      node: this.name,
-      status: JobStatus.New,
-      attempt: 0,
-      runs: 0,
-      dueAt: this.#firstDue(spec, now),
-      updatedAt: now,
-    };
+    // A waiting job's id is a key of the storage and timer maps for as long as it waits.
+    const id = instant ? spec.id : ownedCopy(spec.id);
+    const record = newRecord(spec, id, this.name, this.#firstDue(spec, now), now);
     if (instant) this.#creditOwed.set(spec.id, link);
     if (instant && !this.#storage.durable) {
       // A memory storage is read back only for jobs that wait (timer, retry); an instant job
@@ -405,13 +405,12 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (!def) return this.#finishUnknown(record);
     const slot = record.dueAt;
     const now = this.#clock.now();
-    record = {
-      ...record,
-      status: JobStatus.InProgress,
-      attempt: record.attempt + 1,
-      startedAt: now,
-      updatedAt: now,
-    };
+    // The record is this attempt's own (handed over by #receive or freshly loaded): marked
+    // in place, one copy per job fewer.
+    record.status = JobStatus.InProgress;
+    record.attempt += 1;
+    record.startedAt = now;
+    record.updatedAt = now;
     const running: Running = { controller: new Interrupter(), byApp: false };
     this.#running.set(id, running);
     // The "in progress" mark matters only to a storage that outlives the process (a restart
@@ -429,17 +428,16 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.emit('job:start', record);
     let outcome: AttemptOutcome;
     try {
-      const runOpts = {
+      const runOpts: RunAttemptOptions = {
         node: this.name,
+        clock: this.#clock,
         signal: running.controller.signal,
-        ...(record.timeout !== undefined ? { timeoutMs: record.timeout } : {}),
-        mergeJobItselfToArgs: this.#opts.mergeJobItselfToArgs ?? NODE_DEFAULTS.mergeJobItselfToArgs,
+        mergeJobItselfToArgs: this.#mergeJobItself,
         log: this.#log,
       };
+      if (record.timeout !== undefined) runOpts.timeoutMs = record.timeout;
       const pool = record.defer === true ? this.#pool() : undefined;
-      outcome = pool
-        ? await pool.run(record, runOpts)
-        : await runAttempt(def, record, { ...runOpts, clock: this.#clock });
+      outcome = pool ? await pool.run(record, runOpts) : await runAttempt(def, record, runOpts);
     } finally {
       this.#running.delete(id);
       this.#giveCredit(id);
@@ -455,13 +453,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     byApp: boolean,
     defaults: ResolvedJobOptions | undefined,
   ): Promise<void> {
-    // Per-job enqueue options win over the job definition's defaults, which win over the node's.
-    const rules: LifecycleRules = {
-      ...this.#rules,
-      ...(defaults?.maxAttempt !== undefined ? { maxAttempt: defaults.maxAttempt } : {}),
-      backoff: defaults?.backoff,
-    };
-    const t = transition(record, outcome, slot, this.#clock.now(), rules);
+    const t = transition(record, outcome, slot, this.#clock.now(), this.#rulesFor(defaults));
     const write =
       t.store === 'save'
         ? () => this.#storage.save(t.record)
@@ -479,13 +471,27 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     else this.emit('job:failed', t.record, outcome.error);
     if (t.next !== undefined) this.#schedule(t.record);
     if (t.feedback) {
-      await this.#feedback({
-        ...t.feedback,
-        ...(byApp ? { byApp: true } : {}),
-        node: this.name,
-        distributor: record.distributor,
-      });
+      if (byApp) t.feedback.byApp = true;
+      await this.#feedback(t.feedback);
     }
+  }
+
+  /**
+   * Per-job enqueue options win over the job definition's defaults, which win over the
+   * node's. Made once per definition, not per attempt.
+   */
+  #rulesFor(defaults: ResolvedJobOptions | undefined): LifecycleRules {
+    if (defaults === undefined) return this.#rules;
+    let rules = this.#rulesByDefinition.get(defaults);
+    if (rules === undefined) {
+      rules = {
+        ...this.#rules,
+        ...(defaults.maxAttempt !== undefined ? { maxAttempt: defaults.maxAttempt } : {}),
+        backoff: defaults.backoff,
+      };
+      this.#rulesByDefinition.set(defaults, rules);
+    }
+    return rules;
   }
 
   /** The worker-thread pool for `defer: true`, started on first use. */
