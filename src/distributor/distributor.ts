@@ -221,7 +221,6 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     const tracked = new TrackedJob(
       spec,
       routing,
-      isInstant(spec, now),
       onSuccess as SuccessFeedback | undefined,
       onError as ErrorFeedback | undefined,
     );
@@ -489,7 +488,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     const job = this.#jobs.get(id);
     if (!job || job.session !== session) return;
     job.state = TrackState.Accepted;
-    job.accepted.resolve({ node: session.name });
+    job.accepted.resolve(session.name);
     if (session.durable) {
       // The node's storage survives a crash: it owns the job now.
       session.held.delete(id);

@@ -42,10 +42,17 @@ export interface EnqueueOptions {
 
 /** Routing facts the distributor needs and the node does not. */
 export interface Routing {
-  preferred: ReadonlySet<string> | undefined;
-  excluded: ReadonlySet<string> | undefined;
-  strict: boolean;
+  readonly preferred: ReadonlySet<string> | undefined;
+  readonly excluded: ReadonlySet<string> | undefined;
+  readonly strict: boolean;
 }
+
+/** Any node may run the job: most jobs. One shared object rather than one per tracked job. */
+export const ANY_NODE: Routing = Object.freeze({
+  preferred: undefined,
+  excluded: undefined,
+  strict: false,
+});
 
 function nameSet(
   value: string | readonly string[] | undefined,
@@ -157,7 +164,8 @@ export function buildJobSpec(input: {
   const excluded = nameSet(o.notNode, 'notNode');
   const strict = o.strictNode === true;
   if (strict && !preferred) throw new InvalidArgumentError('strictNode needs a node');
-  return { spec, routing: { preferred, excluded, strict } };
+  const routing = preferred || excluded ? { preferred, excluded, strict } : ANY_NODE;
+  return { spec, routing };
 }
 
 /** True when the job takes a run slot as soon as it arrives (so it needs a node's credit). */

@@ -1,7 +1,7 @@
 import { JobCancelledError, JobFailedError, type ErrorInfo } from '../errors.ts';
 import type { Feedback, JobArgs, JobSpec } from '../model/job.ts';
 import { LazyOutcome } from '../model/outcome.ts';
-import type { Routing } from './enqueue-options.ts';
+import { isInstant, type Routing } from './enqueue-options.ts';
 import type { NodeSession } from './node-session.ts';
 
 /** Facts passed to feedback callbacks along with the args. */
@@ -48,12 +48,25 @@ export interface JobHandle<A extends JobArgs = JobArgs> {
   cancel(): Promise<boolean>;
 }
 
-/** The distributor's record of one job until its final feedback. */
+/**
+ * `handle.accepted`: resolved with the accepting node's name, a string the session already
+ * holds; the `{ node }` object is made only for a promise the application asks for.
+ */
+export class AcceptedOutcome extends LazyOutcome<{ node: string }, string> {
+  protected override present(node: string): { node: string } {
+    return { node };
+  }
+}
+
+/**
+ * The distributor's record of one job until its final feedback. A million of them may
+ * wait at once: keep fields few (each is 8 bytes per job) and objects fewer.
+ */
 export class TrackedJob {
   state: TrackState = TrackState.Waiting;
   /** The node holding it (Sent/Accepted). */
   session: NodeSession | undefined;
-  readonly accepted = new LazyOutcome<{ node: string }>();
+  readonly accepted = new AcceptedOutcome();
   readonly result = new LazyOutcome<JobArgs>();
   /** The job message, encoded once at enqueue; dropped after sending (re-encoded if it moves). */
   frame: Buffer | undefined;
@@ -62,10 +75,17 @@ export class TrackedJob {
   constructor(
     public spec: JobSpec,
     readonly routing: Routing,
-    readonly instant: boolean,
     readonly onSuccess: SuccessFeedback | undefined,
     readonly onError: ErrorFeedback | undefined,
   ) {}
+
+  /**
+   * Whether the job took a run slot on arrival (so it used a node's credit), as it was at
+   * enqueue. Derived, not stored: `spec` keeps the enqueue time and `runAt`.
+   */
+  get instant(): boolean {
+    return isInstant(this.spec, this.spec.enqueuedAt);
+  }
 }
 
 /** Runs an application callback; returns nothing and never throws (the caller reports failures). */

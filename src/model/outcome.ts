@@ -1,22 +1,41 @@
+/** What was asked of a pending outcome: made on the first ask, which most outcomes never get. */
+class Waiters<T> {
+  promise: Promise<T> | undefined;
+  resolve: ((value: T) => void) | undefined;
+  reject: ((err: unknown) => void) | undefined;
+  onSettled: (() => void)[] | undefined;
+}
+
 /**
  * A promise made only when someone asks for it. `JobHandle.result` rejects when a job
  * fails; with an eager promise, an application that never looks at `result` would get an
  * unhandled rejection (which kills Node by default). Asking is opting in.
+ *
+ * The distributor holds two per tracked job (a million jobs may wait), so an instance has
+ * three fields and no private methods (which would add a brand slot): the state, the
+ * value or error, and the rarely needed waiters.
+ *
+ * `S` is what `resolve` stores; `present` turns it into the promise's value when a promise
+ * is made (a subclass can store less than it hands out).
  */
-export class LazyOutcome<T> {
+export class LazyOutcome<T, S = T> {
   #state: 'pending' | 'resolved' | 'rejected' = 'pending';
-  #value: T | undefined;
-  #error: unknown;
-  #promise: Promise<T> | undefined;
-  #resolve: ((value: T) => void) | undefined;
-  #reject: ((err: unknown) => void) | undefined;
+  /** The stored value once resolved, the error once rejected. */
+  #value: unknown;
+  #waiters: Waiters<T> | undefined;
 
-  #onSettled: (() => void)[] | undefined;
+  /** The promise's value for a stored value. */
+  protected present(stored: S): T {
+    return stored as unknown as T;
+  }
 
   /** Runs `fn` once when the outcome settles (at once if it already has). */
   onSettled(fn: () => void): void {
     if (this.#state !== 'pending') return fn();
-    (this.#onSettled ??= []).push(fn);
+    const w = (this.#waiters ??= new Waiters());
+    // `[fn]`, not `[]` + push: a pushed-to empty array reserves 17 slots.
+    if (w.onSettled) w.onSettled.push(fn);
+    else w.onSettled = [fn];
   }
 
   get settled(): boolean {
@@ -24,38 +43,45 @@ export class LazyOutcome<T> {
   }
 
   get promise(): Promise<T> {
-    if (!this.#promise) {
-      if (this.#state === 'resolved') this.#promise = Promise.resolve(this.#value as T);
-      else if (this.#state === 'rejected') this.#promise = Promise.reject(this.#error);
+    const w = (this.#waiters ??= new Waiters());
+    if (!w.promise) {
+      if (this.#state === 'resolved') w.promise = Promise.resolve(this.present(this.#value as S));
+      else if (this.#state === 'rejected') w.promise = Promise.reject(this.#value);
       else {
-        this.#promise = new Promise<T>((resolve, reject) => {
-          this.#resolve = resolve;
-          this.#reject = reject;
+        w.promise = new Promise<T>((resolve, reject) => {
+          w.resolve = resolve;
+          w.reject = reject;
         });
       }
     }
-    return this.#promise;
+    return w.promise;
   }
 
-  resolve(value: T): void {
+  resolve(value: S): void {
     if (this.#state !== 'pending') return;
     this.#state = 'resolved';
     this.#value = value;
-    this.#resolve?.(value);
-    this.#fireSettled();
+    const w = this.#waiters;
+    if (!w) return;
+    w.resolve?.(this.present(value));
+    settled(w);
   }
 
   reject(err: unknown): void {
     if (this.#state !== 'pending') return;
     this.#state = 'rejected';
-    this.#error = err;
-    this.#reject?.(err);
-    this.#fireSettled();
+    this.#value = err;
+    const w = this.#waiters;
+    if (!w) return;
+    w.reject?.(err);
+    settled(w);
   }
+}
 
-  #fireSettled(): void {
-    const fns = this.#onSettled;
-    this.#onSettled = undefined;
-    if (fns) for (const fn of fns) fn();
-  }
+/** Drops the settle functions (their promise is settled) and runs the onSettled callbacks once. */
+function settled<T>(w: Waiters<T>): void {
+  w.resolve = w.reject = undefined;
+  const fns = w.onSettled;
+  w.onSettled = undefined;
+  if (fns) for (const fn of fns) fn();
 }

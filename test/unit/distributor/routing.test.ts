@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ANY_NODE,
+  buildJobSpec,
+  type EnqueueOptions,
+} from '../../../src/distributor/enqueue-options.ts';
+import { NodeSelector } from '../../../src/distributor/node-selector.ts';
+import type { NodeSession } from '../../../src/distributor/node-session.ts';
+import { TrackedJob } from '../../../src/distributor/tracked-job.ts';
+
+const NOW = 1_700_000_000_000;
+const build = (options?: EnqueueOptions) =>
+  buildJobSpec({ name: 'j', args: {}, options, id: 'id-1', distributor: 'd', now: NOW });
+
+/** The fields NodeSelector reads. */
+function session(name: string, credit = 1): NodeSession {
+  return {
+    name,
+    usable: true,
+    jobNames: new Set(['j']),
+    credit,
+    deferredHeld: 0,
+  } as unknown as NodeSession;
+}
+
+describe('routing', () => {
+  it('a job without node / notNode / strictNode shares one frozen routing object', () => {
+    const a = build().routing;
+    const b = build({ after: 5, strictNode: false }).routing;
+    expect(a).toBe(ANY_NODE);
+    expect(b).toBe(ANY_NODE);
+    expect(Object.isFrozen(ANY_NODE)).toBe(true);
+    expect(ANY_NODE).toEqual({ preferred: undefined, excluded: undefined, strict: false });
+  });
+
+  it('a job with node or notNode gets its own routing', () => {
+    expect(build({ node: 'n1' }).routing).toEqual({
+      preferred: new Set(['n1']),
+      excluded: undefined,
+      strict: false,
+    });
+    expect(build({ node: ['n1'], strictNode: true }).routing.strict).toBe(true);
+    expect(build({ notNode: 'n2' }).routing).toEqual({
+      preferred: undefined,
+      excluded: new Set(['n2']),
+      strict: false,
+    });
+    // An empty list is no constraint.
+    expect(build({ node: [], notNode: [] }).routing).toBe(ANY_NODE);
+  });
+
+  it('NodeSelector picks any eligible node for ANY_NODE', () => {
+    const selector = new NodeSelector();
+    const s1 = session('n1', 1);
+    const s2 = session('n2', 3);
+    expect(selector.pick([s1, s2], 'j', ANY_NODE, true)).toBe(s2);
+    expect(selector.pick([], 'j', ANY_NODE, true)).toBe('no-node');
+    expect(selector.pick([session('n1', 0)], 'j', ANY_NODE, true)).toBe('no-credit');
+    expect(selector.pick([s1], 'other', ANY_NODE, true)).toBe('unknown-job');
+  });
+});
+
+describe('TrackedJob', () => {
+  it('instant: due at enqueue and not recurring, as isInstant said at enqueue', () => {
+    const track = (options?: EnqueueOptions) =>
+      new TrackedJob(build(options).spec, ANY_NODE, undefined, undefined);
+    expect(track().instant).toBe(true);
+    expect(track({ runAt: NOW - 1000 }).instant).toBe(true);
+    expect(track({ after: 1 }).instant).toBe(false);
+    expect(track({ period: 60 }).instant).toBe(false);
+    expect(track({ cron: '* * * * *' }).instant).toBe(false);
+  });
+});
