@@ -31,9 +31,10 @@ export class FeedbackOutbox {
     }
   }
 
-  async push(fb: Feedback): Promise<void> {
+  /** `stored`: the storage already holds it (written with the job's outcome). */
+  async push(fb: Feedback, stored = false): Promise<void> {
     this.#pending.set(fb.key, fb);
-    if (this.storage.durable) {
+    if (this.storage.durable && !stored) {
       await this.storage.saveFeedback(fb).catch((err: unknown) => this.onStorageError(err, fb.key));
     }
     this.#linksById.get(fb.distributor)?.send({ t: 'feedback', fb });

@@ -454,14 +454,21 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     defaults: ResolvedJobOptions | undefined,
   ): Promise<void> {
     const t = transition(record, outcome, slot, this.#clock.now(), this.#rulesFor(defaults));
+    const fb = t.feedback;
+    if (fb && byApp) fb.byApp = true;
     const write =
       t.store === 'save'
         ? () => this.#storage.save(t.record)
         : () => this.#storage.remove(t.record.id);
+    let fbStored = false;
     try {
-      await write();
+      if (fb && this.#storage.durable && this.#storage.finish) {
+        await this.#storage.finish(record.id, t.store === 'save' ? t.record : undefined, fb);
+        fbStored = true;
+      } else await write();
     } catch (err) {
       // Kept and replayed when the storage returns, so a finished job is not re-run later.
+      // (The outbox keeps the feedback on its own.)
       this.#unsynced.set(record.id, write);
       this.#storageFailed(err, record.id);
     }
@@ -470,10 +477,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     else if (t.next !== undefined) this.emit('job:retry', t.record, outcome.error);
     else this.emit('job:failed', t.record, outcome.error);
     if (t.next !== undefined) this.#schedule(t.record);
-    if (t.feedback) {
-      if (byApp) t.feedback.byApp = true;
-      await this.#feedback(t.feedback);
-    }
+    if (fb) await this.#outbox.push(fb, fbStored);
   }
 
   /**

@@ -27,6 +27,13 @@ export interface JobStorage {
   listFeedbacks(): Promise<Feedback[]>;
   close(): Promise<void>;
   /**
+   * Optional: what an attempt ended with, in one round trip: `record` saved (or the job
+   * removed when it is undefined) together with the feedback kept for its distributor,
+   * the feedback first. A durable node then waits once per finished job instead of
+   * twice; without it the node calls save/remove, then saveFeedback.
+   */
+  finish?(id: string, record: JobRecord | undefined, feedback: Feedback): Promise<void>;
+  /**
    * Optional, for storages that can go away while the node runs (Redis): false while
    * writes cannot succeed. The node stops taking jobs meanwhile.
    */

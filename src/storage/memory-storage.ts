@@ -87,6 +87,13 @@ export class MemoryStorage implements JobStorage {
     this.#feedbacks.set(feedback.key, copyFeedback(feedback));
   }
 
+  async finish(id: string, record: JobRecord | undefined, feedback: Feedback): Promise<void> {
+    this.#assertOpen();
+    if (record === undefined) this.#jobs.delete(id);
+    else this.#jobs.set(id, encodeRecord(record, this.#strings).toString('latin1'));
+    this.#feedbacks.set(feedback.key, copyFeedback(feedback));
+  }
+
   async removeFeedback(key: string): Promise<void> {
     this.#assertOpen();
     this.#feedbacks.delete(key);

@@ -197,6 +197,27 @@ export class RedisStorage implements JobStorage {
     );
   }
 
+  async finish(id: string, record: JobRecord | undefined, feedback: Feedback): Promise<void> {
+    const { client, keys } = this.#live();
+    if (record !== undefined && record.node !== this.#node) {
+      throw new InvalidArgumentError(
+        `cannot save job ${id} of node ${record.node} in the storage of node ${this.#node}`,
+      );
+    }
+    const value = record === undefined ? undefined : encodeRecord(record);
+    const fb = encodeFeedback(feedback);
+    // Issued together, so auto-pipelining sends them in one write (one round trip), and
+    // Redis runs them in order: the feedback first, so a failure between the two leaves a
+    // job that runs again (its feedback deduplicated), never a finished job without one.
+    // (MULTI would make the pair atomic, but measured twice the node CPU per job.)
+    await this.#run(`finish job ${id}`, () =>
+      Promise.all([
+        client.hset(keys.feedback, feedback.key, fb),
+        value === undefined ? client.hdel(keys.jobs, id) : client.hset(keys.jobs, id, value),
+      ]),
+    );
+  }
+
   async removeFeedback(key: string): Promise<void> {
     const { client, keys } = this.#live();
     await this.#run(`remove feedback ${key}`, () => client.hdel(keys.feedback, key));

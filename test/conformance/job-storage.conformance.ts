@@ -229,6 +229,21 @@ export function describeJobStorageConformance(label: string, factory: JobStorage
       expect(byKey(await storage.listFeedbacks())).toStrictEqual([replaced, cancel]);
     });
 
+    it(`${label} storage - finish saves or removes the job and keeps its feedback`, async (ctx) => {
+      const { storage, node } = await opened();
+      if (storage.finish === undefined) return ctx.skip();
+      await storage.save(minimalRecord(node, 'kept'));
+      await storage.save(minimalRecord(node, 'gone'));
+      const done: JobRecord = { ...minimalRecord(node, 'kept'), status: JobStatus.Complete };
+      const fbKept = feedback(node, 'kept', 'success');
+      const fbGone = feedback(node, 'gone', 'error');
+      await storage.finish('kept', done, fbKept);
+      await storage.finish('gone', undefined, fbGone);
+      expect(await storage.load('kept')).toStrictEqual(done);
+      expect(await storage.load('gone')).toBeUndefined();
+      expect(byKey(await storage.listFeedbacks())).toStrictEqual(byKey([fbKept, fbGone]));
+    });
+
     it(`${label} storage - feedbacks and jobs are kept apart`, async () => {
       const { storage, node } = await opened();
       await storage.save(minimalRecord(node, 'shared-id'));
