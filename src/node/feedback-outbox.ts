@@ -40,11 +40,13 @@ export class FeedbackOutbox {
     this.#linksById.get(fb.distributor)?.send({ t: 'feedback', fb });
   }
 
-  acked(key: string): void {
-    if (!this.#pending.delete(key)) return;
-    if (this.storage.durable) {
-      this.storage.removeFeedback(key).catch((err: unknown) => this.onStorageError(err, key));
-    }
+  /** A distributor acknowledged these feedbacks: forget them (one storage call for all). */
+  acked(keys: readonly string[]): void {
+    const known = keys.filter((key) => this.#pending.delete(key));
+    if (known.length === 0 || !this.storage.durable) return;
+    this.storage
+      .removeFeedback(...known)
+      .catch((err: unknown) => this.onStorageError(err, known[0]!));
   }
 
   /** True while some feedback could still reach a connected distributor. */

@@ -239,7 +239,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         this.#receive(link, m.job);
         return;
       case 'fback':
-        for (const key of m.keys) this.#outbox.acked(key);
+        this.#outbox.acked(m.keys);
         return;
       case 'cancel':
         void this.#cancel(m.id).then((ok) => link.send({ t: 'cancelled', req: m.req, ok }));

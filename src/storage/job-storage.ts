@@ -23,7 +23,8 @@ export interface JobStorage {
   list(filter?: { status?: JobStatus | readonly JobStatus[] }): Promise<JobRecord[]>;
   /** Keeps a feedback until its distributor acknowledges it (the outbox). Upsert by `key`. */
   saveFeedback(feedback: Feedback): Promise<void>;
-  removeFeedback(key: string): Promise<void>;
+  /** Drops acknowledged feedbacks (one call for a whole `fback` batch). */
+  removeFeedback(...keys: string[]): Promise<void>;
   listFeedbacks(): Promise<Feedback[]>;
   close(): Promise<void>;
   /**

@@ -94,9 +94,9 @@ export class MemoryStorage implements JobStorage {
     this.#feedbacks.set(feedback.key, copyFeedback(feedback));
   }
 
-  async removeFeedback(key: string): Promise<void> {
+  async removeFeedback(...keys: string[]): Promise<void> {
     this.#assertOpen();
-    this.#feedbacks.delete(key);
+    for (const key of keys) this.#feedbacks.delete(key);
   }
 
   async listFeedbacks(): Promise<Feedback[]> {

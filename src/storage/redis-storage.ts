@@ -218,9 +218,12 @@ export class RedisStorage implements JobStorage {
     );
   }
 
-  async removeFeedback(key: string): Promise<void> {
+  async removeFeedback(...fbKeys: string[]): Promise<void> {
     const { client, keys } = this.#live();
-    await this.#run(`remove feedback ${key}`, () => client.hdel(keys.feedback, key));
+    if (fbKeys.length === 0) return;
+    await this.#run(`remove feedback ${fbKeys[0]}${fbKeys.length > 1 ? ' and others' : ''}`, () =>
+      client.hdel(keys.feedback, ...fbKeys),
+    );
   }
 
   async listFeedbacks(): Promise<Feedback[]> {

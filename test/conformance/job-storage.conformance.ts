@@ -244,6 +244,15 @@ export function describeJobStorageConformance(label: string, factory: JobStorage
       expect(byKey(await storage.listFeedbacks())).toStrictEqual(byKey([fbKept, fbGone]));
     });
 
+    it(`${label} storage - removeFeedback takes several keys at once`, async () => {
+      const { storage, node } = await opened();
+      const fbs = ['a', 'b', 'c'].map((id) => feedback(node, id, 'success'));
+      for (const fb of fbs) await storage.saveFeedback(fb);
+      await storage.removeFeedback(fbs[0]!.key, fbs[2]!.key, 'never-existed');
+      await storage.removeFeedback();
+      expect(await storage.listFeedbacks()).toStrictEqual([fbs[1]]);
+    });
+
     it(`${label} storage - feedbacks and jobs are kept apart`, async () => {
       const { storage, node } = await opened();
       await storage.save(minimalRecord(node, 'shared-id'));
