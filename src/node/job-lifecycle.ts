@@ -70,6 +70,14 @@ export function newRecord(
   return r;
 }
 
+/** Marks `record` (the attempt's own copy) as started at `now`: the next attempt, in progress. */
+export function markStarted(record: JobRecord, now: number): void {
+  record.status = JobStatus.InProgress;
+  record.attempt += 1;
+  record.startedAt = now;
+  record.updatedAt = now;
+}
+
 /**
  * The job state machine after one attempt (pure). `slot` is the due time of the attempt
  * that just ran; `now` is when it ended.

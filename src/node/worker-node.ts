@@ -27,7 +27,13 @@ import { DistributorLink } from './distributor-link.ts';
 import { FeedbackOutbox } from './feedback-outbox.ts';
 import { LinkBatcher } from './link-batcher.ts';
 import { defaultRegistry, type JobRegistry, type ResolvedJobOptions } from './job-registry.ts';
-import { newRecord, transition, unknownJobFeedback, type LifecycleRules } from './job-lifecycle.ts';
+import {
+  markStarted,
+  newRecord,
+  transition,
+  unknownJobFeedback,
+  type LifecycleRules,
+} from './job-lifecycle.ts';
 import { loadJobDirectory } from './job-loader.ts';
 import {
   Interrupter,
@@ -317,17 +323,35 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       this.#schedule(record);
       return;
     }
+    // An instant job that has a free slot is stored already marked "in progress", its slot
+    // held meanwhile: one write per job instead of two (stored, then marked at start).
+    const startsNow =
+      instant &&
+      this.#active < this.#concurrency &&
+      this.#ready.size === 0 &&
+      this.#registry.has(spec.name);
+    if (startsNow) {
+      markStarted(record, now);
+      this.#active++;
+    }
     const saving = { cancel: false };
     this.#saving.set(spec.id, saving);
     this.#storage.save(record).then(
       () => {
         this.#saving.delete(spec.id);
         this.#batcher.accepted(link, spec.id);
+        if (startsNow) {
+          if (saving.cancel || this.#state !== 'running') this.#release();
+          else return void this.#runOne(id, record, true).finally(() => this.#release());
+        }
         if (saving.cancel) return void this.#finishCancelled(record, true);
         if (!this.#registry.has(spec.name)) return void this.#finishUnknown(record);
-        this.#schedule(record);
+        // (A reserved job whose node is stopping stays stored as "in progress": a restart
+        // runs it.)
+        if (!startsNow) this.#schedule(record);
       },
       (err: unknown) => {
+        if (startsNow) this.#release();
         this.#saving.delete(spec.id);
         this.#creditOwed.delete(spec.id);
         const error =
@@ -382,15 +406,19 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     while (this.#state === 'running' && this.#active < this.#concurrency && this.#ready.size > 0) {
       const entry = this.#ready.take()!;
       this.#active++;
-      void this.#runOne(entry.id, entry.record).finally(() => {
-        this.#active--;
-        if (this.#active === 0) for (const w of this.#idleWaiters.splice(0)) w();
-        this.#pump();
-      });
+      void this.#runOne(entry.id, entry.record).finally(() => this.#release());
     }
   }
 
-  async #runOne(id: string, given: JobRecord | undefined): Promise<void> {
+  /** A run slot is free again. */
+  #release(): void {
+    this.#active--;
+    if (this.#active === 0) for (const w of this.#idleWaiters.splice(0)) w();
+    this.#pump();
+  }
+
+  /** `marked`: the record was stored already marked as started (see #receive). */
+  async #runOne(id: string, given: JobRecord | undefined, marked = false): Promise<void> {
     let record: JobRecord | undefined;
     try {
       record = given ?? (await this.#storage.load(id));
@@ -404,18 +432,14 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     const def = this.#registry.get(record.name);
     if (!def) return this.#finishUnknown(record);
     const slot = record.dueAt;
-    const now = this.#clock.now();
     // The record is this attempt's own (handed over by #receive or freshly loaded): marked
     // in place, one copy per job fewer.
-    record.status = JobStatus.InProgress;
-    record.attempt += 1;
-    record.startedAt = now;
-    record.updatedAt = now;
+    if (!marked) markStarted(record, this.#clock.now());
     const running: Running = { controller: new Interrupter(), byApp: false };
     this.#running.set(id, running);
     // The "in progress" mark matters only to a storage that outlives the process (a restart
     // re-runs such jobs); in memory it would be a record copy per job for nobody to read.
-    if (this.#storage.durable) {
+    if (this.#storage.durable && !marked) {
       try {
         await this.#storage.save(record);
       } catch (err) {

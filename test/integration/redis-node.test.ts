@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   JobRegistry,
@@ -22,6 +23,11 @@ import {
   type RedisServer,
 } from '../helpers/redis-server.ts';
 import { sleep, waitUntil } from '../helpers/wait.ts';
+
+/** `calls` of HSET from INFO commandstats. */
+function hsetCalls(info: string): number {
+  return Number(/cmdstat_hset:calls=(\d+)/.exec(info)?.[1] ?? 0);
+}
 
 const JOBS = fileURLToPath(new URL('../fixtures/integration-jobs/', import.meta.url));
 const BIN = fileURLToPath(new URL('../../bin/jobreactor.js', import.meta.url));
@@ -218,6 +224,52 @@ describe.skipIf(!redisAvailable())('redis node - durable jobs over a real redis-
     const after = JSON.parse(await cli('list', '--node', 'watched', '--json')) as { id: string }[];
     expect(after.map((j) => j.id)).not.toContain(waiting.id);
   }, 120_000);
+
+  it('an instant job with a free slot is written once, already "in progress", and once more when it ends', async () => {
+    const d = await distributor();
+    const reg = new JobRegistry();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    reg.define('hold', async () => {
+      await gate;
+    });
+    const prefix = randomPrefix();
+    const node = await startNode({
+      name: 'slots',
+      distributors: [`127.0.0.1:${d.address.port}`],
+      registry: reg,
+      storage: redis.url,
+      redisPrefix: prefix,
+      concurrency: 2,
+    });
+    nodes.push(node);
+    await waitUntil(() => d.nodes().length === 1);
+    const admin = new Redis(redis.url);
+    const monitor = new RedisMonitor({ url: redis.url, prefix });
+    try {
+      await admin.config('RESETSTAT');
+      const held = [d.enqueue('hold', {}), d.enqueue('hold', {})];
+      await Promise.all(held.map((h) => h.accepted));
+      await waitUntil(() => node.running === 2);
+      const stored = await monitor.jobs('slots');
+      expect(stored.map((j) => [j.status, j.attempt]).sort()).toEqual([
+        ['in progress', 1],
+        ['in progress', 1],
+      ]);
+      // One write per job so far: stored already marked, not stored then marked.
+      expect(hsetCalls(await admin.info('commandstats'))).toBe(2);
+      release();
+      await Promise.all(held.map((h) => h.result));
+      // Then one per job for the outcome and its feedback (written together, before the
+      // feedback is sent, so both are done by the time `result` resolves).
+      expect(await monitor.jobs('slots')).toHaveLength(0);
+      expect(hsetCalls(await admin.info('commandstats'))).toBe(4);
+    } finally {
+      release();
+      await monitor.close();
+      admin.disconnect();
+    }
+  });
 
   it('Redis going away: the node stops taking jobs, others take them; it resumes when Redis returns', async () => {
     const d = await distributor();
