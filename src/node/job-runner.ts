@@ -1,4 +1,3 @@
-import { types } from 'node:util';
 import type { ErrorInfo } from '../errors.ts';
 import {
   CancelJob,
@@ -10,9 +9,15 @@ import {
 } from '../errors.ts';
 import type { Clock, TimerHandle } from '../model/clock.ts';
 import type { JobArgs, JobRecord } from '../model/job.ts';
+import { cloneArgs, isPlainObject, merge, snapshot } from './args-copy.ts';
 import type { JobContext, JobLogger } from './job-context.ts';
 import { createJobContext, jobItself, noopLogger } from './job-context.ts';
+import type { StopSignal } from './interrupter.ts';
 import type { ChainStep, JobDefinition } from './job-registry.ts';
+
+// Moved out to keep this file to the chain runner; re-exported for existing importers.
+export { ATTEMPT_ARG_KEYS, stripAttemptKeys } from './args-copy.ts';
+export { Interrupter, type StopSignal } from './interrupter.ts';
 
 /** How one attempt ended. `args` are the attempt's final args (the record's are untouched). */
 export type AttemptOutcome =
@@ -45,82 +50,6 @@ export interface RunAttemptOptions {
   mergeJobItselfToArgs?: boolean;
   /** @default noopLogger */
   log?: JobLogger;
-}
-
-/**
- * What the runner needs of an external stop: an `AbortSignal`, or an {@link Interrupter}.
- */
-export interface StopSignal {
-  readonly aborted: boolean;
-  readonly reason: unknown;
-  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
-  removeEventListener(type: 'abort', listener: () => void): void;
-}
-
-/**
- * A minimal stand-in for an AbortController, for a node's one-per-running-job stop handle:
- * `new AbortController()` costs a few microseconds and a handful of objects (an EventTarget
- * underneath), which shows at tens of thousands of jobs per second; this is one small
- * object. It is its own `signal`. Listeners run once, in order, on the first `abort()`.
- */
-export class Interrupter implements StopSignal {
-  #aborted = false;
-  #reason: unknown;
-  #listeners: (() => void)[] | undefined;
-
-  get aborted(): boolean {
-    return this.#aborted;
-  }
-
-  get reason(): unknown {
-    return this.#reason;
-  }
-
-  get signal(): this {
-    return this;
-  }
-
-  abort(reason?: unknown): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#reason = reason ?? new DOMException('This operation was aborted', 'AbortError');
-    const listeners = this.#listeners;
-    this.#listeners = undefined;
-    if (listeners) for (const listener of listeners) listener();
-  }
-
-  addEventListener(type: 'abort', listener: () => void): void {
-    if (type !== 'abort' || this.#aborted) return;
-    (this.#listeners ??= []).push(listener);
-  }
-
-  removeEventListener(type: 'abort', listener: () => void): void {
-    const i = this.#listeners?.indexOf(listener) ?? -1;
-    if (i >= 0) this.#listeners!.splice(i, 1);
-  }
-
-  /** Listeners waiting (for tests: nothing may be left behind). */
-  get listenerCount(): number {
-    return this.#listeners?.length ?? 0;
-  }
-}
-
-/**
- * Keys the runner itself writes into args during an attempt. A node that keeps an
- * attempt's args for a later run (periodic jobs) strips them first, so they never leak
- * into the next run (JobReactor's W22).
- */
-export const ATTEMPT_ARG_KEYS = ['jobItself', 'error', 'errbackError'] as const;
-
-/**
- * `args` without the keys the runner writes (`ATTEMPT_ARG_KEYS`): a shallow copy, or `args`
- * itself when it has none of them (the common case, on every finished job).
- */
-export function stripAttemptKeys(args: JobArgs): JobArgs {
-  if (!ATTEMPT_ARG_KEYS.some((key) => key in args)) return args;
-  const copy = { ...args };
-  for (const key of ATTEMPT_ARG_KEYS) delete copy[key];
-  return copy;
 }
 
 /**
@@ -465,70 +394,6 @@ class Phase {
 
 function validTimeout(ms: number | undefined): number | undefined {
   return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? ms : undefined;
-}
-
-function cloneArgs(args: JobArgs): JobArgs {
-  const flat = flatCopy(args);
-  if (flat !== undefined) return flat;
-  const cloned: unknown = structuredClone(args);
-  if (!isPlainObject(cloned)) {
-    throw new InvalidArgumentError(`job args must be a plain object (got ${typeof cloned})`);
-  }
-  return cloned;
-}
-
-/**
- * What `structuredClone` gives for the common case, a plain object whose values are all
- * primitives (strings, numbers, booleans, null, undefined), at a fraction of the cost;
- * undefined for anything else (nested data, a proxy, a `__proto__` key), which takes the
- * structured clone.
- */
-function flatCopy(args: JobArgs): JobArgs | undefined {
-  if (!isPlainObject(args) || isProxy(args)) return undefined;
-  const out: JobArgs = {};
-  for (const key of Object.keys(args)) {
-    const v = args[key];
-    const t = typeof v;
-    if (t === 'object' ? v !== null : t === 'function' || t === 'symbol' || t === 'bigint') {
-      return undefined;
-    }
-    if (key === '__proto__') return undefined;
-    out[key] = v;
-  }
-  return out;
-}
-
-/** A copy that a step still running in the background cannot change. Never throws. */
-function snapshot(args: JobArgs): JobArgs {
-  try {
-    return cloneArgs(args);
-  } catch {
-    return { ...args };
-  }
-}
-
-const isProxy = (value: object): boolean => types.isProxy(value);
-
-function isPlainObject(value: unknown): value is JobArgs {
-  if (typeof value !== 'object' || value === null) return false;
-  const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-/** `Object.assign`, except that a `__proto__` key becomes a plain property instead of a prototype. */
-function merge(target: JobArgs, source: JobArgs): void {
-  for (const key of Object.keys(source)) {
-    if (key === '__proto__') {
-      Object.defineProperty(target, key, {
-        value: source[key],
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    } else {
-      target[key] = source[key];
-    }
-  }
 }
 
 // Code checks as well as instanceof: a job file may load its own copy of the library.
