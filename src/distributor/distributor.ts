@@ -1,13 +1,9 @@
 import {
   ClosedError,
-  DuplicateNodeError,
   FeedbackHandlerError,
   InvalidArgumentError,
   JobCancelledError,
-  JobReactorError,
-  QueueFullError,
   ShutdownError,
-  UnknownJobError,
   type ErrorInfo,
 } from '../errors.ts';
 import { systemClock, type Clock } from '../model/clock.ts';
@@ -19,14 +15,12 @@ import { TypedEmitter } from '../model/typed-emitter.ts';
 import { DEFAULT_MAX_FRAME_SIZE, encodeFrame } from '../protocol/codec.ts';
 import type { Message } from '../protocol/messages.ts';
 import type { Connection } from '../transport/connection.ts';
-import { acceptHandshake } from '../transport/handshake.ts';
 import { listenTcp } from '../transport/tcp-endpoints.ts';
-import { buildJobSpec, isInstant, type EnqueueOptions } from './enqueue-options.ts';
+import { buildJobSpec, type EnqueueOptions } from './enqueue-options.ts';
 import type { DistributorEvents } from './events.ts';
 import { CancelRequests } from './cancel-requests.ts';
 import { FeedbackAcks } from './feedback-acks.ts';
 import { RecentKeys } from './recent-keys.ts';
-import { NodeSelector } from './node-selector.ts';
 import { NodeSession, type NodeInfo } from './node-session.ts';
 import {
   TrackState,
@@ -39,43 +33,16 @@ import {
   type JobHandle,
   type SuccessFeedback,
 } from './tracked-job.ts';
-import { WaitingQueue } from './waiting-queue.ts';
+import { Dispatcher } from './dispatcher.ts';
+import { admitNode } from './node-admission.ts';
+import {
+  assertSafeListen,
+  DISTRIBUTOR_DEFAULTS,
+  type DistributorOptions,
+  type JobName,
+} from './distributor-options.ts';
 
-/** A job name, or the typed reference returned by `job()`. */
-export type JobName<A extends JobArgs = JobArgs> =
-  string | { readonly name: string; readonly __args?: A };
-
-export interface DistributorOptions {
-  /** Address to listen on. @default '127.0.0.1' */
-  host?: string;
-  /** Port to listen on; 0 picks a free one (see `address`). @default 0 */
-  port?: number;
-  /**
-   * This distributor's identity. Jobs carry it and nodes route feedbacks by it, so a
-   * restarted application that keeps its id gets the feedbacks of its earlier jobs.
-   * @default a random id
-   */
-  id?: string;
-  /** Shared secret; nodes must prove they know it (HMAC challenge-response), and so must we. */
-  secret?: string;
-  /** Listen on a non-loopback address without a secret. @default false */
-  allowInsecure?: boolean;
-  /** Jobs that may wait for an eligible node; past it `enqueue` throws QueueFullError. @default 100000 */
-  maxWaiting?: number;
-  /** What to do with a job no connected node can run: fail it with UnknownJobError, or wait for such a node. @default 'fail' */
-  unknownJobs?: 'fail' | 'wait';
-  /** Largest frame accepted or sent, bytes. @default 8 MiB */
-  maxFrameSize?: number;
-  /** Heartbeat interval; a silent peer is dropped after 3 of them. @default 1000 */
-  heartbeatMs?: number;
-  /** Deadline for a node's handshake, ms. @default 2000 */
-  handshakeTimeoutMs?: number;
-  clock?: Clock;
-  /** pino-compatible logger. @default silent */
-  logger?: Logger;
-}
-
-const LOOPBACK = /^(127\.|::1$|localhost$)/;
+export type { DistributorOptions, JobName } from './distributor-options.ts';
 
 /**
  * The distributor lives in the application: it accepts node connections, sends them jobs
@@ -89,20 +56,12 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #ids = new IdGenerator();
-  readonly #selector = new NodeSelector();
-  readonly #sessions: NodeSession[] = [];
+  readonly #dispatch: Dispatcher;
   readonly #jobs = new Map<string, TrackedJob>();
-  readonly #waiting: WaitingQueue;
-  /**
-   * Jobs no connected node may run at all (strict node absent, every node excluded):
-   * looked at again only when a node connects or changes, never on credit.
-   */
-  readonly #stranded: WaitingQueue;
   readonly #seen = new RecentKeys(100_000);
   readonly #acks = new FeedbackAcks();
   readonly #cancels = new CancelRequests();
   readonly #connections = new Set<Connection>();
-  #drainScheduled = false;
   #server: { address: { host: string; port: number }; close(): Promise<void> } | undefined;
 
   constructor(options: DistributorOptions = {}) {
@@ -112,14 +71,14 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     this.#log = options.logger ?? silentLogger;
     this.id = options.id ?? randomId(8);
     assertNodeName(this.id, 'distributor id');
-    this.#waiting = new WaitingQueue(options.maxWaiting ?? 100_000);
-    this.#stranded = new WaitingQueue(Number.POSITIVE_INFINITY);
-    const host = options.host ?? '127.0.0.1';
-    if (!options.secret && !options.allowInsecure && !LOOPBACK.test(host)) {
-      throw new InvalidArgumentError(
-        `refusing to listen on ${host} without a secret: anyone who reaches the port could take jobs. Set secret, or allowInsecure: true`,
-      );
-    }
+    assertSafeListen(options);
+    this.#dispatch = new Dispatcher(options.maxWaiting ?? DISTRIBUTOR_DEFAULTS.maxWaiting, {
+      clock: this.#clock,
+      unknownJobs: options.unknownJobs ?? 'fail',
+      isOpen: () => this.#state === 'listening',
+      fail: (job, error, node) => this.#finishWithError(job, error, node),
+      dispatched: (job, node) => this.emit('job:dispatched', job.spec.id, node),
+    });
   }
 
   /** Where the distributor listens (after `listen()`). */
@@ -131,8 +90,8 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   async listen(): Promise<this> {
     if (this.#state !== 'created') throw new ClosedError(`cannot listen in state ${this.#state}`);
     this.#server = await listenTcp(
-      this.#opts.host ?? '127.0.0.1',
-      this.#opts.port ?? 0,
+      this.#opts.host ?? DISTRIBUTOR_DEFAULTS.host,
+      this.#opts.port ?? DISTRIBUTOR_DEFAULTS.port,
       (conn) => void this.#onConnection(conn),
       this.#connOptions(),
     );
@@ -174,9 +133,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     this.#assertListening();
     if (!Array.isArray(jobs)) throw new InvalidArgumentError('jobs must be an array');
     const prepared = jobs.map((j) => this.#prepare(j.job, j.args, j.options, onSuccess, onError));
-    if (this.#waiting.size + this.#stranded.size + jobs.length > this.#waiting.limit) {
-      throw new QueueFullError(`waiting queue is full (${this.#waiting.limit} jobs)`);
-    }
+    this.#dispatch.assertRoom(jobs.length);
     return prepared.map((p, i) =>
       p instanceof TrackedJob
         ? (this.#admit(p, jobs[i]!.options?.signal) as JobHandle<A>)
@@ -239,14 +196,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       tracked.result.reject(error);
       return createHandle(tracked, (j) => this.#cancel(j));
     }
-    const placed = this.#place(tracked);
-    if (placed === 'kept' || placed === 'stranded') {
-      if (this.#waiting.size + this.#stranded.size >= this.#waiting.limit) {
-        throw new QueueFullError(`waiting queue is full (${this.#waiting.limit} jobs)`);
-      }
-      (placed === 'kept' ? this.#waiting : this.#stranded).push(tracked);
-      this.emit('job:waiting', spec.id);
-    }
+    if (!this.#dispatch.admit(tracked)) this.emit('job:waiting', spec.id);
     this.#jobs.set(spec.id, tracked);
     if (signal) {
       const onAbort = () => void this.#cancel(tracked);
@@ -260,15 +210,15 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
 
   /** The connected nodes. */
   nodes(): NodeInfo[] {
-    return this.#sessions.map((s) => s.info());
+    return this.#dispatch.sessions.map((s) => s.info());
   }
 
   /** Counts for dashboards and tests. */
   stats(): { tracked: number; waiting: number; nodes: number } {
     return {
       tracked: this.#jobs.size,
-      waiting: this.#waiting.size + this.#stranded.size,
-      nodes: this.#sessions.length,
+      waiting: this.#dispatch.waiting,
+      nodes: this.#dispatch.sessions.length,
     };
   }
 
@@ -292,8 +242,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       job.result.reject(err);
     }
     this.#jobs.clear();
-    this.#waiting.takeAll();
-    this.#stranded.takeAll();
+    this.#dispatch.clear();
     this.#cancels.clear();
     this.#state = 'closed';
   }
@@ -311,7 +260,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   #connOptions() {
     return {
       maxFrameSize: this.#maxFrameSize,
-      heartbeatMs: this.#opts.heartbeatMs ?? 1000,
+      heartbeatMs: this.#opts.heartbeatMs ?? DISTRIBUTOR_DEFAULTS.heartbeatMs,
     };
   }
 
@@ -319,51 +268,39 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     if (this.#state !== 'listening') return conn.close(new ShutdownError('distributor is closing'));
     this.#connections.add(conn);
     conn.onClose(() => this.#connections.delete(conn));
-    let hello;
-    try {
-      hello = await acceptHandshake(conn, {
-        ...(this.#opts.secret !== undefined ? { secret: this.#opts.secret } : {}),
-        distributorId: this.id,
-        timeoutMs: this.#opts.handshakeTimeoutMs ?? 2000,
-      });
-    } catch (err) {
-      const error =
-        err instanceof JobReactorError ? err : new ClosedError('handshake failed', { cause: err });
-      this.#log.warn({ remote: conn.remote, code: error.code }, 'node rejected');
-      this.emit('node:rejected', conn.remote, error);
-      return;
-    }
-    if (conn.closed) return;
-    if (this.#sessions.some((s) => s.name === hello.node && !s.closed)) {
-      // Two live nodes under one name would share routing and storage keys. The newcomer
-      // waits (it redials) until the old link is gone, e.g. found dead by its heartbeat.
-      const error = new DuplicateNodeError(`a node named '${hello.node}' is already connected`);
-      this.#log.warn({ node: hello.node, remote: conn.remote }, error.message);
-      this.emit('node:rejected', conn.remote, error);
-      return conn.close(error);
-    }
+    const hello = await admitNode(conn, {
+      secret: this.#opts.secret,
+      distributorId: this.id,
+      timeoutMs: this.#opts.handshakeTimeoutMs ?? DISTRIBUTOR_DEFAULTS.handshakeTimeoutMs,
+      sessions: this.#dispatch.sessions,
+      rejected: (remote, error) => {
+        this.#log.warn({ remote, code: error.code }, `node rejected: ${error.message}`);
+        this.emit('node:rejected', remote, error);
+      },
+    });
+    if (hello === undefined) return;
     const session = new NodeSession(conn, hello, this.#clock.now());
-    this.#sessions.push(session);
+    this.#dispatch.sessions.push(session);
     conn.onMessage((m) => this.#onMessage(session, m));
     conn.onClose((reason) => this.#onSessionClosed(session, reason));
     this.#log.info({ node: session.name, remote: conn.remote }, 'node connected');
     this.emit('node:connected', session.info());
     this.#cancels.connected(session);
-    this.#scheduleDrain(true);
+    this.#dispatch.scheduleDrain(true);
   }
 
   #onMessage(session: NodeSession, m: Message): void {
     switch (m.t) {
       case 'credit':
         session.credit += m.n;
-        this.#scheduleDrain();
+        this.#dispatch.scheduleDrain();
         return;
       case 'accepted':
         for (const id of m.ids) this.#onAccepted(session, id);
         return;
       case 'rejected':
         for (const id of m.ids) this.#requeue(session, id);
-        this.#scheduleDrain();
+        this.#dispatch.scheduleDrain();
         return;
       case 'feedback':
         this.#onFeedback(session, m.fb);
@@ -378,7 +315,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
         session.paused = !m.accepting;
         session.jobNames = new Set(m.jobs);
         this.emit('node:status', session.info());
-        this.#scheduleDrain(true);
+        this.#dispatch.scheduleDrain(true);
         return;
       default: {
         const err = new InvalidArgumentError(`unexpected message '${m.t}' from a node`);
@@ -390,8 +327,8 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
 
   #onSessionClosed(session: NodeSession, reason: Error | undefined): void {
     session.closed = true;
-    const i = this.#sessions.indexOf(session);
-    if (i >= 0) this.#sessions.splice(i, 1);
+    const i = this.#dispatch.sessions.indexOf(session);
+    if (i >= 0) this.#dispatch.sessions.splice(i, 1);
     this.#acks.forget(session);
     // Everything the node held and did not own durably goes to other nodes, except jobs
     // the application asked to cancel: those end here.
@@ -413,76 +350,16 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     }
     session.held.clear();
     this.#cancels.closed(session);
-    this.#waiting.unshiftAll(back);
+    this.#dispatch.requeue(back);
     this.#log.info(
       { node: session.name, requeued: back.length, reason: reason?.message },
       'node disconnected',
     );
     this.emit('node:disconnected', session.info(), reason, back.length);
-    if (this.#state === 'listening') this.#scheduleDrain(true);
+    if (this.#state === 'listening') this.#dispatch.scheduleDrain(true);
   }
 
-  // ---- dispatch ------------------------------------------------------------------
-
-  /** Sends the job to a node if one can take it now. */
-  #place(job: TrackedJob): 'placed' | 'kept' | 'stranded' | 'failed' {
-    const now = this.#clock.now();
-    const instant = isInstant(job.spec, now);
-    const picked = this.#selector.pick(this.#sessions, job.spec.name, job.routing, instant);
-    if (picked === 'unknown-job' && (this.#opts.unknownJobs ?? 'fail') === 'fail') {
-      const err = new UnknownJobError(`no connected node can run job '${job.spec.name}'`);
-      // After the caller has its handle: feedbacks never run inside enqueue().
-      queueMicrotask(() => this.#finishWithError(job, err.toInfo(), ''));
-      return 'failed';
-    }
-    if (picked === 'no-credit') return 'kept';
-    if (typeof picked === 'string') return 'stranded';
-    try {
-      if (job.frame) picked.sendFrame(job.frame);
-      else picked.send({ t: 'job', job: job.spec });
-      job.frame = undefined;
-    } catch (err) {
-      // Encoding failed (e.g. the job is larger than the frame limit): fail this job only.
-      const info =
-        err instanceof JobReactorError ? err.toInfo() : new ClosedError(String(err)).toInfo();
-      queueMicrotask(() => this.#finishWithError(job, info, picked.name));
-      return 'failed';
-    }
-    if (instant) picked.credit--;
-    else picked.deferredHeld++;
-    job.state = TrackState.Sent;
-    job.session = picked;
-    picked.held.set(job.spec.id, job);
-    this.emit('job:dispatched', job.spec.id, picked.name);
-    return 'placed';
-  }
-
-  /** `nodesChanged`: a node came, went or changed, so stranded jobs may have a node now. */
-  #scheduleDrain(nodesChanged = false): void {
-    if (nodesChanged && this.#stranded.size > 0) this.#waiting.unshiftAll(this.#stranded.takeAll());
-    if (this.#drainScheduled || this.#waiting.size === 0) return;
-    this.#drainScheduled = true;
-    // Coalesce: many credits arriving in one read cost one pass over the queue.
-    queueMicrotask(() => {
-      this.#drainScheduled = false;
-      if (this.#state !== 'listening') return;
-      const stranded: TrackedJob[] = [];
-      this.#waiting.drain((job) => {
-        if (job.state === TrackState.Done) return 'placed';
-        // Nothing can take an instant job: stop here instead of walking the whole queue
-        // (100k waiting jobs and a credit at a time would make dispatch quadratic).
-        if (job.instant && !this.#anyCredit()) return 'stop';
-        const r = this.#place(job);
-        if (r === 'failed') return 'placed';
-        if (r === 'stranded') {
-          stranded.push(job);
-          return 'placed';
-        }
-        return r;
-      });
-      for (const job of stranded) this.#stranded.push(job);
-    });
-  }
+  // ---- node answers --------------------------------------------------------------
 
   #onAccepted(session: NodeSession, id: string): void {
     const job = this.#jobs.get(id);
@@ -505,7 +382,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     else session.deferredHeld--;
     job.state = TrackState.Waiting;
     job.session = undefined;
-    this.#waiting.unshiftAll([job]);
+    this.#dispatch.requeue([job]);
     this.emit('job:requeued', id, session.name);
   }
 
@@ -559,7 +436,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   async #cancel(job: TrackedJob): Promise<boolean> {
     if (job.state === TrackState.Done) return false;
     if (job.state === TrackState.Waiting) {
-      if (!this.#waiting.remove(job)) this.#stranded.remove(job);
+      this.#dispatch.remove(job);
       job.state = TrackState.Done;
       this.#jobs.delete(job.spec.id);
       job.accepted.reject(new JobCancelledError(job.spec.id));
@@ -572,18 +449,13 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       // A durable node keeps its jobs across a restart: ask whoever has its name now,
       // or wait until it reconnects.
       const name = session.name;
-      session = this.#sessions.find((s) => s.name === name && !s.closed);
+      session = this.#dispatch.sessions.find((s) => s.name === name && !s.closed);
       if (!session) {
         return this.#cancels.park(name, job);
       }
     }
     if (!session) return false;
     return this.#cancels.send(session, job);
-  }
-
-  #anyCredit(): boolean {
-    for (const s of this.#sessions) if (s.usable && s.credit > 0) return true;
-    return false;
   }
 
   #anyInFlight(): boolean {

@@ -1,0 +1,150 @@
+import { ClosedError, JobReactorError, QueueFullError, UnknownJobError } from '../errors.ts';
+import type { ErrorInfo } from '../errors.ts';
+import type { Clock } from '../model/clock.ts';
+import { isInstant } from './enqueue-options.ts';
+import { NodeSelector } from './node-selector.ts';
+import type { NodeSession } from './node-session.ts';
+import { TrackState, type TrackedJob } from './tracked-job.ts';
+import { WaitingQueue } from './waiting-queue.ts';
+
+/** What the dispatcher tells its distributor. */
+export interface DispatchHooks {
+  clock: Clock;
+  /** What to do with a job no connected node can run. */
+  unknownJobs: 'fail' | 'wait';
+  /** False once the distributor is closing: queued jobs stay where they are. */
+  isOpen(): boolean;
+  /** The job cannot be run (unknown name, encoding failed): end it with this error. */
+  fail(job: TrackedJob, error: ErrorInfo, node: string): void;
+  /** The job went to `node`. */
+  dispatched(job: TrackedJob, node: string): void;
+}
+
+/**
+ * Where jobs go: the connected nodes, the queue of jobs waiting for room on one, and the
+ * jobs no connected node may run at all. Sends a job when a node with credit (instant
+ * jobs) or room (deferred ones) can take it, and drains the queue when credit comes back
+ * or the nodes change: event-driven, no timers.
+ */
+export class Dispatcher {
+  /** Connected nodes, in connection order (the selector breaks ties round-robin). */
+  readonly sessions: NodeSession[] = [];
+  readonly #waiting: WaitingQueue;
+  /**
+   * Jobs no connected node may run at all (strict node absent, every node excluded):
+   * looked at again only when a node connects or changes, never on credit.
+   */
+  readonly #stranded = new WaitingQueue(Number.POSITIVE_INFINITY);
+  readonly #selector = new NodeSelector();
+  readonly #hooks: DispatchHooks;
+  #drainScheduled = false;
+
+  constructor(maxWaiting: number, hooks: DispatchHooks) {
+    this.#waiting = new WaitingQueue(maxWaiting);
+    this.#hooks = hooks;
+  }
+
+  /** Jobs waiting for a node (queued and stranded). */
+  get waiting(): number {
+    return this.#waiting.size + this.#stranded.size;
+  }
+
+  /** @throws QueueFullError unless `n` more jobs fit in the waiting queue. */
+  assertRoom(n: number): void {
+    if (this.waiting + n > this.#waiting.limit) {
+      throw new QueueFullError(`waiting queue is full (${this.#waiting.limit} jobs)`);
+    }
+  }
+
+  /**
+   * Sends a new job, or queues it. Returns false when it was queued.
+   * @throws QueueFullError when it would have to wait and the queue is full.
+   */
+  admit(job: TrackedJob): boolean {
+    const placed = this.#place(job);
+    if (placed !== 'kept' && placed !== 'stranded') return true;
+    this.assertRoom(1);
+    (placed === 'kept' ? this.#waiting : this.#stranded).push(job);
+    return false;
+  }
+
+  /** Jobs back from a node that left or refused them: first in line again. */
+  requeue(jobs: TrackedJob[]): void {
+    this.#waiting.unshiftAll(jobs);
+  }
+
+  /** Takes a waiting job out of the queues; false when it was not waiting. */
+  remove(job: TrackedJob): boolean {
+    return this.#waiting.remove(job) || this.#stranded.remove(job);
+  }
+
+  /** Drops every waiting job (the distributor is closing). */
+  clear(): void {
+    this.#waiting.takeAll();
+    this.#stranded.takeAll();
+  }
+
+  /** `nodesChanged`: a node came, went or changed, so stranded jobs may have a node now. */
+  scheduleDrain(nodesChanged = false): void {
+    if (nodesChanged && this.#stranded.size > 0) this.#waiting.unshiftAll(this.#stranded.takeAll());
+    if (this.#drainScheduled || this.#waiting.size === 0) return;
+    this.#drainScheduled = true;
+    // Coalesce: many credits arriving in one read cost one pass over the queue.
+    queueMicrotask(() => {
+      this.#drainScheduled = false;
+      if (!this.#hooks.isOpen()) return;
+      const stranded: TrackedJob[] = [];
+      this.#waiting.drain((job) => {
+        if (job.state === TrackState.Done) return 'placed';
+        // Nothing can take an instant job: stop here instead of walking the whole queue
+        // (100k waiting jobs and a credit at a time would make dispatch quadratic).
+        if (job.instant && !this.#anyCredit()) return 'stop';
+        const r = this.#place(job);
+        if (r === 'failed') return 'placed';
+        if (r === 'stranded') {
+          stranded.push(job);
+          return 'placed';
+        }
+        return r;
+      });
+      for (const job of stranded) this.#stranded.push(job);
+    });
+  }
+
+  /** Sends the job to a node if one can take it now. */
+  #place(job: TrackedJob): 'placed' | 'kept' | 'stranded' | 'failed' {
+    const instant = isInstant(job.spec, this.#hooks.clock.now());
+    const picked = this.#selector.pick(this.sessions, job.spec.name, job.routing, instant);
+    if (picked === 'unknown-job' && this.#hooks.unknownJobs === 'fail') {
+      const err = new UnknownJobError(`no connected node can run job '${job.spec.name}'`);
+      // After the caller has its handle: feedbacks never run inside enqueue().
+      queueMicrotask(() => this.#hooks.fail(job, err.toInfo(), ''));
+      return 'failed';
+    }
+    if (picked === 'no-credit') return 'kept';
+    if (typeof picked === 'string') return 'stranded';
+    try {
+      if (job.frame) picked.sendFrame(job.frame);
+      else picked.send({ t: 'job', job: job.spec });
+      job.frame = undefined;
+    } catch (err) {
+      // Encoding failed (e.g. the job is larger than the frame limit): fail this job only.
+      const info =
+        err instanceof JobReactorError ? err.toInfo() : new ClosedError(String(err)).toInfo();
+      queueMicrotask(() => this.#hooks.fail(job, info, picked.name));
+      return 'failed';
+    }
+    if (instant) picked.credit--;
+    else picked.deferredHeld++;
+    job.state = TrackState.Sent;
+    job.session = picked;
+    picked.held.set(job.spec.id, job);
+    this.#hooks.dispatched(job, picked.name);
+    return 'placed';
+  }
+
+  #anyCredit(): boolean {
+    for (const s of this.sessions) if (s.usable && s.credit > 0) return true;
+    return false;
+  }
+}

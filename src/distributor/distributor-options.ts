@@ -1,0 +1,62 @@
+import { InvalidArgumentError } from '../errors.ts';
+import type { Clock } from '../model/clock.ts';
+import type { JobArgs } from '../model/job.ts';
+import type { Logger } from '../model/logger.ts';
+
+/** A job name, or the typed reference returned by `job()`. */
+export type JobName<A extends JobArgs = JobArgs> =
+  string | { readonly name: string; readonly __args?: A };
+
+export interface DistributorOptions {
+  /** Address to listen on. @default '127.0.0.1' */
+  host?: string;
+  /** Port to listen on; 0 picks a free one (see `address`). @default 0 */
+  port?: number;
+  /**
+   * This distributor's identity. Jobs carry it and nodes route feedbacks by it, so a
+   * restarted application that keeps its id gets the feedbacks of its earlier jobs.
+   * @default a random id
+   */
+  id?: string;
+  /** Shared secret; nodes must prove they know it (HMAC challenge-response), and so must we. */
+  secret?: string;
+  /** Listen on a non-loopback address without a secret. @default false */
+  allowInsecure?: boolean;
+  /** Jobs that may wait for an eligible node; past it `enqueue` throws QueueFullError. @default 100000 */
+  maxWaiting?: number;
+  /** What to do with a job no connected node can run: fail it with UnknownJobError, or wait for such a node. @default 'fail' */
+  unknownJobs?: 'fail' | 'wait';
+  /** Largest frame accepted or sent, bytes. @default 8 MiB */
+  maxFrameSize?: number;
+  /** Heartbeat interval; a silent peer is dropped after 3 of them. @default 1000 */
+  heartbeatMs?: number;
+  /** Deadline for a node's handshake, ms. @default 2000 */
+  handshakeTimeoutMs?: number;
+  clock?: Clock;
+  /** pino-compatible logger. @default silent */
+  logger?: Logger;
+}
+
+/** Defaults of {@link DistributorOptions}, where the code reads them. */
+export const DISTRIBUTOR_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 0,
+  maxWaiting: 100_000,
+  heartbeatMs: 1000,
+  handshakeTimeoutMs: 2000,
+} as const;
+
+const LOOPBACK = /^(127\.|::1$|localhost$)/;
+
+/**
+ * Refuses to listen beyond loopback without a secret: anyone who reaches the port could
+ * take jobs (and their args).
+ */
+export function assertSafeListen(options: DistributorOptions): void {
+  const host = options.host ?? DISTRIBUTOR_DEFAULTS.host;
+  if (!options.secret && !options.allowInsecure && !LOOPBACK.test(host)) {
+    throw new InvalidArgumentError(
+      `refusing to listen on ${host} without a secret: anyone who reaches the port could take jobs. Set secret, or allowInsecure: true`,
+    );
+  }
+}
