@@ -200,6 +200,39 @@ describe('in-process - distributor and node over real TCP', () => {
     expect(peak).toBe(4);
   });
 
+  it('cancel of an instant job waiting for a slot on a memory node: never runs, result rejects', async () => {
+    const reg = new JobRegistry();
+    const ran: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    reg.define('hold', async (args: { tag: string }) => {
+      ran.push(args.tag);
+      await gate;
+    });
+    // Two distributors, each with the node's one credit: the second job waits in the
+    // node's ready queue (never stored: memory nodes store only jobs that wait on timers).
+    const d1 = await startDistributor({ port: 0 });
+    const d2 = await startDistributor({ port: 0 });
+    open.push(d1, d2);
+    const node = await startNode({
+      name: 'one-slot',
+      distributors: [`127.0.0.1:${d1.address.port}`, `127.0.0.1:${d2.address.port}`],
+      registry: reg,
+      concurrency: 1,
+    });
+    open.push(node);
+    await waitUntil(() => d1.nodes().length === 1 && d2.nodes().length === 1);
+    const first = d1.enqueue('hold', { tag: 'first' });
+    await waitUntil(() => node.running === 1);
+    const second = d2.enqueue('hold', { tag: 'second' });
+    await second.accepted;
+    expect(await second.cancel()).toBe(true);
+    await expect(second.result).rejects.toMatchObject({ code: 'JR_ERR_JOB_CANCELLED' });
+    release();
+    await first.result;
+    expect(ran).toEqual(['first']);
+  });
+
   it('a job may enqueue another job through a distributor in the same process', async () => {
     const reg = new JobRegistry();
     const ref: { d?: Distributor } = {};
