@@ -1,39 +1,21 @@
-import {
-  CancelJob,
-  ClosedError,
-  InvalidArgumentError,
-  ShutdownError,
-  StorageError,
-} from '../errors.ts';
+import { CancelJob, ClosedError, InvalidArgumentError, ShutdownError } from '../errors.ts';
 import { systemClock, type Clock } from '../model/clock.ts';
 import { ownedCopy, randomId } from '../model/ids.ts';
-import {
-  FINAL_STATUSES,
-  JobStatus,
-  type Feedback,
-  type JobRecord,
-  type JobSpec,
-} from '../model/job.ts';
+import { FINAL_STATUSES, type JobRecord, type JobSpec } from '../model/job.ts';
 import { silentLogger, type Logger } from '../model/logger.ts';
 import { assertNodeName } from '../model/names.ts';
 import { TypedEmitter } from '../model/typed-emitter.ts';
-import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/codec.ts';
 import type { Message } from '../protocol/messages.ts';
 import { firstDue, isRecurring } from '../scheduling/schedule.ts';
 import { TimerQueue } from '../scheduling/timer-queue.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
 import { createStorage } from '../storage/create-storage.ts';
-import { DistributorLink } from './distributor-link.ts';
+import type { DistributorLink } from './distributor-link.ts';
+import { DeferPool } from './defer-pool.ts';
 import { FeedbackOutbox } from './feedback-outbox.ts';
 import { LinkBatcher } from './link-batcher.ts';
 import { defaultRegistry, type JobRegistry, type ResolvedJobOptions } from './job-registry.ts';
-import {
-  markStarted,
-  newRecord,
-  transition,
-  unknownJobFeedback,
-  type LifecycleRules,
-} from './job-lifecycle.ts';
+import { markStarted, newRecord, transition, unknownJobFeedback } from './job-lifecycle.ts';
 import { loadJobDirectory } from './job-loader.ts';
 import {
   Interrupter,
@@ -41,10 +23,15 @@ import {
   type AttemptOutcome,
   type RunAttemptOptions,
 } from './job-runner.ts';
+import { IdleWaiter } from './idle-waiter.ts';
+import { LifecycleRulesCache } from './lifecycle-rules.ts';
+import { createDistributorLinks } from './node-links.ts';
 import { ReadyQueue } from './ready-queue.ts';
-import { ThreadPool } from './thread-pool.ts';
+import { resumeStoredJobs } from './resume-jobs.ts';
+import { StatusAnnouncer } from './status-announcer.ts';
+import { StorageSync, asStorageError } from './storage-sync.ts';
 import type { NodeEvents } from './node-events.ts';
-import { NODE_DEFAULTS, parseAddress, type NodeOptions } from './node-options.ts';
+import { NODE_DEFAULTS, type NodeOptions } from './node-options.ts';
 
 /** How long a job waits before trying again when the storage failed to load or mark it. */
 const STORAGE_RETRY_MS = 1000;
@@ -74,10 +61,9 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly #storage: JobStorage;
   readonly #registry: JobRegistry;
   readonly #concurrency: number;
-  readonly #rules: LifecycleRules;
-  readonly #rulesByDefinition = new WeakMap<ResolvedJobOptions, LifecycleRules>();
+  readonly #rules: LifecycleRulesCache;
   readonly #mergeJobItself: boolean;
-  readonly #links: DistributorLink[] = [];
+  readonly #links: DistributorLink[];
   readonly #timers: TimerQueue<string>;
   readonly #ready = new ReadyQueue();
   readonly #running = new Map<string, Running>();
@@ -88,15 +74,13 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly #outbox: FeedbackOutbox;
   readonly #batcher = new LinkBatcher();
   #active = 0;
-  /** False while the storage is down: distributors are told to send nothing. */
-  #accepting = true;
-  /** Writes that failed while the storage was down, replayed when it returns (by job id). */
-  readonly #unsynced = new Map<string, () => Promise<void>>();
-  #threadPool: ThreadPool | undefined;
+  /** Whether the node takes jobs, and which: told to the distributors. */
+  readonly #status: StatusAnnouncer;
+  /** Failed storage operations: reported, and writes replayed when the storage returns. */
+  readonly #storageSync: StorageSync;
+  readonly #deferPool: DeferPool;
   #stopWatchingRegistry: (() => void) | undefined;
-  #jobsChangePending = false;
-  #warnedNoDeferDirectory = false;
-  #idleWaiters: (() => void)[] = [];
+  readonly #idle = new IdleWaiter();
 
   constructor(options: NodeOptions) {
     super();
@@ -108,7 +92,10 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#storage = createStorage(options.storage ?? 'memory', {
       ...(options.redisPrefix !== undefined ? { prefix: options.redisPrefix } : {}),
     });
-    this.#outbox = new FeedbackOutbox(this.#storage, (err, key) => this.#storageFailed(err, key));
+    this.#storageSync = new StorageSync(this.#log, (error) => this.emit('storage:error', error));
+    this.#outbox = new FeedbackOutbox(this.#storage, (err, key) =>
+      this.#storageSync.failed(err, key),
+    );
     this.#registry = options.registry ?? defaultRegistry;
     const concurrency = options.concurrency ?? NODE_DEFAULTS.concurrency;
     if (!Number.isInteger(concurrency) || concurrency < 1) {
@@ -119,13 +106,12 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       throw new InvalidArgumentError('distributors must be a list of host:port addresses');
     }
     this.#mergeJobItself = options.mergeJobItselfToArgs ?? NODE_DEFAULTS.mergeJobItselfToArgs;
-    this.#rules = {
-      maxAttempt: options.maxAttempt ?? NODE_DEFAULTS.maxAttempt,
-      retryMultiplier: options.retryMultiplier ?? NODE_DEFAULTS.retryMultiplier,
-      removeDoneJobs: options.removeDoneJobs ?? NODE_DEFAULTS.removeDoneJobs,
-      removeCancelledJobs: options.removeCancelledJobs ?? NODE_DEFAULTS.removeCancelledJobs,
-      removeFailedJobs: options.removeFailedJobs ?? NODE_DEFAULTS.removeFailedJobs,
-    };
+    this.#rules = new LifecycleRulesCache(options);
+    this.#deferPool = new DeferPool({
+      jobDirectory: options.jobDirectory,
+      threads: options.threads,
+      log: this.#log,
+    });
     this.#timers = new TimerQueue<string>({
       clock: this.#clock,
       onDue: (id) => {
@@ -134,43 +120,30 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       },
       onError: (err) => this.#log.error({ err }, 'timer callback failed'),
     });
-    for (const address of options.distributors) {
-      const { host, port } = parseAddress(address);
-      this.#links.push(
-        new DistributorLink(
-          {
-            host,
-            port,
-            secret: options.secret,
-            hello: () => ({
-              node: this.name,
-              instance: this.instance,
-              capacity: this.#concurrency,
-              durable: this.#storage.durable,
-              jobs: this.#registry.names(),
-            }),
-            connection: {
-              maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
-              heartbeatMs: options.heartbeatMs ?? NODE_DEFAULTS.heartbeatMs,
-            },
-            handshakeTimeoutMs: options.handshakeTimeoutMs ?? NODE_DEFAULTS.handshakeTimeoutMs,
-            log: this.#log,
-          },
-          {
-            onReady: (link) => this.#onLinkReady(link),
-            onMessage: (link, m) => this.#onMessage(link, m),
-            onDown: (link, reason) => {
-              this.#batcher.forget(link);
-              this.emit('distributor:disconnected', link.address, reason);
-            },
-            onRejected: (link, error) => {
-              this.#log.error({ address: link.address, code: error.code }, error.message);
-              this.emit('distributor:rejected', link.address, error);
-            },
-          },
-        ),
-      );
-    }
+    const hello = () => ({
+      node: this.name,
+      instance: this.instance,
+      capacity: this.#concurrency,
+      durable: this.#storage.durable,
+      jobs: this.#registry.names(),
+    });
+    this.#links = createDistributorLinks(options, hello, this.#log, {
+      onReady: (link) => this.#onLinkReady(link),
+      onMessage: (link, m) => this.#onMessage(link, m),
+      onDown: (link, reason) => {
+        this.#batcher.forget(link);
+        this.emit('distributor:disconnected', link.address, reason);
+      },
+      onRejected: (link, error) => {
+        this.#log.error({ address: link.address, code: error.code }, error.message);
+        this.emit('distributor:rejected', link.address, error);
+      },
+    });
+    this.#status = new StatusAnnouncer(
+      this.#links,
+      this.#registry,
+      () => this.#state === 'running',
+    );
   }
 
   get state(): string {
@@ -191,11 +164,11 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#storage.onStatusChange = (up) => this.#onStorageStatus(up);
     if (this.#opts.jobDirectory !== undefined) await loadJobDirectory(this.#opts.jobDirectory);
     if (this.#storage.durable && (this.#opts.retryJobsAtStart ?? NODE_DEFAULTS.retryJobsAtStart)) {
-      await this.#resume();
+      await resumeStoredJobs(this.#storage, (r) => this.#schedule(r), this.#log);
     }
     await this.#outbox.restore();
     this.#state = 'running';
-    this.#stopWatchingRegistry = this.#registry.onDefine(() => this.#jobsChanged());
+    this.#stopWatchingRegistry = this.#registry.onDefine(() => this.#status.jobsChanged());
     this.#pump(); // jobs resumed from storage that are already due
     for (const link of this.#links) link.start();
     return this;
@@ -214,13 +187,13 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     for (const link of this.#links) link.send({ t: 'drain' });
     this.#timers.close();
     this.#ready.clear();
-    await this.#until(() => this.#active === 0, deadline);
+    await this.#idle.until(() => this.#active === 0, deadline);
     if (this.#active > 0) {
       for (const r of this.#running.values()) r.controller.abort(new Interrupted('node stopping'));
-      await this.#until(() => this.#active === 0, Date.now() + 1000);
+      await this.#idle.until(() => this.#active === 0, Date.now() + 1000);
     }
-    await this.#threadPool?.close();
-    await this.#until(() => !this.#outbox.deliverable, deadline);
+    await this.#deferPool.close();
+    await this.#idle.until(() => !this.#outbox.deliverable, deadline);
     for (const link of this.#links) link.stop();
     await this.#storage.close();
     this.#state = 'stopped';
@@ -234,7 +207,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   // ---- links -----------------------------------------------------------------------
 
   #onLinkReady(link: DistributorLink): void {
-    if (!this.#accepting) link.send(this.#status());
+    this.#status.linkReady(link);
     this.emit('distributor:connected', link.address, link.distributorId ?? '');
     this.#outbox.linkReady(link);
   }
@@ -255,40 +228,17 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     }
   }
 
-  #status(): Message {
-    return { t: 'status', accepting: this.#accepting, jobs: this.#registry.names() };
-  }
-
-  /** Jobs defined after the node connected: tell the distributors (once per turn). */
-  #jobsChanged(): void {
-    if (this.#jobsChangePending) return;
-    this.#jobsChangePending = true;
-    queueMicrotask(() => {
-      this.#jobsChangePending = false;
-      if (this.#state !== 'running') return;
-      for (const link of this.#links) link.send(this.#status());
-    });
-  }
-
   /** Storage went away or came back: pause or resume taking jobs, replay failed writes. */
   #onStorageStatus(up: boolean): void {
-    if (this.#state !== 'running' || up === this.#accepting) return;
-    this.#accepting = up;
+    if (this.#state !== 'running' || up === this.#status.accepting) return;
+    this.#status.accepting = up;
     this.#log.warn(
       { storageUp: up },
       up ? 'storage is back: taking jobs again' : 'storage is down: not taking jobs',
     );
     this.emit('storage:status', up);
-    for (const link of this.#links) link.send(this.#status());
-    if (!up) return;
-    const writes = [...this.#unsynced.entries()];
-    this.#unsynced.clear();
-    for (const [id, write] of writes) {
-      write().catch((err: unknown) => {
-        this.#unsynced.set(id, write);
-        this.#storageFailed(err, id);
-      });
-    }
+    this.#status.broadcast();
+    if (up) this.#storageSync.replay();
   }
 
   // ---- receiving -------------------------------------------------------------------
@@ -354,10 +304,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         if (startsNow) this.#release();
         this.#saving.delete(spec.id);
         this.#creditOwed.delete(spec.id);
-        const error =
-          err instanceof StorageError
-            ? err
-            : new StorageError('could not store the job', { cause: err });
+        const error = asStorageError(err, 'could not store the job');
         this.emit('storage:error', error);
         link.send({ t: 'rejected', ids: [spec.id], error: error.toInfo() });
       },
@@ -387,19 +334,6 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     }
   }
 
-  async #resume(): Promise<void> {
-    const live = await this.#storage.list({
-      status: [JobStatus.New, JobStatus.InProgress, JobStatus.Queued, JobStatus.Error],
-    });
-    for (const record of live) {
-      // A job that was running when the node died runs again (at-least-once).
-      this.#schedule(
-        record.status === JobStatus.InProgress ? { ...record, dueAt: this.#clock.now() } : record,
-      );
-    }
-    this.#log.info({ resumed: live.length }, 'resumed stored jobs');
-  }
-
   // ---- running ---------------------------------------------------------------------
 
   #pump(): void {
@@ -413,7 +347,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   /** A run slot is free again. */
   #release(): void {
     this.#active--;
-    if (this.#active === 0) for (const w of this.#idleWaiters.splice(0)) w();
+    if (this.#active === 0) this.#idle.wake(); // a stop() may be waiting for this
     this.#pump();
   }
 
@@ -423,7 +357,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     try {
       record = given ?? (await this.#storage.load(id));
     } catch (err) {
-      this.#storageFailed(err, id);
+      this.#storageSync.failed(err, id);
       this.#retryLater(id);
       return;
     }
@@ -444,7 +378,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         await this.#storage.save(record);
       } catch (err) {
         this.#running.delete(id);
-        this.#storageFailed(err, id);
+        this.#storageSync.failed(err, id);
         this.#retryLater(id);
         return;
       }
@@ -460,7 +394,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         log: this.#log,
       };
       if (record.timeout !== undefined) runOpts.timeoutMs = record.timeout;
-      const pool = record.defer === true ? this.#pool() : undefined;
+      const pool = record.defer === true ? this.#deferPool.get() : undefined;
       outcome = pool ? await pool.run(record, runOpts) : await runAttempt(def, record, runOpts);
     } finally {
       this.#running.delete(id);
@@ -477,7 +411,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     byApp: boolean,
     defaults: ResolvedJobOptions | undefined,
   ): Promise<void> {
-    const t = transition(record, outcome, slot, this.#clock.now(), this.#rulesFor(defaults));
+    const t = transition(record, outcome, slot, this.#clock.now(), this.#rules.for(defaults));
     const fb = t.feedback;
     if (fb && byApp) fb.byApp = true;
     const write =
@@ -493,8 +427,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     } catch (err) {
       // Kept and replayed when the storage returns, so a finished job is not re-run later.
       // (The outbox keeps the feedback on its own.)
-      this.#unsynced.set(record.id, write);
-      this.#storageFailed(err, record.id);
+      this.#storageSync.remember(record.id, write);
+      this.#storageSync.failed(err, record.id);
     }
     if (outcome.kind === 'success') this.emit('job:success', t.record);
     else if (outcome.kind === 'cancelled') this.emit('job:cancelled', t.record);
@@ -502,43 +436,6 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     else this.emit('job:failed', t.record, outcome.error);
     if (t.next !== undefined) this.#schedule(t.record);
     if (fb) await this.#outbox.push(fb, fbStored);
-  }
-
-  /**
-   * Per-job enqueue options win over the job definition's defaults, which win over the
-   * node's. Made once per definition, not per attempt.
-   */
-  #rulesFor(defaults: ResolvedJobOptions | undefined): LifecycleRules {
-    if (defaults === undefined) return this.#rules;
-    let rules = this.#rulesByDefinition.get(defaults);
-    if (rules === undefined) {
-      rules = {
-        ...this.#rules,
-        ...(defaults.maxAttempt !== undefined ? { maxAttempt: defaults.maxAttempt } : {}),
-        backoff: defaults.backoff,
-      };
-      this.#rulesByDefinition.set(defaults, rules);
-    }
-    return rules;
-  }
-
-  /** The worker-thread pool for `defer: true`, started on first use. */
-  #pool(): ThreadPool | undefined {
-    const dir = this.#opts.jobDirectory;
-    if (dir === undefined) {
-      // Threads load jobs from files; a registry built in code cannot cross into them.
-      if (!this.#warnedNoDeferDirectory) {
-        this.#warnedNoDeferDirectory = true;
-        this.#log.warn('defer: true needs a jobDirectory; running deferred jobs on the event loop');
-      }
-      return undefined;
-    }
-    this.#threadPool ??= new ThreadPool({
-      jobDirectory: dir,
-      ...(this.#opts.threads !== undefined ? { size: this.#opts.threads } : {}),
-      log: this.#log,
-    });
-    return this.#threadPool;
   }
 
   /**
@@ -563,22 +460,13 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     void this.#storage
       .remove(record.id)
       .catch(() => {})
-      .then(() => this.#feedback({ ...fb, node: this.name, distributor: record.distributor }));
+      .then(() => this.#outbox.push({ ...fb, node: this.name, distributor: record.distributor }));
   }
 
   async #finishCancelled(record: JobRecord, byApp: boolean): Promise<void> {
     this.#giveCredit(record.id);
     const outcome: AttemptOutcome = { kind: 'cancelled', args: record.args, inErrback: false };
     await this.#settle(record, outcome, record.dueAt, byApp, undefined);
-  }
-
-  #storageFailed(err: unknown, id: string): void {
-    const error =
-      err instanceof StorageError
-        ? err
-        : new StorageError('storage operation failed', { cause: err });
-    this.#log.error({ err, jobId: id }, error.message);
-    this.emit('storage:error', error);
   }
 
   // ---- cancel ----------------------------------------------------------------------
@@ -604,22 +492,6 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (!record) return false;
     await this.#finishCancelled(record, true);
     return true;
-  }
-
-  #feedback(fb: Feedback): Promise<void> {
-    return this.#outbox.push(fb);
-  }
-
-  async #until(done: () => boolean, deadline: number): Promise<void> {
-    while (!done() && Date.now() < deadline) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 10);
-        this.#idleWaiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
   }
 
   protected override onListenerError(event: string, err: unknown): void {
