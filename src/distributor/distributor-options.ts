@@ -26,6 +26,12 @@ export interface DistributorOptions {
   maxWaiting?: number;
   /** What to do with a job no connected node can run: fail it with UnknownJobError, or wait for such a node. @default 'fail' */
   unknownJobs?: 'fail' | 'wait';
+  /**
+   * Connections open at once (nodes, and sockets still in their handshake); more are
+   * closed as they arrive, each reported as a `node:rejected` event.
+   * @default 1024
+   */
+  maxConnections?: number;
   /** Largest frame accepted or sent, bytes. @default 8 MiB */
   maxFrameSize?: number;
   /** Heartbeat interval; a silent peer is dropped after 3 of them. @default 1000 */

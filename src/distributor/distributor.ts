@@ -1,5 +1,6 @@
 import {
   ClosedError,
+  ConnectionError,
   FeedbackHandlerError,
   InvalidArgumentError,
   JobCancelledError,
@@ -94,6 +95,18 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       this.#opts.port ?? DISTRIBUTOR_DEFAULTS.port,
       (conn) => void this.#onConnection(conn),
       this.#connOptions(),
+      {
+        ...(this.#opts.maxConnections !== undefined
+          ? { maxConnections: this.#opts.maxConnections }
+          : {}),
+        onDrop: (remote) => {
+          const error = new ConnectionError(
+            `too many connections: over maxConnections, ${remote} was closed`,
+          );
+          this.#log.warn({ remote }, error.message);
+          this.emit('node:rejected', remote, error);
+        },
+      },
     );
     this.#state = 'listening';
     this.#log.info({ address: this.#server.address, id: this.id }, 'distributor listening');

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { ConnectionError, JobReactorError } from '../errors.ts';
+import { ConnectionError, InvalidArgumentError, JobReactorError } from '../errors.ts';
 import { systemClock } from '../model/clock.ts';
 import { resolveOptions, TcpConnection, type TcpConnectionOptions } from './tcp-connection.ts';
 
@@ -54,6 +54,20 @@ export interface TcpListener {
   close(): Promise<void>;
 }
 
+/** Options of {@link listenTcp} about the listener itself. */
+export interface ListenOptions {
+  /**
+   * Connections open at once, authenticated or not; one more is closed as it arrives, so a
+   * flood of sockets cannot exhaust the process's file descriptors.
+   * @default 1024
+   */
+  maxConnections?: number;
+  /** Told about each connection closed for being over `maxConnections`. */
+  onDrop?: (remote: string) => void;
+}
+
+export const DEFAULT_MAX_CONNECTIONS = 1024;
+
 /**
  * Accepts connections (port 0 picks a free port). `onConnection` runs synchronously for each
  * one; if it throws, that connection is closed. Rejects with `ConnectionError` when the
@@ -64,10 +78,21 @@ export function listenTcp(
   port: number,
   onConnection: (connection: TcpConnection) => void,
   opts: TcpConnectionOptions = {},
+  listen: ListenOptions = {},
 ): Promise<TcpListener> {
   resolveOptions(opts);
+  const max = listen.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  if (!Number.isInteger(max) || max < 1) {
+    throw new InvalidArgumentError(`maxConnections must be a whole number ≥ 1 (got ${max})`);
+  }
   const live = new Set<TcpConnection>();
   const server = net.createServer((socket) => {
+    if (live.size >= max) {
+      const host = socket.remoteAddress ?? 'unknown';
+      socket.destroy();
+      listen.onDrop?.(`${host.includes(':') ? `[${host}]` : host}:${socket.remotePort ?? 0}`);
+      return;
+    }
     let conn: TcpConnection;
     try {
       conn = new TcpConnection(socket, opts);

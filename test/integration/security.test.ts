@@ -119,6 +119,28 @@ describe('security - handshake, secrets and hostile frames', () => {
     });
   });
 
+  it('connections past maxConnections are closed at once and reported; a freed place is taken again', async () => {
+    const d = await startDistributor({ port: 0, maxConnections: 2, handshakeTimeoutMs: 5000 });
+    open.push(d);
+    const rejected: { remote: string; code: string }[] = [];
+    d.on('node:rejected', (remote, err) => rejected.push({ remote, code: err.code }));
+    const a = await rawPeer(d.address.port);
+    const b = await rawPeer(d.address.port);
+    const c = await rawPeer(d.address.port);
+    await c.closed;
+    await waitUntil(() => rejected.length === 1);
+    expect(rejected[0]).toMatchObject({ code: 'JR_ERR_CONNECTION' });
+    expect(rejected[0]!.remote).toMatch(/^127\.0\.0\.1:\d+$/);
+    // a and b are still open; once one leaves, a newcomer (a real node) gets in.
+    expect(a.socket.destroyed || b.socket.destroyed).toBe(false);
+    a.socket.destroy();
+    await a.closed;
+    const node = await withNode(d, 'after-the-flood');
+    await waitUntil(() => d.nodes().length === 1);
+    expect(d.nodes()[0]!.name).toBe(node.name);
+    b.socket.destroy();
+  });
+
   it('an oversized or malformed frame closes only that connection', async () => {
     const d = await startDistributor({ port: 0, maxFrameSize: 64 * 1024 });
     open.push(d);

@@ -8,6 +8,7 @@ import {
   ProtocolError,
   RemoteError,
   SlowConsumerError,
+  InvalidArgumentError,
 } from '../../../src/errors.ts';
 import { encodeFrame } from '../../../src/protocol/codec.ts';
 import { FrameDecoder } from '../../../src/protocol/framer.ts';
@@ -341,6 +342,14 @@ describe('tcp-connection', () => {
     await expect(
       listenTcp('127.0.0.1', server.listener.address.port, () => {}),
     ).rejects.toBeInstanceOf(ConnectionError);
+  });
+
+  it('tcp-connection - listenTcp refuses a maxConnections that is not a whole number ≥ 1', () => {
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      expect(() => listenTcp('127.0.0.1', 0, () => {}, {}, { maxConnections: bad })).toThrow(
+        InvalidArgumentError,
+      );
+    }
   });
 
   it('tcp-connection - closing the listener closes its connections', async () => {
