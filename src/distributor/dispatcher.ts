@@ -138,7 +138,7 @@ export class Dispatcher {
     else picked.deferredHeld++;
     job.state = TrackState.Sent;
     job.session = picked;
-    picked.held.set(job.spec.id, job);
+    picked.held.set(job);
     this.#hooks.dispatched(job, picked.name);
     return 'placed';
   }

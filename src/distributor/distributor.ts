@@ -35,6 +35,7 @@ import {
   type SuccessFeedback,
 } from './tracked-job.ts';
 import { Dispatcher } from './dispatcher.ts';
+import { JobIndex } from './job-index.ts';
 import { admitNode } from './node-admission.ts';
 import {
   assertSafeListen,
@@ -58,7 +59,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   readonly #log: Logger;
   readonly #ids = new IdGenerator();
   readonly #dispatch: Dispatcher;
-  readonly #jobs = new Map<string, TrackedJob>();
+  readonly #jobs = new JobIndex();
   readonly #seen = new RecentKeys(100_000);
   readonly #acks = new FeedbackAcks();
   readonly #cancels = new CancelRequests();
@@ -210,7 +211,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       return createHandle(tracked, (j) => this.#cancel(j));
     }
     if (!this.#dispatch.admit(tracked)) this.emit('job:waiting', spec.id);
-    this.#jobs.set(spec.id, tracked);
+    this.#jobs.set(tracked);
     if (signal) {
       const onAbort = () => void this.#cancel(tracked);
       signal.addEventListener('abort', onAbort, { once: true });

@@ -1,6 +1,6 @@
 import type { HelloMessage, Message } from '../protocol/messages.ts';
 import type { Connection } from '../transport/connection.ts';
-import type { TrackedJob } from './tracked-job.ts';
+import { JobIndex } from './job-index.ts';
 
 /** What `distributor.nodes()` reports about a connected node. */
 export interface NodeInfo {
@@ -36,7 +36,7 @@ export class NodeSession {
   paused = false;
   closed = false;
   /** Jobs sent to this node and not yet final (for durable nodes: only until accepted). */
-  readonly held = new Map<string, TrackedJob>();
+  readonly held = new JobIndex();
   /** Deferred (non-instant) jobs held: the spread metric for them. */
   deferredHeld = 0;
 
