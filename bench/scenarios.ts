@@ -200,6 +200,9 @@ export async function scaleScenario(
     const { best, median } = await bestOf(s, sizes.scaleN, sizes.reps, sizes.warmupN);
     out[`${k}.throughput`] = best.rate;
     out[`${k}.throughput.median`] = median;
+    // CPU per job of the best run: says which side pays for the waiting jobs.
+    out[`${k}.producerCpu`] = best.producerCpu;
+    out[`${k}.workerCpu`] = best.workerCpu;
     return out;
   });
 }

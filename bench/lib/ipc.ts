@@ -19,6 +19,8 @@ const TSX = ['--import', 'tsx', '--expose-gc', '--max-old-space-size=8192'];
 const PROF = process.env.BENCH_PROF
   ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`, '--cpu-prof-interval=200']
   : [];
+/** `BENCH_NODE_FLAGS="--trace-gc …"`: extra Node flags for every bench process (diagnosis). */
+const EXTRA = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
 /**
  * A bench process (producer or worker) driven over IPC: `call(op, arg)` runs the child's
@@ -38,7 +40,7 @@ export class Child {
   constructor(script: string, name: string, config: unknown) {
     this.name = name;
     this.proc = fork(script, [JSON.stringify(config)], {
-      execArgv: [...TSX, ...PROF],
+      execArgv: [...TSX, ...PROF, ...EXTRA],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'advanced',
       env: { ...process.env, JR_FROM_SOURCE: '1' },
