@@ -172,7 +172,10 @@ export class TimerQueue<K> {
     this.#disarm();
     const delay = Math.min(Math.max(0, headDue - now), this.#maxWait);
     this.#armedAt = now + delay;
-    const timer = this.#clock.setTimer(() => this.#fire(timer), delay);
+    const fire = () => this.#fire(timer);
+    const timer = this.#clock.setPreciseTimer
+      ? this.#clock.setPreciseTimer(fire, delay)
+      : this.#clock.setTimer(fire, delay);
     if (this.#unref) timer.unref?.();
     this.#timer = timer;
     this.#setState(TimerQueueState.Armed);
