@@ -6,6 +6,7 @@ import { silentLogger, type Logger } from '../model/logger.ts';
 import { assertNodeName } from '../model/names.ts';
 import { TypedEmitter } from '../model/typed-emitter.ts';
 import type { Message } from '../protocol/messages.ts';
+import { argsProblem } from '../protocol/validate.ts';
 import { firstDue, isRecurring } from '../scheduling/schedule.ts';
 import { TimerQueue } from '../scheduling/timer-queue.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
@@ -401,7 +402,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       this.#giveCredit(id);
     }
     if (running.controller.signal.reason instanceof Interrupted) return; // handed back, not finished
-    await this.#settle(record, outcome, slot, running.byApp, def.options);
+    await this.#settle(record, sendable(record, outcome), slot, running.byApp, def.options);
   }
 
   async #settle(
@@ -497,6 +498,21 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   protected override onListenerError(event: string, err: unknown): void {
     this.#log.error({ err, event }, 'node event listener threw');
   }
+}
+
+/**
+ * The outcome itself when its args can travel back in a feedback; otherwise a final error
+ * naming what cannot (a Date, a function, a class instance left in args), with the args
+ * the attempt started from: a clear error for the application, not a feedback that fails
+ * to encode (which used to leave `result` pending and reject inside the node).
+ */
+function sendable(record: JobRecord, outcome: AttemptOutcome): AttemptOutcome {
+  const problem = argsProblem(outcome.args);
+  if (problem === undefined) return outcome;
+  const error = new InvalidArgumentError(
+    `job ${record.name} left args that cannot be sent back (plain data only): ${problem}`,
+  ).toInfo();
+  return { kind: 'error', args: { ...record.args, error }, error, unrecoverable: true };
 }
 
 /** Creates a node and starts it. */

@@ -143,6 +143,17 @@ function errorInfo(v: unknown, where: string): void {
   if (v.details !== undefined) plainArgs(v.details, `${where}.details`);
 }
 
+/**
+ * Why `args` could not travel in a message (`'args.when: only plain objects are allowed
+ * (no class instances)'`), or undefined when it can: for checking what a job left in its
+ * args before a feedback is built from them.
+ */
+export function argsProblem(args: unknown): string | undefined {
+  if (!isPlainObject(args)) return 'args must be a plain object';
+  const err = checkData(args, 1);
+  return err === undefined ? undefined : `args${err.path}: ${err.why}`;
+}
+
 /** A plain object of plain data (the root of args/details). */
 function plainArgs(v: unknown, where: string): void {
   if (!isPlainObject(v)) throw bad(where, 'must be a plain object');

@@ -233,6 +233,27 @@ describe('in-process - distributor and node over real TCP', () => {
     expect(ran).toEqual(['first']);
   });
 
+  it('a job that leaves non-plain data in its args fails with a clear error; the node carries on', async () => {
+    const reg = new JobRegistry();
+    reg.define('dated', () => ({ when: new Date(0) }));
+    reg.define('fine', () => ({ ok: true }));
+    const { d } = await setup(reg);
+    const errors: string[] = [];
+    const h = d.enqueue('dated', { n: 1 }, {}, undefined, (_a, error) => errors.push(error.code));
+    const failure = await h.result.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failure).toBeInstanceOf(JobFailedError);
+    const info = (failure as JobFailedError).error;
+    expect(info.code).toBe('JR_ERR_INVALID_ARGUMENT');
+    expect(info.message).toContain('args.when');
+    // Final at once (retrying would leave the same args), with the args the attempt began with.
+    expect((failure as JobFailedError).args).toMatchObject({ n: 1 });
+    expect(errors).toEqual(['JR_ERR_INVALID_ARGUMENT']);
+    await expect(d.enqueue('fine', {}).result).resolves.toEqual({ ok: true });
+  });
+
   it('a job may enqueue another job through a distributor in the same process', async () => {
     const reg = new JobRegistry();
     const ref: { d?: Distributor } = {};

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../../src/errors.ts';
-import { MAX_ARGS_DEPTH, validateMessage } from '../../../src/protocol/validate.ts';
+import { argsProblem, MAX_ARGS_DEPTH, validateMessage } from '../../../src/protocol/validate.ts';
 import { bigMessage, sampleJob, sampleMessages } from './sample-messages.ts';
 
 function errorOf(value: unknown): ProtocolError {
@@ -154,3 +154,16 @@ function sampleFb() {
   if (m?.t !== 'feedback') throw new ProtocolError('no sample feedback');
   return m.fb;
 }
+
+describe('args problem', () => {
+  it('validate - argsProblem names the first value args cannot carry, or nothing', () => {
+    expect(
+      argsProblem({ a: 1, b: [true, null, 'x'], c: { d: new Uint8Array(2) } }),
+    ).toBeUndefined();
+    expect(argsProblem({ when: new Date(0) })).toBe(
+      'args.when: only plain objects are allowed (no class instances)',
+    );
+    expect(argsProblem({ list: [1, () => 2] })).toBe('args.list[1]: a function is not plain data');
+    expect(argsProblem([])).toBe('args must be a plain object');
+  });
+});
