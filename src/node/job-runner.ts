@@ -3,13 +3,13 @@ import {
   CancelJob,
   ErrorCodes,
   InvalidArgumentError,
-  TimeoutError,
   UnrecoverableJobError,
   toErrorInfo,
 } from '../errors.ts';
-import type { Clock, TimerHandle } from '../model/clock.ts';
+import type { Clock } from '../model/clock.ts';
 import type { JobArgs, JobRecord } from '../model/job.ts';
 import { cloneArgs, isPlainObject, merge, snapshot } from './args-copy.ts';
+import { Phase, type PhaseResult } from './job-runner-phase.ts';
 import type { JobContext, JobLogger } from './job-context.ts';
 import { createJobContext, jobItself, noopLogger } from './job-context.ts';
 import type { StopSignal } from './interrupter.ts';
@@ -170,13 +170,6 @@ function attempt(
   }
 }
 
-type PhaseResult =
-  | { type: 'done' }
-  | { type: 'threw'; thrown: unknown }
-  | { type: 'timeout'; error: TimeoutError }
-  | { type: 'abort'; reason: unknown };
-type Interruption = Extract<PhaseResult, { type: 'timeout' | 'abort' }>;
-
 const DONE: PhaseResult = Object.freeze({ type: 'done' });
 
 /**
@@ -270,126 +263,6 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
     (typeof value === 'object' || typeof value === 'function') &&
     typeof (value as { then?: unknown }).then === 'function'
   );
-}
-
-/**
- * One phase of an attempt (the chain, or the errbacks): its AbortController, the timeout
- * timer and the listener on the external signal. The controller is made only when a step
- * reads `ctx.signal` (most never do), and the timer is armed only once a step returns a
- * promise (timers cannot fire while synchronous steps run anyway). `dispose()` clears
- * them, so nothing accumulates over many attempts.
- */
-class Phase {
-  #controller: AbortController | undefined;
-  #stopped = false;
-  readonly #clock: Clock;
-  readonly #external: StopSignal | undefined;
-  readonly #record: JobRecord;
-  readonly #errbacks: boolean;
-  readonly #timeoutMs: number | undefined;
-  readonly #deadline: number;
-  #async = false;
-  #listening = false;
-  #timer: TimerHandle | undefined;
-  #resolve: ((i: Interruption) => void) | undefined;
-  /** Settles only when the phase is interrupted; set once the phase went asynchronous and something can interrupt it. */
-  interrupted: Promise<Interruption> | undefined;
-  interruption: Interruption | undefined;
-
-  constructor(
-    clock: Clock,
-    timeoutMs: number | undefined,
-    external: StopSignal | undefined,
-    record: JobRecord,
-    errbacks: boolean,
-  ) {
-    this.#clock = clock;
-    this.#external = external;
-    this.#record = record;
-    this.#errbacks = errbacks;
-    this.#timeoutMs = timeoutMs;
-    this.#deadline = timeoutMs === undefined ? 0 : clock.now() + timeoutMs;
-    if (external === undefined) return;
-    if (external.aborted) {
-      this.#interrupt({ type: 'abort', reason: external.reason });
-      return;
-    }
-    external.addEventListener('abort', this.#onAbort);
-    this.#listening = true;
-  }
-
-  /** The phase's signal (made on first use; aborted already if the phase was interrupted). */
-  get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      if (this.#stopped) this.#controller.abort(this.#reason());
-    }
-    return this.#controller.signal;
-  }
-
-  /** `signal`, as a function: what the context calls when a step reads `ctx.signal`. */
-  readonly signalGetter = (): AbortSignal => this.signal;
-
-  get stopped(): boolean {
-    return this.#stopped;
-  }
-
-  /** A step returned a promise: from now on the phase can be interrupted while it waits. */
-  goAsync(): void {
-    if (this.#async) return;
-    this.#async = true;
-    if (this.#timeoutMs === undefined && this.#external === undefined) return;
-    this.interrupted = new Promise<Interruption>((resolve) => (this.#resolve = resolve));
-    if (this.interruption !== undefined) {
-      this.#resolve?.(this.interruption);
-      return;
-    }
-    if (this.#timeoutMs !== undefined) this.#arm();
-  }
-
-  dispose(): void {
-    if (this.#listening) {
-      this.#external?.removeEventListener('abort', this.#onAbort);
-      this.#listening = false;
-    }
-    if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);
-    this.#timer = undefined;
-  }
-
-  readonly #onAbort = (): void => {
-    this.#interrupt({ type: 'abort', reason: this.#external?.reason });
-  };
-
-  #arm(): void {
-    this.#timer = this.#clock.setTimer(this.#onTimer, this.#deadline - this.#clock.now());
-  }
-
-  readonly #onTimer = (): void => {
-    this.#timer = undefined;
-    // Clocks may fire early (long delays are capped): re-arm until the deadline.
-    if (this.#clock.now() < this.#deadline) {
-      this.#arm();
-      return;
-    }
-    const label = `${this.#errbacks ? 'errbacks of ' : ''}job ${this.#record.name} (${this.#record.id})`;
-    const error = new TimeoutError(`${label} timed out after ${this.#timeoutMs} ms`);
-    this.#interrupt({ type: 'timeout', error });
-  };
-
-  #reason(): unknown {
-    const i = this.interruption;
-    return i === undefined ? undefined : i.type === 'timeout' ? i.error : i.reason;
-  }
-
-  #interrupt(interruption: Interruption): void {
-    if (this.interruption !== undefined) return;
-    this.interruption = interruption;
-    this.dispose();
-    this.#resolve?.(interruption);
-    // Last: abort listeners are user code and run synchronously.
-    this.#stopped = true;
-    this.#controller?.abort(this.#reason());
-  }
 }
 
 function validTimeout(ms: number | undefined): number | undefined {
