@@ -1,3 +1,4 @@
+import { JobReactorError, ProtocolError } from '../errors.ts';
 import type { Feedback } from '../model/job.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
 import type { DistributorLink } from './distributor-link.ts';
@@ -26,8 +27,8 @@ export class FeedbackOutbox {
   linkReady(link: DistributorLink): void {
     if (!link.distributorId) return;
     this.#linksById.set(link.distributorId, link);
-    for (const fb of this.#pending.values()) {
-      if (fb.distributor === link.distributorId) link.send({ t: 'feedback', fb });
+    for (const fb of [...this.#pending.values()]) {
+      if (fb.distributor === link.distributorId) this.#send(link, fb);
     }
   }
 
@@ -37,7 +38,36 @@ export class FeedbackOutbox {
     if (this.storage.durable && !stored) {
       await this.storage.saveFeedback(fb).catch((err: unknown) => this.onStorageError(err, fb.key));
     }
-    this.#linksById.get(fb.distributor)?.send({ t: 'feedback', fb });
+    const link = this.#linksById.get(fb.distributor);
+    if (link) this.#send(link, fb);
+  }
+
+  /**
+   * Sends one feedback. One that cannot be encoded (its args over the frame limit) takes
+   * the place of an error feedback saying so, with the same key: the application gets a
+   * typed error instead of a result that never comes (and the node no exception).
+   */
+  #send(link: DistributorLink, fb: Feedback): void {
+    try {
+      link.send({ t: 'feedback', fb });
+    } catch (err) {
+      const error = (
+        err instanceof JobReactorError ? err : new ProtocolError(String(err), { cause: err })
+      ).toInfo();
+      const instead: Feedback = {
+        key: fb.key,
+        jobId: fb.jobId,
+        distributor: fb.distributor,
+        node: fb.node,
+        outcome: 'error',
+        final: fb.final,
+        args: { error },
+        error,
+        attempt: fb.attempt,
+      };
+      this.#pending.set(fb.key, instead);
+      link.send({ t: 'feedback', fb: instead });
+    }
   }
 
   /** A distributor acknowledged these feedbacks: forget them (one storage call for all). */

@@ -254,6 +254,20 @@ describe('in-process - distributor and node over real TCP', () => {
     await expect(d.enqueue('fine', {}).result).resolves.toEqual({ ok: true });
   });
 
+  it('a result too large for a frame comes back as a PAYLOAD_TOO_LARGE error; the node carries on', async () => {
+    const reg = new JobRegistry();
+    reg.define('bulky', () => ({ blob: 'x'.repeat(100_000) }));
+    reg.define('fine', () => ({ ok: true }));
+    const { d } = await setup(reg, ['n1'], { maxFrameSize: 64 * 1024 });
+    const failure = await d.enqueue('bulky', {}).result.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failure).toBeInstanceOf(JobFailedError);
+    expect((failure as JobFailedError).error.code).toBe('JR_ERR_PAYLOAD_TOO_LARGE');
+    await expect(d.enqueue('fine', {}).result).resolves.toEqual({ ok: true });
+  });
+
   it('a job may enqueue another job through a distributor in the same process', async () => {
     const reg = new JobRegistry();
     const ref: { d?: Distributor } = {};
