@@ -1,4 +1,10 @@
-import { CancelJob, ClosedError, InvalidArgumentError, ShutdownError } from '../errors.ts';
+import {
+  CancelJob,
+  ClosedError,
+  InvalidArgumentError,
+  ShutdownError,
+  toErrorInfo,
+} from '../errors.ts';
 import { systemClock, type Clock } from '../model/clock.ts';
 import { ownedCopy, randomId } from '../model/ids.ts';
 import { FINAL_STATUSES, type JobRecord, type JobSpec } from '../model/job.ts';
@@ -16,7 +22,14 @@ import { DeferPool } from './defer-pool.ts';
 import { FeedbackOutbox } from './feedback-outbox.ts';
 import { LinkBatcher } from './link-batcher.ts';
 import { defaultRegistry, type JobRegistry, type ResolvedJobOptions } from './job-registry.ts';
-import { markStarted, newRecord, transition, unknownJobFeedback } from './job-lifecycle.ts';
+import {
+  markStarted,
+  newRecord,
+  transition,
+  unknownJobFeedback,
+  type LifecycleRules,
+  type Transition,
+} from './job-lifecycle.ts';
 import { loadJobDirectory } from './job-loader.ts';
 import {
   Interrupter,
@@ -412,7 +425,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     byApp: boolean,
     defaults: ResolvedJobOptions | undefined,
   ): Promise<void> {
-    const t = transition(record, outcome, slot, this.#clock.now(), this.#rules.for(defaults));
+    const t = this.#transition(record, outcome, slot, this.#rules.for(defaults));
     const fb = t.feedback;
     if (fb && byApp) fb.byApp = true;
     const write =
@@ -437,6 +450,32 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     else this.emit('job:failed', t.record, outcome.error);
     if (t.next !== undefined) this.#schedule(t.record);
     if (fb) await this.#outbox.push(fb, fbStored);
+  }
+
+  /**
+   * `transition`, except that a retry delay the job's own backoff function cannot give (it
+   * threw, or returned no finite delay) fails the job for good with that error, rather
+   * than throwing here where nobody would hear it.
+   */
+  #transition(
+    record: JobRecord,
+    outcome: AttemptOutcome,
+    slot: number,
+    rules: LifecycleRules,
+  ): Transition {
+    const now = this.#clock.now();
+    try {
+      return transition(record, outcome, slot, now, rules);
+    } catch (err) {
+      const error = toErrorInfo(err);
+      const failed: AttemptOutcome = {
+        kind: 'error',
+        args: { ...record.args, error },
+        error,
+        unrecoverable: true,
+      };
+      return transition(record, failed, slot, now, rules);
+    }
   }
 
   /**

@@ -268,6 +268,30 @@ describe('in-process - distributor and node over real TCP', () => {
     await expect(d.enqueue('fine', {}).result).resolves.toEqual({ ok: true });
   });
 
+  it('a backoff function that gives no usable delay fails the job with that error, not the node', async () => {
+    const reg = new JobRegistry();
+    let attempts = 0;
+    reg.define(
+      'flaky',
+      () => {
+        attempts++;
+        throw new Error('boom');
+      },
+      { maxAttempt: 3, backoff: () => Number.NaN },
+    );
+    reg.define('fine', () => ({ ok: true }));
+    const { d } = await setup(reg);
+    const failure = await d.enqueue('flaky', {}).result.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failure).toBeInstanceOf(JobFailedError);
+    expect((failure as JobFailedError).error).toMatchObject({ code: 'JR_ERR_INVALID_ARGUMENT' });
+    expect((failure as JobFailedError).error.message).toContain('backoff function');
+    expect(attempts).toBe(1);
+    await expect(d.enqueue('fine', {}).result).resolves.toEqual({ ok: true });
+  });
+
   it('a job may enqueue another job through a distributor in the same process', async () => {
     const reg = new JobRegistry();
     const ref: { d?: Distributor } = {};
