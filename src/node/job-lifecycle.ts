@@ -1,4 +1,4 @@
-import { ErrorCodes, type ErrorInfo } from '../errors.ts';
+import { ErrorCodes, InvalidArgumentError, toErrorInfo, type ErrorInfo } from '../errors.ts';
 import {
   JobStatus,
   type Feedback,
@@ -7,6 +7,7 @@ import {
   type JobRecord,
   type JobSpec,
 } from '../model/job.ts';
+import { argsProblem } from '../protocol/validate.ts';
 import { isRecurring, nextDue } from '../scheduling/schedule.ts';
 import { DEFAULT_MAX_ATTEMPT, retryDelay } from '../scheduling/retry.ts';
 import { stripAttemptKeys, type AttemptOutcome } from './job-runner.ts';
@@ -226,4 +227,45 @@ export function unknownJobFeedback(record: JobRecord): Omit<Feedback, 'node' | '
     args: { ...record.args, error },
     error,
   };
+}
+
+/**
+ * The outcome itself when its args can travel back in a feedback; otherwise a final error
+ * naming what cannot (a Date, a function, a class instance left in args), with the args
+ * the attempt started from: a clear error for the application, not a feedback that fails
+ * to encode (which used to leave `result` pending and reject inside the node).
+ */
+export function sendableOutcome(record: JobRecord, outcome: AttemptOutcome): AttemptOutcome {
+  const problem = argsProblem(outcome.args);
+  if (problem === undefined) return outcome;
+  const error = new InvalidArgumentError(
+    `job ${record.name} left args that cannot be sent back (plain data only): ${problem}`,
+  ).toInfo();
+  return { kind: 'error', args: { ...record.args, error }, error, unrecoverable: true };
+}
+
+/**
+ * `transition`, except that a retry delay the job's own backoff function cannot give (it
+ * threw, or returned no finite delay) fails the job for good with that error, rather
+ * than throwing inside the node where nobody would hear it.
+ */
+export function settleOutcome(
+  record: JobRecord,
+  outcome: AttemptOutcome,
+  slot: number,
+  now: number,
+  rules: LifecycleRules,
+): Transition {
+  try {
+    return transition(record, outcome, slot, now, rules);
+  } catch (err) {
+    const error = toErrorInfo(err);
+    const failed: AttemptOutcome = {
+      kind: 'error',
+      args: { ...record.args, error },
+      error,
+      unrecoverable: true,
+    };
+    return transition(record, failed, slot, now, rules);
+  }
 }

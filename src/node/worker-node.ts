@@ -1,10 +1,4 @@
-import {
-  CancelJob,
-  ClosedError,
-  InvalidArgumentError,
-  ShutdownError,
-  toErrorInfo,
-} from '../errors.ts';
+import { CancelJob, ClosedError, InvalidArgumentError, ShutdownError } from '../errors.ts';
 import { systemClock, type Clock } from '../model/clock.ts';
 import { ownedCopy, randomId } from '../model/ids.ts';
 import { FINAL_STATUSES, type JobRecord, type JobSpec } from '../model/job.ts';
@@ -12,7 +6,6 @@ import { silentLogger, type Logger } from '../model/logger.ts';
 import { assertNodeName } from '../model/names.ts';
 import { TypedEmitter } from '../model/typed-emitter.ts';
 import type { Message } from '../protocol/messages.ts';
-import { argsProblem } from '../protocol/validate.ts';
 import { firstDue, isRecurring } from '../scheduling/schedule.ts';
 import { TimerQueue } from '../scheduling/timer-queue.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
@@ -25,10 +18,9 @@ import { defaultRegistry, type JobRegistry, type ResolvedJobOptions } from './jo
 import {
   markStarted,
   newRecord,
-  transition,
+  sendableOutcome,
+  settleOutcome,
   unknownJobFeedback,
-  type LifecycleRules,
-  type Transition,
 } from './job-lifecycle.ts';
 import { loadJobDirectory } from './job-loader.ts';
 import {
@@ -415,7 +407,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       this.#giveCredit(id);
     }
     if (running.controller.signal.reason instanceof Interrupted) return; // handed back, not finished
-    await this.#settle(record, sendable(record, outcome), slot, running.byApp, def.options);
+    await this.#settle(record, sendableOutcome(record, outcome), slot, running.byApp, def.options);
   }
 
   async #settle(
@@ -425,7 +417,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     byApp: boolean,
     defaults: ResolvedJobOptions | undefined,
   ): Promise<void> {
-    const t = this.#transition(record, outcome, slot, this.#rules.for(defaults));
+    const t = settleOutcome(record, outcome, slot, this.#clock.now(), this.#rules.for(defaults));
     const fb = t.feedback;
     if (fb && byApp) fb.byApp = true;
     const write =
@@ -450,32 +442,6 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     else this.emit('job:failed', t.record, outcome.error);
     if (t.next !== undefined) this.#schedule(t.record);
     if (fb) await this.#outbox.push(fb, fbStored);
-  }
-
-  /**
-   * `transition`, except that a retry delay the job's own backoff function cannot give (it
-   * threw, or returned no finite delay) fails the job for good with that error, rather
-   * than throwing here where nobody would hear it.
-   */
-  #transition(
-    record: JobRecord,
-    outcome: AttemptOutcome,
-    slot: number,
-    rules: LifecycleRules,
-  ): Transition {
-    const now = this.#clock.now();
-    try {
-      return transition(record, outcome, slot, now, rules);
-    } catch (err) {
-      const error = toErrorInfo(err);
-      const failed: AttemptOutcome = {
-        kind: 'error',
-        args: { ...record.args, error },
-        error,
-        unrecoverable: true,
-      };
-      return transition(record, failed, slot, now, rules);
-    }
   }
 
   /**
@@ -537,21 +503,6 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   protected override onListenerError(event: string, err: unknown): void {
     this.#log.error({ err, event }, 'node event listener threw');
   }
-}
-
-/**
- * The outcome itself when its args can travel back in a feedback; otherwise a final error
- * naming what cannot (a Date, a function, a class instance left in args), with the args
- * the attempt started from: a clear error for the application, not a feedback that fails
- * to encode (which used to leave `result` pending and reject inside the node).
- */
-function sendable(record: JobRecord, outcome: AttemptOutcome): AttemptOutcome {
-  const problem = argsProblem(outcome.args);
-  if (problem === undefined) return outcome;
-  const error = new InvalidArgumentError(
-    `job ${record.name} left args that cannot be sent back (plain data only): ${problem}`,
-  ).toInfo();
-  return { kind: 'error', args: { ...record.args, error }, error, unrecoverable: true };
 }
 
 /** Creates a node and starts it. */
