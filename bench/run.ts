@@ -19,6 +19,20 @@ import {
   type Sizes,
 } from './scenarios.ts';
 
+const STANDARD: Sizes = {
+  throughputN: 50_000,
+  reps: 3,
+  warmupN: 10_000,
+  rates: [
+    { rate: 1_000, durationMs: 10_000, warmupMs: 2_000 },
+    { rate: 10_000, durationMs: 5_000, warmupMs: 1_000 },
+  ],
+  delayed: { n: 10_000, fromMs: 2_000, toMs: 7_000 },
+  scaleDelayed: [0, 100_000],
+  scaleN: 50_000,
+  bulkN: 100_000,
+};
+
 const SIZES: Record<'quick' | 'standard' | 'full', Sizes> = {
   quick: {
     throughputN: 5_000,
@@ -33,31 +47,11 @@ const SIZES: Record<'quick' | 'standard' | 'full', Sizes> = {
     scaleN: 5_000,
     bulkN: 10_000,
   },
-  standard: {
-    throughputN: 50_000,
-    reps: 3,
-    warmupN: 10_000,
-    rates: [
-      { rate: 1_000, durationMs: 10_000, warmupMs: 2_000 },
-      { rate: 10_000, durationMs: 5_000, warmupMs: 1_000 },
-    ],
-    delayed: { n: 10_000, fromMs: 2_000, toMs: 7_000 },
-    scaleDelayed: [0, 100_000],
-    scaleN: 50_000,
-    bulkN: 100_000,
-  },
+  standard: STANDARD,
+  // The standard sizes plus the 1M-waiting scale run.
   full: {
-    throughputN: 50_000,
-    reps: 3,
-    warmupN: 10_000,
-    rates: [
-      { rate: 1_000, durationMs: 10_000, warmupMs: 2_000 },
-      { rate: 10_000, durationMs: 5_000, warmupMs: 1_000 },
-    ],
-    delayed: { n: 10_000, fromMs: 2_000, toMs: 7_000 },
+    ...STANDARD,
     scaleDelayed: [0, 100_000, 1_000_000],
-    scaleN: 50_000,
-    bulkN: 100_000,
   },
 };
 

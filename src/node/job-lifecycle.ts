@@ -241,7 +241,7 @@ export function sendableOutcome(record: JobRecord, outcome: AttemptOutcome): Att
   const error = new InvalidArgumentError(
     `job ${record.name} left args that cannot be sent back (plain data only): ${problem}`,
   ).toInfo();
-  return { kind: 'error', args: { ...record.args, error }, error, unrecoverable: true };
+  return finalFailure(record, error);
 }
 
 /**
@@ -259,13 +259,11 @@ export function settleOutcome(
   try {
     return transition(record, outcome, slot, now, rules);
   } catch (err) {
-    const error = toErrorInfo(err);
-    const failed: AttemptOutcome = {
-      kind: 'error',
-      args: { ...record.args, error },
-      error,
-      unrecoverable: true,
-    };
-    return transition(record, failed, slot, now, rules);
+    return transition(record, finalFailure(record, toErrorInfo(err)), slot, now, rules);
   }
+}
+
+/** A failure that ends the job (no retry), with the args the attempt started from. */
+function finalFailure(record: JobRecord, error: ErrorInfo): AttemptOutcome {
+  return { kind: 'error', args: { ...record.args, error }, error, unrecoverable: true };
 }

@@ -17,6 +17,8 @@ export interface RedisServer {
   /** `redis://127.0.0.1:<port>` */
   url: string;
   port: number;
+  /** The running server's process id (undefined while it is down). */
+  readonly pid: number | undefined;
   /** SIGTERM, wait for exit, remove the data directory. Idempotent. */
   stop(): Promise<void>;
   /** SIGKILL, at once (a crash). `restart()` brings it back on the same port. */
@@ -30,8 +32,8 @@ let warned = false;
 /** Path of the redis-server binary, or undefined. */
 export function redisServerPath(): string | undefined {
   // An explicit JR_REDIS_SERVER is the only candidate (set it to a missing path to check
-  // the skip path).
-  const explicit = process.env.JR_REDIS_SERVER;
+  // the skip path). REDIS_SERVER is the benchmark's older name for it.
+  const explicit = process.env.JR_REDIS_SERVER ?? process.env.REDIS_SERVER;
   const candidates = explicit
     ? [explicit]
     : [
@@ -151,6 +153,9 @@ export async function startRedisServer(): Promise<RedisServer> {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    get pid() {
+      return child?.pid;
+    },
     async stop() {
       await stopChild();
       process.off('exit', killOnExit);
