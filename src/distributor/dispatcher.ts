@@ -84,6 +84,56 @@ export class Dispatcher {
     this.#stranded.takeAll();
   }
 
+  /** `session` stored `job`: a durable node owns it from now on (its storage survives a crash). */
+  accepted(session: NodeSession, job: TrackedJob): void {
+    job.state = TrackState.Accepted;
+    if (!session.durable) return;
+    session.held.delete(job.spec.id);
+    if (!job.instant) session.deferredHeld--;
+  }
+
+  /** `session` refused job `id` (stopping, storage down): it waits, first in line. */
+  rejected(session: NodeSession, id: string): boolean {
+    const job = session.held.get(id);
+    if (!job) return false;
+    session.held.delete(id);
+    if (job.instant) session.credit++;
+    else session.deferredHeld--;
+    job.state = TrackState.Waiting;
+    job.session = undefined;
+    this.requeue([job]);
+    return true;
+  }
+
+  /**
+   * `session`'s connection ended: it leaves, and everything it held and did not own
+   * durably waits for another node (`back`, delivery + 1), except jobs the application
+   * asked to cancel (`cancelled`, marked done: the caller ends them).
+   */
+  nodeLeft(session: NodeSession): { back: TrackedJob[]; cancelled: TrackedJob[] } {
+    session.closed = true;
+    const i = this.sessions.indexOf(session);
+    if (i >= 0) this.sessions.splice(i, 1);
+    const back: TrackedJob[] = [];
+    const cancelled: TrackedJob[] = [];
+    for (const job of session.held.values()) {
+      if (job.state === TrackState.Done) continue;
+      if (job.cancelRequested) {
+        job.state = TrackState.Done;
+        cancelled.push(job);
+        continue;
+      }
+      job.state = TrackState.Waiting;
+      job.session = undefined;
+      job.spec = { ...job.spec, delivery: job.spec.delivery + 1 };
+      job.frame = undefined;
+      back.push(job);
+    }
+    session.held.clear();
+    this.requeue(back);
+    return { back, cancelled };
+  }
+
   /** `nodesChanged`: a node came, went or changed, so stranded jobs may have a node now. */
   scheduleDrain(nodesChanged = false): void {
     if (nodesChanged && this.#stranded.size > 0) this.#waiting.unshiftAll(this.#stranded.takeAll());

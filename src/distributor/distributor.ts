@@ -313,7 +313,9 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
         for (const id of m.ids) this.#onAccepted(session, id);
         return;
       case 'rejected':
-        for (const id of m.ids) this.#requeue(session, id);
+        for (const id of m.ids) {
+          if (this.#dispatch.rejected(session, id)) this.emit('job:requeued', id, session.name);
+        }
         this.#dispatch.scheduleDrain();
         return;
       case 'feedback':
@@ -340,31 +342,14 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   }
 
   #onSessionClosed(session: NodeSession, reason: Error | undefined): void {
-    session.closed = true;
-    const i = this.#dispatch.sessions.indexOf(session);
-    if (i >= 0) this.#dispatch.sessions.splice(i, 1);
     this.#acks.forget(session);
-    // Everything the node held and did not own durably goes to other nodes, except jobs
-    // the application asked to cancel: those end here.
-    const back: TrackedJob[] = [];
-    for (const job of session.held.values()) {
-      if (job.state === TrackState.Done) continue;
-      if (job.cancelRequested) {
-        job.state = TrackState.Done;
-        this.#jobs.delete(job.spec.id);
-        job.result.reject(new JobCancelledError(job.spec.id));
-        continue;
-      }
-      job.state = TrackState.Waiting;
-      job.session = undefined;
-      job.spec = { ...job.spec, delivery: job.spec.delivery + 1 };
-      job.frame = undefined;
-      back.push(job);
-      this.emit('job:requeued', job.spec.id, session.name);
+    const { back, cancelled } = this.#dispatch.nodeLeft(session);
+    for (const job of cancelled) {
+      this.#jobs.delete(job.spec.id);
+      job.result.reject(new JobCancelledError(job.spec.id));
     }
-    session.held.clear();
+    for (const job of back) this.emit('job:requeued', job.spec.id, session.name);
     this.#cancels.closed(session);
-    this.#dispatch.requeue(back);
     this.#log.info(
       { node: session.name, requeued: back.length, reason: reason?.message },
       'node disconnected',
@@ -378,26 +363,9 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   #onAccepted(session: NodeSession, id: string): void {
     const job = this.#jobs.get(id);
     if (!job || job.session !== session) return;
-    job.state = TrackState.Accepted;
+    this.#dispatch.accepted(session, job);
     job.accepted.resolve(session.name);
-    if (session.durable) {
-      // The node's storage survives a crash: it owns the job now.
-      session.held.delete(id);
-      if (!job.instant) session.deferredHeld--;
-    }
     this.emit('job:accepted', id, session.name);
-  }
-
-  #requeue(session: NodeSession, id: string): void {
-    const job = session.held.get(id);
-    if (!job) return;
-    session.held.delete(id);
-    if (job.instant) session.credit++;
-    else session.deferredHeld--;
-    job.state = TrackState.Waiting;
-    job.session = undefined;
-    this.#dispatch.requeue([job]);
-    this.emit('job:requeued', id, session.name);
   }
 
   // ---- feedbacks -----------------------------------------------------------------
