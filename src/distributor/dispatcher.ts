@@ -106,6 +106,20 @@ export class Dispatcher {
   }
 
   /**
+   * The final feedback of `job` came (from `from`): its holder lets it go. A re-dispatched
+   * copy still held elsewhere is stopped, its work is done. (If the job was also waiting to
+   * move, the next drain drops it: a queue scan per feedback would cost O(waiting).)
+   */
+  finished(job: TrackedJob, from: NodeSession): void {
+    job.state = TrackState.Done;
+    const holder = job.session;
+    if (holder === undefined) return;
+    holder.held.delete(job.spec.id);
+    if (!job.instant && !holder.durable) holder.deferredHeld--;
+    if (holder !== from && !holder.closed) holder.send({ t: 'cancel', id: job.spec.id, req: 0 });
+  }
+
+  /**
    * `session`'s connection ended: it leaves, and everything it held and did not own
    * durably waits for another node (`back`, delivery + 1), except jobs the application
    * asked to cancel (`cancelled`, marked done: the caller ends them).

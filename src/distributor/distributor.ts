@@ -13,7 +13,7 @@ import type { Feedback, JobArgs } from '../model/job.ts';
 import { silentLogger, type Logger } from '../model/logger.ts';
 import { assertNodeName } from '../model/names.ts';
 import { TypedEmitter } from '../model/typed-emitter.ts';
-import { DEFAULT_MAX_FRAME_SIZE, encodeFrame } from '../protocol/codec.ts';
+import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/codec.ts';
 import type { Message } from '../protocol/messages.ts';
 import type { Connection } from '../transport/connection.ts';
 import { listenTcp } from '../transport/tcp-endpoints.ts';
@@ -30,6 +30,7 @@ import {
   createHandle,
   deliverFeedback,
   failUndelivered,
+  trackJob,
   type ErrorFeedback,
   type JobHandle,
   type SuccessFeedback,
@@ -180,23 +181,13 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     });
     const existing = this.#jobs.get(spec.id);
     if (existing) return createHandle(existing, (j) => this.#cancel(j));
-    if (onSuccess !== undefined && typeof onSuccess !== 'function') {
-      throw new InvalidArgumentError('onSuccess must be a function');
-    }
-    if (onError !== undefined && typeof onError !== 'function') {
-      throw new InvalidArgumentError('onError must be a function');
-    }
-    // Encoding now checks the args (plain data only) and the size in the caller's stack,
-    // not later at dispatch; the frame is reused for the send.
-    const frame = encodeFrame({ t: 'job', job: spec }, this.#maxFrameSize);
-    const tracked = new TrackedJob(
+    return trackJob(
       spec,
       routing,
       onSuccess as SuccessFeedback | undefined,
       onError as ErrorFeedback | undefined,
+      this.#maxFrameSize,
     );
-    tracked.frame = frame;
-    return tracked;
   }
 
   /** Sends a prepared job to a node, or queues it. */
@@ -382,16 +373,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     this.emit('feedback', fb);
     if (fb.final) {
       this.#jobs.delete(fb.jobId);
-      job.state = TrackState.Done;
-      const holder = job.session;
-      holder?.held.delete(fb.jobId);
-      if (holder && !job.instant && !holder.durable) holder.deferredHeld--;
-      // A re-dispatched copy is still held elsewhere: stop it, its work is done.
-      if (holder && holder !== session && !holder.closed) {
-        holder.send({ t: 'cancel', id: fb.jobId, req: 0 });
-      }
-      // If it was also waiting to move (its node dropped, then delivered after all), the
-      // next drain drops it: a queue scan per feedback would cost O(waiting).
+      this.#dispatch.finished(job, session);
     }
     deliverFeedback(job, fb, this.#call);
   }

@@ -1,6 +1,12 @@
-import { JobCancelledError, JobFailedError, type ErrorInfo } from '../errors.ts';
+import {
+  InvalidArgumentError,
+  JobCancelledError,
+  JobFailedError,
+  type ErrorInfo,
+} from '../errors.ts';
 import type { Feedback, JobArgs, JobSpec } from '../model/job.ts';
 import { LazyOutcome } from '../model/outcome.ts';
+import { encodeFrame } from '../protocol/codec.ts';
 import { isInstant, type Routing } from './enqueue-options.ts';
 import type { NodeSession } from './node-session.ts';
 
@@ -162,4 +168,28 @@ export function createHandle(
     },
     cancel: () => cancel(job),
   };
+}
+
+/**
+ * A new job to track, its callbacks checked and its message encoded now: bad args (not
+ * plain data) or a job over `maxFrameSize` throw in the caller's stack, not later at
+ * dispatch, and the frame is reused for the send.
+ */
+export function trackJob(
+  spec: JobSpec,
+  routing: Routing,
+  onSuccess: SuccessFeedback | undefined,
+  onError: ErrorFeedback | undefined,
+  maxFrameSize: number,
+): TrackedJob {
+  if (onSuccess !== undefined && typeof onSuccess !== 'function') {
+    throw new InvalidArgumentError('onSuccess must be a function');
+  }
+  if (onError !== undefined && typeof onError !== 'function') {
+    throw new InvalidArgumentError('onError must be a function');
+  }
+  const frame = encodeFrame({ t: 'job', job: spec }, maxFrameSize);
+  const tracked = new TrackedJob(spec, routing, onSuccess, onError);
+  tracked.frame = frame;
+  return tracked;
 }
