@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { PreciseTimer, systemClock } from '../../../src/model/clock.ts';
 import { sleep } from '../../helpers/wait.ts';
 
@@ -24,9 +24,14 @@ describe('clock', () => {
     systemClock.clearTimer(early);
     const now = systemClock.setPreciseTimer!(() => fired++, 0);
     systemClock.clearTimer(now);
-    // Cleared from inside the event loop while it may be in its setImmediate phase.
+    // Cleared during its last millisecond: Date.now() held 1 ms short of the target, so
+    // once its timeout has fired it re-checks with setImmediate until cleared.
+    const base = Date.now();
+    const held = vi.spyOn(Date, 'now').mockReturnValue(base);
     const late = new PreciseTimer(() => fired++, 1);
-    setImmediate(() => late.clear());
+    await sleep(10);
+    late.clear();
+    held.mockRestore();
     const plain = systemClock.setTimer(() => fired++, 5);
     systemClock.clearTimer(plain);
     await sleep(40);
