@@ -41,6 +41,9 @@ export const ErrorCodes = {
   Storage: 'JR_ERR_STORAGE',
   FeedbackHandler: 'JR_ERR_FEEDBACK_HANDLER',
   Shutdown: 'JR_ERR_SHUTDOWN',
+  LeaseLost: 'JR_ERR_LEASE_LOST',
+  PoisonJob: 'JR_ERR_POISON_JOB',
+  StorageLost: 'JR_ERR_STORAGE_LOST',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
@@ -109,6 +112,22 @@ export class StorageError extends defineError(ErrorCodes.Storage) {}
 export class FeedbackHandlerError extends defineError(ErrorCodes.FeedbackHandler) {}
 /** The node or distributor is shutting down. */
 export class ShutdownError extends defineError(ErrorCodes.Shutdown) {}
+/**
+ * A node no longer owns the jobs it was running: its lease on its name (durable storage)
+ * was taken by another live node, or expired while the node was frozen. It stops running
+ * them; the new owner does.
+ */
+export class LeaseLostError extends defineError(ErrorCodes.LeaseLost) {}
+/**
+ * A job whose node crashed or froze while running it `maxDeliveries` times: it is
+ * quarantined (never sent again) and ends with this error.
+ */
+export class PoisonJobError extends defineError(ErrorCodes.PoisonJob) {}
+/**
+ * A node's storage lost data it had acknowledged (e.g. Redis restarted empty): the jobs
+ * the node knew of end with this error instead of vanishing.
+ */
+export class StorageLostError extends defineError(ErrorCodes.StorageLost) {}
 
 /**
  * Throw from a job, a callback or an errback to stop the job for good (periodic ones too).

@@ -104,6 +104,7 @@ export function buildJobSpec(input: {
     }
     id = o.id;
   }
+  const callerId = id !== input.id;
   let runAt = now;
   if (o.runAt !== undefined) runAt = toEpochMs(o.runAt, 'runAt');
   else if (o.after !== undefined) runAt = now + parseDuration(o.after, 'after');
@@ -117,6 +118,8 @@ export function buildJobSpec(input: {
     runAt,
     delivery: 1,
   };
+  // The generated id, kept as the nonce of a caller-chosen one (see JobSpec.nonce).
+  if (callerId) spec.nonce = input.id;
   if (o.period !== undefined && o.cron !== undefined) {
     throw new InvalidArgumentError('give either period or cron, not both');
   }
@@ -164,6 +167,7 @@ export function buildJobSpec(input: {
   const excluded = nameSet(o.notNode, 'notNode');
   const strict = o.strictNode === true;
   if (strict && !preferred) throw new InvalidArgumentError('strictNode needs a node');
+  if (strict) spec.pinned = true;
   const routing = preferred || excluded ? { preferred, excluded, strict } : ANY_NODE;
   return { spec, routing };
 }

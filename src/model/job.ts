@@ -75,10 +75,29 @@ export interface JobSpec {
   defer?: boolean;
   /** 1 for the first dispatch; more when the distributor re-dispatched it after a node loss. */
   delivery: number;
+  /**
+   * Set for a job that may run only on the node it was sent to (`strictNode`): a durable
+   * node's jobs are adopted by another node when it dies, except these.
+   */
+  pinned?: boolean;
+  /**
+   * Times a node crashed or froze while running this job (poison-job accounting); after
+   * `maxDeliveries` it is quarantined.
+   */
+  crashes?: number;
+  /** The nodes that crashed or froze while running it, oldest first. */
+  crashedOn?: string[];
+  /** Finished runs of a periodic or cron job so far (a re-dispatched job carries on from them). */
+  runs?: number;
+  /**
+   * Set when the caller chose the id (`enqueue`'s `id`): unique per enqueue, so the
+   * feedbacks of a job whose id is reused after it finished are told apart from the old ones.
+   */
+  nonce?: string;
 }
 
 /** A job as a node keeps it in its storage. */
-export interface JobRecord extends JobSpec {
+export interface JobRecord extends Omit<JobSpec, 'runs'> {
   /** The node that holds the job. */
   node: string;
   status: JobStatus;
@@ -118,4 +137,39 @@ export interface Feedback {
   inErrback?: boolean;
   /** For cancel: true when the application cancelled it (`handle.cancel()`), not the job itself. */
   byApp?: boolean;
+  /**
+   * For a run of a recurring job that will run again: when the next run is due and how many
+   * runs are done, so a distributor that has to re-dispatch the job resumes it from here
+   * (args, run count, time grid), never from its original args.
+   */
+  next?: number;
+  runs?: number;
+}
+
+/**
+ * Keys the runner itself writes into args during an attempt. A node that keeps an
+ * attempt's args for a later run (periodic jobs) strips them first, so they never leak
+ * into the next run (JobReactor's W22); so does a distributor that keeps them to resume a
+ * periodic job elsewhere.
+ */
+export const ATTEMPT_ARG_KEYS = ['jobItself', 'error', 'errbackError'] as const;
+
+/**
+ * `args` without the keys the runner writes (`ATTEMPT_ARG_KEYS`): a shallow copy, or `args`
+ * itself when it has none of them (the common case, on every finished job).
+ */
+export function stripAttemptKeys(args: JobArgs): JobArgs {
+  if (!ATTEMPT_ARG_KEYS.some((key) => key in args)) return args;
+  const copy = { ...args };
+  for (const key of ATTEMPT_ARG_KEYS) delete copy[key];
+  return copy;
+}
+
+/**
+ * The part of a feedback key that names one enqueued job: its id, with the nonce of a
+ * caller-chosen id (so a reused id's feedbacks are not taken for the old job's). A
+ * recurring job's run adds `@slot`.
+ */
+export function feedbackKeyBase(job: Pick<JobSpec, 'id' | 'nonce'>): string {
+  return job.nonce === undefined ? job.id : `${job.id}~${job.nonce}`;
 }

@@ -2,23 +2,7 @@ import { types } from 'node:util';
 import { InvalidArgumentError } from '../errors.ts';
 import type { JobArgs } from '../model/job.ts';
 
-/**
- * Keys the runner itself writes into args during an attempt. A node that keeps an
- * attempt's args for a later run (periodic jobs) strips them first, so they never leak
- * into the next run (JobReactor's W22).
- */
-export const ATTEMPT_ARG_KEYS = ['jobItself', 'error', 'errbackError'] as const;
-
-/**
- * `args` without the keys the runner writes (`ATTEMPT_ARG_KEYS`): a shallow copy, or `args`
- * itself when it has none of them (the common case, on every finished job).
- */
-export function stripAttemptKeys(args: JobArgs): JobArgs {
-  if (!ATTEMPT_ARG_KEYS.some((key) => key in args)) return args;
-  const copy = { ...args };
-  for (const key of ATTEMPT_ARG_KEYS) delete copy[key];
-  return copy;
-}
+export { ATTEMPT_ARG_KEYS, stripAttemptKeys } from '../model/job.ts';
 
 /**
  * The attempt's own copy of `args`: a flat copy when it can (see `flatCopy`), else a

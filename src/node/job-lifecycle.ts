@@ -1,5 +1,6 @@
 import { ErrorCodes, InvalidArgumentError, toErrorInfo, type ErrorInfo } from '../errors.ts';
 import {
+  feedbackKeyBase,
   JobStatus,
   type Feedback,
   type FeedbackOutcome,
@@ -57,7 +58,7 @@ export function newRecord(
     status: JobStatus.New,
     attempt: 0,
     dueAt,
-    runs: 0,
+    runs: spec.runs ?? 0,
     updatedAt: now,
   };
   if (spec.period !== undefined) r.period = spec.period;
@@ -68,6 +69,10 @@ export function newRecord(
   if (spec.backoff !== undefined) r.backoff = spec.backoff;
   if (spec.timeout !== undefined) r.timeout = spec.timeout;
   if (spec.defer !== undefined) r.defer = spec.defer;
+  if (spec.pinned !== undefined) r.pinned = spec.pinned;
+  if (spec.crashes !== undefined) r.crashes = spec.crashes;
+  if (spec.crashedOn !== undefined) r.crashedOn = spec.crashedOn;
+  if (spec.nonce !== undefined) r.nonce = spec.nonce;
   return r;
 }
 
@@ -90,7 +95,8 @@ export function transition(
   now: number,
   rules: LifecycleRules,
 ): Transition {
-  const key = isRecurring(record) ? `${record.id}@${slot}` : record.id;
+  const base = feedbackKeyBase(record);
+  const key = isRecurring(record) ? `${base}@${slot}` : base;
   if (outcome.kind === 'success') {
     if (isRecurring(record)) {
       const next = nextDue(record, slot, now);
@@ -105,11 +111,17 @@ export function transition(
       };
       delete r.lastError;
       const final = next === undefined;
+      const feedback = feedbackOf(record, key, 'success', final, outcome.args);
+      if (!final) {
+        // Where the job stands, for a distributor that may have to resume it elsewhere.
+        feedback.next = next;
+        feedback.runs = r.runs;
+      }
       return {
         record: r,
         store: final && rules.removeDoneJobs ? 'remove' : 'save',
         next,
-        feedback: feedbackOf(record, key, 'success', final, outcome.args),
+        feedback,
       };
     }
     const r: JobRecord = {
@@ -128,7 +140,7 @@ export function transition(
   if (outcome.kind === 'cancelled') {
     const r: JobRecord = { ...record, status: JobStatus.Cancelled, updatedAt: now };
     if (outcome.error) r.lastError = outcome.error;
-    const feedback = feedbackOf(record, record.id, 'cancelled', true, outcome.args);
+    const feedback = feedbackOf(record, base, 'cancelled', true, outcome.args);
     if (outcome.error) feedback.error = outcome.error;
     if (outcome.inErrback) feedback.inErrback = true;
     return {
@@ -220,7 +232,7 @@ export function unknownJobFeedback(record: JobRecord): Omit<Feedback, 'node' | '
   };
   return {
     jobId: record.id,
-    key: record.id,
+    key: feedbackKeyBase(record),
     outcome: 'error',
     final: true,
     attempt: record.attempt,

@@ -100,6 +100,11 @@ function jobSpec(v: unknown): void {
   if (v.timeout !== undefined) positive(v, 'timeout', 'job.job');
   if (v.defer !== undefined) bool(v, 'defer', 'job.job');
   if (v.backoff !== undefined) backoff(v.backoff);
+  if (v.pinned !== undefined) bool(v, 'pinned', 'job.job');
+  if (v.crashes !== undefined) count(v, 'crashes', 'job.job');
+  if (v.crashedOn !== undefined) strArray(v, 'crashedOn', 'job.job');
+  if (v.runs !== undefined) count(v, 'runs', 'job.job');
+  if (v.nonce !== undefined) nonEmpty(v, 'nonce', 'job.job');
 }
 
 function backoff(v: unknown): void {
@@ -133,6 +138,8 @@ function feedback(v: unknown): void {
   if (v.error !== undefined) errorInfo(v.error, `${where}.error`);
   count(v, 'attempt', where);
   if (v.inErrback !== undefined) bool(v, 'inErrback', where);
+  if (v.next !== undefined) finite(v, 'next', where);
+  if (v.runs !== undefined) count(v, 'runs', where);
 }
 
 function errorInfo(v: unknown, where: string): void {

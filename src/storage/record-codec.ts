@@ -8,7 +8,7 @@
  *
  *   [format, name, args, distributor, enqueuedAt, runAt, delivery, status, attempt, dueAt,
  *    runs, updatedAt, startedAt?, lastError?, failedAt?, period?, cron?, tz?, maxAttempt?,
- *    retryMultiplier?, backoff?, timeout?, defer?]
+ *    retryMultiplier?, backoff?, timeout?, defer?, pinned?, crashes?, crashedOn?, nonce?]
  *
  * - `format` 2: the times after `enqueuedAt` are stored relative to it (a few bytes each
  *   instead of a 9-byte float); used when every time is a safe integer, so the sums are
@@ -124,6 +124,10 @@ export function encodeRecord(job: JobRecord, table?: StringTable): Buffer {
     job.backoff,
     job.timeout,
     job.defer,
+    job.pinned,
+    job.crashes,
+    job.crashedOn,
+    job.nonce,
   ];
   while (tuple.length > 0 && tuple[tuple.length - 1] === undefined) tuple.pop();
   for (let i = 0; i < tuple.length; i++) if (tuple[i] === undefined) tuple[i] = null;
@@ -191,6 +195,10 @@ export function decodeRecord(
   if (!f.absent(20)) job.backoff = f.obj(20, 'backoff') as unknown as BackoffSpec;
   if (!f.absent(21)) job.timeout = f.num(21, 'timeout');
   if (!f.absent(22)) job.defer = f.bool(22, 'defer');
+  if (!f.absent(23)) job.pinned = f.bool(23, 'pinned');
+  if (!f.absent(24)) job.crashes = f.num(24, 'crashes');
+  if (!f.absent(25)) job.crashedOn = f.strs(25, 'crashedOn');
+  if (!f.absent(26)) job.nonce = f.str(26, 'nonce');
   return job;
 }
 
@@ -248,6 +256,11 @@ class Fields {
       if (s !== undefined) return s;
     }
     return this.str(i, name);
+  }
+  strs(i: number, name: string): string[] {
+    const v = this.#t[i];
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw this.#bad(name);
+    return v as string[];
   }
   bool(i: number, name: string): boolean {
     const v = this.#t[i];
