@@ -260,7 +260,7 @@ class Fields {
   strs(i: number, name: string): string[] {
     const v = this.#t[i];
     if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw this.#bad(name);
-    return v as string[];
+    return v;
   }
   bool(i: number, name: string): boolean {
     const v = this.#t[i];
