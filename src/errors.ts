@@ -44,6 +44,8 @@ export const ErrorCodes = {
   LeaseLost: 'JR_ERR_LEASE_LOST',
   PoisonJob: 'JR_ERR_POISON_JOB',
   StorageLost: 'JR_ERR_STORAGE_LOST',
+  /** A state machine was asked for a transition its state does not allow: a bug in job-reactor. */
+  IllegalTransition: 'JR_ERR_ILLEGAL_TRANSITION',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
