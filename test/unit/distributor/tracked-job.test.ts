@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ANY_NODE,
-  buildJobSpec,
-  type EnqueueOptions,
-} from '../../../src/distributor/enqueue-options.ts';
+import { buildJobSpec, type EnqueueOptions } from '../../../src/distributor/enqueue-options.ts';
 import type { NodeSession } from '../../../src/distributor/node-session.ts';
 import {
   IllegalTransitionError,
