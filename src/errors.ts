@@ -115,6 +115,11 @@ export class FeedbackHandlerError extends defineError(ErrorCodes.FeedbackHandler
 /** The node or distributor is shutting down. */
 export class ShutdownError extends defineError(ErrorCodes.Shutdown) {}
 /**
+ * A state machine was asked for a transition its current state does not allow. Always a
+ * bug in job-reactor (input never causes it): the message names the transition and state.
+ */
+export class IllegalTransitionError extends defineError(ErrorCodes.IllegalTransition) {}
+/**
  * A node no longer owns the jobs it was running: its lease on its name (durable storage)
  * was taken by another live node, or expired while the node was frozen. It stops running
  * them; the new owner does.

@@ -1,9 +1,8 @@
 import {
-  ErrorCodes,
+  IllegalTransitionError,
   InvalidArgumentError,
   JobCancelledError,
   JobFailedError,
-  JobReactorError,
   PoisonJobError,
   type ErrorInfo,
 } from '../errors.ts';
@@ -67,16 +66,13 @@ export class AcceptedOutcome extends LazyOutcome<{ node: string }, string> {
   }
 }
 
-/** A transition asked of a job in a state it cannot leave that way: a bug, never input. */
-export class IllegalTransitionError extends JobReactorError {
-  constructor(what: string, from: TrackState) {
-    super(`illegal job transition: ${what} from ${from}`, { code: ErrorCodes.IllegalTransition });
-  }
-}
-
 /** A module function, not a private method: a private method would add a slot to a million jobs. */
 function expect(state: TrackState, from: TrackState, what: string): void {
-  if (state !== from) throw new IllegalTransitionError(what, state);
+  if (state !== from) throw illegal(what, state);
+}
+
+function illegal(what: string, from: TrackState): IllegalTransitionError {
+  return new IllegalTransitionError(`illegal job transition: ${what} from ${from}`);
 }
 
 /** What became of a job taken back from a node that left. */
@@ -190,7 +186,7 @@ export class TrackedJob {
    */
   takeBack(maxDeliveries: number, call: SafeCall): TakeBack {
     if (this.#state !== TrackState.Sent && this.#state !== TrackState.Accepted) {
-      throw new IllegalTransitionError('takeBack', this.#state);
+      throw illegal('takeBack', this.#state);
     }
     const node = this.#session?.name ?? '';
     this.#session = undefined;
@@ -229,7 +225,7 @@ export class TrackedJob {
    * there (only for holders that cannot keep it themselves: memory nodes).
    */
   deliver(fb: Feedback, call: SafeCall): void {
-    if (this.#state === TrackState.Done) throw new IllegalTransitionError('deliver', this.#state);
+    if (this.#state === TrackState.Done) throw illegal('deliver', this.#state);
     if (fb.final) {
       this.#state = TrackState.Done;
       this.#session = undefined;
@@ -247,7 +243,7 @@ export class TrackedJob {
   /** The application asked to cancel a job a node holds (the node is asked; see takeBack). */
   requestCancel(): void {
     if (this.#state === TrackState.Done || this.#state === TrackState.Waiting) {
-      throw new IllegalTransitionError('requestCancel', this.#state);
+      throw illegal('requestCancel', this.#state);
     }
     this.#cancelRequested = true;
   }
@@ -264,7 +260,7 @@ export class TrackedJob {
   /** waiting | sent → done: the distributor itself could not get it run (unknown name, too large, quarantined). */
   failUndelivered(error: ErrorInfo, node: string, call: SafeCall): void {
     if (this.#state !== TrackState.Waiting && this.#state !== TrackState.Sent) {
-      throw new IllegalTransitionError('failUndelivered', this.#state);
+      throw illegal('failUndelivered', this.#state);
     }
     this.#state = TrackState.Done;
     this.#session = undefined;

@@ -2,12 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { buildJobSpec, type EnqueueOptions } from '../../../src/distributor/enqueue-options.ts';
 import type { NodeSession } from '../../../src/distributor/node-session.ts';
 import {
-  IllegalTransitionError,
   TrackState,
   TrackedJob,
   type SafeCall,
 } from '../../../src/distributor/tracked-job.ts';
-import { ErrorCodes, JobCancelledError, JobFailedError } from '../../../src/errors.ts';
+import {
+  ErrorCodes,
+  IllegalTransitionError,
+  JobCancelledError,
+  JobFailedError,
+} from '../../../src/errors.ts';
 import type { Feedback, JobArgs } from '../../../src/model/job.ts';
 
 const NOW = 1_700_000_000_000;
