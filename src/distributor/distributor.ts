@@ -387,7 +387,11 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     const job = this.#jobs.get(fb.jobId);
     // A caller-chosen id reused after its job finished: the old job's feedbacks (a
     // durable node's outbox, a slow node) are not the new one's.
-    if (!job || (job.spec.nonce !== undefined && !isKeyOf(fb.key, job.spec))) {
+    if (
+      !job ||
+      (job.spec.nonce !== undefined && !isKeyOf(fb.key, job.spec)) ||
+      !job.takes(fb, session)
+    ) {
       this.emit('feedback:orphan', fb);
       return;
     }

@@ -219,6 +219,19 @@ export class TrackedJob {
   }
 
   /**
+   * Whether a feedback from `from` is this job's to take. A final one always is (the job
+   * ran; the first final feedback wins and other copies are stopped). A run of a recurring
+   * job that will run again is not when the job has moved to another node meanwhile: a
+   * memory node that froze, was given up on and woke, finishing a run the new holder will
+   * run from the same state. Taking both would report that run twice.
+   */
+  takes(fb: Feedback, from: NodeSession): boolean {
+    if (fb.final) return true;
+    const holder = this.#session;
+    return holder === undefined || holder === from || holder.durable;
+  }
+
+  /**
    * A feedback from the node: the application's callback runs; a final one ends the job
    * and settles `result`. A run of a recurring job that will run again leaves it where it
    * is, but remembers its args, run count and next slot, so a re-dispatch resumes it from
@@ -231,10 +244,11 @@ export class TrackedJob {
       this.#session = undefined;
     } else {
       this.#running = false;
-      if (fb.next !== undefined && this.#session !== undefined && !this.#session.durable) {
+      if (fb.next !== undefined && !this.#session?.durable) {
         const spec: JobSpec = { ...this.spec, args: stripAttemptKeys(fb.args), runAt: fb.next };
         if (fb.runs !== undefined) spec.runs = fb.runs;
         this.spec = spec;
+        this.frame = undefined;
       }
     }
     deliverFeedback(this, fb, call);

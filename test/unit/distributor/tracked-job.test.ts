@@ -155,6 +155,20 @@ describe('TrackedJob - transitions', () => {
     expect(job.result.settled).toBe(false);
   });
 
+  it('a run reported by a node the job has moved away from is not taken (final ones are)', () => {
+    const { job, call } = tracked({ period: 1 }, { n: 0 });
+    const old = session('old');
+    const now = session('new');
+    job.dispatch(old, false);
+    job.takeBack(3, call);
+    // Waiting to move: the old node's report of a finished run is taken, and resumes from it.
+    expect(job.takes(feedback({ final: false }), old)).toBe(true);
+    job.dispatch(now, false);
+    expect(job.takes(feedback({ final: false }), old)).toBe(false);
+    expect(job.takes(feedback({ final: false }), now)).toBe(true);
+    expect(job.takes(feedback({ final: true }), old)).toBe(true);
+  });
+
   it('a durable holder keeps a periodic job itself: its spec is not rewritten', () => {
     const { job, call } = tracked({ period: 1 }, { n: 0 });
     const s = session('n1', true);
