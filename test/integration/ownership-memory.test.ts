@@ -210,4 +210,22 @@ describe('ownership - memory nodes under SIGSTOP and SIGKILL', () => {
     expect(innocentResults.every((r) => r.status === 'fulfilled')).toBe(true);
     expect(log.runs().filter((r) => r.id === poison.id)).toHaveLength(3);
   }, 40_000);
+
+  it('a CPU-bound job that blocks its node past the heartbeat runs at most maxDeliveries times and settles', async () => {
+    const { d, addr } = await distributor({ maxDeliveries: 3 });
+    const log = runLog();
+    node('b1', addr, log.path, 1);
+    node('b2', addr, log.path, 1);
+    await connected(d, ['b1', 'b2']);
+    const h = d.enqueue('own.block', { ms: 4500 }, { maxAttempt: 1 });
+    const r = await h.result.then(
+      (v) => ({ ok: v }),
+      (err: unknown) => ({ err }),
+    );
+    // Either a node finished it (its result came back after it woke) or it was quarantined.
+    if ('err' in r) expect((r.err as JobFailedError).error.code).toBe(ErrorCodes.PoisonJob);
+    else expect(r.ok).toMatchObject({ ranOn: expect.any(String) });
+    await sleep(1000);
+    expect(log.runs().filter((x) => x.id === h.id).length).toBeLessThanOrEqual(3);
+  }, 40_000);
 });
