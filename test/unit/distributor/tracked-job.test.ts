@@ -1,11 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildJobSpec, type EnqueueOptions } from '../../../src/distributor/enqueue-options.ts';
 import type { NodeSession } from '../../../src/distributor/node-session.ts';
-import {
-  TrackState,
-  TrackedJob,
-  type SafeCall,
-} from '../../../src/distributor/tracked-job.ts';
+import { TrackState, TrackedJob, type SafeCall } from '../../../src/distributor/tracked-job.ts';
 import {
   ErrorCodes,
   IllegalTransitionError,
