@@ -110,12 +110,20 @@ export class TrackedJob {
    * until its first feedback; others are told by the node (`runs`).
    */
   #running = false;
+  #spec: JobSpec;
   constructor(
-    public spec: JobSpec,
+    spec: JobSpec,
     readonly routing: Routing,
     readonly onSuccess: SuccessFeedback | undefined,
     readonly onError: ErrorFeedback | undefined,
-  ) {}
+  ) {
+    this.#spec = spec;
+  }
+
+  /** The job as the next node will get it (delivery, crash count, where a recurring job stands). */
+  get spec(): JobSpec {
+    return this.#spec;
+  }
 
   get state(): TrackState {
     return this.#state;
@@ -201,7 +209,7 @@ export class TrackedJob {
       spec.crashes = (this.spec.crashes ?? 0) + 1;
       spec.crashedOn = [...(this.spec.crashedOn ?? []), node];
     }
-    this.spec = spec;
+    this.#spec = spec;
     this.frame = undefined;
     this.#running = false;
     if ((spec.crashes ?? 0) >= maxDeliveries) {
@@ -247,7 +255,7 @@ export class TrackedJob {
       if (fb.next !== undefined && !this.#session?.durable) {
         const spec: JobSpec = { ...this.spec, args: stripAttemptKeys(fb.args), runAt: fb.next };
         if (fb.runs !== undefined) spec.runs = fb.runs;
-        this.spec = spec;
+        this.#spec = spec;
         this.frame = undefined;
       }
     }
