@@ -319,7 +319,9 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
         return;
       case 'runs':
         for (const id of m.started) session.held.get(id)?.noteRun(true);
-        for (const id of m.stopped) session.held.get(id)?.noteRun(false);
+        for (let i = 0; i < m.stopped.length; i++) {
+          session.held.get(m.stopped[i]!)?.noteRun(false, m.attempts?.[i]);
+        }
         return;
       case 'reconcile':
         // Which of these does this node still hold? The others were taken back (and sent

@@ -110,6 +110,8 @@ export class TrackedJob {
    * until its first feedback; others are told by the node (`runs`).
    */
   #running = false;
+  /** Attempts made in the current cycle, as the node last said (a retry waits there). */
+  #attempts = 0;
   #spec: JobSpec;
   constructor(
     spec: JobSpec,
@@ -179,10 +181,14 @@ export class TrackedJob {
     this.#running = false;
   }
 
-  /** The node says an attempt started (true) or ended without a feedback (false). */
-  noteRun(running: boolean): void {
+  /**
+   * The node says an attempt started (true) or ended without a feedback (false), with the
+   * attempts made so far in this cycle.
+   */
+  noteRun(running: boolean, attempts?: number): void {
     if (this.#state === TrackState.Sent || this.#state === TrackState.Accepted) {
       this.#running = running;
+      if (attempts !== undefined) this.#attempts = attempts;
     }
   }
 
@@ -205,6 +211,11 @@ export class TrackedJob {
       return 'cancelled';
     }
     const spec: JobSpec = { ...this.spec, delivery: this.spec.delivery + 1 };
+    // A retry that waited on the lost node carries on; one cut short by the crash counts.
+    const attempts = this.#attempts + (this.#running ? 1 : 0);
+    if (attempts > 0) spec.attempt = attempts;
+    else delete spec.attempt;
+    this.#attempts = 0;
     if (this.#running) {
       spec.crashes = (this.spec.crashes ?? 0) + 1;
       spec.crashedOn = [...(this.spec.crashedOn ?? []), node];
@@ -252,6 +263,7 @@ export class TrackedJob {
       this.#session = undefined;
     } else {
       this.#running = false;
+      this.#attempts = 0;
       if (fb.next !== undefined && !this.#session?.durable) {
         const spec: JobSpec = { ...this.spec, args: stripAttemptKeys(fb.args), runAt: fb.next };
         if (fb.runs !== undefined) spec.runs = fb.runs;

@@ -90,6 +90,11 @@ export interface JobSpec {
   /** Finished runs of a periodic or cron job so far (a re-dispatched job carries on from them). */
   runs?: number;
   /**
+   * Attempts already made in the current cycle, for a job re-dispatched while a retry waited
+   * on the lost node: it carries on (its next attempt is `attempt + 1`, within `maxAttempt`).
+   */
+  attempt?: number;
+  /**
    * Set when the caller chose the id (`enqueue`'s `id`): unique per enqueue, so the
    * feedbacks of a job whose id is reused after it finished are told apart from the old ones.
    */

@@ -63,7 +63,7 @@ export function newRecord(
     delivery: spec.delivery,
     node,
     status: JobStatus.New,
-    attempt: 0,
+    attempt: spec.attempt ?? 0,
     dueAt,
     runs: spec.runs ?? 0,
     updatedAt: now,

@@ -3,8 +3,8 @@ import type { DistributorLink } from './distributor-link.ts';
 interface Batch {
   accepted: string[];
   credit: number;
-  started: string[] | undefined;
   stopped: string[] | undefined;
+  attempts: number[] | undefined;
 }
 
 /**
@@ -23,14 +23,11 @@ export class LinkBatcher {
     this.#batch(link).credit += n;
   }
 
-  /** An attempt started that the distributor does not assume running (see `runs`). */
-  started(link: DistributorLink, id: string): void {
-    (this.#batch(link).started ??= []).push(id);
-  }
-
   /** An attempt ended without a feedback (a retry waits). */
-  stopped(link: DistributorLink, id: string): void {
-    (this.#batch(link).stopped ??= []).push(id);
+  stopped(link: DistributorLink, id: string, attempts: number): void {
+    const b = this.#batch(link);
+    (b.stopped ??= []).push(id);
+    (b.attempts ??= []).push(attempts);
   }
 
   forget(link: DistributorLink): void {
@@ -40,7 +37,7 @@ export class LinkBatcher {
   #batch(link: DistributorLink): Batch {
     let b = this.#batches.get(link);
     if (!b) {
-      b = { accepted: [], credit: 0, started: undefined, stopped: undefined };
+      b = { accepted: [], credit: 0, stopped: undefined, attempts: undefined };
       this.#batches.set(link, b);
       queueMicrotask(() => {
         const batch = this.#batches.get(link);
@@ -48,8 +45,14 @@ export class LinkBatcher {
         if (!batch) return;
         if (batch.accepted.length > 0) link.send({ t: 'accepted', ids: batch.accepted });
         if (batch.credit > 0) link.send({ t: 'credit', n: batch.credit });
-        if (batch.started || batch.stopped) {
-          link.send({ t: 'runs', started: batch.started ?? [], stopped: batch.stopped ?? [] });
+        // (Starts are told at once, not batched: see WorkerNode#runOne.)
+        if (batch.stopped) {
+          link.send({
+            t: 'runs',
+            started: [],
+            stopped: batch.stopped,
+            attempts: batch.attempts ?? [],
+          });
         }
       });
     }

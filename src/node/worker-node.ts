@@ -32,7 +32,7 @@ import {
 import { IdleWaiter } from './idle-waiter.ts';
 import { LifecycleRulesCache } from './lifecycle-rules.ts';
 import { createDistributorLinks } from './node-links.ts';
-import { ReadyQueue } from './ready-queue.ts';
+import { ReadyQueue, type ReadyEntry } from './ready-queue.ts';
 import { LinkOwnership } from './link-ownership.ts';
 import { resumeStoredJobs } from './resume-jobs.ts';
 import { StatusAnnouncer } from './status-announcer.ts';
@@ -42,6 +42,14 @@ import { NODE_DEFAULTS, type NodeOptions } from './node-options.ts';
 
 /** How long a job waits before trying again when the storage failed to load or mark it. */
 const STORAGE_RETRY_MS = 1000;
+
+/**
+ * Crashes after which a job runs alone (a suspect). Not after the first: a node crash takes
+ * every job running on it, and running them all one by one would stall the fleet after any
+ * crash. From the second, a poison job's further crashes blame nobody else, so with the
+ * default maxDeliveries (3) an innocent job that ran beside it reaches 2 at most.
+ */
+const SUSPECT_CRASHES = 2;
 
 /** Why a running attempt was aborted by the node itself (not a failure of the job). */
 class Interrupted extends ShutdownError {}
@@ -95,6 +103,18 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly #ownership: LinkOwnership;
   /** Running jobs the distributor took back meanwhile: when they end, they are not kept. */
   readonly #disowned = new Set<string>();
+  /**
+   * Crash suspects (a node crashed or froze while running them) waiting to run alone: if
+   * one brings this node down too, no innocent job was running beside it to be blamed.
+   */
+  readonly #suspects: ReadyEntry[] = [];
+  /** The suspect running alone now: nothing else starts meanwhile. */
+  #aloneId: string | undefined;
+  /**
+   * Instant jobs of a memory node told to their distributor as not running (they wait for
+   * a slot): their start is told too.
+   */
+  readonly #toldWaiting = new Set<string>();
 
   constructor(options: NodeOptions) {
     super();
@@ -218,6 +238,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#timers.close();
     this.#ready.clear();
     this.#ownership.clear();
+    this.#suspects.length = 0;
     await this.#idle.until(() => this.#active === 0, deadline);
     if (this.#active > 0) {
       for (const r of this.#running.values()) r.controller.abort(new Interrupted('node stopping'));
@@ -321,6 +342,9 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       instant &&
       this.#active < this.#concurrency &&
       this.#ready.size === 0 &&
+      this.#aloneId === undefined &&
+      this.#suspects.length === 0 &&
+      (spec.crashes ?? 0) < SUSPECT_CRASHES &&
       this.#registry.has(spec.name);
     if (startsNow) {
       markStarted(record, now);
@@ -366,7 +390,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       this.#running.has(id) ||
       this.#timers.has(id) ||
       this.#ready.has(id) ||
-      this.#ownership.has(id)
+      this.#ownership.has(id) ||
+      this.#suspects.some((e) => e.id === id)
     );
   }
 
@@ -376,6 +401,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     for (const r of await this.#storage.list()) if (r.distributor === id) ids.add(r.id);
     for (const e of this.#ready.values()) if (e.record?.distributor === id) ids.add(e.id);
     for (const [jid, r] of this.#running) if (r.distributor === id) ids.add(jid);
+    for (const e of this.#suspects) if (e.record?.distributor === id) ids.add(e.id);
     return [...ids];
   }
 
@@ -383,6 +409,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   #drop(id: string): void {
     this.#ready.remove(id);
     this.#timers.remove(id);
+    this.#takeSuspect(id);
+    this.#toldWaiting.delete(id);
     this.#giveCredit(id);
     if (this.#running.has(id)) this.#disowned.add(id);
     else void this.#storage.remove(id).catch((err: unknown) => this.#storageSync.failed(err, id));
@@ -393,6 +421,11 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (record.dueAt <= this.#clock.now()) {
       this.#ready.push({ id: record.id, record });
       this.#pump();
+      // An instant job counts as running for its distributor from its dispatch; if it has to
+      // wait for a slot here (a suspect runs alone), say so, so a crash is not blamed on it.
+      if (!this.#storage.durable && record.attempt === 0 && isInstantSpec(record)) {
+        if (this.#ready.has(record.id)) this.#noteWaiting(record);
+      }
     } else {
       this.#timers.add(record.id, record.dueAt);
     }
@@ -401,11 +434,42 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   // ---- running ---------------------------------------------------------------------
 
   #pump(): void {
-    while (this.#state === 'running' && this.#active < this.#concurrency && this.#ready.size > 0) {
-      const entry = this.#ready.take()!;
-      this.#active++;
-      void this.#runOne(entry.id, entry.record).finally(() => this.#release());
+    while (this.#state === 'running' && this.#active < this.#concurrency) {
+      if (this.#aloneId !== undefined) return;
+      if (this.#suspects.length > 0) {
+        // A suspect waits until the node is empty, then runs alone.
+        if (this.#active > 0) return;
+        const entry = this.#suspects.shift()!;
+        this.#aloneId = entry.id;
+        this.#start(entry);
+        return;
+      }
+      if (this.#ready.size === 0) return;
+      this.#start(this.#ready.take()!);
     }
+  }
+
+  #start(entry: ReadyEntry): void {
+    this.#active++;
+    void this.#runOne(entry.id, entry.record).finally(() => {
+      if (this.#aloneId === entry.id) this.#aloneId = undefined;
+      this.#release();
+    });
+  }
+
+  /** Takes job `id` out of the suspects waiting to run alone; its entry, or undefined. */
+  #takeSuspect(id: string): ReadyEntry | undefined {
+    const i = this.#suspects.findIndex((e) => e.id === id);
+    return i < 0 ? undefined : this.#suspects.splice(i, 1)[0];
+  }
+
+  /** Tells a memory node's distributor that an instant job waits here instead of running. */
+  #noteWaiting(record: JobRecord): void {
+    if (this.#toldWaiting.has(record.id)) return;
+    const link = this.#linkById.get(record.distributor);
+    if (!link?.ready) return;
+    this.#toldWaiting.add(record.id);
+    this.#batcher.stopped(link, record.id, record.attempt);
   }
 
   /** A run slot is free again. */
@@ -433,6 +497,12 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     const durable = this.#storage.durable;
     // A memory node starts nothing of a distributor whose link is not fresh (see LinkOwnership).
     if (!durable && !this.#ownership.mayStart(record, { id, record })) return;
+    if ((record.crashes ?? 0) >= SUSPECT_CRASHES && this.#aloneId !== id) {
+      // A crash suspect runs alone (see #suspects): later, when the node is empty.
+      this.#suspects.push({ id, record });
+      if (!durable && record.attempt === 0 && isInstantSpec(record)) this.#noteWaiting(record);
+      return;
+    }
     // The record is this attempt's own (handed over by #receive or freshly loaded): marked
     // in place, one copy per job fewer.
     if (!marked) markStarted(record, this.#clock.now());
@@ -444,9 +514,14 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#running.set(id, running);
     // The distributor counts a crash against a job only while it runs: it assumes so for an
     // instant job's first attempt; any other attempt is told (batched, not per instant job).
-    if (!durable && (record.attempt > 1 || !isInstantSpec(record))) {
+    const toldWaiting = this.#toldWaiting.delete(id);
+    if (!durable && (record.attempt > 1 || !isInstantSpec(record) || toldWaiting)) {
       const link = this.#linkById.get(record.distributor);
-      if (link?.ready) this.#batcher.started(link, id);
+      if (link?.send({ t: 'runs', started: [id], stopped: [] })) {
+        // Let the note reach the socket before the job runs: a job that takes its process
+        // down at once (a poison job) must still be counted as running when it did.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
     }
     // The "in progress" mark matters only to a storage that outlives the process (a restart
     // re-runs such jobs); in memory it would be a record copy per job for nobody to read.
@@ -501,7 +576,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (!this.#storage.durable && t.next !== undefined && !fb) {
       // A retry waits: not running any more, as far as a crash of this node goes.
       const link = this.#linkById.get(record.distributor);
-      if (link?.ready) this.#batcher.stopped(link, record.id);
+      if (link?.ready) this.#batcher.stopped(link, record.id, t.record.attempt);
     }
     const write =
       t.store === 'save'
@@ -572,7 +647,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       saving.cancel = true;
       return true;
     }
-    const inReady = this.#ready.remove(id) ?? this.#ownership.remove(id);
+    const inReady = this.#ready.remove(id) ?? this.#ownership.remove(id) ?? this.#takeSuspect(id);
+    this.#toldWaiting.delete(id);
     const inTimer = this.#timers.remove(id);
     if (!inReady && !inTimer) return false;
     const record =

@@ -127,6 +127,11 @@ export interface RunsMessage {
   t: 'runs';
   started: string[];
   stopped: string[];
+  /**
+   * For each of `stopped`: the attempts made so far in the job's current cycle, so a job
+   * re-dispatched while a retry waits carries on from there instead of starting over.
+   */
+  attempts?: number[];
 }
 
 /** The node asks which of these jobs are still its own (see `owned`). */

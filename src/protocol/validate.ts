@@ -69,6 +69,17 @@ export function validateMessage(value: unknown): Message {
     case 'runs':
       strArray(m, 'started', 'runs');
       strArray(m, 'stopped', 'runs');
+      if (m.attempts !== undefined) {
+        const a = m.attempts;
+        const stopped = m.stopped as string[];
+        if (
+          !Array.isArray(a) ||
+          a.length !== stopped.length ||
+          !a.every((n) => Number.isSafeInteger(n) && (n as number) >= 0)
+        ) {
+          throw bad('runs.attempts', 'must be one non-negative integer per stopped id');
+        }
+      }
       break;
     case 'reconcile':
     case 'owned':
@@ -112,6 +123,7 @@ function jobSpec(v: unknown): void {
   if (v.crashes !== undefined) count(v, 'crashes', 'job.job');
   if (v.crashedOn !== undefined) strArray(v, 'crashedOn', 'job.job');
   if (v.runs !== undefined) count(v, 'runs', 'job.job');
+  if (v.attempt !== undefined) count(v, 'attempt', 'job.job');
   if (v.nonce !== undefined) nonEmpty(v, 'nonce', 'job.job');
 }
 

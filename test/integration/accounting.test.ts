@@ -227,7 +227,15 @@ describe.skipIf(!withRedis)('accounting - every run and feedback in a ledger, un
         }).length;
         if (extra < 0) problems.push(`${id}: ${starts.length} runs, expected ${j.runs}`);
         if (extra > exposed)
-          problems.push(`${id}: ${extra} extra runs but running at ${exposed} faults`);
+          problems.push(
+            `${id}: ${extra} extra runs but running at ${exposed} faults: ` +
+              JSON.stringify(
+                ledger
+                  .filter((l) => l.id === id)
+                  .map((l) => [l.ev, l.node, l.delivery, l.at - t0, l.attempt ?? l.n]),
+              ) +
+              ` faults ${JSON.stringify(faults.map((f) => [f.node, f.at - t0]))}`,
+          );
         extraRuns += Math.max(0, extra);
       }
       expect(problems).toEqual([]);

@@ -193,6 +193,10 @@ describe('ownership - memory nodes under SIGSTOP and SIGKILL', () => {
     // Innocent jobs waiting on the nodes' timers meanwhile.
     const innocent = Array.from({ length: 20 }, () => d.enqueue('own.logged', {}, { after: 8 }));
     await Promise.all(innocent.map((h) => h.accepted));
+    // Innocent jobs running beside the poison job when it strikes: each crash is counted
+    // against them too, but a crash suspect then runs alone, so they never reach the cap.
+    const beside = Array.from({ length: 6 }, () => d.enqueue('own.logged', { ms: 1500 }));
+    await sleep(200);
     const poison = d.enqueue('own.exit', {}, { maxAttempt: 1 });
     const outcome = await poison.result.then(
       () => undefined,
@@ -202,11 +206,14 @@ describe('ownership - memory nodes under SIGSTOP and SIGKILL', () => {
     expect((outcome as JobFailedError).error.code).toBe(ErrorCodes.PoisonJob);
     expect(log.runs().filter((r) => r.id === poison.id)).toHaveLength(3);
     expect(deaths.length).toBeLessThanOrEqual(3);
+    console.log(
+      `poison: quarantined after ${quarantined[0]?.nodes.length} node deaths (${quarantined[0]?.nodes.join(', ')}); ${beside.length + innocent.length} innocent jobs all completed`,
+    );
     expect(quarantined).toHaveLength(1);
     expect(quarantined[0]!.id).toBe(poison.id);
     expect(quarantined[0]!.nodes).toHaveLength(3);
     // Never sent again: no fourth run, and the innocent jobs all complete.
-    const innocentResults = await settle(innocent.map((h) => h.result));
+    const innocentResults = await settle([...innocent, ...beside].map((h) => h.result));
     expect(innocentResults.every((r) => r.status === 'fulfilled')).toBe(true);
     expect(log.runs().filter((r) => r.id === poison.id)).toHaveLength(3);
   }, 40_000);

@@ -218,6 +218,20 @@ describe('TrackedJob - transitions', () => {
     expect(job.running).toBe(false);
   });
 
+  it('a retry waiting on the lost node carries on: its attempts so far travel with it', () => {
+    const { job, call } = tracked();
+    job.dispatch(session('n1'), true);
+    job.noteRun(false, 2); // attempt 2 failed, the third waits for its retry delay
+    job.takeBack(3, call);
+    expect(job.spec.attempt).toBe(2);
+    expect(job.spec.crashes).toBeUndefined();
+    // Running at the crash: that attempt counts too (as on a durable node that restarts).
+    job.dispatch(session('n2'), true);
+    job.takeBack(3, call);
+    expect(job.spec.attempt).toBe(1);
+    expect(job.spec.crashes).toBe(1);
+  });
+
   it('takeBack of a job the application asked to cancel ends it cancelled', async () => {
     const { job, call } = tracked();
     job.dispatch(session('n1'), true);
