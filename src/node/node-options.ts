@@ -29,9 +29,9 @@ export interface NodeOptions {
   threads?: number;
   /** Shared secret for the distributors' handshake. */
   secret?: string;
-  /** Attempts before a job fails for good (per-job `maxAttempt` wins). @default 10 */
+  /** Attempts before a job fails for good (per-job `maxAttempt` wins), 1 to 10,000. @default 10 */
   maxAttempt?: number;
-  /** JobReactor's retry rule: wait attempt × retryMultiplier seconds. @default 5 */
+  /** JobReactor's retry rule: wait attempt × retryMultiplier seconds (0 to 86,400). @default 5 */
   retryMultiplier?: number;
   /** Add `jobItself` (a snapshot of the job) to the args the chain sees. @default false */
   mergeJobItselfToArgs?: boolean;

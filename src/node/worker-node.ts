@@ -7,6 +7,7 @@ import { assertNodeName } from '../model/names.ts';
 import { TypedEmitter } from '../model/typed-emitter.ts';
 import type { Message } from '../protocol/messages.ts';
 import { firstDue, isRecurring } from '../scheduling/schedule.ts';
+import { jobSettingsProblem, type SettingsProblem } from '../scheduling/job-settings.ts';
 import { TimerQueue } from '../scheduling/timer-queue.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
 import { createStorage } from '../storage/create-storage.ts';
@@ -16,6 +17,7 @@ import { FeedbackOutbox } from './feedback-outbox.ts';
 import { LinkBatcher } from './link-batcher.ts';
 import { defaultRegistry, type JobRegistry, type ResolvedJobOptions } from './job-registry.ts';
 import {
+  invalidJobFeedback,
   markStarted,
   newRecord,
   sendableOutcome,
@@ -259,6 +261,10 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       });
       return;
     }
+    // Nothing from the wire is trusted: the same rules as enqueue (a peer of another version,
+    // or a hostile one, could send a period of 1e-300 ms or 10^15 attempts).
+    const problem = jobSettingsProblem(spec);
+    if (problem !== undefined) return this.#refuseInvalid(link, spec, problem, now);
     if (this.#holds(spec.id)) {
       // A second delivery of a job we already hold (the distributor re-sent it).
       this.#batcher.accepted(link, spec.id);
@@ -315,6 +321,27 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         link.send({ t: 'rejected', ids: [spec.id], error: error.toInfo() });
       },
     );
+  }
+
+  /**
+   * A job whose settings break the rules is neither stored nor run: accepted (so the
+   * distributor's handle moves on), its credit given back, and answered with a final
+   * InvalidArgumentError feedback naming the field.
+   */
+  #refuseInvalid(
+    link: DistributorLink,
+    spec: JobSpec,
+    problem: SettingsProblem,
+    now: number,
+  ): void {
+    this.#log.warn(
+      { jobId: spec.id, name: spec.name, field: problem.field, address: link.address },
+      `refused a job: ${problem.message}`,
+    );
+    this.#batcher.accepted(link, spec.id);
+    if (!isRecurring(spec) && spec.runAt <= now) this.#batcher.credit(link);
+    const fb = invalidJobFeedback(spec, problem.message);
+    void this.#outbox.push({ ...fb, node: this.name, distributor: spec.distributor });
   }
 
   #firstDue(spec: JobSpec, now: number): number {
