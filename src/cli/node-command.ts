@@ -38,6 +38,7 @@ interface NodeFlags {
   maxAttempt?: number;
   retryMultiplier?: number;
   stopTimeout: number;
+  blockWarnMs?: number;
   logLevel: string;
 }
 
@@ -99,6 +100,14 @@ export function registerNodeCommand(program: Command): void {
         .default(10_000),
     )
     .addOption(
+      new Option(
+        '--block-warn-ms <ms>',
+        'warn when a job step holds the event loop longer than this (0: off; default 1000)',
+      )
+        .env('JR_BLOCK_WARN_MS')
+        .argParser(nonNegative),
+    )
+    .addOption(
       new Option('--log-level <level>', 'debug | info | warn | error | silent')
         .env('JR_LOG_LEVEL')
         .default('info'),
@@ -124,6 +133,7 @@ export function registerNodeCommand(program: Command): void {
           ...(flags.retryMultiplier !== undefined
             ? { retryMultiplier: flags.retryMultiplier }
             : {}),
+          ...(flags.blockWarnMs !== undefined ? { blockWarnMs: flags.blockWarnMs } : {}),
           logger: log,
         });
       } catch (err) {

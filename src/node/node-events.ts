@@ -14,6 +14,8 @@ export type NodeEvents = {
   /** The last attempt failed. */
   'job:failed': [job: JobRecord, error: ErrorInfo];
   'job:cancelled': [job: JobRecord];
+  /** A step of the job held the event loop for `ms` (over `blockWarnMs`) before it returned or awaited. */
+  'job:blocked': [job: JobRecord, ms: number];
   'storage:error': [error: StorageError];
   /** The storage went away (false) or came back (true). */
   'storage:status': [up: boolean];

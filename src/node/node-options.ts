@@ -49,6 +49,13 @@ export interface NodeOptions {
   heartbeatMs?: number;
   /** Handshake deadline, ms. @default 2000 */
   handshakeTimeoutMs?: number;
+  /**
+   * A job step whose synchronous part holds the event loop longer than this, ms, is logged
+   * at warn level and emitted as `job:blocked`: meanwhile the node answered no heartbeat and
+   * ran no timer (CPU-bound work belongs in `defer: true`). 0 turns the check off.
+   * @default 1000
+   */
+  blockWarnMs?: number;
   clock?: Clock;
   /** pino-compatible logger. @default silent */
   logger?: Logger;
@@ -65,6 +72,7 @@ export const NODE_DEFAULTS = {
   retryJobsAtStart: true,
   heartbeatMs: 1000,
   handshakeTimeoutMs: 2000,
+  blockWarnMs: 1000,
 } as const;
 
 /** `'host:port'` (IPv6 in brackets) or `{ host, port }` → `{ host, port }`; bad input throws InvalidArgumentError. */

@@ -28,6 +28,7 @@ import { loadJobDirectory } from './job-loader.ts';
 import {
   Interrupter,
   runAttempt,
+  type BlockWatch,
   type AttemptOutcome,
   type RunAttemptOptions,
 } from './job-runner.ts';
@@ -43,6 +44,17 @@ import { NODE_DEFAULTS, type NodeOptions } from './node-options.ts';
 
 /** How long a job waits before trying again when the storage failed to load or mark it. */
 const STORAGE_RETRY_MS = 1000;
+
+/**
+ * Runs started in one event-loop turn before the rest wait for the next (`setImmediate`),
+ * and the time after which they wait anyway. A run that settles starts the next in a
+ * microtask (settle → schedule → pump → run), so retries due at once (retryMultiplier 0)
+ * or a crowd of jobs due together would otherwise chain without ever letting I/O, timers
+ * or heartbeats in. 256 runs of an instant job take well under a millisecond; a turn is
+ * a handful of such batches on the hot path, so the budget costs nothing there.
+ */
+const PUMP_BUDGET_STARTS = 256;
+const PUMP_BUDGET_MS = 10;
 
 /** Why a running attempt was aborted by the node itself (not a failure of the job). */
 class Interrupted extends ShutdownError {}
@@ -82,6 +94,13 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly #outbox: FeedbackOutbox;
   readonly #batcher = new LinkBatcher();
   #active = 0;
+  /** Runs started since the last turn began (see PUMP_BUDGET_STARTS). */
+  #turnStarts = 0;
+  /** `performance.now()` at this turn's first start: elapsed CPU, not scheduling time. */
+  #turnStartedAt = 0;
+  /** The budget ran out: the next turn pumps again. */
+  #pumpYielded = false;
+  readonly #blockWatch: BlockWatch | undefined;
   /** Whether the node takes jobs, and which: told to the distributors. */
   readonly #status: StatusAnnouncer;
   /** Failed storage operations: reported, and writes replayed when the storage returns. */
@@ -114,6 +133,12 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       throw new InvalidArgumentError('distributors must be a list of host:port addresses');
     }
     this.#mergeJobItself = options.mergeJobItselfToArgs ?? NODE_DEFAULTS.mergeJobItselfToArgs;
+    const blockWarnMs = options.blockWarnMs ?? NODE_DEFAULTS.blockWarnMs;
+    if (typeof blockWarnMs !== 'number' || !(blockWarnMs >= 0)) {
+      throw new InvalidArgumentError(`blockWarnMs must be a number of ms ≥ 0 (got ${blockWarnMs})`);
+    }
+    this.#blockWatch =
+      blockWarnMs === 0 ? undefined : { thresholdMs: blockWarnMs, blocked: this.#blocked };
     this.#rules = new LifecycleRulesCache(options);
     this.#deferPool = new DeferPool({
       jobDirectory: options.jobDirectory,
@@ -370,12 +395,42 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   // ---- running ---------------------------------------------------------------------
 
   #pump(): void {
+    if (this.#pumpYielded) return; // the next turn pumps
     while (this.#state === 'running' && this.#active < this.#concurrency && this.#ready.size > 0) {
+      if (this.#turnStarts === 0) {
+        this.#turnStartedAt = performance.now();
+        setImmediate(this.#nextTurn);
+      } else if (
+        this.#turnStarts >= PUMP_BUDGET_STARTS ||
+        performance.now() - this.#turnStartedAt > PUMP_BUDGET_MS
+      ) {
+        this.#pumpYielded = true;
+        return;
+      }
+      this.#turnStarts++;
       const entry = this.#ready.take()!;
       this.#active++;
       void this.#runOne(entry.id, entry.record).finally(() => this.#release());
     }
   }
+
+  /** After the I/O of the loop's next turn: a fresh budget, and the runs that waited for it. */
+  readonly #nextTurn = (): void => {
+    this.#turnStarts = 0;
+    if (!this.#pumpYielded) return;
+    this.#pumpYielded = false;
+    this.#pump();
+  };
+
+  readonly #blocked = (record: JobRecord, ms: number): void => {
+    const rounded = Math.round(ms);
+    this.#log.warn(
+      { jobId: record.id, name: record.name, ms: rounded },
+      `job ${record.name} (${record.id}) held the event loop for ${rounded} ms in one step: ` +
+        'no heartbeat or timer ran meanwhile; run CPU-bound work with defer: true',
+    );
+    this.emit('job:blocked', record, ms);
+  };
 
   /** A run slot is free again. */
   #release(): void {
@@ -425,6 +480,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         signal: running.controller.signal,
         mergeJobItselfToArgs: this.#mergeJobItself,
         log: this.#log,
+        blockWatch: this.#blockWatch,
       };
       if (record.timeout !== undefined) runOpts.timeoutMs = record.timeout;
       const pool = record.defer === true ? this.#deferPool.get() : undefined;

@@ -23,7 +23,8 @@ import type { Feedback, JobSpec } from '../model/job.ts';
  *   node → status     the node (un)paused (e.g. its storage went away and came back)
  *                     and the names of the jobs it can run now
  *   node → drain      the node is stopping: send it nothing more
- *   both → ping/pong  liveness when idle
+ *   both → ping/pong  liveness when idle; a ping with an `id` (a measured round trip)
+ *                     is answered by a pong with the same id
  *   both → error      fatal; the sender closes the connection after it
  */
 export const PROTOCOL_VERSION = 1;
@@ -118,10 +119,14 @@ export interface DrainMessage {
 
 export interface PingMessage {
   t: 'ping';
+  /** Set by `distributor.ping()` to time a round trip; echoed in the pong. */
+  id?: number;
 }
 
 export interface PongMessage {
   t: 'pong';
+  /** The id of the ping this answers, if it had one. */
+  id?: number;
 }
 
 export interface ErrorMessage {
