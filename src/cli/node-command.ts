@@ -39,6 +39,7 @@ interface NodeFlags {
   retryMultiplier?: number;
   stopTimeout: number;
   blockWarnMs?: number;
+  maxPendingFeedbacks?: number;
   logLevel: string;
 }
 
@@ -108,6 +109,14 @@ export function registerNodeCommand(program: Command): void {
         .argParser(nonNegative),
     )
     .addOption(
+      new Option(
+        '--max-pending-feedbacks <n>',
+        'unacknowledged feedbacks per distributor before the node takes no more of its jobs (default 10000)',
+      )
+        .env('JR_MAX_PENDING_FEEDBACKS')
+        .argParser(positiveInt),
+    )
+    .addOption(
       new Option('--log-level <level>', 'debug | info | warn | error | silent')
         .env('JR_LOG_LEVEL')
         .default('info'),
@@ -134,6 +143,9 @@ export function registerNodeCommand(program: Command): void {
             ? { retryMultiplier: flags.retryMultiplier }
             : {}),
           ...(flags.blockWarnMs !== undefined ? { blockWarnMs: flags.blockWarnMs } : {}),
+          ...(flags.maxPendingFeedbacks !== undefined
+            ? { maxPendingFeedbacks: flags.maxPendingFeedbacks }
+            : {}),
           logger: log,
         });
       } catch (err) {

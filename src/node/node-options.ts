@@ -56,6 +56,14 @@ export interface NodeOptions {
    * @default 1000
    */
   blockWarnMs?: number;
+  /**
+   * Unacknowledged feedbacks one distributor may have. At this many the node takes no more
+   * jobs from it (`status { accepting: false }` to it alone, no credit back, new jobs
+   * rejected) until its acknowledgements bring it under half; nothing is dropped. Keeps a
+   * distributor that never acknowledges from growing the node's outbox without bound.
+   * @default 10000
+   */
+  maxPendingFeedbacks?: number;
   clock?: Clock;
   /** pino-compatible logger. @default silent */
   logger?: Logger;
@@ -73,6 +81,7 @@ export const NODE_DEFAULTS = {
   heartbeatMs: 1000,
   handshakeTimeoutMs: 2000,
   blockWarnMs: 1000,
+  maxPendingFeedbacks: 10_000,
 } as const;
 
 /** `'host:port'` (IPv6 in brackets) or `{ host, port }` → `{ host, port }`; bad input throws InvalidArgumentError. */

@@ -1,4 +1,10 @@
-import { CancelJob, ClosedError, InvalidArgumentError, ShutdownError } from '../errors.ts';
+import {
+  CancelJob,
+  ClosedError,
+  InvalidArgumentError,
+  QueueFullError,
+  ShutdownError,
+} from '../errors.ts';
 import { systemClock, type Clock } from '../model/clock.ts';
 import { ownedCopy, randomId } from '../model/ids.ts';
 import { FINAL_STATUSES, type JobRecord, type JobSpec } from '../model/job.ts';
@@ -12,6 +18,7 @@ import { TimerQueue } from '../scheduling/timer-queue.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
 import { createStorage } from '../storage/create-storage.ts';
 import type { DistributorLink } from './distributor-link.ts';
+import { CreditGate } from './credit-gate.ts';
 import { DeferPool } from './defer-pool.ts';
 import { FeedbackOutbox } from './feedback-outbox.ts';
 import { LinkBatcher } from './link-batcher.ts';
@@ -44,6 +51,9 @@ import { NODE_DEFAULTS, type NodeOptions } from './node-options.ts';
 
 /** How long a job waits before trying again when the storage failed to load or mark it. */
 const STORAGE_RETRY_MS = 1000;
+
+/** How often a recurring job of a distributor held back (outbox over its cap) looks again. */
+const HELD_RUN_RECHECK_MS = 1000;
 
 /**
  * Runs started in one event-loop turn before the rest wait for the next (`setImmediate`),
@@ -93,6 +103,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly #creditOwed = new Map<string, DistributorLink>();
   readonly #outbox: FeedbackOutbox;
   readonly #batcher = new LinkBatcher();
+  /** Credits to give back; held back from a distributor over maxPendingFeedbacks. */
+  readonly #credits = new CreditGate(this.#batcher);
   #active = 0;
   /** Runs started since the last turn began (see PUMP_BUDGET_STARTS). */
   #turnStarts = 0;
@@ -120,8 +132,18 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       ...(options.redisPrefix !== undefined ? { prefix: options.redisPrefix } : {}),
     });
     this.#storageSync = new StorageSync(this.#log, (error) => this.emit('storage:error', error));
-    this.#outbox = new FeedbackOutbox(this.#storage, (err, key) =>
-      this.#storageSync.failed(err, key),
+    const cap = options.maxPendingFeedbacks ?? NODE_DEFAULTS.maxPendingFeedbacks;
+    if (!Number.isSafeInteger(cap) || cap < 1) {
+      throw new InvalidArgumentError(`maxPendingFeedbacks must be a whole number ≥ 1 (got ${cap})`);
+    }
+    this.#outbox = new FeedbackOutbox(
+      this.#storage,
+      (err, key) => this.#storageSync.failed(err, key),
+      {
+        cap,
+        low: Math.floor(cap / 2),
+        onPressure: (distributorId, over) => this.#outboxPressure(distributorId, over),
+      },
     );
     this.#registry = options.registry ?? defaultRegistry;
     const concurrency = options.concurrency ?? NODE_DEFAULTS.concurrency;
@@ -165,6 +187,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       onMessage: (link, m) => this.#onMessage(link, m),
       onDown: (link, reason) => {
         this.#batcher.forget(link);
+        this.#credits.forget(link);
         this.emit('distributor:disconnected', link.address, reason);
       },
       onRejected: (link, error) => {
@@ -240,7 +263,9 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   // ---- links -----------------------------------------------------------------------
 
   #onLinkReady(link: DistributorLink): void {
-    this.#status.linkReady(link);
+    const held = this.#outbox.over(link.distributorId);
+    if (held) this.#credits.close(link);
+    this.#status.linkReady(link, held);
     this.emit('distributor:connected', link.address, link.distributorId ?? '');
     this.#outbox.linkReady(link);
   }
@@ -251,7 +276,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         this.#receive(link, m.job);
         return;
       case 'fback':
-        this.#outbox.acked(m.keys);
+        this.#outbox.acked(m.keys, link.distributorId);
         return;
       case 'cancel':
         void this.#cancel(m.id).then((ok) => link.send({ t: 'cancelled', req: m.req, ok }));
@@ -259,6 +284,34 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       default:
         this.#log.warn({ type: m.t, address: link.address }, 'unexpected message from distributor');
     }
+  }
+
+  /**
+   * A distributor has `maxPendingFeedbacks` feedbacks unacknowledged (`over`), or is back
+   * under half of that. Over: it alone is told `accepting: false`, gets no credit back and
+   * has its new jobs rejected, so a peer that never acknowledges cannot grow the outbox
+   * without bound. Nothing is dropped: its feedbacks stay and are resent on reconnect.
+   */
+  #outboxPressure(distributorId: string, over: boolean): void {
+    for (const link of this.#links) {
+      if (link.distributorId !== distributorId) continue;
+      if (over) this.#credits.close(link);
+      this.#status.hold(link, over);
+      if (!over) this.#credits.open(link);
+    }
+    const pending = this.#outbox.pendingFor(distributorId);
+    if (over) {
+      this.#log.warn(
+        { distributor: distributorId, pending },
+        'distributor leaves too many feedbacks unacknowledged: taking no more of its jobs',
+      );
+    } else {
+      this.#log.info(
+        { distributor: distributorId, pending },
+        'feedbacks acknowledged: taking jobs again',
+      );
+    }
+    this.emit('distributor:backpressure', distributorId, over, pending);
   }
 
   /** Storage went away or came back: pause or resume taking jobs, replay failed writes. */
@@ -286,9 +339,26 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       });
       return;
     }
+    if (this.#status.isHeld(link) && !this.#holds(spec.id)) {
+      // Sent before our `accepting: false` arrived, or by a peer that ignores it. Checked
+      // first: even a refusal would add a feedback.
+      const error = new QueueFullError(
+        `node ${this.name} holds ${this.#outbox.pendingFor(link.distributorId ?? '')} unacknowledged feedbacks for this distributor: acknowledge them first`,
+      );
+      link.send({ t: 'rejected', ids: [spec.id], error: error.toInfo() });
+      return;
+    }
     // Nothing from the wire is trusted: the same rules as enqueue (a peer of another version,
     // or a hostile one, could send a period of 1e-300 ms or 10^15 attempts).
-    const problem = jobSettingsProblem(spec);
+    const problem =
+      spec.distributor === link.distributorId
+        ? jobSettingsProblem(spec)
+        : {
+            // Feedbacks are routed, counted and acknowledged by this id: a peer may not
+            // send them to another distributor, or to one that never acknowledges.
+            field: 'distributor',
+            message: `distributor must be the id of the distributor that sends the job (${link.distributorId ?? '?'})`,
+          };
     if (problem !== undefined) return this.#refuseInvalid(link, spec, problem, now);
     if (this.#holds(spec.id)) {
       // A second delivery of a job we already hold (the distributor re-sent it).
@@ -364,9 +434,11 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       `refused a job: ${problem.message}`,
     );
     this.#batcher.accepted(link, spec.id);
-    if (!isRecurring(spec) && spec.runAt <= now) this.#batcher.credit(link);
+    if (!isRecurring(spec) && spec.runAt <= now) this.#credits.give(link);
     const fb = invalidJobFeedback(spec, problem.message);
-    void this.#outbox.push({ ...fb, node: this.name, distributor: spec.distributor });
+    // To the sender, whatever the job claims.
+    const distributor = link.distributorId ?? spec.distributor;
+    void this.#outbox.push({ ...fb, node: this.name, distributor });
   }
 
   #firstDue(spec: JobSpec, now: number): number {
@@ -453,6 +525,12 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (!record || FINAL_STATUSES.has(record.status)) return;
     const def = this.#registry.get(record.name);
     if (!def) return this.#finishUnknown(record);
+    if (this.#outbox.over(record.distributor) && isRecurring(record)) {
+      // Each run would add a feedback its distributor does not acknowledge: the run waits
+      // (checked again every second) until it does. Runs missed meanwhile are skipped.
+      if (this.#state === 'running') this.#timers.add(id, this.#clock.now() + HELD_RUN_RECHECK_MS);
+      return;
+    }
     const slot = record.dueAt;
     // The record is this attempt's own (handed over by #receive or freshly loaded): marked
     // in place, one copy per job fewer.
@@ -540,7 +618,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     const link = this.#creditOwed.get(id);
     if (!link) return;
     this.#creditOwed.delete(id);
-    if (link.ready) this.#batcher.credit(link);
+    if (link.ready) this.#credits.give(link);
   }
 
   #finishUnknown(record: JobRecord): void {

@@ -1,9 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDistributor } from '../../src/index.ts';
 import { spawnNode, type NodeProcess } from '../helpers/node-process.ts';
 import { rawSpec, startRawDistributor } from '../helpers/raw-distributor.ts';
-import { waitUntil } from '../helpers/wait.ts';
+import { sleep, waitUntil } from '../helpers/wait.ts';
 
 const JOBS = fileURLToPath(new URL('../fixtures/hardening-jobs/', import.meta.url));
 const SECRET = 'hardening-secret';
@@ -69,4 +70,122 @@ describe('hostile peer - nothing from the wire is trusted', () => {
     expect(p.stderr()).toContain('refused a job');
     expect(p.child.exitCode).toBeNull();
   });
+});
+
+/** Resident memory of a process, bytes (Linux /proc), or undefined elsewhere. */
+function rss(pid: number | undefined): number | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1];
+    return kb === undefined ? undefined : Number(kb) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+describe('hostile peer - a distributor that never acknowledges', () => {
+  it('hostile peer - the outbox stops at the cap, the peer alone is held back, and is let go once it acknowledges', async () => {
+    const CAP = 200;
+    const BATCH = 50;
+    const good = await startDistributor({ port: 0, secret: SECRET });
+    cleanup.push(() => good.close());
+    const evil = await startRawDistributor({ id: 'deaf', secret: SECRET, ack: false });
+    cleanup.push(() => evil.close());
+    const p = node(
+      'patient',
+      [good.address.port, evil.port],
+      ['--max-pending-feedbacks', String(CAP)],
+    );
+    await waitUntil(() => good.nodes().length === 1 && evil.connected(), 15_000, 'both links');
+    const ids = (t: 'accepted' | 'rejected') =>
+      evil.messages.flatMap((m) => (m.t === t ? m.ids : []));
+
+    // Batches, as a peer that ignores credit would send them; a turn apart.
+    let sent = 0;
+    const flood = async (n: number) => {
+      for (let b = 0; b < n / BATCH; b++) {
+        for (let i = 0; i < BATCH; i++) evil.sendJob(rawSpec(`deaf-${sent++}`, 'hx.echo', 'deaf'));
+        await sleep(5);
+      }
+    };
+    await flood(1000);
+    await waitUntil(
+      () => ids('accepted').length + ids('rejected').length === sent,
+      10_000,
+      'answers',
+    );
+    const rssBefore = rss(p.child.pid);
+    await flood(20_000);
+    await waitUntil(
+      () => ids('accepted').length + ids('rejected').length === sent,
+      30_000,
+      'answers',
+    );
+
+    const accepted = ids('accepted').length;
+    // The cap, plus at most the batch that was arriving when it was reached.
+    expect(accepted).toBeGreaterThanOrEqual(CAP);
+    expect(accepted).toBeLessThanOrEqual(CAP + BATCH);
+    expect(ids('rejected')).toHaveLength(sent - accepted);
+    const rejection = evil.messages.find((m) => m.t === 'rejected');
+    expect(rejection).toMatchObject({ error: { code: 'JR_ERR_QUEUE_FULL' } });
+    expect(evil.messages).toContainEqual(
+      expect.objectContaining({ t: 'status', accepting: false }),
+    );
+    // Nothing dropped: every accepted job's feedback came (and waits for its fback).
+    await waitUntil(() => evil.feedbacks.length === accepted, 10_000, 'feedbacks');
+    const rssAfter = rss(p.child.pid);
+    if (rssBefore !== undefined && rssAfter !== undefined) {
+      if (process.env.JR_REPORT) {
+        console.info(
+          `outbox ${evil.feedbacks.length} (cap ${CAP}) after ${sent} jobs; RSS ${(rssBefore / 2 ** 20).toFixed(1)} -> ${(rssAfter / 2 ** 20).toFixed(1)} MiB`,
+        );
+      }
+      expect(rssAfter - rssBefore).toBeLessThan(64 * 2 ** 20);
+    }
+
+    // The well-behaved distributor is not held back.
+    const results = await Promise.all(
+      Array.from({ length: 100 }, () => good.enqueue('hx.echo', {}).result),
+    );
+    expect(results.every((r) => r.node === 'patient')).toBe(true);
+    expect(good.nodes()[0]!.paused).toBe(false);
+
+    // Acknowledging brings it under half the cap: accepting again. While held back it got
+    // no credit (a credit withheld is given back on release: credit-gate.test.ts).
+    evil.send({ t: 'fback', keys: evil.feedbacks.map((f) => f.key) });
+    await waitUntil(
+      () => evil.messages.some((m) => m.t === 'status' && m.accepting),
+      5000,
+      'accepting again',
+    );
+    const held = evil.messages.findIndex((m) => m.t === 'status' && !m.accepting);
+    const released = evil.messages.findIndex((m) => m.t === 'status' && m.accepting);
+    expect(evil.messages.slice(held, released).some((m) => m.t === 'credit')).toBe(false);
+    const before = ids('accepted').length;
+    evil.sendJob(rawSpec('deaf-again', 'hx.echo', 'deaf'));
+    await waitUntil(() => ids('accepted').length === before + 1, 5000, 'a job taken again');
+    expect(p.child.exitCode).toBeNull();
+  }, 120_000);
+
+  it('hostile peer - periodic jobs of a distributor that never acknowledges stop adding feedbacks at the cap', async () => {
+    const CAP = 100;
+    const evil = await startRawDistributor({ id: 'deaf2', secret: SECRET, ack: false });
+    cleanup.push(() => evil.close());
+    node('steady', [evil.port], ['--max-pending-feedbacks', String(CAP)]);
+    await waitUntil(() => evil.connected(), 15_000, 'the link');
+    for (let i = 0; i < 20; i++) {
+      evil.sendJob(rawSpec(`tick-${i}`, 'hx.echo', 'deaf2', { period: 10 }));
+    }
+    await waitUntil(() => evil.feedbacks.length >= CAP, 10_000, 'the cap');
+    await sleep(1500);
+    const atCap = evil.feedbacks.length;
+    // The cap, plus the runs that were under way when it was reached (concurrency 8).
+    expect(atCap).toBeLessThanOrEqual(CAP + 8);
+    await sleep(1500);
+    expect(evil.feedbacks.length).toBe(atCap);
+    // Acknowledged: the periodic jobs run again.
+    evil.send({ t: 'fback', keys: evil.feedbacks.map((f) => f.key) });
+    await waitUntil(() => evil.feedbacks.length > atCap + 20, 10_000, 'runs again');
+  }, 60_000);
 });
