@@ -45,8 +45,14 @@ describe('hostile peer - nothing from the wire is trusted', () => {
       { id: 'far-future', field: 'runAt', extra: { runAt: 1e300 } },
       { id: 'bad-cron', field: 'cron', extra: { cron: 'every day' } },
       { id: 'tiny-timeout', field: 'timeout', extra: { timeout: 1e-300 } },
+      // Feedbacks are routed by this field: it must be the sender's own id.
+      { id: 'spoofed', field: 'distributor', extra: { distributor: 'someone-else' } },
     ];
     for (const b of bad) evil.sendJob(rawSpec(b.id, 'hx.fail', 'evil', b.extra));
+    // The node keeps answering at once (it used to spin for seconds on the first two).
+    const rtts: number[] = [];
+    for (let i = 0; i < 10; i++) rtts.push(await good.ping('target'));
+    expect(Math.max(...rtts)).toBeLessThan(100);
     // Meanwhile the real distributor's jobs are served as usual.
     const results = await Promise.all(
       Array.from({ length: 50 }, () => good.enqueue('hx.echo', {}).result),
@@ -62,6 +68,7 @@ describe('hostile peer - nothing from the wire is trusted', () => {
         error: { code: 'JR_ERR_INVALID_ARGUMENT', name: 'InvalidArgumentError' },
       });
       expect(fb!.error!.message).toContain(b.field);
+      expect(fb!.distributor).toBe('evil'); // to the sender, whatever the job claimed
     }
     // Each was answered accepted (the handle moves on) and its credit returned; none ran.
     const accepted = evil.messages.flatMap((m) => (m.t === 'accepted' ? m.ids : []));
