@@ -44,6 +44,8 @@ export const ErrorCodes = {
   LeaseLost: 'JR_ERR_LEASE_LOST',
   PoisonJob: 'JR_ERR_POISON_JOB',
   StorageLost: 'JR_ERR_STORAGE_LOST',
+  /** A state machine was asked for a transition its state does not allow: a bug in job-reactor. */
+  IllegalTransition: 'JR_ERR_ILLEGAL_TRANSITION',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
@@ -112,6 +114,11 @@ export class StorageError extends defineError(ErrorCodes.Storage) {}
 export class FeedbackHandlerError extends defineError(ErrorCodes.FeedbackHandler) {}
 /** The node or distributor is shutting down. */
 export class ShutdownError extends defineError(ErrorCodes.Shutdown) {}
+/**
+ * A state machine was asked for a transition its current state does not allow. Always a
+ * bug in job-reactor (input never causes it): the message names the transition and state.
+ */
+export class IllegalTransitionError extends defineError(ErrorCodes.IllegalTransition) {}
 /**
  * A node no longer owns the jobs it was running: its lease on its name (durable storage)
  * was taken by another live node, or expired while the node was frozen. It stops running

@@ -4,7 +4,8 @@ import type { Clock } from '../model/clock.ts';
 import { isInstant } from './enqueue-options.ts';
 import { NodeSelector } from './node-selector.ts';
 import type { NodeSession } from './node-session.ts';
-import { TrackState, type TrackedJob } from './tracked-job.ts';
+import type { Feedback } from '../model/job.ts';
+import type { SafeCall, TrackedJob } from './tracked-job.ts';
 import { WaitingQueue } from './waiting-queue.ts';
 
 /** What the dispatcher tells its distributor. */
@@ -84,68 +85,78 @@ export class Dispatcher {
     this.#stranded.takeAll();
   }
 
-  /** `session` stored `job`: a durable node owns it from now on (its storage survives a crash). */
-  accepted(session: NodeSession, job: TrackedJob): void {
-    job.state = TrackState.Accepted;
-    if (!session.durable) return;
-    session.held.delete(job.spec.id);
-    if (!job.instant) session.deferredHeld--;
+  /**
+   * `session` stored job `id`: a durable node owns it from now on (its storage survives a
+   * crash). Returns the job when this was news (not a late or foreign answer).
+   */
+  accepted(session: NodeSession, job: TrackedJob | undefined): boolean {
+    if (!job || !job.accept(session)) return false;
+    if (session.durable) this.#release(session, job);
+    return true;
   }
 
   /** `session` refused job `id` (stopping, storage down): it waits, first in line. */
   rejected(session: NodeSession, id: string): boolean {
     const job = session.held.get(id);
     if (!job) return false;
-    session.held.delete(id);
+    this.#release(session, job);
     if (job.instant) session.credit++;
-    else session.deferredHeld--;
-    job.state = TrackState.Waiting;
-    job.session = undefined;
+    job.refused();
     this.requeue([job]);
     return true;
   }
 
   /**
-   * The final feedback of `job` came (from `from`): its holder lets it go. A re-dispatched
-   * copy still held elsewhere is stopped, its work is done. (If the job was also waiting to
-   * move, the next drain drops it: a queue scan per feedback would cost O(waiting).)
+   * A feedback for `job` came from `from`. A final one ends it, and its holder lets it go:
+   * a re-dispatched copy still held elsewhere is stopped, its work is done. (If the job was
+   * also waiting to move, the next drain drops it: a queue scan per feedback would cost
+   * O(waiting).)
    */
-  finished(job: TrackedJob, from: NodeSession): void {
-    job.state = TrackState.Done;
+  feedback(job: TrackedJob, fb: Feedback, from: NodeSession, call: SafeCall): void {
     const holder = job.session;
-    if (holder === undefined) return;
-    holder.held.delete(job.spec.id);
-    if (!job.instant && !holder.durable) holder.deferredHeld--;
-    if (holder !== from && !holder.closed) holder.send({ t: 'cancel', id: job.spec.id, req: 0 });
+    if (fb.final && holder !== undefined && holder.held.get(job.spec.id) === job) {
+      this.#release(holder, job);
+      if (holder !== from && !holder.closed) holder.send({ t: 'cancel', id: job.spec.id, req: 0 });
+    }
+    job.deliver(fb, call);
+  }
+
+  /** `session` forgets `job` (it owns it durably, gave it back, or finished it). */
+  #release(session: NodeSession, job: TrackedJob): void {
+    if (!session.held.delete(job.spec.id)) return;
+    if (!job.instant) session.deferredHeld--;
   }
 
   /**
    * `session`'s connection ended: it leaves, and everything it held and did not own
-   * durably waits for another node (`back`, delivery + 1), except jobs the application
-   * asked to cancel (`cancelled`, marked done: the caller ends them).
+   * durably is taken back (TrackedJob.takeBack): sent again to another node
+   * (`back`, delivery + 1), ended because the application asked to cancel it
+   * (`cancelled`), or quarantined after too many crashes while running (`quarantined`).
    */
-  nodeLeft(session: NodeSession): { back: TrackedJob[]; cancelled: TrackedJob[] } {
+  nodeLeft(
+    session: NodeSession,
+    maxDeliveries: number,
+    call: SafeCall,
+  ): { back: TrackedJob[]; cancelled: TrackedJob[]; quarantined: TrackedJob[] } {
     session.closed = true;
     const i = this.sessions.indexOf(session);
     if (i >= 0) this.sessions.splice(i, 1);
-    const back: TrackedJob[] = [];
-    const cancelled: TrackedJob[] = [];
+    const out = {
+      back: [] as TrackedJob[],
+      cancelled: [] as TrackedJob[],
+      quarantined: [] as TrackedJob[],
+    };
     for (const job of session.held.values()) {
-      if (job.state === TrackState.Done) continue;
-      if (job.cancelRequested) {
-        job.state = TrackState.Done;
-        cancelled.push(job);
-        continue;
-      }
-      job.state = TrackState.Waiting;
-      job.session = undefined;
-      job.spec = { ...job.spec, delivery: job.spec.delivery + 1 };
-      job.frame = undefined;
-      back.push(job);
+      if (job.done) continue;
+      const r = job.takeBack(maxDeliveries, call);
+      if (r === 'requeued') out.back.push(job);
+      else if (r === 'cancelled') out.cancelled.push(job);
+      else out.quarantined.push(job);
     }
     session.held.clear();
-    this.requeue(back);
-    return { back, cancelled };
+    session.deferredHeld = 0;
+    this.requeue(out.back);
+    return out;
   }
 
   /** `nodesChanged`: a node came, went or changed, so stranded jobs may have a node now. */
@@ -159,7 +170,7 @@ export class Dispatcher {
       if (!this.#hooks.isOpen()) return;
       const stranded: TrackedJob[] = [];
       this.#waiting.drain((job) => {
-        if (job.state === TrackState.Done) return 'placed';
+        if (job.done) return 'placed';
         // Nothing can take an instant job: stop here instead of walking the whole queue
         // (100k waiting jobs and a credit at a time would make dispatch quadratic).
         if (job.instant && !this.#anyCredit()) return 'stop';
@@ -190,7 +201,6 @@ export class Dispatcher {
     try {
       if (job.frame) picked.sendFrame(job.frame);
       else picked.send({ t: 'job', job: job.spec });
-      job.frame = undefined;
     } catch (err) {
       // Encoding failed (e.g. the job is larger than the frame limit): fail this job only.
       const info =
@@ -200,8 +210,7 @@ export class Dispatcher {
     }
     if (instant) picked.credit--;
     else picked.deferredHeld++;
-    job.state = TrackState.Sent;
-    job.session = picked;
+    job.dispatch(picked, instant);
     picked.held.set(job);
     this.#hooks.dispatched(job, picked.name);
     return 'placed';

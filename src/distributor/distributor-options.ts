@@ -32,6 +32,16 @@ export interface DistributorOptions {
    * @default 1024
    */
   maxConnections?: number;
+  /**
+   * Poison-job cap: a job whose memory-storage node crashed or froze (lost its link) while
+   * running it this many times is quarantined: it ends with a final error feedback
+   * (PoisonJobError, `JR_ERR_POISON_JOB`), is never sent again, and a `job:quarantined`
+   * event and an error log line name it and the nodes it took down. Jobs that were only
+   * waiting on the lost node (delayed, between retries) do not count. (Durable nodes keep
+   * the same count in their storage: the node option of the same name.)
+   * @default 3
+   */
+  maxDeliveries?: number;
   /** Largest frame accepted or sent, bytes. @default 8 MiB */
   maxFrameSize?: number;
   /** Heartbeat interval; a silent peer is dropped after 3 of them. @default 1000 */
@@ -48,6 +58,7 @@ export const DISTRIBUTOR_DEFAULTS = {
   host: '127.0.0.1',
   port: 0,
   maxWaiting: 100_000,
+  maxDeliveries: 3,
   heartbeatMs: 1000,
   handshakeTimeoutMs: 2000,
 } as const;

@@ -1,15 +1,15 @@
 import {
   ClosedError,
   ConnectionError,
+  ErrorCodes,
   FeedbackHandlerError,
   InvalidArgumentError,
-  JobCancelledError,
   ShutdownError,
   type ErrorInfo,
 } from '../errors.ts';
 import { systemClock, type Clock } from '../model/clock.ts';
 import { IdGenerator, randomId } from '../model/ids.ts';
-import type { Feedback, JobArgs } from '../model/job.ts';
+import { feedbackKeyBase, type Feedback, type JobArgs, type JobSpec } from '../model/job.ts';
 import { silentLogger, type Logger } from '../model/logger.ts';
 import { assertNodeName } from '../model/names.ts';
 import { TypedEmitter } from '../model/typed-emitter.ts';
@@ -28,8 +28,6 @@ import {
   TrackedJob,
   callSafely,
   createHandle,
-  deliverFeedback,
-  failUndelivered,
   trackJob,
   type ErrorFeedback,
   type JobHandle,
@@ -77,6 +75,12 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     this.id = options.id ?? randomId(8);
     assertNodeName(this.id, 'distributor id');
     assertSafeListen(options);
+    const maxDeliveries = options.maxDeliveries ?? DISTRIBUTOR_DEFAULTS.maxDeliveries;
+    if (!Number.isInteger(maxDeliveries) || maxDeliveries < 1) {
+      throw new InvalidArgumentError(
+        `maxDeliveries must be a whole number ≥ 1 (got ${String(options.maxDeliveries)})`,
+      );
+    }
     this.#dispatch = new Dispatcher(options.maxWaiting ?? DISTRIBUTOR_DEFAULTS.maxWaiting, {
       clock: this.#clock,
       unknownJobs: options.unknownJobs ?? 'fail',
@@ -197,10 +201,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     const spec = tracked.spec;
     if (signal?.aborted) {
       // Like fetch(): an already-aborted signal never starts the work (nothing is sent).
-      tracked.state = TrackState.Done;
-      const error = new JobCancelledError(spec.id);
-      tracked.accepted.reject(error);
-      tracked.result.reject(error);
+      tracked.cancelWaiting();
       return createHandle(tracked, (j) => this.#cancel(j));
     }
     if (!this.#dispatch.admit(tracked)) this.emit('job:waiting', spec.id);
@@ -259,10 +260,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     await this.#server?.close();
     for (const conn of this.#connections) conn.close();
     const err = new ShutdownError('distributor closed before the job finished');
-    for (const job of this.#jobs.values()) {
-      job.accepted.reject(err);
-      job.result.reject(err);
-    }
+    for (const job of this.#jobs.values()) job.shutdown(err);
     this.#jobs.clear();
     this.#dispatch.clear();
     this.#cancels.clear();
@@ -274,6 +272,10 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   }
 
   // ---- connections ---------------------------------------------------------------
+
+  get #maxDeliveries(): number {
+    return this.#opts.maxDeliveries ?? DISTRIBUTOR_DEFAULTS.maxDeliveries;
+  }
 
   get #maxFrameSize(): number {
     return this.#opts.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
@@ -332,6 +334,15 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       case 'cancelled':
         this.#cancels.answered(m.req, m.ok);
         return;
+      case 'runs':
+        for (const id of m.started) session.held.get(id)?.noteRun(true);
+        for (const id of m.stopped) session.held.get(id)?.noteRun(false);
+        return;
+      case 'reconcile':
+        // Which of these does this node still hold? The others were taken back (and sent
+        // elsewhere) while its link was silent: it must drop them without running them.
+        session.send({ t: 'owned', ids: m.ids.filter((id) => session.held.get(id) !== undefined) });
+        return;
       case 'drain':
         session.draining = true;
         return;
@@ -354,10 +365,20 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
 
   #onSessionClosed(session: NodeSession, reason: Error | undefined): void {
     this.#acks.forget(session);
-    const { back, cancelled } = this.#dispatch.nodeLeft(session);
-    for (const job of cancelled) {
+    const { back, cancelled, quarantined } = this.#dispatch.nodeLeft(
+      session,
+      this.#maxDeliveries,
+      this.#call,
+    );
+    for (const job of cancelled) this.#jobs.delete(job.spec.id);
+    for (const job of quarantined) {
       this.#jobs.delete(job.spec.id);
-      job.result.reject(new JobCancelledError(job.spec.id));
+      const nodes = job.spec.crashedOn ?? [];
+      this.#log.error(
+        { jobId: job.spec.id, name: job.spec.name, nodes, code: ErrorCodes.PoisonJob },
+        `job ${job.spec.name} quarantined: its node crashed or froze while running it ${nodes.length} times (${nodes.join(', ')})`,
+      );
+      this.emit('job:quarantined', job.spec.id, job.spec.name, nodes);
     }
     for (const job of back) this.emit('job:requeued', job.spec.id, session.name);
     this.#cancels.closed(session);
@@ -372,11 +393,9 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   // ---- node answers --------------------------------------------------------------
 
   #onAccepted(session: NodeSession, id: string): void {
-    const job = this.#jobs.get(id);
-    if (!job || job.session !== session) return;
-    this.#dispatch.accepted(session, job);
-    job.accepted.resolve(session.name);
-    this.emit('job:accepted', id, session.name);
+    if (this.#dispatch.accepted(session, this.#jobs.get(id))) {
+      this.emit('job:accepted', id, session.name);
+    }
   }
 
   // ---- feedbacks -----------------------------------------------------------------
@@ -386,23 +405,25 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     if (this.#seen.has(fb.key)) return;
     this.#seen.add(fb.key);
     const job = this.#jobs.get(fb.jobId);
-    if (!job) {
+    // A caller-chosen id reused after its job finished: the old job's feedbacks (a
+    // durable node's outbox, a slow node) are not the new one's.
+    if (
+      !job ||
+      (job.spec.nonce !== undefined && !isKeyOf(fb.key, job.spec)) ||
+      !job.takes(fb, session)
+    ) {
       this.emit('feedback:orphan', fb);
       return;
     }
     this.emit('feedback', fb);
-    if (fb.final) {
-      this.#jobs.delete(fb.jobId);
-      this.#dispatch.finished(job, session);
-    }
-    deliverFeedback(job, fb, this.#call);
+    if (fb.final) this.#jobs.delete(fb.jobId);
+    this.#dispatch.feedback(job, fb, session, this.#call);
   }
 
   #finishWithError(job: TrackedJob, error: ErrorInfo, node: string): void {
-    if (job.state === TrackState.Done) return;
-    job.state = TrackState.Done;
+    if (job.done) return;
     this.#jobs.delete(job.spec.id);
-    failUndelivered(job, error, node, this.#call);
+    job.failUndelivered(error, node, this.#call);
   }
 
   /** Runs an application callback; a throw or rejection becomes an event, never a crash. */
@@ -418,16 +439,14 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   // ---- cancel --------------------------------------------------------------------
 
   async #cancel(job: TrackedJob): Promise<boolean> {
-    if (job.state === TrackState.Done) return false;
+    if (job.done) return false;
     if (job.state === TrackState.Waiting) {
       this.#dispatch.remove(job);
-      job.state = TrackState.Done;
       this.#jobs.delete(job.spec.id);
-      job.accepted.reject(new JobCancelledError(job.spec.id));
-      job.result.reject(new JobCancelledError(job.spec.id));
+      job.cancelWaiting();
       return true;
     }
-    job.cancelRequested = true;
+    job.requestCancel();
     let session = job.session;
     if (session?.closed) {
       // A durable node keeps its jobs across a restart: ask whoever has its name now,
@@ -450,6 +469,12 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   protected override onListenerError(event: string, err: unknown): void {
     this.#log.error({ err, event }, 'distributor event listener threw');
   }
+}
+
+/** Whether feedback `key` is about this enqueue of the job (`id`, its nonce, then `@slot` or nothing). */
+function isKeyOf(key: string, spec: JobSpec): boolean {
+  const base = feedbackKeyBase(spec);
+  return key.length === base.length ? key === base : key.startsWith(`${base}@`);
 }
 
 /** Creates a distributor and starts listening. */

@@ -19,6 +19,12 @@ export type DistributorEvents = {
   /** A job left a lost or stopping node and will be dispatched again. */
   'job:requeued': [jobId: string, fromNode: string];
   'job:waiting': [jobId: string];
+  /**
+   * A job ended because its node crashed or froze while running it `maxDeliveries` times
+   * (a poison job): `nodes` are the nodes it took down. Its handle rejects with
+   * JR_ERR_POISON_JOB.
+   */
+  'job:quarantined': [jobId: string, name: string, nodes: string[]];
   /** Every feedback processed (after deduplication). */
   feedback: [feedback: Feedback];
   /** A feedback for a job this distributor does not track (e.g. after a restart). */

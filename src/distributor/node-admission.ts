@@ -23,12 +23,16 @@ export async function admitNode(
   conn: Connection,
   opts: AdmissionOptions,
 ): Promise<HelloMessage | undefined> {
+  const taken = (name: string) => opts.sessions.some((s) => s.name === name && !s.closed);
   let hello: HelloMessage;
   try {
     hello = await acceptHandshake(conn, {
       ...(opts.secret !== undefined ? { secret: opts.secret } : {}),
       distributorId: opts.distributorId,
       timeoutMs: opts.timeoutMs,
+      // Refused inside the handshake, so the newcomer's handshake fails with this error
+      // (it logs it and redials) instead of seeming to connect and being cut at once.
+      admit: (h) => (taken(h.node) ? duplicate(h.node) : undefined),
     });
   } catch (err) {
     const error =
@@ -37,13 +41,20 @@ export async function admitNode(
     return undefined;
   }
   if (conn.closed) return undefined;
-  if (opts.sessions.some((s) => s.name === hello.node && !s.closed)) {
+  if (taken(hello.node)) {
     // Two live nodes under one name would share routing and storage keys. The newcomer
     // waits (it redials) until the old link is gone, e.g. found dead by its heartbeat.
-    const error = new DuplicateNodeError(`a node named '${hello.node}' is already connected`);
+    // (Checked again here: two handshakes of one name may end in the same turn.)
+    const error = duplicate(hello.node);
     opts.rejected(conn.remote, error);
     conn.close(error);
     return undefined;
   }
   return hello;
+}
+
+function duplicate(name: string): DuplicateNodeError {
+  return new DuplicateNodeError(
+    `a node named '${name}' is already connected to this distributor; this one is refused until it leaves`,
+  );
 }

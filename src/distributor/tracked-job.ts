@@ -1,10 +1,12 @@
 import {
+  IllegalTransitionError,
   InvalidArgumentError,
   JobCancelledError,
   JobFailedError,
+  PoisonJobError,
   type ErrorInfo,
 } from '../errors.ts';
-import type { Feedback, JobArgs, JobSpec } from '../model/job.ts';
+import { stripAttemptKeys, type Feedback, type JobArgs, type JobSpec } from '../model/job.ts';
 import { LazyOutcome } from '../model/outcome.ts';
 import { encodeFrame } from '../protocol/codec.ts';
 import { isInstant, type Routing } from './enqueue-options.ts';
@@ -64,20 +66,50 @@ export class AcceptedOutcome extends LazyOutcome<{ node: string }, string> {
   }
 }
 
+/** A module function, not a private method: a private method would add a slot to a million jobs. */
+function expect(state: TrackState, from: TrackState, what: string): void {
+  if (state !== from) throw illegal(what, state);
+}
+
+function illegal(what: string, from: TrackState): IllegalTransitionError {
+  return new IllegalTransitionError(`illegal job transition: ${what} from ${from}`);
+}
+
+/** What became of a job taken back from a node that left. */
+export type TakeBack = 'requeued' | 'cancelled' | 'quarantined';
+
 /**
- * The distributor's record of one job until its final feedback. A million of them may
- * wait at once: keep fields few (each is 8 bytes per job) and objects fewer.
+ * The distributor's record of one job until its final feedback, and the one owner of its
+ * state and its promises: every change goes through a transition method below, which
+ * checks the state it starts from (an illegal one throws IllegalTransitionError).
+ *
+ * ```
+ * waiting ──dispatch──► sent ──accept──► accepted ──finish (final feedback)──► done
+ *    ▲                   │ │                │
+ *    └──── refused ──────┘ └── takeBack ────┘  (node left: requeued, delivery + 1;
+ *                                               quarantined after maxDeliveries crashes;
+ *                                               cancelled if the app asked)
+ * waiting ──cancelWaiting / failUndelivered──► done;  any ──shutdown──► done
+ * ```
+ *
+ * A million of them may wait at once: keep fields few (each is 8 bytes per job) and
+ * objects fewer.
  */
 export class TrackedJob {
-  state: TrackState = TrackState.Waiting;
-  /** The node holding it (Sent/Accepted). */
-  session: NodeSession | undefined;
+  #state: TrackState = TrackState.Waiting;
+  /** The node holding it (sent/accepted). */
+  #session: NodeSession | undefined;
   readonly accepted = new AcceptedOutcome();
   readonly result = new LazyOutcome<JobArgs>();
   /** The job message, encoded once at enqueue; dropped after sending (re-encoded if it moves). */
   frame: Buffer | undefined;
-  /** The application called cancel(); if the holder vanishes, the job ends instead of moving. */
-  cancelRequested = false;
+  #cancelRequested = false;
+  /**
+   * Whether an attempt may be running on its node now: a crash of that node counts
+   * against the job only then (poison accounting). An instant job runs from its dispatch
+   * until its first feedback; others are told by the node (`runs`).
+   */
+  #running = false;
   constructor(
     public spec: JobSpec,
     readonly routing: Routing,
@@ -85,12 +117,186 @@ export class TrackedJob {
     readonly onError: ErrorFeedback | undefined,
   ) {}
 
+  get state(): TrackState {
+    return this.#state;
+  }
+
+  get session(): NodeSession | undefined {
+    return this.#session;
+  }
+
+  get done(): boolean {
+    return this.#state === TrackState.Done;
+  }
+
+  /** The application called cancel(); if the holder vanishes, the job ends instead of moving. */
+  get cancelRequested(): boolean {
+    return this.#cancelRequested;
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
   /**
    * Whether the job took a run slot on arrival (so it used a node's credit), as it was at
    * enqueue. Derived, not stored: `spec` keeps the enqueue time and `runAt`.
    */
   get instant(): boolean {
     return isInstant(this.spec, this.spec.enqueuedAt);
+  }
+
+  /** waiting → sent: the job went to `session`. */
+  dispatch(session: NodeSession, instant: boolean): void {
+    expect(this.#state, TrackState.Waiting, 'dispatch');
+    this.#state = TrackState.Sent;
+    this.#session = session;
+    this.frame = undefined;
+    this.#running = instant;
+  }
+
+  /** sent → accepted: `session` stored it. False (nothing changes) for another node's or a late answer. */
+  accept(session: NodeSession): boolean {
+    if (this.#state !== TrackState.Sent || this.#session !== session) return false;
+    this.#state = TrackState.Accepted;
+    this.accepted.resolve(session.name);
+    return true;
+  }
+
+  /** sent → waiting: the node refused it (stopping, storage down); it is sent again as it was. */
+  refused(): void {
+    expect(this.#state, TrackState.Sent, 'refused');
+    this.#state = TrackState.Waiting;
+    this.#session = undefined;
+    this.#running = false;
+  }
+
+  /** The node says an attempt started (true) or ended without a feedback (false). */
+  noteRun(running: boolean): void {
+    if (this.#state === TrackState.Sent || this.#state === TrackState.Accepted) {
+      this.#running = running;
+    }
+  }
+
+  /**
+   * sent | accepted → waiting, cancelled or quarantined: its node left. A job that was
+   * running there counts a crash of that node against it; at `maxDeliveries` crashes it is
+   * quarantined (final error, never sent again). Otherwise it waits to be sent again with
+   * `delivery + 1`, resuming from its last completed run.
+   */
+  takeBack(maxDeliveries: number, call: SafeCall): TakeBack {
+    if (this.#state !== TrackState.Sent && this.#state !== TrackState.Accepted) {
+      throw illegal('takeBack', this.#state);
+    }
+    const node = this.#session?.name ?? '';
+    this.#session = undefined;
+    if (this.#cancelRequested) {
+      this.#state = TrackState.Done;
+      this.accepted.reject(new JobCancelledError(this.spec.id));
+      this.result.reject(new JobCancelledError(this.spec.id));
+      return 'cancelled';
+    }
+    const spec: JobSpec = { ...this.spec, delivery: this.spec.delivery + 1 };
+    if (this.#running) {
+      spec.crashes = (this.spec.crashes ?? 0) + 1;
+      spec.crashedOn = [...(this.spec.crashedOn ?? []), node];
+    }
+    this.spec = spec;
+    this.frame = undefined;
+    this.#running = false;
+    if ((spec.crashes ?? 0) >= maxDeliveries) {
+      const nodes = spec.crashedOn ?? [];
+      const error = new PoisonJobError(
+        `job ${spec.id} (${spec.name}) was running on a node that crashed or froze ${spec.crashes} times (${nodes.join(', ')}): quarantined, not sent again`,
+      ).toInfo();
+      error.details = { nodes };
+      this.#state = TrackState.Waiting; // failUndelivered ends it from here
+      this.failUndelivered(error, node, call);
+      return 'quarantined';
+    }
+    this.#state = TrackState.Waiting;
+    return 'requeued';
+  }
+
+  /**
+   * Whether a feedback from `from` is this job's to take. A final one always is (the job
+   * ran; the first final feedback wins and other copies are stopped). A run of a recurring
+   * job that will run again is not when the job has moved to another node meanwhile: a
+   * memory node that froze, was given up on and woke, finishing a run the new holder will
+   * run from the same state. Taking both would report that run twice.
+   */
+  takes(fb: Feedback, from: NodeSession): boolean {
+    if (fb.final) return true;
+    const holder = this.#session;
+    return holder === undefined || holder === from || holder.durable;
+  }
+
+  /**
+   * A feedback from the node: the application's callback runs; a final one ends the job
+   * and settles `result`. A run of a recurring job that will run again leaves it where it
+   * is, but remembers its args, run count and next slot, so a re-dispatch resumes it from
+   * there (only for holders that cannot keep it themselves: memory nodes).
+   */
+  deliver(fb: Feedback, call: SafeCall): void {
+    if (this.#state === TrackState.Done) throw illegal('deliver', this.#state);
+    if (fb.final) {
+      this.#state = TrackState.Done;
+      this.#session = undefined;
+    } else {
+      this.#running = false;
+      if (fb.next !== undefined && !this.#session?.durable) {
+        const spec: JobSpec = { ...this.spec, args: stripAttemptKeys(fb.args), runAt: fb.next };
+        if (fb.runs !== undefined) spec.runs = fb.runs;
+        this.spec = spec;
+        this.frame = undefined;
+      }
+    }
+    deliverFeedback(this, fb, call);
+  }
+
+  /** The application asked to cancel a job a node holds (the node is asked; see takeBack). */
+  requestCancel(): void {
+    if (this.#state === TrackState.Done || this.#state === TrackState.Waiting) {
+      throw illegal('requestCancel', this.#state);
+    }
+    this.#cancelRequested = true;
+  }
+
+  /** waiting → done: cancelled before any node had it (or with an already-aborted signal). */
+  cancelWaiting(): void {
+    expect(this.#state, TrackState.Waiting, 'cancelWaiting');
+    this.#state = TrackState.Done;
+    const error = new JobCancelledError(this.spec.id);
+    this.accepted.reject(error);
+    this.result.reject(error);
+  }
+
+  /** waiting | sent → done: the distributor itself could not get it run (unknown name, too large, quarantined). */
+  failUndelivered(error: ErrorInfo, node: string, call: SafeCall): void {
+    if (this.#state !== TrackState.Waiting && this.#state !== TrackState.Sent) {
+      throw illegal('failUndelivered', this.#state);
+    }
+    this.#state = TrackState.Done;
+    this.#session = undefined;
+    const args = { ...this.spec.args, error };
+    const info: FeedbackInfo = {
+      jobId: this.spec.id,
+      name: this.spec.name,
+      node,
+      attempt: 0,
+      final: true,
+    };
+    this.accepted.reject(new JobFailedError(this.spec.id, error, args));
+    call(this.spec.id, () => this.onError?.(args, error, info));
+    this.result.reject(new JobFailedError(this.spec.id, error, args));
+  }
+
+  /** any → done: the distributor closed before the job finished. */
+  shutdown(error: Error): void {
+    this.#state = TrackState.Done;
+    this.#session = undefined;
+    this.accepted.reject(error);
+    this.result.reject(error);
   }
 }
 
@@ -113,7 +319,7 @@ export function callSafely(fn: () => unknown, report: (err: unknown) => void): v
 }
 
 /** Applies a node's feedback: runs the matching callback and, when final, settles `result`. */
-export function deliverFeedback(job: TrackedJob, fb: Feedback, call: SafeCall): void {
+function deliverFeedback(job: TrackedJob, fb: Feedback, call: SafeCall): void {
   const info: FeedbackInfo = {
     jobId: fb.jobId,
     name: job.spec.name,
@@ -132,26 +338,6 @@ export function deliverFeedback(job: TrackedJob, fb: Feedback, call: SafeCall): 
     call(fb.jobId, () => job.onError?.({ ...fb.args, error }, error, info));
     if (fb.final) job.result.reject(new JobFailedError(fb.jobId, error, fb.args));
   }
-}
-
-/** Ends a job the distributor itself could not get run (unknown name, too large). */
-export function failUndelivered(
-  job: TrackedJob,
-  error: ErrorInfo,
-  node: string,
-  call: SafeCall,
-): void {
-  const args = { ...job.spec.args, error };
-  const info: FeedbackInfo = {
-    jobId: job.spec.id,
-    name: job.spec.name,
-    node,
-    attempt: 0,
-    final: true,
-  };
-  job.accepted.reject(new JobFailedError(job.spec.id, error, args));
-  call(job.spec.id, () => job.onError?.(args, error, info));
-  job.result.reject(new JobFailedError(job.spec.id, error, args));
 }
 
 export function createHandle(

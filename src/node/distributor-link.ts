@@ -34,6 +34,7 @@ export class DistributorLink {
   #conn: Connection | undefined;
   #attempt = 0;
   #timer: NodeJS.Timeout | undefined;
+  #connections = 0;
   /** The distributor's id, learned in the handshake. */
   distributorId: string | undefined;
 
@@ -48,6 +49,18 @@ export class DistributorLink {
 
   get ready(): boolean {
     return this.#state === 'ready';
+  }
+
+  /** Connections that reached `ready` so far: more than 1 means this is a reconnect. */
+  get connections(): number {
+    return this.#connections;
+  }
+
+  /** How long nothing was heard from the distributor, ms (Infinity while not connected). */
+  silentFor(): number {
+    return this.#state === 'ready' && this.#conn
+      ? this.#conn.silentFor()
+      : Number.POSITIVE_INFINITY;
   }
 
   start(): void {
@@ -104,6 +117,7 @@ export class DistributorLink {
     }
     this.#state = 'ready';
     this.#attempt = 0;
+    this.#connections++;
     conn.onMessage((m) => this.handlers.onMessage(this, m));
     conn.onClose((reason) => {
       if (this.#conn !== conn) return;

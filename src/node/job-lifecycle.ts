@@ -1,5 +1,12 @@
-import { ErrorCodes, InvalidArgumentError, toErrorInfo, type ErrorInfo } from '../errors.ts';
 import {
+  ErrorCodes,
+  IllegalTransitionError,
+  InvalidArgumentError,
+  toErrorInfo,
+  type ErrorInfo,
+} from '../errors.ts';
+import {
+  FINAL_STATUSES,
   feedbackKeyBase,
   JobStatus,
   type Feedback,
@@ -76,8 +83,15 @@ export function newRecord(
   return r;
 }
 
-/** Marks `record` (the attempt's own copy) as started at `now`: the next attempt, in progress. */
+/**
+ * Marks `record` (the attempt's own copy) as started at `now`: the next attempt, in
+ * progress. From new, queued (a periodic job's next run), error (a retry), or in progress
+ * (a durable node resuming a job that was running when it died); never from a final status.
+ */
 export function markStarted(record: JobRecord, now: number): void {
+  if (FINAL_STATUSES.has(record.status)) {
+    throw new IllegalTransitionError(`cannot start job ${record.id}: it is ${record.status}`);
+  }
   record.status = JobStatus.InProgress;
   record.attempt += 1;
   record.startedAt = now;
@@ -95,6 +109,15 @@ export function transition(
   now: number,
   rules: LifecycleRules,
 ): Transition {
+  // An attempt's outcome settles a job in progress; a cancel may also end one that waits.
+  const legal =
+    record.status === JobStatus.InProgress ||
+    (outcome.kind === 'cancelled' && !FINAL_STATUSES.has(record.status));
+  if (!legal) {
+    throw new IllegalTransitionError(
+      `job ${record.id} cannot end with ${outcome.kind}: it is ${record.status}`,
+    );
+  }
   const base = feedbackKeyBase(record);
   const key = isRecurring(record) ? `${base}@${slot}` : base;
   if (outcome.kind === 'success') {
@@ -292,6 +315,7 @@ export function settleOutcome(
   try {
     return transition(record, outcome, slot, now, rules);
   } catch (err) {
+    if (err instanceof IllegalTransitionError) throw err; // a bug, not the job's doing
     return transition(record, finalFailure(record, toErrorInfo(err)), slot, now, rules);
   }
 }

@@ -3,10 +3,12 @@ import type { DistributorLink } from './distributor-link.ts';
 interface Batch {
   accepted: string[];
   credit: number;
+  started: string[] | undefined;
+  stopped: string[] | undefined;
 }
 
 /**
- * Collects the "accepted" ids and returned credits of one event-loop turn per link, and
+ * Collects the "accepted" ids, returned credits and run notes of one event-loop turn per link, and
  * sends each as one frame in a microtask: a burst of 1,000 jobs costs two frames back, not
  * 2,000.
  */
@@ -21,6 +23,16 @@ export class LinkBatcher {
     this.#batch(link).credit += n;
   }
 
+  /** An attempt started that the distributor does not assume running (see `runs`). */
+  started(link: DistributorLink, id: string): void {
+    (this.#batch(link).started ??= []).push(id);
+  }
+
+  /** An attempt ended without a feedback (a retry waits). */
+  stopped(link: DistributorLink, id: string): void {
+    (this.#batch(link).stopped ??= []).push(id);
+  }
+
   forget(link: DistributorLink): void {
     this.#batches.delete(link);
   }
@@ -28,7 +40,7 @@ export class LinkBatcher {
   #batch(link: DistributorLink): Batch {
     let b = this.#batches.get(link);
     if (!b) {
-      b = { accepted: [], credit: 0 };
+      b = { accepted: [], credit: 0, started: undefined, stopped: undefined };
       this.#batches.set(link, b);
       queueMicrotask(() => {
         const batch = this.#batches.get(link);
@@ -36,6 +48,9 @@ export class LinkBatcher {
         if (!batch) return;
         if (batch.accepted.length > 0) link.send({ t: 'accepted', ids: batch.accepted });
         if (batch.credit > 0) link.send({ t: 'credit', n: batch.credit });
+        if (batch.started || batch.stopped) {
+          link.send({ t: 'runs', started: batch.started ?? [], stopped: batch.stopped ?? [] });
+        }
       });
     }
     return b;

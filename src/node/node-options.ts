@@ -47,6 +47,14 @@ export interface NodeOptions {
   maxFrameSize?: number;
   /** Heartbeat interval, ms; a silent distributor is dropped after 3. @default 1000 */
   heartbeatMs?: number;
+  /**
+   * A memory-storage node's lease on a distributor's jobs, ms: when nothing has been heard
+   * on that link for longer, the node starts none of that distributor's jobs until the
+   * distributor confirms which are still its own (it re-sends a silent node's jobs
+   * elsewhere after 3 of its heartbeats). Keep it below 3 × the distributor's heartbeat.
+   * @default 2 × heartbeatMs
+   */
+  linkLeaseMs?: number;
   /** Handshake deadline, ms. @default 2000 */
   handshakeTimeoutMs?: number;
   /**
@@ -79,6 +87,8 @@ export const NODE_DEFAULTS = {
   removeFailedJobs: false,
   retryJobsAtStart: true,
   heartbeatMs: 1000,
+  /** linkLeaseMs, in heartbeats. */
+  linkLeaseHeartbeats: 2,
   handshakeTimeoutMs: 2000,
   blockWarnMs: 1000,
   maxPendingFeedbacks: 10_000,

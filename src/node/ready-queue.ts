@@ -51,6 +51,11 @@ export class ReadyQueue {
     return entry;
   }
 
+  /** The queued entries, in no particular order. */
+  values(): IterableIterator<ReadyEntry> {
+    return this.#ids.values();
+  }
+
   clear(): void {
     this.#items = [];
     this.#head = 0;

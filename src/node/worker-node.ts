@@ -12,7 +12,7 @@ import { silentLogger, type Logger } from '../model/logger.ts';
 import { assertNodeName } from '../model/names.ts';
 import { TypedEmitter } from '../model/typed-emitter.ts';
 import type { Message } from '../protocol/messages.ts';
-import { firstDue, isRecurring } from '../scheduling/schedule.ts';
+import { firstDue, isInstantSpec, isRecurring } from '../scheduling/schedule.ts';
 import { jobSettingsProblem, type SettingsProblem } from '../scheduling/job-settings.ts';
 import { TimerQueue } from '../scheduling/timer-queue.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
@@ -43,6 +43,7 @@ import { IdleWaiter } from './idle-waiter.ts';
 import { LifecycleRulesCache } from './lifecycle-rules.ts';
 import { createDistributorLinks } from './node-links.ts';
 import { ReadyQueue } from './ready-queue.ts';
+import { LinkOwnership } from './link-ownership.ts';
 import { resumeStoredJobs } from './resume-jobs.ts';
 import { StatusAnnouncer } from './status-announcer.ts';
 import { StorageSync, asStorageError } from './storage-sync.ts';
@@ -73,6 +74,7 @@ interface Running {
   /** Stops the attempt (cancel, shutdown); a plain object, not an AbortController (cost per job). */
   controller: Interrupter;
   byApp: boolean;
+  distributor: string;
 }
 
 /**
@@ -120,6 +122,12 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly #deferPool: DeferPool;
   #stopWatchingRegistry: (() => void) | undefined;
   readonly #idle = new IdleWaiter();
+  /** Each distributor's link by its id (feedbacks, credits and run notes go there). */
+  readonly #linkById = new Map<string, DistributorLink>();
+  /** A memory node's hold on each distributor's jobs: only while its link is fresh. */
+  readonly #ownership: LinkOwnership;
+  /** Running jobs the distributor took back meanwhile: when they end, they are not kept. */
+  readonly #disowned = new Set<string>();
 
   constructor(options: NodeOptions) {
     super();
@@ -195,6 +203,22 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         this.emit('distributor:rejected', link.address, error);
       },
     });
+    const leaseMs =
+      options.linkLeaseMs ??
+      NODE_DEFAULTS.linkLeaseHeartbeats * (options.heartbeatMs ?? NODE_DEFAULTS.heartbeatMs);
+    if (!Number.isFinite(leaseMs) || leaseMs <= 0) {
+      throw new InvalidArgumentError(`linkLeaseMs must be a number > 0 (got ${leaseMs})`);
+    }
+    this.#ownership = new LinkOwnership(leaseMs, {
+      link: (id) => this.#linkById.get(id),
+      heldIds: (id) => this.#heldIds(id),
+      resume: (entry) => {
+        this.#ready.push(entry);
+        this.#pump();
+      },
+      drop: (id) => this.#drop(id),
+      log: this.#log,
+    });
     this.#status = new StatusAnnouncer(
       this.#links,
       this.#registry,
@@ -243,6 +267,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     for (const link of this.#links) link.send({ t: 'drain' });
     this.#timers.close();
     this.#ready.clear();
+    this.#ownership.clear();
     await this.#idle.until(() => this.#active === 0, deadline);
     if (this.#active > 0) {
       for (const r of this.#running.values()) r.controller.abort(new Interrupted('node stopping'));
@@ -263,6 +288,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   // ---- links -----------------------------------------------------------------------
 
   #onLinkReady(link: DistributorLink): void {
+    if (link.distributorId !== undefined) this.#linkById.set(link.distributorId, link);
+    if (!this.#storage.durable) void this.#ownership.linkReady(link);
     const held = this.#outbox.over(link.distributorId);
     if (held) this.#credits.close(link);
     this.#status.linkReady(link, held);
@@ -277,6 +304,9 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         return;
       case 'fback':
         this.#outbox.acked(m.keys, link.distributorId);
+        return;
+      case 'owned':
+        this.#ownership.answered(link, m.ids);
         return;
       case 'cancel':
         void this.#cancel(m.id).then((ok) => link.send({ t: 'cancelled', req: m.req, ok }));
@@ -360,12 +390,18 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
             message: `distributor must be the id of the distributor that sends the job (${link.distributorId ?? '?'})`,
           };
     if (problem !== undefined) return this.#refuseInvalid(link, spec, problem, now);
+    const instant = !isRecurring(spec) && spec.runAt <= now;
     if (this.#holds(spec.id)) {
-      // A second delivery of a job we already hold (the distributor re-sent it).
+      // A second delivery of a job we already hold (the distributor re-sent it after a
+      // reconnect). Its credit is owed to this link now, or at once if its first attempt
+      // already gave one back.
+      if (instant) {
+        if (this.#creditOwed.has(spec.id)) this.#creditOwed.set(spec.id, link);
+        else this.#credits.give(link);
+      }
       this.#batcher.accepted(link, spec.id);
       return;
     }
-    const instant = !isRecurring(spec) && spec.runAt <= now;
     // A waiting job's id is a key of the storage and timer maps for as long as it waits.
     const id = instant ? spec.id : ownedCopy(spec.id);
     const record = newRecord(spec, id, this.name, this.#firstDue(spec, now), now);
@@ -450,8 +486,30 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
 
   #holds(id: string): boolean {
     return (
-      this.#saving.has(id) || this.#running.has(id) || this.#timers.has(id) || this.#ready.has(id)
+      this.#saving.has(id) ||
+      this.#running.has(id) ||
+      this.#timers.has(id) ||
+      this.#ready.has(id) ||
+      this.#ownership.has(id)
     );
+  }
+
+  /** Every job of distributor `id` this (memory) node holds: for a reconnect's reconcile. */
+  async #heldIds(id: string): Promise<string[]> {
+    const ids = new Set<string>();
+    for (const r of await this.#storage.list()) if (r.distributor === id) ids.add(r.id);
+    for (const e of this.#ready.values()) if (e.record?.distributor === id) ids.add(e.id);
+    for (const [jid, r] of this.#running) if (r.distributor === id) ids.add(jid);
+    return [...ids];
+  }
+
+  /** The distributor sent job `id` elsewhere: it leaves this node without running here. */
+  #drop(id: string): void {
+    this.#ready.remove(id);
+    this.#timers.remove(id);
+    this.#giveCredit(id);
+    if (this.#running.has(id)) this.#disowned.add(id);
+    else void this.#storage.remove(id).catch((err: unknown) => this.#storageSync.failed(err, id));
   }
 
   #schedule(record: JobRecord): void {
@@ -532,11 +590,24 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       return;
     }
     const slot = record.dueAt;
+    const durable = this.#storage.durable;
+    // A memory node starts nothing of a distributor whose link is not fresh (see LinkOwnership).
+    if (!durable && !this.#ownership.mayStart(record, { id, record })) return;
     // The record is this attempt's own (handed over by #receive or freshly loaded): marked
     // in place, one copy per job fewer.
     if (!marked) markStarted(record, this.#clock.now());
-    const running: Running = { controller: new Interrupter(), byApp: false };
+    const running: Running = {
+      controller: new Interrupter(),
+      byApp: false,
+      distributor: record.distributor,
+    };
     this.#running.set(id, running);
+    // The distributor counts a crash against a job only while it runs: it assumes so for an
+    // instant job's first attempt; any other attempt is told (batched, not per instant job).
+    if (!durable && (record.attempt > 1 || !isInstantSpec(record))) {
+      const link = this.#linkById.get(record.distributor);
+      if (link?.ready) this.#batcher.started(link, id);
+    }
     // The "in progress" mark matters only to a storage that outlives the process (a restart
     // re-runs such jobs); in memory it would be a record copy per job for nobody to read.
     if (this.#storage.durable && !marked) {
@@ -581,6 +652,18 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     const t = settleOutcome(record, outcome, slot, this.#clock.now(), this.#rules.for(defaults));
     const fb = t.feedback;
     if (fb && byApp) fb.byApp = true;
+    if (this.#disowned.delete(record.id)) {
+      // Taken back by its distributor while it ran: its outcome is reported (the first final
+      // feedback wins there), but it is neither kept nor run again here.
+      void this.#storage.remove(record.id).catch(() => {});
+      if (fb) await this.#outbox.push(fb);
+      return;
+    }
+    if (!this.#storage.durable && t.next !== undefined && !fb) {
+      // A retry waits: not running any more, as far as a crash of this node goes.
+      const link = this.#linkById.get(record.distributor);
+      if (link?.ready) this.#batcher.stopped(link, record.id);
+    }
     const write =
       t.store === 'save'
         ? () => this.#storage.save(t.record)
@@ -650,7 +733,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       saving.cancel = true;
       return true;
     }
-    const inReady = this.#ready.remove(id);
+    const inReady = this.#ready.remove(id) ?? this.#ownership.remove(id);
     const inTimer = this.#timers.remove(id);
     if (!inReady && !inTimer) return false;
     const record =

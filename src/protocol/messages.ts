@@ -23,6 +23,12 @@ import type { Feedback, JobSpec } from '../model/job.ts';
  *   node → status     the node (un)paused (e.g. its storage went away and came back)
  *                     and the names of the jobs it can run now
  *   node → drain      the node is stopping: send it nothing more
+ *   node → runs       attempts that started / stopped without a feedback (memory nodes;
+ *                     the distributor counts a crash only against jobs that were running)
+ *   node → reconcile  ids of this distributor's jobs the node holds but no longer trusts
+ *                     (its link went silent past its lease, or it reconnected)
+ *   dist → owned      the subset still held by this node: it may run those; the rest went
+ *                     elsewhere and the node drops them without running
  *   both → ping/pong  liveness when idle; a ping with an `id` (a measured round trip)
  *                     is answered by a pong with the same id
  *   both → error      fatal; the sender closes the connection after it
@@ -113,6 +119,29 @@ export interface StatusMessage {
   jobs: string[];
 }
 
+/**
+ * Attempts a memory node started or ended without a feedback since its last `runs`: an
+ * instant job counts as running from its dispatch, so only retries and deferred or
+ * recurring runs are named here (nothing on the instant-job hot path).
+ */
+export interface RunsMessage {
+  t: 'runs';
+  started: string[];
+  stopped: string[];
+}
+
+/** The node asks which of these jobs are still its own (see `owned`). */
+export interface ReconcileMessage {
+  t: 'reconcile';
+  ids: string[];
+}
+
+/** The answer to `reconcile`: the ids still held by this node; the others are not its own. */
+export interface OwnedMessage {
+  t: 'owned';
+  ids: string[];
+}
+
 export interface DrainMessage {
   t: 'drain';
 }
@@ -148,6 +177,9 @@ export type Message =
   | CancelMessage
   | CancelledMessage
   | StatusMessage
+  | RunsMessage
+  | ReconcileMessage
+  | OwnedMessage
   | DrainMessage
   | PingMessage
   | PongMessage

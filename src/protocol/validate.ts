@@ -68,6 +68,14 @@ export function validateMessage(value: unknown): Message {
     case 'fback':
       strArray(m, 'keys', 'fback');
       break;
+    case 'runs':
+      strArray(m, 'started', 'runs');
+      strArray(m, 'stopped', 'runs');
+      break;
+    case 'reconcile':
+    case 'owned':
+      strArray(m, 'ids', m.t);
+      break;
     case 'cancel':
       nonEmpty(m, 'id', 'cancel');
       count(m, 'req', 'cancel');

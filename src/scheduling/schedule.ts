@@ -62,3 +62,14 @@ export function nextDue(timing: Timing, previousDue: number, now: number): numbe
   }
   return undefined;
 }
+
+/**
+ * True for a job enqueued to run at once (not recurring, no delay), as the distributor
+ * judged it at enqueue: such a job took a node's credit and counts as running from its
+ * dispatch.
+ */
+export function isInstantSpec(
+  spec: Pick<JobSpec, 'runAt' | 'enqueuedAt' | 'period' | 'cron'>,
+): boolean {
+  return !isRecurring(spec) && spec.runAt <= spec.enqueuedAt;
+}

@@ -12,6 +12,8 @@ export interface Connection {
   /** `host:port` of the peer, for logs. */
   readonly remote: string;
   readonly closed: boolean;
+  /** How long nothing was received from the peer, ms: how fresh the link is. */
+  silentFor(): number;
   send(message: Message): void;
   /** Sends a frame made earlier with `encodeFrame` (the distributor encodes a job once, at enqueue). */
   sendFrame(frame: Buffer): void;

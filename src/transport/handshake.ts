@@ -80,6 +80,11 @@ export interface AcceptHandshakeOptions {
   timeoutMs?: number;
   /** @default systemClock */
   clock?: Clock;
+  /**
+   * Last word on an authenticated node before `ready`: an error refuses it (the node is
+   * told, and its handshake fails with that error instead of appearing to succeed).
+   */
+  admit?: (hello: HelloMessage) => JobReactorError | undefined;
 }
 
 /**
@@ -151,6 +156,8 @@ export function acceptHandshake(
         );
       }
     }
+    const refusal = opts.admit?.(hello);
+    if (refusal !== undefined) throw refusal;
     conn.send({ t: 'ready' });
     ctx.succeed(hello);
   });

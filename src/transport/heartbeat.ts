@@ -49,6 +49,11 @@ export class Heartbeat {
     this.#lastReceived = this.#opts.clock.now();
   }
 
+  /** How long nothing was received, ms (by this heartbeat's clock). */
+  silentFor(): number {
+    return this.#opts.clock.now() - this.#lastReceived;
+  }
+
   stop(): void {
     this.#setState(HeartbeatState.Stopped);
     if (this.#timer !== null) {

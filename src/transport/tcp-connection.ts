@@ -120,6 +120,10 @@ export class TcpConnection implements Connection {
     this.#heartbeat.start();
   }
 
+  silentFor(): number {
+    return this.#heartbeat.silentFor();
+  }
+
   get closed(): boolean {
     return this.#state !== State.Open;
   }

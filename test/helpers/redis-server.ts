@@ -116,8 +116,17 @@ export async function freePort(): Promise<number> {
   });
 }
 
+export interface RedisServerOptions {
+  /**
+   * `'none'` (the default: a restart comes back empty) or `'aof-always'` (an append-only
+   * file fsynced on every write: a SIGKILLed server comes back with every acknowledged write).
+   */
+  persistence?: 'none' | 'aof-always';
+}
+
 /** Starts a redis-server on a free port and waits until it answers. */
-export async function startRedisServer(): Promise<RedisServer> {
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
+  const persistence = options.persistence ?? 'none';
   const bin = redisServerPath();
   if (bin === undefined) throw new Error('redis-server not found');
   const dir = mkdtempSync(join(tmpdir(), 'jr-redis-'));
@@ -127,7 +136,7 @@ export async function startRedisServer(): Promise<RedisServer> {
   for (let attempt = 1; ; attempt++) {
     port = await freePort();
     try {
-      child = await spawnRedis(bin, port, dir);
+      child = await spawnRedis(bin, port, dir, persistence);
       break;
     } catch (err) {
       if (attempt >= 5) {
@@ -170,7 +179,7 @@ export async function startRedisServer(): Promise<RedisServer> {
       // The old socket may linger a moment; redis binds with SO_REUSEADDR, retry anyway.
       for (let attempt = 1; ; attempt++) {
         try {
-          child = await spawnRedis(bin, port, dir);
+          child = await spawnRedis(bin, port, dir, persistence);
           return;
         } catch (err) {
           if (attempt >= 20) throw err;
@@ -181,7 +190,16 @@ export async function startRedisServer(): Promise<RedisServer> {
   };
 }
 
-async function spawnRedis(bin: string, port: number, dir: string): Promise<ChildProcess> {
+async function spawnRedis(
+  bin: string,
+  port: number,
+  dir: string,
+  persistence: 'none' | 'aof-always',
+): Promise<ChildProcess> {
+  const aof =
+    persistence === 'aof-always'
+      ? ['--appendonly', 'yes', '--appendfsync', 'always']
+      : ['--appendonly', 'no'];
   const child = spawn(
     bin,
     [
@@ -191,8 +209,7 @@ async function spawnRedis(bin: string, port: number, dir: string): Promise<Child
       '127.0.0.1',
       '--save',
       '',
-      '--appendonly',
-      'no',
+      ...aof,
       '--daemonize',
       'no',
       '--dir',

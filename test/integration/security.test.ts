@@ -206,8 +206,15 @@ describe('security - handshake, secrets and hostile frames', () => {
     const first = await withNode(d, 'twin');
     await waitUntil(() => d.nodes().length === 1);
     const second = await withNode(d, 'twin');
-    await waitUntil(() => rejected.length >= 1);
+    // The refused node hears why (and never seems connected meanwhile).
+    const told: string[] = [];
+    let connected = 0;
+    second.on('distributor:rejected', (_a, e) => told.push(e.code));
+    second.on('distributor:connected', () => connected++);
+    await waitUntil(() => rejected.length >= 1 && told.length >= 1);
     expect(rejected[0]).toBe('JR_ERR_DUPLICATE_NODE');
+    expect(told[0]).toBe('JR_ERR_DUPLICATE_NODE');
+    expect(connected).toBe(0);
     expect(d.nodes().map((n) => n.instance)).toEqual([first.instance]);
     await first.stop();
     await waitUntil(
