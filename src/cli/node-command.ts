@@ -38,6 +38,8 @@ interface NodeFlags {
   maxAttempt?: number;
   retryMultiplier?: number;
   stopTimeout: number;
+  blockWarnMs?: number;
+  maxPendingFeedbacks?: number;
   logLevel: string;
 }
 
@@ -99,6 +101,22 @@ export function registerNodeCommand(program: Command): void {
         .default(10_000),
     )
     .addOption(
+      new Option(
+        '--block-warn-ms <ms>',
+        'warn when a job step holds the event loop longer than this (0: off; default 1000)',
+      )
+        .env('JR_BLOCK_WARN_MS')
+        .argParser(nonNegative),
+    )
+    .addOption(
+      new Option(
+        '--max-pending-feedbacks <n>',
+        'unacknowledged feedbacks per distributor before the node takes no more of its jobs (default 10000)',
+      )
+        .env('JR_MAX_PENDING_FEEDBACKS')
+        .argParser(positiveInt),
+    )
+    .addOption(
       new Option('--log-level <level>', 'debug | info | warn | error | silent')
         .env('JR_LOG_LEVEL')
         .default('info'),
@@ -123,6 +141,10 @@ export function registerNodeCommand(program: Command): void {
           ...(flags.maxAttempt !== undefined ? { maxAttempt: flags.maxAttempt } : {}),
           ...(flags.retryMultiplier !== undefined
             ? { retryMultiplier: flags.retryMultiplier }
+            : {}),
+          ...(flags.blockWarnMs !== undefined ? { blockWarnMs: flags.blockWarnMs } : {}),
+          ...(flags.maxPendingFeedbacks !== undefined
+            ? { maxPendingFeedbacks: flags.maxPendingFeedbacks }
             : {}),
           logger: log,
         });

@@ -35,6 +35,7 @@ import {
 } from './tracked-job.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { JobIndex } from './job-index.ts';
+import { NodePings } from './node-pings.ts';
 import { admitNode } from './node-admission.ts';
 import {
   assertSafeListen,
@@ -62,6 +63,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   readonly #seen = new RecentKeys(100_000);
   readonly #acks = new FeedbackAcks();
   readonly #cancels = new CancelRequests();
+  #pings: NodePings | undefined;
   readonly #connections = new Set<Connection>();
   #server: { address: { host: string; port: number }; close(): Promise<void> } | undefined;
 
@@ -219,6 +221,21 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     return this.#dispatch.sessions.map((s) => s.info());
   }
 
+  /**
+   * Round trip to a connected node, ms: a `ping` its transport answers. It also measures
+   * how long the node's event loop takes to get to its I/O (a node busy with synchronous
+   * work answers late). Rejects with ConnectionError when no node has that name or it
+   * leaves, TimeoutError after `timeout` ms (default 5000).
+   */
+  ping(nodeName: string, options: { timeout?: number } = {}): Promise<number> {
+    const session = this.#dispatch.sessions.find((s) => s.name === nodeName && !s.closed);
+    if (!session) {
+      return Promise.reject(new ConnectionError(`no node named '${nodeName}' is connected`));
+    }
+    this.#pings ??= new NodePings(this.#clock);
+    return this.#pings.ping(session, options.timeout ?? 5000);
+  }
+
   /** Counts for dashboards and tests. */
   stats(): { tracked: number; waiting: number; nodes: number } {
     return {
@@ -330,6 +347,9 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
         return;
       case 'drain':
         session.draining = true;
+        return;
+      case 'pong':
+        this.#pings?.answered(session, m.id);
         return;
       case 'status':
         session.paused = !m.accepting;

@@ -1,9 +1,9 @@
 import { InvalidArgumentError } from '../errors.ts';
 import type { BackoffSpec, JobArgs, JobSpec } from '../model/job.ts';
-import { MIN_PERIOD_MS, parseDuration, toEpochMs } from '../model/duration.ts';
+import { parseDuration, toEpochMs } from '../model/duration.ts';
 import { assertJobName, assertNodeName } from '../model/names.ts';
 import { validateBackoff } from '../scheduling/retry.ts';
-import { validateCron } from '../scheduling/recurrence.ts';
+import { jobSettingsProblem } from '../scheduling/job-settings.ts';
 import { isRecurring } from '../scheduling/schedule.ts';
 
 /** Options of `enqueue`. Durations are seconds (fractions allowed) or strings like `'250ms'`, `'5m'`. */
@@ -12,7 +12,7 @@ export interface EnqueueOptions {
   after?: number | string;
   /** Run at this time (Date or epoch ms); wins over `after`. A time in the past runs at once. */
   runAt?: Date | number;
-  /** Run again every period, at a fixed rate (missed slots are skipped). */
+  /** Run again every period, at a fixed rate (missed slots are skipped); at least 10 ms. */
   period?: number | string;
   /** Cron expression (5 or 6 fields), instead of `period`. */
   cron?: string;
@@ -26,9 +26,9 @@ export interface EnqueueOptions {
   strictNode?: boolean;
   /** Run on the node's worker-thread pool. @default false */
   defer?: boolean;
-  /** Attempts before the job fails for good. @default the node's (10) */
+  /** Attempts before the job fails for good, 1 to 10,000 (MAX_ATTEMPT_LIMIT). @default the node's (10) */
   maxAttempt?: number;
-  /** Retry after attempt × retryMultiplier seconds. @default the node's (5) */
+  /** Retry after attempt × retryMultiplier seconds, 0 to 86,400 (MAX_RETRY_MULTIPLIER). @default the node's (5) */
   retryMultiplier?: number;
   /** Retry delay rule, instead of `retryMultiplier`. */
   backoff?: BackoffSpec;
@@ -64,13 +64,6 @@ function nameSet(
     throw new InvalidArgumentError(`${what} must be a node name or a list of names`);
   for (const n of list) assertNodeName(n, what);
   return list.length === 0 ? undefined : new Set(list);
-}
-
-function positiveInt(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new InvalidArgumentError(`${what} must be a whole number ≥ 1 (got ${String(value)})`);
-  }
-  return value;
 }
 
 const ID = /^[A-Za-z0-9_.:-]{1,200}$/;
@@ -120,45 +113,17 @@ export function buildJobSpec(input: {
   };
   // The generated id, kept as the nonce of a caller-chosen one (see JobSpec.nonce).
   if (callerId) spec.nonce = input.id;
-  if (o.period !== undefined && o.cron !== undefined) {
-    throw new InvalidArgumentError('give either period or cron, not both');
-  }
-  if (o.period !== undefined) {
-    const period = parseDuration(o.period, 'period');
-    if (period < MIN_PERIOD_MS) {
-      throw new InvalidArgumentError(
-        `period must be at least ${MIN_PERIOD_MS} ms (got ${period} ms)`,
-      );
-    }
-    spec.period = period;
-  }
-  if (o.cron !== undefined) {
-    if (typeof o.cron !== 'string') throw new InvalidArgumentError('cron must be a string');
-    validateCron(o.cron, o.tz);
-    spec.cron = o.cron;
-    if (o.tz !== undefined) spec.tz = o.tz;
-  } else if (o.tz !== undefined) {
-    throw new InvalidArgumentError('tz only applies to cron jobs');
-  }
-  if (o.maxAttempt !== undefined) spec.maxAttempt = positiveInt(o.maxAttempt, 'maxAttempt');
-  if (o.retryMultiplier !== undefined) {
-    if (
-      typeof o.retryMultiplier !== 'number' ||
-      !Number.isFinite(o.retryMultiplier) ||
-      o.retryMultiplier < 0
-    ) {
-      throw new InvalidArgumentError(
-        `retryMultiplier must be a number ≥ 0 (got ${String(o.retryMultiplier)})`,
-      );
-    }
-    spec.retryMultiplier = o.retryMultiplier;
-  }
+  // Durations and times are parsed here; whether the values are in range is decided by
+  // the same rules a node applies to a job off the wire (jobSettingsProblem, below).
+  if (o.period !== undefined) spec.period = parseDuration(o.period, 'period');
+  if (o.cron !== undefined) spec.cron = o.cron;
+  if (o.tz !== undefined) spec.tz = o.tz;
+  if (o.maxAttempt !== undefined) spec.maxAttempt = o.maxAttempt;
+  if (o.retryMultiplier !== undefined) spec.retryMultiplier = o.retryMultiplier;
   if (o.backoff !== undefined) spec.backoff = validateBackoff(o.backoff);
-  if (o.timeout !== undefined) {
-    const timeout = parseDuration(o.timeout, 'timeout');
-    if (timeout <= 0) throw new InvalidArgumentError('timeout must be greater than 0');
-    spec.timeout = timeout;
-  }
+  if (o.timeout !== undefined) spec.timeout = parseDuration(o.timeout, 'timeout');
+  const problem = jobSettingsProblem(spec);
+  if (problem !== undefined) throw new InvalidArgumentError(problem.message);
   if (o.defer !== undefined) {
     if (typeof o.defer !== 'boolean') throw new InvalidArgumentError('defer must be a boolean');
     if (o.defer) spec.defer = true;

@@ -3,24 +3,72 @@ import type { Feedback } from '../model/job.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
 import type { DistributorLink } from './distributor-link.ts';
 
+/** How many unacknowledged feedbacks one distributor may have before the node holds back. */
+export interface OutboxLimit {
+  /** Over this many for one distributor, `onPressure(id, true)`. */
+  cap: number;
+  /** Back under this many (after acknowledgements), `onPressure(id, false)`. */
+  low: number;
+  onPressure(distributorId: string, over: boolean): void;
+}
+
 /**
  * Feedbacks not yet acknowledged by their distributor. Sent at once when that distributor
  * is connected, resent whenever it (re)connects, dropped on its `fback`. With a durable
  * storage each one is written first, so a node that crashes still delivers it after a
  * restart.
+ *
+ * It also counts them per distributor: one that does not acknowledge would otherwise grow
+ * the outbox without bound. Nothing is ever dropped; at `limit.cap` the node is told
+ * (`onPressure`) so it stops taking that distributor's jobs until `limit.low`.
  */
 export class FeedbackOutbox {
   readonly #pending = new Map<string, Feedback>();
   readonly #linksById = new Map<string, DistributorLink>();
+  readonly #counts = new Map<string, number>();
+  /** Distributors at or over the cap, until they are back under the low mark. */
+  readonly #over = new Set<string>();
 
   constructor(
     private readonly storage: JobStorage,
     private readonly onStorageError: (err: unknown, key: string) => void,
+    private readonly limit?: OutboxLimit,
   ) {}
 
   /** Loads what a previous run of this node left unacknowledged. */
   async restore(): Promise<void> {
-    for (const fb of await this.storage.listFeedbacks()) this.#pending.set(fb.key, fb);
+    for (const fb of await this.storage.listFeedbacks()) this.#add(fb);
+  }
+
+  /** True while `distributorId` is over the cap (and not yet back under the low mark). */
+  over(distributorId: string | undefined): boolean {
+    return this.#over.size > 0 && distributorId !== undefined && this.#over.has(distributorId);
+  }
+
+  /** Unacknowledged feedbacks for one distributor. */
+  pendingFor(distributorId: string): number {
+    return this.#counts.get(distributorId) ?? 0;
+  }
+
+  #add(fb: Feedback): void {
+    const had = this.#pending.get(fb.key);
+    this.#pending.set(fb.key, fb);
+    if (had !== undefined) return; // the same key again (a resend, a replacement)
+    const n = (this.#counts.get(fb.distributor) ?? 0) + 1;
+    this.#counts.set(fb.distributor, n);
+    if (this.limit && n >= this.limit.cap && !this.#over.has(fb.distributor)) {
+      this.#over.add(fb.distributor);
+      this.limit.onPressure(fb.distributor, true);
+    }
+  }
+
+  #removed(distributor: string): void {
+    const n = (this.#counts.get(distributor) ?? 1) - 1;
+    if (n <= 0) this.#counts.delete(distributor);
+    else this.#counts.set(distributor, n);
+    if (this.limit && n <= this.limit.low && this.#over.delete(distributor)) {
+      this.limit.onPressure(distributor, false);
+    }
   }
 
   /** A link finished its handshake: route its distributor's feedbacks to it and resend. */
@@ -34,7 +82,7 @@ export class FeedbackOutbox {
 
   /** `stored`: the storage already holds it (written with the job's outcome). */
   async push(fb: Feedback, stored = false): Promise<void> {
-    this.#pending.set(fb.key, fb);
+    this.#add(fb);
     if (this.storage.durable && !stored) {
       await this.storage.saveFeedback(fb).catch((err: unknown) => this.onStorageError(err, fb.key));
     }
@@ -70,9 +118,19 @@ export class FeedbackOutbox {
     }
   }
 
-  /** A distributor acknowledged these feedbacks: forget them (one storage call for all). */
-  acked(keys: readonly string[]): void {
-    const known = keys.filter((key) => this.#pending.delete(key));
+  /**
+   * A distributor acknowledged these feedbacks: forget them (one storage call for all).
+   * Only its own: a peer cannot acknowledge (and so drop) another distributor's feedbacks.
+   */
+  acked(keys: readonly string[], distributorId: string | undefined): void {
+    const known: string[] = [];
+    for (const key of keys) {
+      const fb = this.#pending.get(key);
+      if (fb === undefined || fb.distributor !== distributorId) continue;
+      this.#pending.delete(key);
+      known.push(key);
+      this.#removed(fb.distributor);
+    }
     if (known.length === 0 || !this.storage.durable) return;
     this.storage
       .removeFeedback(...known)

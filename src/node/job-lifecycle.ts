@@ -265,6 +265,27 @@ export function unknownJobFeedback(record: JobRecord): Omit<Feedback, 'node' | '
 }
 
 /**
+ * The final error feedback for a job refused on arrival because a setting is out of range
+ * (see `jobSettingsProblem`): never stored or run, and the application's handle settles
+ * with an InvalidArgumentError naming the field.
+ */
+export function invalidJobFeedback(
+  spec: JobSpec,
+  message: string,
+): Omit<Feedback, 'node' | 'distributor'> {
+  const error = new InvalidArgumentError(`job ${spec.id} refused by the node: ${message}`).toInfo();
+  return {
+    jobId: spec.id,
+    key: feedbackKeyBase(spec),
+    outcome: 'error',
+    final: true,
+    attempt: 0,
+    args: { ...spec.args, error },
+    error,
+  };
+}
+
+/**
  * The outcome itself when its args can travel back in a feedback; otherwise a final error
  * naming what cannot (a Date, a function, a class instance left in args), with the args
  * the attempt started from: a clear error for the application, not a feedback that fails

@@ -3,6 +3,7 @@ import { DuplicateJobError, InvalidArgumentError, UnknownJobError } from '../err
 import { parseDuration } from '../model/duration.ts';
 import type { JobArgs } from '../model/job.ts';
 import { assertJobName } from '../model/names.ts';
+import { MAX_ATTEMPT_LIMIT } from '../scheduling/job-settings.ts';
 import type { JobContext } from './job-context.ts';
 
 /**
@@ -212,8 +213,13 @@ function checkOptions(job: string, options: JobDefinitionOptions): Readonly<Reso
   if (timeoutMs !== undefined && timeoutMs <= 0) {
     throw new InvalidArgumentError(`timeout of job ${job} must be greater than 0`);
   }
-  if (maxAttempt !== undefined && !(Number.isSafeInteger(maxAttempt) && maxAttempt >= 1)) {
-    throw new InvalidArgumentError(`maxAttempt of job ${job} must be an integer >= 1`);
+  if (
+    maxAttempt !== undefined &&
+    !(Number.isSafeInteger(maxAttempt) && maxAttempt >= 1 && maxAttempt <= MAX_ATTEMPT_LIMIT)
+  ) {
+    throw new InvalidArgumentError(
+      `maxAttempt of job ${job} must be a whole number from 1 to ${MAX_ATTEMPT_LIMIT}`,
+    );
   }
   if (backoff !== undefined) assertFunction(backoff, `backoff of job ${job}`);
   return Object.freeze({

@@ -24,6 +24,11 @@ export class Phase {
   readonly #clock: Clock;
   readonly #external: StopSignal | undefined;
   readonly #record: JobRecord;
+
+  /** The job this phase runs (for reports about it). */
+  get record(): JobRecord {
+    return this.#record;
+  }
   readonly #errbacks: boolean;
   readonly #timeoutMs: number | undefined;
   readonly #deadline: number;

@@ -50,6 +50,18 @@ export interface RunAttemptOptions {
   mergeJobItselfToArgs?: boolean;
   /** @default noopLogger */
   log?: JobLogger;
+  /** Told about steps whose synchronous part held the event loop too long. @default none */
+  blockWatch?: BlockWatch | undefined;
+}
+
+/**
+ * Watches how long the synchronous part of each step (the call, up to its return or its
+ * first await) holds the event loop: two `performance.now()` per step, and a report when
+ * it is over `thresholdMs`. One object per node, not per attempt.
+ */
+export interface BlockWatch {
+  readonly thresholdMs: number;
+  blocked(record: JobRecord, ms: number): void;
 }
 
 /**
@@ -124,11 +136,13 @@ function attempt(
     def.callbacks.length === 0
       ? [def.handler]
       : [def.handler, ...def.callbacks.map((step) => step.fn)];
+  const watch = opts.blockWatch;
   const main = runPhase(
     new Phase(clock, timeoutMs, external, record, false),
     chain,
     args,
     contextFor,
+    watch,
   );
   return main instanceof Promise ? main.then(afterMain) : afterMain(main);
 
@@ -147,7 +161,7 @@ function attempt(
     const errbacks = def.errbacks.map((step) => step.fn);
     if (errbacks.length === 0) return { kind: 'error', args, error, unrecoverable };
     const phase = new Phase(clock, timeoutMs, external, record, true);
-    const rescue = runPhase(phase, errbacks, args, contextFor);
+    const rescue = runPhase(phase, errbacks, args, contextFor, watch);
     const afterRescue = (rescue: PhaseResult): AttemptOutcome => {
       switch (rescue.type) {
         case 'done':
@@ -183,10 +197,11 @@ function runPhase(
   steps: readonly ChainStep[],
   args: JobArgs,
   contextFor: (phase: Phase) => JobContext,
+  watch: BlockWatch | undefined,
 ): PhaseResult | Promise<PhaseResult> {
   let run: PhaseResult | Promise<PhaseResult>;
   try {
-    run = runSteps(phase, steps, args, contextFor(phase), 0);
+    run = runSteps(phase, steps, args, contextFor(phase), 0, watch);
   } catch (err) {
     phase.dispose();
     throw err;
@@ -218,19 +233,23 @@ function runSteps(
   args: JobArgs,
   ctx: JobContext,
   from: number,
+  watch: BlockWatch | undefined,
 ): PhaseResult | Promise<PhaseResult> {
   for (let i = from; i < steps.length; i++) {
     if (phase.stopped) break;
     let returned: unknown;
+    const t0 = watch === undefined ? 0 : performance.now();
     try {
       // A synchronous throw lands here like a rejection would.
       returned = steps[i]!(args, ctx);
     } catch (thrown) {
+      if (watch !== undefined) checkBlocked(watch, phase.record, t0);
       return { type: 'threw', thrown };
     }
+    if (watch !== undefined) checkBlocked(watch, phase.record, t0);
     if (isThenable(returned)) {
       phase.goAsync();
-      return continueSteps(phase, steps, args, ctx, i, returned);
+      return continueSteps(phase, steps, args, ctx, i, returned, watch);
     }
     if (phase.stopped) break;
     if (isPlainObject(returned) && returned !== args) merge(args, returned);
@@ -245,6 +264,7 @@ async function continueSteps(
   ctx: JobContext,
   at: number,
   pending: PromiseLike<unknown>,
+  watch: BlockWatch | undefined,
 ): Promise<PhaseResult> {
   let returned: unknown;
   try {
@@ -254,7 +274,12 @@ async function continueSteps(
   }
   if (phase.stopped) return DONE;
   if (isPlainObject(returned) && returned !== args) merge(args, returned);
-  return runSteps(phase, steps, args, ctx, at + 1);
+  return runSteps(phase, steps, args, ctx, at + 1, watch);
+}
+
+function checkBlocked(watch: BlockWatch, record: JobRecord, t0: number): void {
+  const ms = performance.now() - t0;
+  if (ms > watch.thresholdMs) watch.blocked(record, ms);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

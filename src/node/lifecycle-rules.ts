@@ -1,3 +1,4 @@
+import { validateMaxAttempt, validateRetryMultiplier } from '../scheduling/retry.ts';
 import type { ResolvedJobOptions } from './job-registry.ts';
 import type { LifecycleRules } from './job-lifecycle.ts';
 import { NODE_DEFAULTS, type NodeOptions } from './node-options.ts';
@@ -18,10 +19,13 @@ export class LifecycleRulesCache {
   readonly node: LifecycleRules;
   readonly #byDefinition = new WeakMap<ResolvedJobOptions, LifecycleRules>();
 
+  /** @throws InvalidArgumentError for a maxAttempt or retryMultiplier out of range. */
   constructor(options: RuleNodeOptions) {
     this.node = {
-      maxAttempt: options.maxAttempt ?? NODE_DEFAULTS.maxAttempt,
-      retryMultiplier: options.retryMultiplier ?? NODE_DEFAULTS.retryMultiplier,
+      maxAttempt: validateMaxAttempt(options.maxAttempt ?? NODE_DEFAULTS.maxAttempt),
+      retryMultiplier: validateRetryMultiplier(
+        options.retryMultiplier ?? NODE_DEFAULTS.retryMultiplier,
+      ),
       removeDoneJobs: options.removeDoneJobs ?? NODE_DEFAULTS.removeDoneJobs,
       removeCancelledJobs: options.removeCancelledJobs ?? NODE_DEFAULTS.removeCancelledJobs,
       removeFailedJobs: options.removeFailedJobs ?? NODE_DEFAULTS.removeFailedJobs,

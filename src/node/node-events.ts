@@ -14,6 +14,13 @@ export type NodeEvents = {
   /** The last attempt failed. */
   'job:failed': [job: JobRecord, error: ErrorInfo];
   'job:cancelled': [job: JobRecord];
+  /** A step of the job held the event loop for `ms` (over `blockWarnMs`) before it returned or awaited. */
+  'job:blocked': [job: JobRecord, ms: number];
+  /**
+   * A distributor reached `maxPendingFeedbacks` unacknowledged feedbacks (`over`: the node
+   * takes none of its jobs) or got back under half of it.
+   */
+  'distributor:backpressure': [distributorId: string, over: boolean, pending: number];
   'storage:error': [error: StorageError];
   /** The storage went away (false) or came back (true). */
   'storage:status': [up: boolean];

@@ -29,9 +29,9 @@ export interface NodeOptions {
   threads?: number;
   /** Shared secret for the distributors' handshake. */
   secret?: string;
-  /** Attempts before a job fails for good (per-job `maxAttempt` wins). @default 10 */
+  /** Attempts before a job fails for good (per-job `maxAttempt` wins), 1 to 10,000. @default 10 */
   maxAttempt?: number;
-  /** JobReactor's retry rule: wait attempt × retryMultiplier seconds. @default 5 */
+  /** JobReactor's retry rule: wait attempt × retryMultiplier seconds (0 to 86,400). @default 5 */
   retryMultiplier?: number;
   /** Add `jobItself` (a snapshot of the job) to the args the chain sees. @default false */
   mergeJobItselfToArgs?: boolean;
@@ -57,6 +57,21 @@ export interface NodeOptions {
   linkLeaseMs?: number;
   /** Handshake deadline, ms. @default 2000 */
   handshakeTimeoutMs?: number;
+  /**
+   * A job step whose synchronous part holds the event loop longer than this, ms, is logged
+   * at warn level and emitted as `job:blocked`: meanwhile the node answered no heartbeat and
+   * ran no timer (CPU-bound work belongs in `defer: true`). 0 turns the check off.
+   * @default 1000
+   */
+  blockWarnMs?: number;
+  /**
+   * Unacknowledged feedbacks one distributor may have. At this many the node takes no more
+   * jobs from it (`status { accepting: false }` to it alone, no credit back, new jobs
+   * rejected) until its acknowledgements bring it under half; nothing is dropped. Keeps a
+   * distributor that never acknowledges from growing the node's outbox without bound.
+   * @default 10000
+   */
+  maxPendingFeedbacks?: number;
   clock?: Clock;
   /** pino-compatible logger. @default silent */
   logger?: Logger;
@@ -75,6 +90,8 @@ export const NODE_DEFAULTS = {
   /** linkLeaseMs, in heartbeats. */
   linkLeaseHeartbeats: 2,
   handshakeTimeoutMs: 2000,
+  blockWarnMs: 1000,
+  maxPendingFeedbacks: 10_000,
 } as const;
 
 /** `'host:port'` (IPv6 in brackets) or `{ host, port }` → `{ host, port }`; bad input throws InvalidArgumentError. */

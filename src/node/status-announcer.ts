@@ -4,13 +4,15 @@ import type { JobRegistry } from './job-registry.ts';
 
 /**
  * What the node tells its distributors about itself, beyond the hello: whether it takes
- * jobs (not while its storage is down) and which jobs it can run. A `status` goes to every
- * link when either changes, and to a link that connects while the node is paused (a fresh
- * link assumes the node takes jobs).
+ * jobs (not while its storage is down, and not from a distributor it holds back) and which
+ * jobs it can run. A `status` goes to every link when either changes, and to a link that
+ * connects while the node is paused for it (a fresh link assumes the node takes jobs).
  */
 export class StatusAnnouncer {
   /** False while the storage is down: distributors are told to send nothing. */
   accepting = true;
+  /** Links held back on their own (their distributor leaves too many feedbacks unacknowledged). */
+  readonly #held = new Set<DistributorLink>();
   #jobsChangePending = false;
   readonly #links: readonly DistributorLink[];
   readonly #registry: Pick<JobRegistry, 'names'>;
@@ -26,14 +28,38 @@ export class StatusAnnouncer {
     this.#isRunning = isRunning;
   }
 
-  /** A link finished its handshake: tell it at once if the node is paused. */
-  linkReady(link: DistributorLink): void {
-    if (!this.accepting) link.send(this.#status());
+  /**
+   * A link finished its handshake: tell it at once if the node is paused for it. `held`:
+   * whether it starts held back.
+   */
+  linkReady(link: DistributorLink, held = false): void {
+    if (held) this.#held.add(link);
+    else this.#held.delete(link);
+    if (!this.accepts(link)) link.send(this.#status(link));
+  }
+
+  /** Whether the node takes jobs from this link now. */
+  accepts(link: DistributorLink): boolean {
+    return this.accepting && (this.#held.size === 0 || !this.#held.has(link));
+  }
+
+  /** True while this link is held back on its own. */
+  isHeld(link: DistributorLink): boolean {
+    return this.#held.size > 0 && this.#held.has(link);
+  }
+
+  /** Holds one link back (`accepting: false` to it only) or lets it go; told if it changes. */
+  hold(link: DistributorLink, held: boolean): void {
+    if (held === this.#held.has(link)) return;
+    if (held) this.#held.add(link);
+    else this.#held.delete(link);
+    // Only a change this link can see (a paused node stays paused for it).
+    if (this.accepting && link.ready) link.send(this.#status(link));
   }
 
   /** Sends the current status to every link. */
   broadcast(): void {
-    for (const link of this.#links) link.send(this.#status());
+    for (const link of this.#links) link.send(this.#status(link));
   }
 
   /**
@@ -49,7 +75,7 @@ export class StatusAnnouncer {
     });
   }
 
-  #status(): StatusMessage {
-    return { t: 'status', accepting: this.accepting, jobs: this.#registry.names() };
+  #status(link: DistributorLink): StatusMessage {
+    return { t: 'status', accepting: this.accepts(link), jobs: this.#registry.names() };
   }
 }

@@ -1,4 +1,10 @@
-import { CancelJob, ClosedError, InvalidArgumentError, ShutdownError } from '../errors.ts';
+import {
+  CancelJob,
+  ClosedError,
+  InvalidArgumentError,
+  QueueFullError,
+  ShutdownError,
+} from '../errors.ts';
 import { systemClock, type Clock } from '../model/clock.ts';
 import { ownedCopy, randomId } from '../model/ids.ts';
 import { FINAL_STATUSES, type JobRecord, type JobSpec } from '../model/job.ts';
@@ -7,15 +13,18 @@ import { assertNodeName } from '../model/names.ts';
 import { TypedEmitter } from '../model/typed-emitter.ts';
 import type { Message } from '../protocol/messages.ts';
 import { firstDue, isInstantSpec, isRecurring } from '../scheduling/schedule.ts';
+import { jobSettingsProblem, type SettingsProblem } from '../scheduling/job-settings.ts';
 import { TimerQueue } from '../scheduling/timer-queue.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
 import { createStorage } from '../storage/create-storage.ts';
 import type { DistributorLink } from './distributor-link.ts';
+import { CreditGate } from './credit-gate.ts';
 import { DeferPool } from './defer-pool.ts';
 import { FeedbackOutbox } from './feedback-outbox.ts';
 import { LinkBatcher } from './link-batcher.ts';
 import { defaultRegistry, type JobRegistry, type ResolvedJobOptions } from './job-registry.ts';
 import {
+  invalidJobFeedback,
   markStarted,
   newRecord,
   sendableOutcome,
@@ -26,6 +35,7 @@ import { loadJobDirectory } from './job-loader.ts';
 import {
   Interrupter,
   runAttempt,
+  type BlockWatch,
   type AttemptOutcome,
   type RunAttemptOptions,
 } from './job-runner.ts';
@@ -50,6 +60,20 @@ const STORAGE_RETRY_MS = 1000;
  * default maxDeliveries (3) an innocent job that ran beside it reaches 2 at most.
  */
 const SUSPECT_CRASHES = 2;
+
+/** How often a recurring job of a distributor held back (outbox over its cap) looks again. */
+const HELD_RUN_RECHECK_MS = 1000;
+
+/**
+ * Runs started in one event-loop turn before the rest wait for the next (`setImmediate`),
+ * and the time after which they wait anyway. A run that settles starts the next in a
+ * microtask (settle → schedule → pump → run), so retries due at once (retryMultiplier 0)
+ * or a crowd of jobs due together would otherwise chain without ever letting I/O, timers
+ * or heartbeats in. 256 runs of an instant job take well under a millisecond; a turn is
+ * a handful of such batches on the hot path, so the budget costs nothing there.
+ */
+const PUMP_BUDGET_STARTS = 256;
+const PUMP_BUDGET_MS = 10;
 
 /** Why a running attempt was aborted by the node itself (not a failure of the job). */
 class Interrupted extends ShutdownError {}
@@ -89,7 +113,16 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly #creditOwed = new Map<string, DistributorLink>();
   readonly #outbox: FeedbackOutbox;
   readonly #batcher = new LinkBatcher();
+  /** Credits to give back; held back from a distributor over maxPendingFeedbacks. */
+  readonly #credits = new CreditGate(this.#batcher);
   #active = 0;
+  /** Runs started since the last turn began (see PUMP_BUDGET_STARTS). */
+  #turnStarts = 0;
+  /** `performance.now()` at this turn's first start: elapsed CPU, not scheduling time. */
+  #turnStartedAt = 0;
+  /** The budget ran out: the next turn pumps again. */
+  #pumpYielded = false;
+  readonly #blockWatch: BlockWatch | undefined;
   /** Whether the node takes jobs, and which: told to the distributors. */
   readonly #status: StatusAnnouncer;
   /** Failed storage operations: reported, and writes replayed when the storage returns. */
@@ -127,8 +160,18 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       ...(options.redisPrefix !== undefined ? { prefix: options.redisPrefix } : {}),
     });
     this.#storageSync = new StorageSync(this.#log, (error) => this.emit('storage:error', error));
-    this.#outbox = new FeedbackOutbox(this.#storage, (err, key) =>
-      this.#storageSync.failed(err, key),
+    const cap = options.maxPendingFeedbacks ?? NODE_DEFAULTS.maxPendingFeedbacks;
+    if (!Number.isSafeInteger(cap) || cap < 1) {
+      throw new InvalidArgumentError(`maxPendingFeedbacks must be a whole number ≥ 1 (got ${cap})`);
+    }
+    this.#outbox = new FeedbackOutbox(
+      this.#storage,
+      (err, key) => this.#storageSync.failed(err, key),
+      {
+        cap,
+        low: Math.floor(cap / 2),
+        onPressure: (distributorId, over) => this.#outboxPressure(distributorId, over),
+      },
     );
     this.#registry = options.registry ?? defaultRegistry;
     const concurrency = options.concurrency ?? NODE_DEFAULTS.concurrency;
@@ -140,6 +183,12 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       throw new InvalidArgumentError('distributors must be a list of host:port addresses');
     }
     this.#mergeJobItself = options.mergeJobItselfToArgs ?? NODE_DEFAULTS.mergeJobItselfToArgs;
+    const blockWarnMs = options.blockWarnMs ?? NODE_DEFAULTS.blockWarnMs;
+    if (typeof blockWarnMs !== 'number' || !(blockWarnMs >= 0)) {
+      throw new InvalidArgumentError(`blockWarnMs must be a number of ms ≥ 0 (got ${blockWarnMs})`);
+    }
+    this.#blockWatch =
+      blockWarnMs === 0 ? undefined : { thresholdMs: blockWarnMs, blocked: this.#blocked };
     this.#rules = new LifecycleRulesCache(options);
     this.#deferPool = new DeferPool({
       jobDirectory: options.jobDirectory,
@@ -166,6 +215,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       onMessage: (link, m) => this.#onMessage(link, m),
       onDown: (link, reason) => {
         this.#batcher.forget(link);
+        this.#credits.forget(link);
         this.emit('distributor:disconnected', link.address, reason);
       },
       onRejected: (link, error) => {
@@ -261,7 +311,9 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   #onLinkReady(link: DistributorLink): void {
     if (link.distributorId !== undefined) this.#linkById.set(link.distributorId, link);
     if (!this.#storage.durable) void this.#ownership.linkReady(link);
-    this.#status.linkReady(link);
+    const held = this.#outbox.over(link.distributorId);
+    if (held) this.#credits.close(link);
+    this.#status.linkReady(link, held);
     this.emit('distributor:connected', link.address, link.distributorId ?? '');
     this.#outbox.linkReady(link);
   }
@@ -272,7 +324,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         this.#receive(link, m.job);
         return;
       case 'fback':
-        this.#outbox.acked(m.keys);
+        this.#outbox.acked(m.keys, link.distributorId);
         return;
       case 'owned':
         this.#ownership.answered(link, m.ids);
@@ -283,6 +335,34 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       default:
         this.#log.warn({ type: m.t, address: link.address }, 'unexpected message from distributor');
     }
+  }
+
+  /**
+   * A distributor has `maxPendingFeedbacks` feedbacks unacknowledged (`over`), or is back
+   * under half of that. Over: it alone is told `accepting: false`, gets no credit back and
+   * has its new jobs rejected, so a peer that never acknowledges cannot grow the outbox
+   * without bound. Nothing is dropped: its feedbacks stay and are resent on reconnect.
+   */
+  #outboxPressure(distributorId: string, over: boolean): void {
+    for (const link of this.#links) {
+      if (link.distributorId !== distributorId) continue;
+      if (over) this.#credits.close(link);
+      this.#status.hold(link, over);
+      if (!over) this.#credits.open(link);
+    }
+    const pending = this.#outbox.pendingFor(distributorId);
+    if (over) {
+      this.#log.warn(
+        { distributor: distributorId, pending },
+        'distributor leaves too many feedbacks unacknowledged: taking no more of its jobs',
+      );
+    } else {
+      this.#log.info(
+        { distributor: distributorId, pending },
+        'feedbacks acknowledged: taking jobs again',
+      );
+    }
+    this.emit('distributor:backpressure', distributorId, over, pending);
   }
 
   /** Storage went away or came back: pause or resume taking jobs, replay failed writes. */
@@ -310,6 +390,27 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       });
       return;
     }
+    if (this.#status.isHeld(link) && !this.#holds(spec.id)) {
+      // Sent before our `accepting: false` arrived, or by a peer that ignores it. Checked
+      // first: even a refusal would add a feedback.
+      const error = new QueueFullError(
+        `node ${this.name} holds ${this.#outbox.pendingFor(link.distributorId ?? '')} unacknowledged feedbacks for this distributor: acknowledge them first`,
+      );
+      link.send({ t: 'rejected', ids: [spec.id], error: error.toInfo() });
+      return;
+    }
+    // Nothing from the wire is trusted: the same rules as enqueue (a peer of another version,
+    // or a hostile one, could send a period of 1e-300 ms or 10^15 attempts).
+    const problem =
+      spec.distributor === link.distributorId
+        ? jobSettingsProblem(spec)
+        : {
+            // Feedbacks are routed, counted and acknowledged by this id: a peer may not
+            // send them to another distributor, or to one that never acknowledges.
+            field: 'distributor',
+            message: `distributor must be the id of the distributor that sends the job (${link.distributorId ?? '?'})`,
+          };
+    if (problem !== undefined) return this.#refuseInvalid(link, spec, problem, now);
     const instant = !isRecurring(spec) && spec.runAt <= now;
     if (this.#holds(spec.id)) {
       // A second delivery of a job we already hold (the distributor re-sent it after a
@@ -317,7 +418,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       // already gave one back.
       if (instant) {
         if (this.#creditOwed.has(spec.id)) this.#creditOwed.set(spec.id, link);
-        else this.#batcher.credit(link);
+        else this.#credits.give(link);
       }
       this.#batcher.accepted(link, spec.id);
       return;
@@ -377,6 +478,29 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     );
   }
 
+  /**
+   * A job whose settings break the rules is neither stored nor run: accepted (so the
+   * distributor's handle moves on), its credit given back, and answered with a final
+   * InvalidArgumentError feedback naming the field.
+   */
+  #refuseInvalid(
+    link: DistributorLink,
+    spec: JobSpec,
+    problem: SettingsProblem,
+    now: number,
+  ): void {
+    this.#log.warn(
+      { jobId: spec.id, name: spec.name, field: problem.field, address: link.address },
+      `refused a job: ${problem.message}`,
+    );
+    this.#batcher.accepted(link, spec.id);
+    if (!isRecurring(spec) && spec.runAt <= now) this.#credits.give(link);
+    const fb = invalidJobFeedback(spec, problem.message);
+    // To the sender, whatever the job claims.
+    const distributor = link.distributorId ?? spec.distributor;
+    void this.#outbox.push({ ...fb, node: this.name, distributor });
+  }
+
   #firstDue(spec: JobSpec, now: number): number {
     // A new periodic job's first slot is its runAt even if it arrives a little late; a
     // re-dispatched one (delivery > 1) keeps its grid and skips slots already past.
@@ -434,6 +558,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   // ---- running ---------------------------------------------------------------------
 
   #pump(): void {
+    if (this.#pumpYielded) return; // the next turn pumps
     while (this.#state === 'running' && this.#active < this.#concurrency) {
       if (this.#aloneId !== undefined) return;
       if (this.#suspects.length > 0) {
@@ -445,6 +570,17 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         return;
       }
       if (this.#ready.size === 0) return;
+      if (this.#turnStarts === 0) {
+        this.#turnStartedAt = performance.now();
+        setImmediate(this.#nextTurn);
+      } else if (
+        this.#turnStarts >= PUMP_BUDGET_STARTS ||
+        performance.now() - this.#turnStartedAt > PUMP_BUDGET_MS
+      ) {
+        this.#pumpYielded = true;
+        return;
+      }
+      this.#turnStarts++;
       this.#start(this.#ready.take()!);
     }
   }
@@ -472,6 +608,24 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#batcher.stopped(link, record.id, record.attempt);
   }
 
+  /** After the I/O of the loop's next turn: a fresh budget, and the runs that waited for it. */
+  readonly #nextTurn = (): void => {
+    this.#turnStarts = 0;
+    if (!this.#pumpYielded) return;
+    this.#pumpYielded = false;
+    this.#pump();
+  };
+
+  readonly #blocked = (record: JobRecord, ms: number): void => {
+    const rounded = Math.round(ms);
+    this.#log.warn(
+      { jobId: record.id, name: record.name, ms: rounded },
+      `job ${record.name} (${record.id}) held the event loop for ${rounded} ms in one step: ` +
+        'no heartbeat or timer ran meanwhile; run CPU-bound work with defer: true',
+    );
+    this.emit('job:blocked', record, ms);
+  };
+
   /** A run slot is free again. */
   #release(): void {
     this.#active--;
@@ -493,6 +647,12 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (!record || FINAL_STATUSES.has(record.status)) return;
     const def = this.#registry.get(record.name);
     if (!def) return this.#finishUnknown(record);
+    if (this.#outbox.over(record.distributor) && isRecurring(record)) {
+      // Each run would add a feedback its distributor does not acknowledge: the run waits
+      // (checked again every second) until it does. Runs missed meanwhile are skipped.
+      if (this.#state === 'running') this.#timers.add(id, this.#clock.now() + HELD_RUN_RECHECK_MS);
+      return;
+    }
     const slot = record.dueAt;
     const durable = this.#storage.durable;
     // A memory node starts nothing of a distributor whose link is not fresh (see LinkOwnership).
@@ -544,6 +704,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         signal: running.controller.signal,
         mergeJobItselfToArgs: this.#mergeJobItself,
         log: this.#log,
+        blockWatch: this.#blockWatch,
       };
       if (record.timeout !== undefined) runOpts.timeoutMs = record.timeout;
       const pool = record.defer === true ? this.#deferPool.get() : undefined;
@@ -615,7 +776,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     const link = this.#creditOwed.get(id);
     if (!link) return;
     this.#creditOwed.delete(id);
-    if (link.ready) this.#batcher.credit(link);
+    if (link.ready) this.#credits.give(link);
   }
 
   #finishUnknown(record: JobRecord): void {

@@ -29,7 +29,8 @@ import type { Feedback, JobSpec } from '../model/job.ts';
  *                     (its link went silent past its lease, or it reconnected)
  *   dist → owned      the subset still held by this node: it may run those; the rest went
  *                     elsewhere and the node drops them without running
- *   both → ping/pong  liveness when idle
+ *   both → ping/pong  liveness when idle; a ping with an `id` (a measured round trip)
+ *                     is answered by a pong with the same id
  *   both → error      fatal; the sender closes the connection after it
  */
 export const PROTOCOL_VERSION = 1;
@@ -152,10 +153,14 @@ export interface DrainMessage {
 
 export interface PingMessage {
   t: 'ping';
+  /** Set by `distributor.ping()` to time a round trip; echoed in the pong. */
+  id?: number;
 }
 
 export interface PongMessage {
   t: 'pong';
+  /** The id of the ping this answers, if it had one. */
+  id?: number;
 }
 
 export interface ErrorMessage {

@@ -40,8 +40,10 @@ export function validateMessage(value: unknown): Message {
       break;
     case 'ready':
     case 'drain':
+      break;
     case 'ping':
     case 'pong':
+      if (m.id !== undefined) count(m, 'id', m.t);
       break;
     case 'job':
       jobSpec(m.job);

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type ErrorInfo } from '../errors.ts';
 import type { BackoffSpec } from '../model/job.ts';
 import { MAX_DURATION_MS } from '../model/duration.ts';
+import { MAX_ATTEMPT_LIMIT, MAX_RETRY_MULTIPLIER } from './job-settings.ts';
 
 /** Attempts before a job fails for good, as in JobReactor. */
 export const DEFAULT_MAX_ATTEMPT = 10;
@@ -156,25 +157,35 @@ export function validateBackoff(spec: unknown): BackoffSpec {
 }
 
 /**
- * Checks a retry multiplier (seconds per attempt): a finite number ≥ 0. Returns it.
+ * Checks a retry multiplier (seconds per attempt): a number from 0 to MAX_RETRY_MULTIPLIER.
+ * Returns it.
  *
  * @throws InvalidArgumentError otherwise.
  */
 export function validateRetryMultiplier(value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new InvalidArgumentError(`retryMultiplier must be a number ≥ 0 (got ${shown(value)})`);
+  if (typeof value !== 'number' || !(value >= 0 && value <= MAX_RETRY_MULTIPLIER)) {
+    throw new InvalidArgumentError(
+      `retryMultiplier must be a number of seconds from 0 to ${MAX_RETRY_MULTIPLIER} (got ${shown(value)})`,
+    );
   }
   return value;
 }
 
 /**
- * Checks a max attempt count: a whole number ≥ 1. Returns it.
+ * Checks a max attempt count: a whole number from 1 to MAX_ATTEMPT_LIMIT. Returns it.
  *
  * @throws InvalidArgumentError otherwise.
  */
 export function validateMaxAttempt(value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new InvalidArgumentError(`maxAttempt must be a whole number ≥ 1 (got ${shown(value)})`);
+  if (
+    typeof value !== 'number' ||
+    !Number.isInteger(value) ||
+    value < 1 ||
+    value > MAX_ATTEMPT_LIMIT
+  ) {
+    throw new InvalidArgumentError(
+      `maxAttempt must be a whole number from 1 to ${MAX_ATTEMPT_LIMIT} (got ${shown(value)})`,
+    );
   }
   return value;
 }

@@ -20,6 +20,9 @@ export interface Connection {
   close(reason?: JobReactorError): void;
   /** Handlers run in registration order for every decoded message. */
   onMessage(handler: (message: Message) => void): void;
-  /** `reason` is why the link ended: a protocol error, a peer timeout, a socket error, or undefined for a clean close. */
-  onClose(handler: (reason: Error | undefined) => void): void;
+  /**
+   * `reason` is why the link ended: a protocol error, a peer timeout, a socket error, or
+   * undefined for a clean close. Returns a function that unregisters the handler.
+   */
+  onClose(handler: (reason: Error | undefined) => void): () => void;
 }

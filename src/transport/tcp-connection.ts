@@ -260,10 +260,13 @@ export class TcpConnection implements Connection {
     if (this.#state !== State.Open) return;
     switch (message.t) {
       case 'ping':
-        this.send({ t: 'pong' });
+        this.send(message.id === undefined ? { t: 'pong' } : { t: 'pong', id: message.id });
         return;
       case 'pong':
-        return;
+        // A heartbeat's pong only proves liveness (any frame does); one with an id answers
+        // a measured ping, and goes to the handlers.
+        if (message.id === undefined) return;
+        break;
       case 'error':
         // The peer closes after an error; never echo one back.
         this.#closeWith(new RemoteError(message.error));

@@ -22,6 +22,8 @@ describe('cli - jobreactor', () => {
       ['--max-attempt', 'JR_MAX_ATTEMPT'],
       ['--retry-multiplier', 'JR_RETRY_MULTIPLIER'],
       ['--stop-timeout', 'JR_STOP_TIMEOUT'],
+      ['--block-warn-ms', 'JR_BLOCK_WARN_MS'],
+      ['--max-pending-feedbacks', 'JR_MAX_PENDING_FEEDBACKS'],
       ['--log-level', 'JR_LOG_LEVEL'],
     ];
     const text = stdout.replace(/\s+/g, ' ');

@@ -9,6 +9,7 @@ function fakeLink(): DistributorLink & { sent: Message[] } {
   const sent: Message[] = [];
   return {
     sent,
+    ready: true,
     send(m: Message) {
       sent.push(m);
       return true;
@@ -70,5 +71,31 @@ describe('status announcer', () => {
     state.running = false; // stopped before the turn ended
     await flush();
     expect(links[0]!.sent).toEqual([]);
+  });
+
+  it('status announcer - a held link alone is told accepting: false, and told again when let go', () => {
+    const { links, announcer } = setup();
+    announcer.hold(links[0]!, true);
+    announcer.hold(links[0]!, true); // no change, nothing sent
+    expect(links[0]!.sent).toEqual([{ t: 'status', accepting: false, jobs: ['a'] }]);
+    expect(links[1]!.sent).toEqual([]);
+    expect(announcer.accepts(links[0]!)).toBe(false);
+    expect(announcer.accepts(links[1]!)).toBe(true);
+    announcer.broadcast();
+    expect(links[0]!.sent.at(-1)).toEqual({ t: 'status', accepting: false, jobs: ['a'] });
+    expect(links[1]!.sent.at(-1)).toEqual({ t: 'status', accepting: true, jobs: ['a'] });
+    announcer.hold(links[0]!, false);
+    expect(links[0]!.sent.at(-1)).toEqual({ t: 'status', accepting: true, jobs: ['a'] });
+  });
+
+  it('status announcer - a link that reconnects held back is told at once; a paused node stays paused for it', () => {
+    const { links, announcer } = setup();
+    announcer.linkReady(links[0]!, true);
+    expect(links[0]!.sent).toEqual([{ t: 'status', accepting: false, jobs: ['a'] }]);
+    expect(announcer.isHeld(links[0]!)).toBe(true);
+    announcer.accepting = false; // storage down
+    announcer.hold(links[0]!, false); // let go, but the node is paused: nothing to tell
+    expect(links[0]!.sent).toHaveLength(1);
+    expect(announcer.accepts(links[0]!)).toBe(false);
   });
 });

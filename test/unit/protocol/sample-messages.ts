@@ -101,6 +101,8 @@ export const sampleMessages: Message[] = [
   { t: 'drain' },
   { t: 'ping' },
   { t: 'pong' },
+  { t: 'ping', id: 7 },
+  { t: 'pong', id: 7 },
   { t: 'error', error: { name: 'ProtocolError', code: 'JR_ERR_PROTOCOL', message: 'bad' } },
 ];
 

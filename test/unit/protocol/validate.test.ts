@@ -30,6 +30,8 @@ describe('validate', () => {
       [null, 'message'],
       [[], 'message'],
       [{ t: 'warp' }, 't'],
+      [{ t: 'ping', id: -1 }, 'ping.id'],
+      [{ t: 'pong', id: 'x' }, 'pong.id'],
       [{ t: 42 }, 't'],
       [
         {
