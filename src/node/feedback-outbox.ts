@@ -70,6 +70,16 @@ export class FeedbackOutbox {
     }
   }
 
+  /** The storage lost data: writes every pending feedback again (they are still owed). */
+  async repersist(): Promise<void> {
+    if (!this.storage.durable) return;
+    await Promise.all(
+      [...this.#pending.values()].map((fb) =>
+        this.storage.saveFeedback(fb).catch((err: unknown) => this.onStorageError(err, fb.key)),
+      ),
+    );
+  }
+
   /** A distributor acknowledged these feedbacks: forget them (one storage call for all). */
   acked(keys: readonly string[]): void {
     const known = keys.filter((key) => this.#pending.delete(key));
