@@ -283,7 +283,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
 
   // ---- receiving -------------------------------------------------------------------
 
-  #receive(link: DistributorLink, spec: JobSpec): void {
+  #receive(link: DistributorLink, spec: JobSpec, looked = false): void {
     const now = this.#clock.now();
     if (this.#state !== 'running') {
       link.send({
@@ -298,6 +298,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       this.#batcher.accepted(link, spec.id);
       return;
     }
+    if (!looked && spec.delivery > 1 && this.#storage.durable)
+      return this.#receiveAgain(link, spec);
     const instant = !isRecurring(spec) && spec.runAt <= now;
     // A waiting job's id is a key of the storage and timer maps for as long as it waits.
     const id = instant ? spec.id : ownedCopy(spec.id);
@@ -350,6 +352,22 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         this.emit('storage:error', error);
         link.send({ t: 'rejected', ids: [spec.id], error: error.toInfo() });
       },
+    );
+  }
+
+  /**
+   * A re-sent job (delivery > 1) may be stored here already: this node took it but died
+   * before its "accepted" left, or adopted it. The stored record stays (with its crash
+   * count, so a poison job cannot reset it by being re-sent); otherwise it is a new job.
+   */
+  #receiveAgain(link: DistributorLink, spec: JobSpec): void {
+    this.#storage.load(spec.id).then(
+      (stored) => {
+        if (stored === undefined) return this.#receive(link, spec, true);
+        this.#batcher.accepted(link, spec.id);
+        if (!FINAL_STATUSES.has(stored.status) && !this.#holds(spec.id)) this.#takeStored(stored);
+      },
+      () => this.#receive(link, spec, true),
     );
   }
 
