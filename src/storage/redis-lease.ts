@@ -194,18 +194,33 @@ export class RedisLease {
 
   /** Our connection's CLIENT ID and the server's run_id (both change on a reconnect/restart). */
   async #refreshHolder(): Promise<void> {
-    const [id, info] = await Promise.all([this.#client.client('ID'), this.#client.info('server')]);
-    this.#holder.clientId = Number(id);
-    this.#holder.runId = /run_id:(\w+)/.exec(info)?.[1] ?? '';
+    try {
+      const [id, info] = await Promise.all([
+        this.#client.client('ID'),
+        this.#client.info('server'),
+      ]);
+      this.#holder.clientId = Number(id);
+      this.#holder.runId = /run_id:(\w+)/.exec(info)?.[1] ?? '';
+    } catch {
+      // Redis down (the renewal fails next), or a server that refuses CLIENT or INFO (some
+      // managed Redis): the last values stay; without any, no holder's death can be
+      // proven, so a restarted node waits out the TTL instead.
+    }
   }
 
   /** True when the holder's connection is provably gone. */
   async #gone(holder: LeaseHolder): Promise<boolean> {
-    if (holder.runId !== this.#holder.runId) return true;
+    if (holder.clientId === 0 || this.#holder.clientId === 0) return false; // unknown: no proof
+    if (holder.runId !== this.#holder.runId)
+      return holder.runId !== '' && this.#holder.runId !== '';
     // Same connection: it is us only if it is our own instance (two storages may share a client).
     if (holder.clientId === this.#holder.clientId) return holder.instance === this.#holder.instance;
-    const list = (await this.#client.client('LIST', 'ID', String(holder.clientId))) as string;
-    return list.trim() === '';
+    try {
+      const list = (await this.#client.client('LIST', 'ID', String(holder.clientId))) as string;
+      return list.trim() === '';
+    } catch {
+      return false;
+    }
   }
 
   #sleep(ms: number): Promise<void> {
