@@ -342,5 +342,35 @@ describe.skipIf(!redisAvailable())(
         await own.stop();
       }
     }, 60_000);
+    it('in process: startNode with a name a live Redis node holds rejects with DuplicateNodeError, logged at error level', async () => {
+      const d = await distributor();
+      const prefix = randomPrefix();
+      const reg = new JobRegistry();
+      reg.define('echo', () => ({ ok: true }));
+      const opts = {
+        name: 'twin-in-process',
+        distributors: [`127.0.0.1:${d.address.port}`],
+        registry: reg,
+        storage: redis.url,
+        redisPrefix: prefix,
+      };
+      const first = await startNode(opts);
+      nodes.push(first);
+      const errors: string[] = [];
+      const logger = {
+        debug: () => {},
+        info: () => {},
+        warn: () => {},
+        error: (obj: unknown, msg?: string) => void errors.push(`${JSON.stringify(obj)} ${msg}`),
+      };
+      await expect(startNode({ ...opts, logger })).rejects.toMatchObject({
+        code: 'JR_ERR_DUPLICATE_NODE',
+      });
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toContain('JR_ERR_DUPLICATE_NODE');
+      expect(errors[0]).toContain(`instance ${first.instance}`);
+      await waitUntil(() => connected(d, 'twin-in-process'));
+      expect(await d.enqueue('echo', {}).result).toEqual({ ok: true });
+    });
   },
 );
