@@ -37,6 +37,8 @@ interface NodeFlags {
   threads?: number;
   maxAttempt?: number;
   retryMultiplier?: number;
+  leaseTtl?: number;
+  maxDeliveries?: number;
   stopTimeout: number;
   blockWarnMs?: number;
   maxPendingFeedbacks?: number;
@@ -95,6 +97,19 @@ export function registerNodeCommand(program: Command): void {
         .argParser(nonNegative),
     )
     .addOption(
+      new Option('--lease-ttl <ms>', 'Redis storage: lease TTL on the node name (default 10000)')
+        .env('JR_LEASE_TTL')
+        .argParser(positiveInt),
+    )
+    .addOption(
+      new Option(
+        '--max-deliveries <n>',
+        'durable storage: quarantine a job after its node died this many times running it (default 3)',
+      )
+        .env('JR_MAX_DELIVERIES')
+        .argParser(positiveInt),
+    )
+    .addOption(
       new Option('--stop-timeout <ms>', 'grace period for running jobs on SIGTERM')
         .env('JR_STOP_TIMEOUT')
         .argParser(positiveInt)
@@ -146,6 +161,8 @@ export function registerNodeCommand(program: Command): void {
           ...(flags.maxPendingFeedbacks !== undefined
             ? { maxPendingFeedbacks: flags.maxPendingFeedbacks }
             : {}),
+          ...(flags.leaseTtl !== undefined ? { leaseTtlMs: flags.leaseTtl } : {}),
+          ...(flags.maxDeliveries !== undefined ? { maxDeliveries: flags.maxDeliveries } : {}),
           logger: log,
         });
       } catch (err) {

@@ -178,3 +178,13 @@ export function stripAttemptKeys(args: JobArgs): JobArgs {
 export function feedbackKeyBase(job: Pick<JobSpec, 'id' | 'nonce'>): string {
   return job.nonce === undefined ? job.id : `${job.id}~${job.nonce}`;
 }
+
+/**
+ * Notes on `record` (mutated) that `node` died while running it: `crashes + 1`, `node`
+ * appended to `crashedOn`. Poison accounting for a record found `in progress` at resume
+ * or adoption.
+ */
+export function recordCrash(record: JobRecord, node: string): void {
+  record.crashes = (record.crashes ?? 0) + 1;
+  record.crashedOn = [...(record.crashedOn ?? []), node];
+}

@@ -118,6 +118,16 @@ export class FeedbackOutbox {
     }
   }
 
+  /** The storage lost data: writes every pending feedback again (they are still owed). */
+  async repersist(): Promise<void> {
+    if (!this.storage.durable) return;
+    await Promise.all(
+      [...this.#pending.values()].map((fb) =>
+        this.storage.saveFeedback(fb).catch((err: unknown) => this.onStorageError(err, fb.key)),
+      ),
+    );
+  }
+
   /**
    * A distributor acknowledged these feedbacks: forget them (one storage call for all).
    * Only its own: a peer cannot acknowledge (and so drop) another distributor's feedbacks.

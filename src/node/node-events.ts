@@ -1,4 +1,4 @@
-import type { ErrorInfo, StorageError } from '../errors.ts';
+import type { ErrorInfo, LeaseLostError, StorageError, StorageLostError } from '../errors.ts';
 import type { JobRecord } from '../model/job.ts';
 
 /** Events of a WorkerNode (`node.on(name, listener)`). */
@@ -24,5 +24,17 @@ export type NodeEvents = {
   'storage:error': [error: StorageError];
   /** The storage went away (false) or came back (true). */
   'storage:status': [up: boolean];
+  /**
+   * Durable storage: another live process took this node's name. The node runs none of
+   * its jobs any more and takes no new ones; attempts already running finish, but their
+   * writes are refused.
+   */
+  'lease:lost': [error: LeaseLostError];
+  /** Durable storage: the jobs (and feedbacks) of dead node `from` were moved here. */
+  'jobs:adopted': [from: string, jobs: number, feedbacks: number];
+  /** Nodes died while running this job `maxDeliveries` times: it ends, not run again. */
+  'job:quarantined': [job: JobRecord, error: ErrorInfo];
+  /** The storage lost data (Redis restarted empty, FLUSHALL): `jobs` ended with StorageLostError. */
+  'storage:lost': [error: StorageLostError, jobs: number];
   stopped: [];
 };

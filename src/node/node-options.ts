@@ -43,6 +43,18 @@ export interface NodeOptions {
   removeFailedJobs?: boolean;
   /** Resume the jobs a durable storage holds when the node starts. @default true */
   retryJobsAtStart?: boolean;
+  /**
+   * Lease TTL on the node's name when `storage` is a Redis URL, ms (renewed every third of
+   * it). A second live node with this name fails to start; this node's jobs are adopted
+   * by a live peer this long after it died; a node that could not renew for this long
+   * starts no job until it can. @default 10000
+   */
+  leaseTtlMs?: number;
+  /**
+   * Durable storage: a job that was running when its node died this many times is
+   * quarantined (a final PoisonJobError feedback) instead of run again. @default 3
+   */
+  maxDeliveries?: number;
   /** Largest frame accepted or sent, bytes. @default 8 MiB */
   maxFrameSize?: number;
   /** Heartbeat interval, ms; a silent distributor is dropped after 3. @default 1000 */
@@ -86,6 +98,7 @@ export const NODE_DEFAULTS = {
   removeCancelledJobs: true,
   removeFailedJobs: false,
   retryJobsAtStart: true,
+  maxDeliveries: 3,
   heartbeatMs: 1000,
   /** linkLeaseMs, in heartbeats. */
   linkLeaseHeartbeats: 2,

@@ -4,6 +4,8 @@ export interface ReadyEntry {
   id: string;
   /** The record when the node has it at hand (instant jobs); otherwise it is loaded at start. */
   record?: JobRecord;
+  /** The record is already stored marked as started (see WorkerNode #receive). */
+  marked?: boolean;
 }
 
 /**

@@ -1,21 +1,35 @@
-import { JobStatus, type JobRecord } from '../model/job.ts';
+import { JobStatus, recordCrash, type JobRecord } from '../model/job.ts';
 import type { Logger } from '../model/logger.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
 
 /**
  * At start, hands every live job a durable storage holds (new, in progress, queued, error)
- * to `schedule`, due when it was due. A job that was running when the node died is past
- * due, so it runs again at once (at-least-once), and with the due time of the run that
- * was cut short: a periodic job stays on its grid.
+ * to `take`, due when it was due. A job that was running when the node died is past due,
+ * so it runs again at once (at-least-once), and with the due time of the run that was cut
+ * short: a periodic job stays on its grid. Such a job also counts a crash of `node`
+ * (`crashes + 1`, saved before it is handed over) so that one which keeps killing its
+ * node is quarantined after `maxDeliveries` (the caller decides, in `take`).
  */
 export async function resumeStoredJobs(
   storage: JobStorage,
-  schedule: (record: JobRecord) => void,
+  take: (record: JobRecord) => void,
   log: Logger,
+  node: string,
 ): Promise<void> {
   const live = await storage.list({
     status: [JobStatus.New, JobStatus.InProgress, JobStatus.Queued, JobStatus.Error],
   });
-  for (const record of live) schedule(record);
-  log.info({ resumed: live.length }, 'resumed stored jobs');
+  let crashed = 0;
+  for (const record of live) {
+    if (record.status !== JobStatus.InProgress) continue;
+    recordCrash(record, node);
+    crashed++;
+  }
+  if (crashed > 0) {
+    await Promise.all(
+      live.filter((r) => r.status === JobStatus.InProgress).map((r) => storage.save(r)),
+    );
+  }
+  for (const record of live) take(record);
+  log.info({ resumed: live.length, crashed }, 'resumed stored jobs');
 }

@@ -1,4 +1,4 @@
-import { StorageError } from '../errors.ts';
+import { LeaseLostError, StorageError } from '../errors.ts';
 import type { Logger } from '../model/logger.ts';
 
 /** A storage write to try again later (a save or remove of one job). */
@@ -44,6 +44,8 @@ export class StorageSync {
 
   /** A storage operation about job (or feedback key) `id` failed: log and report it. */
   failed(err: unknown, id: string): void {
+    // Refused by the fence: the job is another node's now, replaying would fail forever.
+    if (err instanceof LeaseLostError) this.#unsynced.delete(id);
     const error = asStorageError(err, 'storage operation failed');
     this.#log.error({ err, jobId: id }, error.message);
     this.#onError(error);

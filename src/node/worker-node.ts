@@ -1,13 +1,16 @@
 import {
   CancelJob,
   ClosedError,
+  DuplicateNodeError,
   InvalidArgumentError,
+  LeaseLostError,
   QueueFullError,
   ShutdownError,
+  StorageLostError,
 } from '../errors.ts';
 import { systemClock, type Clock } from '../model/clock.ts';
 import { ownedCopy, randomId } from '../model/ids.ts';
-import { FINAL_STATUSES, type JobRecord, type JobSpec } from '../model/job.ts';
+import { FINAL_STATUSES, type Feedback, type JobRecord, type JobSpec } from '../model/job.ts';
 import { silentLogger, type Logger } from '../model/logger.ts';
 import { assertNodeName } from '../model/names.ts';
 import { TypedEmitter } from '../model/typed-emitter.ts';
@@ -15,7 +18,7 @@ import type { Message } from '../protocol/messages.ts';
 import { firstDue, isInstantSpec, isRecurring } from '../scheduling/schedule.ts';
 import { jobSettingsProblem, type SettingsProblem } from '../scheduling/job-settings.ts';
 import { TimerQueue } from '../scheduling/timer-queue.ts';
-import type { JobStorage } from '../storage/job-storage.ts';
+import type { JobStorage, StorageOwner } from '../storage/job-storage.ts';
 import { createStorage } from '../storage/create-storage.ts';
 import type { DistributorLink } from './distributor-link.ts';
 import { CreditGate } from './credit-gate.ts';
@@ -40,6 +43,8 @@ import {
   type RunAttemptOptions,
 } from './job-runner.ts';
 import { IdleWaiter } from './idle-waiter.ts';
+import { KnownJobs } from './known-jobs.ts';
+import { quarantineOutcome, storageLostFeedback } from './ownership-outcomes.ts';
 import { LifecycleRulesCache } from './lifecycle-rules.ts';
 import { createDistributorLinks } from './node-links.ts';
 import { ReadyQueue, type ReadyEntry } from './ready-queue.ts';
@@ -148,6 +153,14 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
    * a slot): their start is told too.
    */
   readonly #toldWaiting = new Set<string>();
+  // ---- ownership, durable storage with a lease (see the section below) ----
+  readonly #maxDeliveries: number;
+  /** Jobs held, with their distributor (durable storage only): to end them if it loses data. */
+  readonly #known = new KnownJobs();
+  /** Jobs due while the lease could not be trusted: started once a renewal succeeds. */
+  readonly #parked = new Map<string, ReadyEntry>();
+  /** Another process took the name: nothing of this storage runs any more. */
+  #leaseLost = false;
 
   constructor(options: NodeOptions) {
     super();
@@ -158,7 +171,16 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#log = options.logger ?? silentLogger;
     this.#storage = createStorage(options.storage ?? 'memory', {
       ...(options.redisPrefix !== undefined ? { prefix: options.redisPrefix } : {}),
+      ...(options.leaseTtlMs !== undefined ? { leaseTtlMs: options.leaseTtlMs } : {}),
+      ...(options.clock !== undefined ? { clock: options.clock } : {}),
     });
+    const maxDeliveries = options.maxDeliveries ?? NODE_DEFAULTS.maxDeliveries;
+    if (!Number.isInteger(maxDeliveries) || maxDeliveries < 1) {
+      throw new InvalidArgumentError(
+        `maxDeliveries must be a whole number ≥ 1 (got ${maxDeliveries})`,
+      );
+    }
+    this.#maxDeliveries = maxDeliveries;
     this.#storageSync = new StorageSync(this.#log, (error) => this.emit('storage:error', error));
     const cap = options.maxPendingFeedbacks ?? NODE_DEFAULTS.maxPendingFeedbacks;
     if (!Number.isSafeInteger(cap) || cap < 1) {
@@ -260,11 +282,17 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (this.#state !== 'created')
       throw new ClosedError(`cannot start a node that is ${this.#state}`);
     this.#state = 'starting';
-    await this.#storage.open(this.name);
+    this.#storage.owner = this.#storageOwner();
+    try {
+      await this.#storage.open(this.name);
+    } catch (err) {
+      if (err instanceof DuplicateNodeError) this.#log.error({ code: err.code }, err.message);
+      throw err;
+    }
     this.#storage.onStatusChange = (up) => this.#onStorageStatus(up);
     if (this.#opts.jobDirectory !== undefined) await loadJobDirectory(this.#opts.jobDirectory);
     if (this.#storage.durable && (this.#opts.retryJobsAtStart ?? NODE_DEFAULTS.retryJobsAtStart)) {
-      await resumeStoredJobs(this.#storage, (r) => this.#schedule(r), this.#log);
+      await resumeStoredJobs(this.#storage, (r) => this.#takeStored(r), this.#log, this.name);
     }
     await this.#outbox.restore();
     this.#state = 'running';
@@ -367,7 +395,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
 
   /** Storage went away or came back: pause or resume taking jobs, replay failed writes. */
   #onStorageStatus(up: boolean): void {
-    if (this.#state !== 'running' || up === this.#status.accepting) return;
+    if (this.#state !== 'running' || up === this.#status.accepting || this.#leaseLost) return;
     this.#status.accepting = up;
     this.#log.warn(
       { storageUp: up },
@@ -380,7 +408,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
 
   // ---- receiving -------------------------------------------------------------------
 
-  #receive(link: DistributorLink, spec: JobSpec): void {
+  #receive(link: DistributorLink, spec: JobSpec, looked = false): void {
     const now = this.#clock.now();
     if (this.#state !== 'running') {
       link.send({
@@ -423,9 +451,12 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       this.#batcher.accepted(link, spec.id);
       return;
     }
+    if (!looked && spec.delivery > 1 && this.#storage.durable)
+      return this.#receiveAgain(link, spec, instant);
     // A waiting job's id is a key of the storage and timer maps for as long as it waits.
     const id = instant ? spec.id : ownedCopy(spec.id);
     const record = newRecord(spec, id, this.name, this.#firstDue(spec, now), now);
+    if (this.#storage.durable) this.#known.add(record);
     if (instant) this.#creditOwed.set(spec.id, link);
     if (instant && !this.#storage.durable) {
       // A memory storage is read back only for jobs that wait (timer, retry); an instant job
@@ -470,6 +501,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       (err: unknown) => {
         if (startsNow) this.#release();
         this.#saving.delete(spec.id);
+        this.#known.delete(spec.id);
         this.#creditOwed.delete(spec.id);
         const error = asStorageError(err, 'could not store the job');
         this.emit('storage:error', error);
@@ -501,6 +533,24 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     void this.#outbox.push({ ...fb, node: this.name, distributor });
   }
 
+  /**
+   * A re-sent job (delivery > 1) may be stored here already: this node took it but died
+   * before its "accepted" left, or adopted it. The stored record stays (with its crash
+   * count, so a poison job cannot reset it by being re-sent); otherwise it is a new job.
+   */
+  #receiveAgain(link: DistributorLink, spec: JobSpec, instant: boolean): void {
+    this.#storage.load(spec.id).then(
+      (stored) => {
+        if (stored === undefined) return this.#receive(link, spec, true);
+        this.#batcher.accepted(link, spec.id);
+        // Its credit: the stored copy owes none, so it goes back at once.
+        if (instant) this.#credits.give(link);
+        if (!FINAL_STATUSES.has(stored.status) && !this.#holds(spec.id)) this.#takeStored(stored);
+      },
+      () => this.#receive(link, spec, true),
+    );
+  }
+
   #firstDue(spec: JobSpec, now: number): number {
     // A new periodic job's first slot is its runAt even if it arrives a little late; a
     // re-dispatched one (delivery > 1) keeps its grid and skips slots already past.
@@ -515,6 +565,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       this.#timers.has(id) ||
       this.#ready.has(id) ||
       this.#ownership.has(id) ||
+      this.#parked.has(id) ||
       this.#suspects.some((e) => e.id === id)
     );
   }
@@ -587,7 +638,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
 
   #start(entry: ReadyEntry): void {
     this.#active++;
-    void this.#runOne(entry.id, entry.record).finally(() => {
+    void this.#runOne(entry.id, entry.record, entry.marked).finally(() => {
       if (this.#aloneId === entry.id) this.#aloneId = undefined;
       this.#release();
     });
@@ -653,6 +704,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       if (this.#state === 'running') this.#timers.add(id, this.#clock.now() + HELD_RUN_RECHECK_MS);
       return;
     }
+    if (!this.#leaseAllows(id, record, marked)) return;
     const slot = record.dueAt;
     const durable = this.#storage.durable;
     // A memory node starts nothing of a distributor whose link is not fresh (see LinkOwnership).
@@ -750,6 +802,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         fbStored = true;
       } else await write();
     } catch (err) {
+      // Refused by the fence: the job is another node's now, which reports it (no stale feedback).
+      if (err instanceof LeaseLostError) return this.#storageSync.failed(err, record.id);
       // Kept and replayed when the storage returns, so a finished job is not re-run later.
       // (The outbox keeps the feedback on its own.)
       this.#storageSync.remember(record.id, write);
@@ -760,6 +814,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     else if (t.next !== undefined) this.emit('job:retry', t.record, outcome.error);
     else this.emit('job:failed', t.record, outcome.error);
     if (t.next !== undefined) this.#schedule(t.record);
+    else this.#known.delete(record.id);
     if (fb) await this.#outbox.push(fb, fbStored);
   }
 
@@ -781,6 +836,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
 
   #finishUnknown(record: JobRecord): void {
     this.#giveCredit(record.id);
+    this.#known.delete(record.id);
     const fb = unknownJobFeedback(record);
     void this.#storage
       .remove(record.id)
@@ -818,6 +874,120 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (!record) return false;
     await this.#finishCancelled(record, true);
     return true;
+  }
+
+  // ---- ownership (durable storage with a lease on the node's name) ------------------
+
+  /**
+   * The gate before an attempt starts: while the storage cannot vouch that this node
+   * still owns its jobs (no lease renewal for a TTL: frozen, cut off), the job waits for
+   * the next successful renewal; once the lease is lost it is dropped (the new owner runs it).
+   */
+  #leaseAllows(id: string, record: JobRecord, marked: boolean): boolean {
+    if (this.#storage.leaseValid !== false) return true;
+    if (!this.#leaseLost) this.#parked.set(id, { id, record, marked });
+    return false;
+  }
+
+  #storageOwner(): StorageOwner {
+    return {
+      instance: this.instance,
+      accepts: (name) => this.#registry.has(name),
+      renewed: () => this.#unpark(),
+      lost: (holder) => this.#onLeaseLost(holder),
+      vanished: (dataLost) => void this.#reconcile(dataLost),
+      adopted: (from, records, feedbacks) => this.#onAdopted(from, records, feedbacks),
+      adoptionFailed: (err) => this.#log.warn({ err }, 'takeover scan failed'),
+    };
+  }
+
+  #unpark(): void {
+    if (this.#parked.size === 0 || this.#state !== 'running') return;
+    for (const entry of this.#parked.values()) this.#ready.push(entry);
+    this.#parked.clear();
+    this.#pump();
+  }
+
+  /** A job read from storage (resumed or adopted): quarantined if poison, else scheduled. */
+  #takeStored(record: JobRecord): void {
+    this.#known.add(record);
+    const poison = quarantineOutcome(record, this.#maxDeliveries);
+    if (poison === undefined) return this.#schedule(record);
+    const error = poison.kind === 'error' ? poison.error : undefined;
+    this.#log.error(
+      { jobId: record.id, job: record.name, nodes: record.crashedOn ?? [], code: error?.code },
+      `job quarantined: ${error?.message ?? ''}`,
+    );
+    if (error) this.emit('job:quarantined', record, error);
+    void this.#settle(
+      record,
+      poison,
+      record.dueAt,
+      false,
+      this.#registry.get(record.name)?.options,
+    );
+  }
+
+  #onLeaseLost(holder: string): void {
+    if (this.#leaseLost || (this.#state !== 'running' && this.#state !== 'starting')) return;
+    this.#leaseLost = true;
+    const error = new LeaseLostError(
+      `node ${this.name} lost the lease on its name to ${holder}: it runs none of its jobs any more`,
+    );
+    this.#log.error({ code: error.code }, error.message);
+    this.#timers.clear();
+    this.#ready.clear();
+    this.#parked.clear();
+    this.#known.clear();
+    this.#status.accepting = false;
+    this.#status.broadcast();
+    this.emit('lease:lost', error);
+  }
+
+  /**
+   * The lease key was gone (and is ours again). Jobs held here but no longer stored were
+   * lost with Redis's data (`dataLost`: each ends with a StorageLostError feedback), or
+   * adopted by a peer while this node was frozen (dropped: the peer runs them). Running
+   * ones are stopped either way.
+   */
+  async #reconcile(dataLost: boolean): Promise<void> {
+    let stored: Set<string>;
+    try {
+      stored = new Set((await this.#storage.list()).map((r) => r.id));
+    } catch (err) {
+      return this.#storageSync.failed(err, '(reconcile)');
+    }
+    const gone = this.#known.list().filter((j) => !stored.has(j.id) && !this.#saving.has(j.id));
+    for (const job of gone) {
+      this.#known.delete(job.id);
+      this.#timers.remove(job.id);
+      this.#ready.remove(job.id);
+      this.#parked.delete(job.id);
+      this.#giveCredit(job.id);
+      this.#running.get(job.id)?.controller.abort(new Interrupted('job no longer in storage'));
+    }
+    if (!dataLost) {
+      this.#log.warn({ dropped: gone.length }, 'lease had expired: jobs adopted meanwhile dropped');
+      return this.#unpark();
+    }
+    const error = new StorageLostError(
+      `the storage of node ${this.name} lost data (Redis restarted empty or was flushed): ${gone.length} jobs it held end with this error`,
+    );
+    this.#log.error({ code: error.code, jobs: gone.length }, error.message);
+    this.emit('storage:lost', error, gone.length);
+    await this.#outbox.repersist();
+    for (const job of gone) await this.#outbox.push(storageLostFeedback(job, this.name));
+    this.#unpark();
+  }
+
+  #onAdopted(from: string, records: JobRecord[], feedbacks: Feedback[]): void {
+    this.#log.info(
+      { from, jobs: records.length, feedbacks: feedbacks.length },
+      `adopted the jobs of dead node ${from}`,
+    );
+    for (const fb of feedbacks) void this.#outbox.push(fb, true);
+    for (const record of records) this.#takeStored(record);
+    this.emit('jobs:adopted', from, records.length, feedbacks.length);
   }
 
   protected override onListenerError(event: string, err: unknown): void {

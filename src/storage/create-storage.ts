@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors.ts';
+import type { Clock } from '../model/clock.ts';
 import type { JobStorage } from './job-storage.ts';
 import { MemoryStorage } from './memory-storage.ts';
 import { RedisStorage } from './redis-storage.ts';
@@ -6,6 +7,10 @@ import { RedisStorage } from './redis-storage.ts';
 export interface CreateStorageOptions {
   /** Key prefix for a Redis storage (ignored otherwise). @default 'jr' */
   prefix?: string;
+  /** Lease TTL of a Redis storage, ms (see RedisStorageOptions). @default 10000 */
+  leaseTtlMs?: number;
+  /** Clock of a Redis storage's lease. @default the system clock */
+  clock?: Clock;
 }
 
 /**
@@ -26,6 +31,8 @@ export function createStorage(spec: StorageSpec, opts: CreateStorageOptions = {}
       return new RedisStorage({
         url: spec,
         ...(opts.prefix !== undefined ? { prefix: opts.prefix } : {}),
+        ...(opts.leaseTtlMs !== undefined ? { leaseTtlMs: opts.leaseTtlMs } : {}),
+        ...(opts.clock !== undefined ? { clock: opts.clock } : {}),
       });
     }
     throw new InvalidArgumentError(

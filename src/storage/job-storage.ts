@@ -1,6 +1,35 @@
 import type { Feedback, JobRecord, JobStatus } from '../model/job.ts';
 
 /**
+ * What a storage with a lease on the node's name (Redis) tells the node that owns it, and
+ * asks of it. Set as {@link JobStorage.owner} before `open`. Hooks must not throw.
+ */
+export interface StorageOwner {
+  /** The owning process's instance id (written into the lease for log lines). */
+  readonly instance: string;
+  /** Whether the node defines jobs of this name: only those are adopted from dead nodes. */
+  accepts(name: string): boolean;
+  /** A renewal succeeded: the lease is trusted again. */
+  renewed(): void;
+  /**
+   * Another live process holds the name now: this node no longer owns its jobs. Their
+   * writes are refused (LeaseLostError) from here on.
+   */
+  lost(holder: string): void;
+  /**
+   * The lease key was gone and has been taken again. `dataLost`: Redis lost data (it
+   * restarted empty, or was flushed); otherwise the lease expired while the node was
+   * frozen or cut off, and a peer may have adopted some of its jobs. Either way the node
+   * checks its jobs against what is stored.
+   */
+  vanished(dataLost: boolean): void;
+  /** Jobs and unacknowledged feedbacks moved here from dead node `from`. */
+  adopted(from: string, records: JobRecord[], feedbacks: Feedback[]): void;
+  /** Optional: a takeover scan failed (it is tried again on the next tick). */
+  adoptionFailed?(err: unknown): void;
+}
+
+/**
  * Where a node keeps its jobs. Small on purpose: a new backend should be an afternoon's
  * work. Every implementation passes `test/conformance/job-storage.conformance.ts`.
  *
@@ -9,7 +38,8 @@ import type { Feedback, JobRecord, JobStatus } from '../model/job.ts';
  * - `save` is an upsert by `id` and resolves only once the write is done (for a durable
  *   storage: acknowledged by the server). The node says "accepted" after it resolves.
  * - Returned records are copies: mutating one never changes what is stored.
- * - Failures reject with `StorageError`.
+ * - Failures reject with `StorageError`. A storage with a lease (Redis) rejects every
+ *   write with `LeaseLostError` once another process holds the node's name (fencing).
  */
 export interface JobStorage {
   /** True when jobs survive a crash of the node process (Redis); false for memory. */
@@ -41,4 +71,12 @@ export interface JobStorage {
   readonly available?: boolean;
   /** Optional: set by the node to hear when `available` changes. */
   onStatusChange?: ((up: boolean) => void) | undefined;
+  /**
+   * Optional, for storages that hold a lease on the node's name (Redis): false while the
+   * node cannot be sure it still owns its jobs (no renewal succeeded for a lease TTL, or
+   * the lease is lost). The node starts no attempt meanwhile. Absent: always owned.
+   */
+  readonly leaseValid?: boolean;
+  /** Optional: set by the node before `open` to take part in lease and takeover events. */
+  owner?: StorageOwner | undefined;
 }

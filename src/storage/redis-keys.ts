@@ -7,6 +7,7 @@
  * | -------------------- | ---- | -------------------------------------------------------- |
  * | `P:{node:N}:jobs`    | hash | job id → the record, one compact msgpack value (codec)   |
  * | `P:{node:N}:feedback`| hash | feedback key → the feedback, msgpack (the outbox)        |
+| `P:{node:N}:lease`   | str  | `<token>|<holder>`, PX = lease TTL: who owns the name    |
  * | `P:nodes`            | set  | names of the nodes that opened a storage (for a monitor) |
  *
  * Why one hash per node instead of a key per job plus an index set: the hash *is* the
@@ -45,6 +46,11 @@ export interface NodeKeys {
   readonly jobs: string;
   /** Hash: feedback key → encoded feedback. */
   readonly feedback: string;
+  /**
+   * String with a TTL: the lease on the node's name (`redis-lease.ts`). Every write for
+   * the node is fenced by its token; gone while the node runs means Redis lost data.
+   */
+  readonly lease: string;
 }
 
 /** Builds every key for one prefix. */
@@ -63,6 +69,6 @@ export class RedisKeys {
   node(node: string): NodeKeys {
     assertNodeName(node);
     const base = `${this.prefix}:{node:${node}}`;
-    return { jobs: `${base}:jobs`, feedback: `${base}:feedback` };
+    return { jobs: `${base}:jobs`, feedback: `${base}:feedback`, lease: `${base}:lease` };
   }
 }

@@ -1,7 +1,12 @@
 import type { Redis } from 'ioredis';
-import { ClosedError, InvalidArgumentError, StorageError } from '../errors.ts';
+import { ClosedError, InvalidArgumentError, LeaseLostError, StorageError } from '../errors.ts';
+import { systemClock, type Clock } from '../model/clock.ts';
+import { randomId } from '../model/ids.ts';
 import type { Feedback, JobRecord, JobStatus } from '../model/job.ts';
-import type { JobStorage } from './job-storage.ts';
+import type { JobStorage, StorageOwner } from './job-storage.ts';
+import { AdoptionWatcher } from './redis-adoption.ts';
+import { RedisLease } from './redis-lease.ts';
+import { LEASE_REFUSED, withScripts, type ScriptedRedis } from './redis-scripts.ts';
 import { decodeFeedback, decodeRecord, encodeFeedback, encodeRecord } from './record-codec.ts';
 import {
   DEFAULT_REDIS_URL,
@@ -38,7 +43,24 @@ export interface RedisStorageOptions {
   commandTimeoutMs?: number;
   /** Same as setting {@link RedisStorage.onStatusChange}. */
   onStatusChange?: (up: boolean) => void;
+  /**
+   * TTL of the lease on the node's name, ms, renewed every third of it. A second live
+   * process with the same name fails to open (DuplicateNodeError); a node gone for this
+   * long has its jobs adopted by a live peer (see `redis-adoption.ts`); a node that cannot
+   * renew for this long starts no job until it can.
+   * @default 10000
+   */
+  leaseTtlMs?: number;
+  /** Clock for lease timing (tests inject a fake one). @default the system clock */
+  clock?: Clock;
 }
+
+/** Defaults of {@link RedisStorageOptions}, in one place. */
+export const REDIS_STORAGE_DEFAULTS = {
+  connectTimeoutMs: 5000,
+  commandTimeoutMs: 5000,
+  leaseTtlMs: 10_000,
+} as const;
 
 /**
  * Lifecycle of a RedisStorage:
@@ -76,6 +98,8 @@ export class RedisStorage implements JobStorage {
    * Must not throw (a throw is ignored).
    */
   onStatusChange: ((up: boolean) => void) | undefined;
+  /** Set by the node before `open` (lease events, takeover of dead nodes' jobs). */
+  owner: StorageOwner | undefined;
 
   readonly #keys: RedisKeys;
   readonly #url: string;
@@ -83,8 +107,12 @@ export class RedisStorage implements JobStorage {
   readonly #given: Redis | undefined;
   readonly #connectTimeoutMs: number;
   readonly #commandTimeoutMs: number;
+  readonly #leaseTtlMs: number;
+  readonly #clock: Clock;
   #state: State = State.Created;
-  #client: Redis | undefined;
+  #client: ScriptedRedis | undefined;
+  #lease: RedisLease | undefined;
+  #adoption: AdoptionWatcher | undefined;
   #node = '';
   #nodeKeys: NodeKeys | undefined;
   #up = false;
@@ -96,8 +124,19 @@ export class RedisStorage implements JobStorage {
     this.#safeUrl = options.client ? describeClient(options.client) : redactUrl(this.#url);
     if (options.client === undefined) assertRedisUrl(this.#url);
     this.#given = options.client;
-    this.#connectTimeoutMs = positive(options.connectTimeoutMs, 5000, 'connectTimeoutMs');
-    this.#commandTimeoutMs = positive(options.commandTimeoutMs, 5000, 'commandTimeoutMs');
+    const d = REDIS_STORAGE_DEFAULTS;
+    this.#connectTimeoutMs = positive(
+      options.connectTimeoutMs,
+      d.connectTimeoutMs,
+      'connectTimeoutMs',
+    );
+    this.#commandTimeoutMs = positive(
+      options.commandTimeoutMs,
+      d.commandTimeoutMs,
+      'commandTimeoutMs',
+    );
+    this.#leaseTtlMs = positive(options.leaseTtlMs, d.leaseTtlMs, 'leaseTtlMs');
+    this.#clock = options.clock ?? systemClock;
     this.onStatusChange = options.onStatusChange;
   }
 
@@ -116,6 +155,26 @@ export class RedisStorage implements JobStorage {
     return this.#state === State.Open && this.#up;
   }
 
+  /** True while the lease on the node's name is held and was renewed less than a TTL ago. */
+  get leaseValid(): boolean {
+    return this.#lease?.trusted() ?? false;
+  }
+
+  /** The lease TTL in force, ms. */
+  get leaseTtlMs(): number {
+    return this.#leaseTtlMs;
+  }
+
+  /** One lease renewal now, outside the timer (for tests and tools). */
+  async renewLease(): Promise<void> {
+    await this.#lease?.renew();
+  }
+
+  /** One takeover scan now, outside the timer (for tests and tools). */
+  async scanForDeadNodes(): Promise<void> {
+    await this.#adoption?.scan();
+  }
+
   async open(node: string): Promise<void> {
     if (this.#state === State.Closed) throw new ClosedError('redis storage is closed');
     if (this.#state !== State.Created) {
@@ -124,19 +183,36 @@ export class RedisStorage implements JobStorage {
     const keys = this.#keys.node(node);
     this.#node = node;
     this.#setState(State.Opening);
-    const client =
+    const client = withScripts(
       this.#given ??
-      createRedisClient(this.#url, {
-        connectTimeoutMs: this.#connectTimeoutMs,
-        commandTimeoutMs: this.#commandTimeoutMs,
-        connectionName: `jobreactor:${node}`,
-      });
+        createRedisClient(this.#url, {
+          connectTimeoutMs: this.#connectTimeoutMs,
+          commandTimeoutMs: this.#commandTimeoutMs,
+          connectionName: `jobreactor:${node}`,
+        }),
+    );
     this.#client = client;
+    const owner = this.owner;
+    const lease = new RedisLease({
+      client,
+      key: keys.lease,
+      ttlMs: this.#leaseTtlMs,
+      clock: this.#clock,
+      holder: { kind: 'node', name: node, instance: owner?.instance ?? randomId(8) },
+      events: {
+        renewed: () => this.owner?.renewed(),
+        lost: (holder) => this.owner?.lost(holder),
+        vanished: (dataLost) => this.owner?.vanished(dataLost),
+      },
+    });
     try {
       await connectRedis(client, this.#connectTimeoutMs, this.#safeUrl);
+      // A peer adopting this name's jobs right now finishes within a TTL: wait for it.
+      await lease.acquire({ waitMs: this.#leaseTtlMs });
       // Registered once per open (not per save): the monitor lists nodes from this set.
       await client.sadd(this.#keys.nodes, node);
     } catch (err) {
+      if (lease.state.status === 'held') await lease.release();
       if (this.#given === undefined) dropRedis(client);
       this.#client = undefined;
       if (this.#closed()) throw new ClosedError('redis storage was closed while opening');
@@ -145,10 +221,24 @@ export class RedisStorage implements JobStorage {
       throw toStorageError(err, `cannot open Redis storage at ${this.#safeUrl}`);
     }
     if (this.#closed()) {
+      await lease.release();
       if (this.#given === undefined) dropRedis(client);
       throw new ClosedError('redis storage was closed while opening');
     }
     this.#nodeKeys = keys;
+    this.#lease = lease;
+    lease.startRenewing();
+    if (owner !== undefined) {
+      this.#adoption = new AdoptionWatcher({
+        client,
+        keys: this.#keys,
+        node,
+        lease,
+        clock: this.#clock,
+        owner,
+      });
+      this.#adoption.start();
+    }
     this.#up = client.status === 'ready';
     this.#detach = this.#watch(client);
     this.#setState(State.Open);
@@ -162,7 +252,10 @@ export class RedisStorage implements JobStorage {
       );
     }
     const value = encodeRecord(job);
-    await this.#run(`save job ${job.id}`, () => client.hset(keys.jobs, job.id, value));
+    const token = this.#token();
+    await this.#run(`save job ${job.id}`, () =>
+      client.jrHset(keys.lease, keys.jobs, token, job.id, value),
+    );
   }
 
   async load(id: string): Promise<JobRecord | undefined> {
@@ -173,7 +266,8 @@ export class RedisStorage implements JobStorage {
 
   async remove(id: string): Promise<void> {
     const { client, keys } = this.#live();
-    await this.#run(`remove job ${id}`, () => client.hdel(keys.jobs, id));
+    const token = this.#token();
+    await this.#run(`remove job ${id}`, () => client.jrHdel(keys.lease, keys.jobs, token, id));
   }
 
   async list(filter?: { status?: JobStatus | readonly JobStatus[] }): Promise<JobRecord[]> {
@@ -192,8 +286,9 @@ export class RedisStorage implements JobStorage {
   async saveFeedback(feedback: Feedback): Promise<void> {
     const { client, keys } = this.#live();
     const value = encodeFeedback(feedback);
+    const token = this.#token();
     await this.#run(`save feedback ${feedback.key}`, () =>
-      client.hset(keys.feedback, feedback.key, value),
+      client.jrHset(keys.lease, keys.feedback, token, feedback.key, value),
     );
   }
 
@@ -206,23 +301,22 @@ export class RedisStorage implements JobStorage {
     }
     const value = record === undefined ? undefined : encodeRecord(record);
     const fb = encodeFeedback(feedback);
-    // Issued together, so auto-pipelining sends them in one write (one round trip), and
-    // Redis runs them in order: the feedback first, so a failure between the two leaves a
-    // job that runs again (its feedback deduplicated), never a finished job without one.
-    // (MULTI would make the pair atomic, but measured twice the node CPU per job.)
+    // One script, the fence first, then the feedback, then the record: atomic, one round
+    // trip (MULTI measured twice the node CPU per job).
+    const token = this.#token();
+    const args =
+      value === undefined ? [token, feedback.key, fb, id] : [token, feedback.key, fb, id, value];
     await this.#run(`finish job ${id}`, () =>
-      Promise.all([
-        client.hset(keys.feedback, feedback.key, fb),
-        value === undefined ? client.hdel(keys.jobs, id) : client.hset(keys.jobs, id, value),
-      ]),
+      client.jrFinish(keys.lease, keys.feedback, keys.jobs, ...args),
     );
   }
 
   async removeFeedback(...fbKeys: string[]): Promise<void> {
     const { client, keys } = this.#live();
     if (fbKeys.length === 0) return;
+    const token = this.#token();
     await this.#run(`remove feedback ${fbKeys[0]}${fbKeys.length > 1 ? ' and others' : ''}`, () =>
-      client.hdel(keys.feedback, ...fbKeys),
+      client.jrHdel(keys.lease, keys.feedback, token, ...fbKeys),
     );
   }
 
@@ -235,6 +329,10 @@ export class RedisStorage implements JobStorage {
   async close(): Promise<void> {
     if (this.#state === State.Closed) return;
     const client = this.#client;
+    this.#adoption?.stop();
+    this.#adoption = undefined;
+    // Released before quitting: a clean stop hands the name (and its jobs) over at once.
+    if (this.#state === State.Open) await this.#lease?.release();
     this.#detach?.();
     this.#detach = undefined;
     this.#client = undefined;
@@ -251,7 +349,12 @@ export class RedisStorage implements JobStorage {
     return this.#state === State.Closed;
   }
 
-  #live(): { client: Redis; keys: NodeKeys } {
+  /** The fencing token every write carries. */
+  #token(): string {
+    return this.#lease?.token ?? '';
+  }
+
+  #live(): { client: ScriptedRedis; keys: NodeKeys } {
     if (this.#state === State.Open && this.#client && this.#nodeKeys) {
       return { client: this.#client, keys: this.#nodeKeys };
     }
@@ -263,6 +366,12 @@ export class RedisStorage implements JobStorage {
     try {
       return await op();
     } catch (err) {
+      if (err instanceof Error && err.message.startsWith(LEASE_REFUSED)) {
+        throw new LeaseLostError(
+          `Redis refused to ${what}: node ${this.#node} no longer holds the lease on its name`,
+          { cause: err },
+        );
+      }
       const down = this.#client !== undefined && this.#client.status !== 'ready';
       const where = down
         ? ` (node ${this.#node}; Redis at ${this.#safeUrl} is unreachable)`
@@ -282,7 +391,13 @@ export class RedisStorage implements JobStorage {
         // A listener's bug must not break the client's event loop; documented as ignored.
       }
     };
-    const onReady = () => set(true);
+    // Back from a disconnect: renew first (Redis may have restarted empty, which the
+    // renewal detects and reports), then say so, so no write races the lost lease.
+    const onReady = () => {
+      const lease = this.#lease;
+      if (lease === undefined || this.#up) return set(true);
+      void lease.renew().finally(() => set(true));
+    };
     const onDown = () => set(false);
     client.on('ready', onReady);
     client.on('close', onDown);

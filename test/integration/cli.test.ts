@@ -21,6 +21,8 @@ describe('cli - jobreactor', () => {
       ['--secret-file', 'JR_SECRET_FILE'],
       ['--max-attempt', 'JR_MAX_ATTEMPT'],
       ['--retry-multiplier', 'JR_RETRY_MULTIPLIER'],
+      ['--lease-ttl', 'JR_LEASE_TTL'],
+      ['--max-deliveries', 'JR_MAX_DELIVERIES'],
       ['--stop-timeout', 'JR_STOP_TIMEOUT'],
       ['--block-warn-ms', 'JR_BLOCK_WARN_MS'],
       ['--max-pending-feedbacks', 'JR_MAX_PENDING_FEEDBACKS'],

@@ -15,11 +15,13 @@ describe('resume stored jobs', () => {
       period: 1000,
     });
     const list = vi.fn(async () => [waiting, running]);
-    const storage = { list } as unknown as JobStorage;
+    const saved: JobRecord[] = [];
+    const save = vi.fn(async (r: JobRecord) => void saved.push(structuredClone(r)));
+    const storage = { list, save } as unknown as JobStorage;
     const log = { debug: vi.fn(), info: vi.fn(), warn: vi.fn(), error: vi.fn() } satisfies Logger;
     const scheduled: JobRecord[] = [];
 
-    await resumeStoredJobs(storage, (r) => scheduled.push(r), log);
+    await resumeStoredJobs(storage, (r) => scheduled.push(r), log, 'n1');
 
     expect(list).toHaveBeenCalledWith({
       status: [JobStatus.New, JobStatus.InProgress, JobStatus.Queued, JobStatus.Error],
@@ -28,6 +30,28 @@ describe('resume stored jobs', () => {
     expect(scheduled[0]).toBe(waiting);
     expect(scheduled[1]).toBe(running);
     expect(running.dueAt).toBe(T0);
-    expect(log.info).toHaveBeenCalledWith({ resumed: 2 }, 'resumed stored jobs');
+    expect(saved.map((r) => [r.id, r.crashes])).toEqual([['r', 1]]);
+    expect(log.info).toHaveBeenCalledWith({ resumed: 2, crashed: 1 }, 'resumed stored jobs');
+  });
+
+  it('resume - a job found in progress counts a crash of this node, saved before it is handed over', async () => {
+    const running = makeRecord({
+      id: 'r',
+      status: JobStatus.InProgress,
+      crashes: 1,
+      crashedOn: ['n0'],
+    });
+    const waiting = makeRecord({ id: 'w', status: JobStatus.New });
+    const order: string[] = [];
+    const storage = {
+      list: async () => [running, waiting],
+      save: async (r: JobRecord) => void order.push(`save:${r.id}:${r.crashes}`),
+    } as unknown as JobStorage;
+    const log = { debug: vi.fn(), info: vi.fn(), warn: vi.fn(), error: vi.fn() } satisfies Logger;
+    await resumeStoredJobs(storage, (r) => order.push(`take:${r.id}`), log, 'n1');
+    expect(order).toEqual(['save:r:2', 'take:r', 'take:w']);
+    expect(running.crashes).toBe(2);
+    expect(running.crashedOn).toEqual(['n0', 'n1']);
+    expect(waiting.crashes).toBeUndefined();
   });
 });

@@ -146,7 +146,11 @@ describe.skipIf(!redisAvailable())('redis storage', () => {
     const keys = await keysUnder(prefix);
     const expected = [
       `${prefix}:nodes`,
-      ...nodes.flatMap((n) => [`${prefix}:{node:${n}}:jobs`, `${prefix}:{node:${n}}:feedback`]),
+      ...nodes.flatMap((n) => [
+        `${prefix}:{node:${n}}:jobs`,
+        `${prefix}:{node:${n}}:feedback`,
+        `${prefix}:{node:${n}}:lease`,
+      ]),
     ].sort();
     expect(keys).toEqual(expected);
     for (const key of keys) {

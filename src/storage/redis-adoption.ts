@@ -1,0 +1,201 @@
+import type { Clock, TimerHandle } from '../model/clock.ts';
+import {
+  FINAL_STATUSES,
+  JobStatus,
+  recordCrash,
+  type Feedback,
+  type JobRecord,
+} from '../model/job.ts';
+import { isValidNodeName } from '../model/names.ts';
+import type { StorageOwner } from './job-storage.ts';
+import { decodeFeedback, decodeRecord, encodeRecord } from './record-codec.ts';
+import { RedisLease } from './redis-lease.ts';
+import type { RedisKeys } from './redis-keys.ts';
+import type { ScriptedRedis } from './redis-scripts.ts';
+
+/** HSCAN page: one `jrMove` per page keeps each script short. */
+const BATCH = 200;
+
+/**
+ * The record `from`'s job becomes on `node` when adopted (pure; `record` is not changed):
+ * the new node, `delivery + 1`, and for one that was running when `from` died a crash
+ * noted (it runs again: at-least-once).
+ */
+export function adoptedRecord(record: JobRecord, node: string, from: string): JobRecord {
+  const r: JobRecord = { ...record, node, delivery: record.delivery + 1 };
+  if (record.status === JobStatus.InProgress) recordCrash(r, from);
+  return r;
+}
+
+/**
+ * Takeover of dead nodes' durable jobs. Every TTL/2 (± 25 % jitter, unref'd timer) it
+ * looks at the other names in `P:nodes`: one with no lease key and stored jobs or
+ * feedbacks is dead. It then takes a short `adopting` lease on that name (so two adopters
+ * never move the same job, and a dead node restarting meanwhile waits instead of failing),
+ * moves in HSCAN pages the live records whose job names the owner defines and that are
+ * not `pinned`, and every unacknowledged feedback (they route by distributor id), each
+ * page with one `jrMove` conditioned on both leases and on the source values being
+ * unchanged, releases the adopting lease and hands what moved to the owner.
+ * Pinned jobs (`strictNode`) stay with their name until a node of that name returns.
+ */
+export class AdoptionWatcher {
+  readonly #client: ScriptedRedis;
+  readonly #keys: RedisKeys;
+  readonly #node: string;
+  readonly #lease: RedisLease;
+  readonly #clock: Clock;
+  readonly #owner: StorageOwner;
+  /** Dead names whose leftovers (final or unwanted jobs) were looked at: their counts then. */
+  readonly #barren = new Map<string, string>();
+  #timer: TimerHandle | undefined;
+  #stopped = false;
+
+  constructor(opts: {
+    client: ScriptedRedis;
+    keys: RedisKeys;
+    node: string;
+    lease: RedisLease;
+    clock: Clock;
+    owner: StorageOwner;
+  }) {
+    this.#client = opts.client;
+    this.#keys = opts.keys;
+    this.#node = opts.node;
+    this.#lease = opts.lease;
+    this.#clock = opts.clock;
+    this.#owner = opts.owner;
+  }
+
+  start(): void {
+    this.#arm();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** One look at every other name; resolves once the dead ones found are adopted. */
+  async scan(): Promise<void> {
+    const names = (await this.#client.smembers(this.#keys.nodes)).filter(
+      (n) => n !== this.#node && isValidNodeName(n),
+    );
+    if (names.length === 0) return;
+    const counts = await Promise.all(
+      names.map(async (name) => {
+        const k = this.#keys.node(name);
+        const [lease, jobs, fbs] = await Promise.all([
+          this.#client.exists(k.lease),
+          this.#client.hlen(k.jobs),
+          this.#client.hlen(k.feedback),
+        ]);
+        return { name, dead: lease === 0 && jobs + fbs > 0, seen: `${jobs}:${fbs}` };
+      }),
+    );
+    for (const c of counts) {
+      if (this.#stopped || !this.#lease.trusted()) return;
+      if (!c.dead || this.#barren.get(c.name) === c.seen) continue;
+      await this.#adopt(c.name, c.seen);
+    }
+  }
+
+  async #adopt(dead: string, seen: string): Promise<void> {
+    const from = this.#keys.node(dead);
+    const to = this.#keys.node(this.#node);
+    const adopting = new RedisLease({
+      client: this.#client,
+      key: from.lease,
+      ttlMs: this.#lease.ttlMs,
+      clock: this.#clock,
+      holder: { kind: 'adopting', name: this.#node, instance: this.#owner.instance },
+    });
+    if (!(await adopting.acquire({ failIfHeld: false }))) return; // it is back, or a peer is on it
+    const records: JobRecord[] = [];
+    const feedbacks: Feedback[] = [];
+    try {
+      await this.#move(from.jobs, to.jobs, adopting, from.lease, to.lease, (field, value) => {
+        let record: JobRecord;
+        try {
+          record = decodeRecord(value, field, dead);
+        } catch {
+          return undefined; // corrupt: left for the monitor to see
+        }
+        if (FINAL_STATUSES.has(record.status) || record.pinned === true) return undefined;
+        if (!this.#owner.accepts(record.name)) return undefined;
+        const next = adoptedRecord(record, this.#node, dead);
+        return { value: encodeRecord(next), done: () => records.push(next) };
+      });
+      await this.#move(
+        from.feedback,
+        to.feedback,
+        adopting,
+        from.lease,
+        to.lease,
+        (field, value) => {
+          let fb: Feedback;
+          try {
+            fb = decodeFeedback(value, field, dead);
+          } catch {
+            return undefined;
+          }
+          return { value, done: () => feedbacks.push(fb) };
+        },
+      );
+    } finally {
+      await adopting.release();
+    }
+    if (records.length === 0 && feedbacks.length === 0) this.#barren.set(dead, seen);
+    else this.#owner.adopted(dead, records, feedbacks);
+  }
+
+  /** Moves the fields `pick` wants from one hash to the other, a page per script call. */
+  async #move(
+    src: string,
+    dst: string,
+    adopting: RedisLease,
+    srcLease: string,
+    dstLease: string,
+    pick: (field: string, value: Buffer) => { value: Buffer; done: () => void } | undefined,
+  ): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.#client.hscanBuffer(src, cursor, 'COUNT', BATCH);
+      cursor = next.toString();
+      const args: (string | Buffer)[] = [];
+      const done = new Map<string, () => void>();
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const field = flat[i]!.toString('utf8');
+        if (done.has(field)) continue; // HSCAN may repeat an entry
+        const picked = pick(field, flat[i + 1]!);
+        if (picked === undefined) continue;
+        args.push(field, flat[i + 1]!, picked.value);
+        done.set(field, picked.done);
+      }
+      if (args.length === 0) continue;
+      const moved = await this.#client.jrMove(
+        srcLease,
+        src,
+        dstLease,
+        dst,
+        adopting.token,
+        this.#lease.token,
+        ...args,
+      );
+      for (const field of moved) done.get(String(field))?.();
+    } while (cursor !== '0' && !this.#stopped);
+  }
+
+  #arm(): void {
+    if (this.#stopped) return;
+    const base = this.#lease.ttlMs / 2;
+    const delay = Math.max(1, Math.round(base * (0.75 + Math.random() * 0.5)));
+    this.#timer = this.#clock.setTimer(() => {
+      this.#timer = undefined;
+      void this.scan()
+        .catch((err: unknown) => this.#owner.adoptionFailed?.(err))
+        .finally(() => this.#arm());
+    }, delay);
+    this.#timer.unref?.();
+  }
+}

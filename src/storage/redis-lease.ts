@@ -1,0 +1,260 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { DuplicateNodeError } from '../errors.ts';
+import type { Clock, TimerHandle } from '../model/clock.ts';
+import { LeaseState, LeaseStatus } from './lease-state.ts';
+import type { ScriptedRedis } from './redis-scripts.ts';
+
+/** Who holds a lease, as stored after the token (short keys: it is read on every start). */
+export interface LeaseHolder {
+  /** `node`: the node itself; `adopting`: a peer moving a dead node's jobs away. */
+  kind: 'node' | 'adopting';
+  /** Name of the node holding it (the adopter's for an `adopting` lease). */
+  name: string;
+  /** Instance id of the holding process (WorkerNode.instance). */
+  instance: string;
+  /** Redis CLIENT ID of the holder's connection: gone from CLIENT LIST = holder gone. */
+  clientId: number;
+  /** Redis run_id when it was taken: another run_id means every old connection is gone. */
+  runId: string;
+  pid: number;
+  host: string;
+}
+
+/** What the lease tells its storage. */
+export interface LeaseEvents {
+  renewed(): void;
+  /** Another token holds the name (`holder` described for a log line). */
+  lost(holder: string): void;
+  /**
+   * The key was gone and was taken again. `dataLost`: it cannot have expired on its own
+   * (the lease was still trusted when the renewal was sent) or Redis restarted, so Redis
+   * lost data; otherwise it expired while this process was frozen or cut off.
+   */
+  vanished(dataLost: boolean): void;
+}
+
+/**
+ * A lease on one name, kept in one Redis key with a TTL. Owns the key's value and the
+ * renewal timer; the state (held, trusted until when, lost) is a {@link LeaseState}.
+ * Taking a name fails with DuplicateNodeError while another live process holds it; a
+ * holder whose connection is provably gone (its CLIENT ID is no longer connected, or Redis
+ * restarted since) is replaced at once, by compare-and-set on the exact old value.
+ */
+export class RedisLease {
+  readonly state: LeaseState;
+  readonly #client: ScriptedRedis;
+  readonly #key: string;
+  readonly #clock: Clock;
+  readonly #holder: LeaseHolder;
+  readonly #events: LeaseEvents | undefined;
+  /** `<token>|`, the prefix every fenced script compares. */
+  readonly token: string;
+  #timer: TimerHandle | undefined;
+  /** The renewal under way: a second caller waits for it rather than sending another. */
+  #renewing: Promise<void> | undefined;
+
+  constructor(opts: {
+    client: ScriptedRedis;
+    key: string;
+    ttlMs: number;
+    clock: Clock;
+    holder: Omit<LeaseHolder, 'clientId' | 'runId' | 'pid' | 'host'>;
+    events?: LeaseEvents;
+  }) {
+    this.state = new LeaseState(opts.ttlMs);
+    this.#client = opts.client;
+    this.#key = opts.key;
+    this.#clock = opts.clock;
+    this.#events = opts.events;
+    this.token = `${randomBytes(16).toString('hex')}|`;
+    this.#holder = { ...opts.holder, clientId: 0, runId: '', pid: process.pid, host: hostname() };
+  }
+
+  get ttlMs(): number {
+    return this.state.ttlMs;
+  }
+
+  /** Trusted now (held, renewed less than a TTL ago). */
+  trusted(): boolean {
+    return this.state.trusted(this.#clock.now());
+  }
+
+  /**
+   * Takes the key. A live holder of kind `adopting` is waited for (up to `waitMs`); any
+   * other live holder makes it throw DuplicateNodeError. Returns false instead of
+   * throwing when `failIfHeld` is false (adoption: someone else is on it).
+   */
+  async acquire(opts: { waitMs?: number; failIfHeld?: boolean } = {}): Promise<boolean> {
+    const until = this.#clock.now() + (opts.waitMs ?? 0);
+    await this.#refreshHolder();
+    for (;;) {
+      const value = this.#value();
+      const sentAt = this.#clock.now();
+      if ((await this.#client.set(this.#key, value, 'PX', this.ttlMs, 'NX')) === 'OK') {
+        this.state.acquired(sentAt);
+        return true;
+      }
+      const current = await this.#client.get(this.#key);
+      if (current === null) continue; // expired in between
+      const holder = parseHolder(current);
+      if (holder !== undefined && (await this.#gone(holder))) {
+        if ((await this.#client.jrSwap(this.#key, current, value, this.ttlMs)) === 1) {
+          this.state.acquired(sentAt);
+          return true;
+        }
+        continue; // changed in between: look again
+      }
+      if (holder?.kind === 'adopting' && this.#clock.now() < until) {
+        await this.#sleep(Math.min(100, this.ttlMs / 10));
+        continue;
+      }
+      if (opts.failIfHeld === false) return false;
+      throw new DuplicateNodeError(
+        `node name is held by a live process: ${describeHolder(holder, current)} (lease ${this.#key})`,
+      );
+    }
+  }
+
+  /** Renews every TTL/3 on an unref'd timer until `release`. */
+  startRenewing(): void {
+    this.#arm();
+  }
+
+  /** One renewal now (the timer calls this; so does a reconnect; tests may too). */
+  renew(): Promise<void> {
+    if (this.#renewing !== undefined) return this.#renewing;
+    if (this.state.status !== LeaseStatus.Held) return Promise.resolve();
+    this.#renewing = this.#renewOnce().finally(() => (this.#renewing = undefined));
+    return this.#renewing;
+  }
+
+  async #renewOnce(): Promise<void> {
+    const sentAt = this.#clock.now();
+    const wasTrusted = this.state.trusted(sentAt);
+    try {
+      const runIdBefore = this.#holder.runId;
+      await this.#refreshHolder();
+      const r = await this.#client.jrRenew(this.#key, this.token, this.#value(), this.ttlMs);
+      if (this.state.status !== LeaseStatus.Held) return; // released meanwhile
+      if (r === 1) {
+        this.state.renewed(sentAt);
+        this.#events?.renewed();
+      } else if (r === 0) {
+        this.state.vanished();
+        const restarted = runIdBefore !== '' && runIdBefore !== this.#holder.runId;
+        if (await this.acquire({ failIfHeld: false, waitMs: this.ttlMs })) {
+          this.#events?.vanished(wasTrusted || restarted);
+        } else {
+          this.state.lost();
+          this.#events?.lost(
+            describeHolder(parseHolder((await this.#client.get(this.#key)) ?? '')),
+          );
+        }
+      } else {
+        this.state.lost();
+        this.#events?.lost(describeHolder(parseHolder(String(r)), String(r)));
+      }
+    } catch {
+      // Redis unreachable: the next tick tries again; trust runs out on its own meanwhile.
+    }
+  }
+
+  /** Stops renewing and deletes the key if it is still ours. */
+  async release(): Promise<void> {
+    this.#disarm();
+    const held = this.state.status === LeaseStatus.Held;
+    if (this.state.status !== LeaseStatus.Released) this.state.released();
+    if (held) await this.#client.jrRelease(this.#key, this.token).catch(() => 0);
+  }
+
+  #arm(): void {
+    this.#disarm();
+    if (this.state.status === LeaseStatus.Released || this.state.status === LeaseStatus.Lost)
+      return;
+    this.#timer = this.#clock.setTimer(
+      () => {
+        this.#timer = undefined;
+        void this.renew().finally(() => this.#arm());
+      },
+      Math.max(1, Math.floor(this.ttlMs / 3)),
+    );
+    this.#timer.unref?.();
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #value(): string {
+    const h = this.#holder;
+    return `${this.token}${JSON.stringify([h.kind, h.name, h.instance, h.clientId, h.runId, h.pid, h.host])}`;
+  }
+
+  /** Our connection's CLIENT ID and the server's run_id (both change on a reconnect/restart). */
+  async #refreshHolder(): Promise<void> {
+    try {
+      const [id, info] = await Promise.all([
+        this.#client.client('ID'),
+        this.#client.info('server'),
+      ]);
+      this.#holder.clientId = Number(id);
+      this.#holder.runId = /run_id:(\w+)/.exec(info)?.[1] ?? '';
+    } catch {
+      // Redis down (the renewal fails next), or a server that refuses CLIENT or INFO (some
+      // managed Redis): the last values stay; without any, no holder's death can be
+      // proven, so a restarted node waits out the TTL instead.
+    }
+  }
+
+  /** True when the holder's connection is provably gone. */
+  async #gone(holder: LeaseHolder): Promise<boolean> {
+    if (holder.clientId === 0 || this.#holder.clientId === 0) return false; // unknown: no proof
+    if (holder.runId !== this.#holder.runId)
+      return holder.runId !== '' && this.#holder.runId !== '';
+    // Same connection: it is us only if it is our own instance (two storages may share a client).
+    if (holder.clientId === this.#holder.clientId) return holder.instance === this.#holder.instance;
+    try {
+      const list = (await this.#client.client('LIST', 'ID', String(holder.clientId))) as string;
+      return list.trim() === '';
+    } catch {
+      return false;
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.#clock.setTimer(resolve, ms));
+  }
+}
+
+/** Decodes a lease value; undefined for anything malformed. */
+export function parseHolder(value: string): LeaseHolder | undefined {
+  const bar = value.indexOf('|');
+  if (bar < 0) return undefined;
+  try {
+    const t = JSON.parse(value.slice(bar + 1)) as unknown;
+    if (!Array.isArray(t) || t.length !== 7) return undefined;
+    const [kind, name, instance, clientId, runId, pid, host] = t as unknown[];
+    if (
+      (kind !== 'node' && kind !== 'adopting') ||
+      typeof name !== 'string' ||
+      typeof instance !== 'string' ||
+      typeof clientId !== 'number' ||
+      typeof runId !== 'string' ||
+      typeof pid !== 'number' ||
+      typeof host !== 'string'
+    )
+      return undefined;
+    return { kind, name, instance, clientId, runId, pid, host };
+  } catch {
+    return undefined;
+  }
+}
+
+/** For messages: pid, host and instance of a holder (never its token). */
+export function describeHolder(holder: LeaseHolder | undefined, raw = ''): string {
+  if (holder === undefined) return `an unreadable holder (${raw.length} bytes)`;
+  const what = holder.kind === 'adopting' ? `node ${holder.name} adopting its jobs` : 'node';
+  return `${what} pid ${holder.pid} on host ${holder.host}, instance ${holder.instance}`;
+}
