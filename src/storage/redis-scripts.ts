@@ -1,7 +1,8 @@
 /**
  * The Lua scripts of the Redis storage, registered on a client with `defineCommand`
- * (ioredis sends EVALSHA, and the script text once per connection). Each one is a single
- * command: a fenced write costs what a plain HSET did, one round trip.
+ * (ioredis sends EVALSHA, and the script text once per connection). The writes of one
+ * event-loop turn go out as one `jrBatch`, fenced once: the fence costs one script call per
+ * batch, not per write.
  *
  * Lease value: `<token>|<holder JSON>`. Scripts that write for a node get `<token>|` as
  * their first ARGV and refuse, with an error reply starting `JRLEASE`, when the lease key
@@ -22,20 +23,26 @@ if (not v) or string.sub(v, 1, #ARGV[1]) ~= ARGV[1] then
 end`;
 
 const SCRIPTS = {
-  /** KEYS: lease, hash. ARGV: token, field, value. HSET if the lease is ours. */
-  jrHset: { keys: 2, lua: `${FENCE}\nreturn redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])` },
-  /** KEYS: lease, hash. ARGV: token, field… HDEL if the lease is ours. */
-  jrHdel: { keys: 2, lua: `${FENCE}\nreturn redis.call('HDEL', KEYS[2], unpack(ARGV, 2))` },
   /**
-   * KEYS: lease, feedback hash, jobs hash. ARGV: token, feedback key, feedback, job id
-   * [, record]. The feedback first; then the record saved, or the job removed without one.
+   * KEYS: lease, jobs hash, feedback hash. ARGV: token, then ops in order, each an op code
+   * and a field, and a value for the sets: `j` HSET jobs, `J` HDEL jobs, `f` HSET feedback,
+   * `F` HDEL feedback. The writes of one event-loop turn, fenced once and applied atomically
+   * in order (group commit: one script call for many jobs instead of one per write).
    */
-  jrFinish: {
+  jrBatch: {
     keys: 3,
     lua: `${FENCE}
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-if #ARGV >= 5 then return redis.call('HSET', KEYS[3], ARGV[4], ARGV[5]) end
-return redis.call('HDEL', KEYS[3], ARGV[4])`,
+local i = 2
+local n = #ARGV
+while i <= n do
+  local op = ARGV[i]
+  if op == 'j' then redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2]) i = i + 3
+  elseif op == 'J' then redis.call('HDEL', KEYS[2], ARGV[i + 1]) i = i + 2
+  elseif op == 'f' then redis.call('HSET', KEYS[3], ARGV[i + 1], ARGV[i + 2]) i = i + 3
+  elseif op == 'F' then redis.call('HDEL', KEYS[3], ARGV[i + 1]) i = i + 2
+  else return redis.error_reply('ERR jrBatch: unknown op ' .. tostring(op)) end
+end
+return n`,
   },
   /**
    * KEYS: lease. ARGV: token, new value, ttl ms. Returns 1 (renewed, value refreshed),
@@ -97,9 +104,7 @@ type Arg = string | Buffer | number;
 
 /** A client with the storage's scripts defined on it. */
 export interface ScriptedRedis extends Redis {
-  jrHset(lease: string, hash: string, token: string, field: string, value: Arg): Promise<number>;
-  jrHdel(lease: string, hash: string, token: string, ...fields: string[]): Promise<number>;
-  jrFinish(lease: string, fb: string, jobs: string, ...args: Arg[]): Promise<number>;
+  jrBatch(lease: string, jobs: string, fb: string, ...args: Arg[]): Promise<number>;
   jrRenew(lease: string, token: string, value: string, ttlMs: number): Promise<number | string>;
   jrSwap(lease: string, expected: string, value: string, ttlMs: number): Promise<number>;
   jrRelease(lease: string, token: string): Promise<number>;
