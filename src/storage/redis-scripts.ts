@@ -69,8 +69,9 @@ return 0`,
   /**
    * KEYS: source lease, source hash, target lease, target hash. ARGV: source token, target
    * token, then (field, old value, new value) triples. Moves each field whose source value
-   * is still the old one, if both leases are still held by those tokens. Returns the
-   * fields moved.
+   * is still the old one, if both leases are still held by those tokens; one the target
+   * holds already (the distributor re-sent the job there) is only dropped from the source.
+   * Returns the fields moved.
    */
   jrMove: {
     keys: 4,
@@ -85,8 +86,7 @@ local moved = {}
 for i = 3, #ARGV, 3 do
   if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then
     redis.call('HDEL', KEYS[2], ARGV[i])
-    redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 2])
-    moved[#moved + 1] = ARGV[i]
+    if redis.call('HSETNX', KEYS[4], ARGV[i], ARGV[i + 2]) == 1 then moved[#moved + 1] = ARGV[i] end
   end
 end
 return moved`,
