@@ -6,7 +6,7 @@ import type { Feedback, JobRecord, JobStatus } from '../model/job.ts';
 import type { JobStorage, StorageOwner } from './job-storage.ts';
 import { AdoptionWatcher } from './redis-adoption.ts';
 import { RedisLease } from './redis-lease.ts';
-import { LEASE_REFUSED, withScripts, type ScriptedRedis } from './redis-scripts.ts';
+import { LEASE_REFUSED, RedisScripts, isNoScript } from './redis-scripts.ts';
 import { decodeFeedback, decodeRecord, encodeFeedback, encodeRecord } from './record-codec.ts';
 import {
   DEFAULT_REDIS_URL,
@@ -110,7 +110,8 @@ export class RedisStorage implements JobStorage {
   readonly #leaseTtlMs: number;
   readonly #clock: Clock;
   #state: State = State.Created;
-  #client: ScriptedRedis | undefined;
+  #client: Redis | undefined;
+  #scripts: RedisScripts | undefined;
   #lease: RedisLease | undefined;
   #adoption: AdoptionWatcher | undefined;
   #node = '';
@@ -183,18 +184,18 @@ export class RedisStorage implements JobStorage {
     const keys = this.#keys.node(node);
     this.#node = node;
     this.#setState(State.Opening);
-    const client = withScripts(
+    const client =
       this.#given ??
-        createRedisClient(this.#url, {
-          connectTimeoutMs: this.#connectTimeoutMs,
-          commandTimeoutMs: this.#commandTimeoutMs,
-          connectionName: `jobreactor:${node}`,
-        }),
-    );
+      createRedisClient(this.#url, {
+        connectTimeoutMs: this.#connectTimeoutMs,
+        commandTimeoutMs: this.#commandTimeoutMs,
+        connectionName: `jobreactor:${node}`,
+      });
+    const scripts = new RedisScripts(client);
     this.#client = client;
     const owner = this.owner;
     const lease = new RedisLease({
-      client,
+      redis: scripts,
       key: keys.lease,
       ttlMs: this.#leaseTtlMs,
       clock: this.#clock,
@@ -207,6 +208,7 @@ export class RedisStorage implements JobStorage {
     });
     try {
       await connectRedis(client, this.#connectTimeoutMs, this.#safeUrl);
+      await scripts.load();
       // A peer adopting this name's jobs right now finishes within a TTL: wait for it.
       await lease.acquire({ waitMs: this.#leaseTtlMs });
       // Registered once per open (not per save): the monitor lists nodes from this set.
@@ -226,11 +228,12 @@ export class RedisStorage implements JobStorage {
       throw new ClosedError('redis storage was closed while opening');
     }
     this.#nodeKeys = keys;
+    this.#scripts = scripts;
     this.#lease = lease;
     lease.startRenewing();
     if (owner !== undefined) {
       this.#adoption = new AdoptionWatcher({
-        client,
+        redis: scripts,
         keys: this.#keys,
         node,
         lease,
@@ -245,7 +248,7 @@ export class RedisStorage implements JobStorage {
   }
 
   async save(job: JobRecord): Promise<void> {
-    const { client, keys } = this.#live();
+    const { scripts, keys } = this.#live();
     if (job.node !== this.#node) {
       throw new InvalidArgumentError(
         `cannot save job ${job.id} of node ${job.node} in the storage of node ${this.#node}`,
@@ -254,7 +257,7 @@ export class RedisStorage implements JobStorage {
     const value = encodeRecord(job);
     const token = this.#token();
     await this.#run(`save job ${job.id}`, () =>
-      client.jrHset(keys.lease, keys.jobs, token, job.id, value),
+      scripts.jrHset(keys.lease, keys.jobs, token, job.id, value),
     );
   }
 
@@ -265,9 +268,9 @@ export class RedisStorage implements JobStorage {
   }
 
   async remove(id: string): Promise<void> {
-    const { client, keys } = this.#live();
+    const { scripts, keys } = this.#live();
     const token = this.#token();
-    await this.#run(`remove job ${id}`, () => client.jrHdel(keys.lease, keys.jobs, token, id));
+    await this.#run(`remove job ${id}`, () => scripts.jrHdel(keys.lease, keys.jobs, token, id));
   }
 
   async list(filter?: { status?: JobStatus | readonly JobStatus[] }): Promise<JobRecord[]> {
@@ -284,16 +287,16 @@ export class RedisStorage implements JobStorage {
   }
 
   async saveFeedback(feedback: Feedback): Promise<void> {
-    const { client, keys } = this.#live();
+    const { scripts, keys } = this.#live();
     const value = encodeFeedback(feedback);
     const token = this.#token();
     await this.#run(`save feedback ${feedback.key}`, () =>
-      client.jrHset(keys.lease, keys.feedback, token, feedback.key, value),
+      scripts.jrHset(keys.lease, keys.feedback, token, feedback.key, value),
     );
   }
 
   async finish(id: string, record: JobRecord | undefined, feedback: Feedback): Promise<void> {
-    const { client, keys } = this.#live();
+    const { scripts, keys } = this.#live();
     if (record !== undefined && record.node !== this.#node) {
       throw new InvalidArgumentError(
         `cannot save job ${id} of node ${record.node} in the storage of node ${this.#node}`,
@@ -307,16 +310,16 @@ export class RedisStorage implements JobStorage {
     const args =
       value === undefined ? [token, feedback.key, fb, id] : [token, feedback.key, fb, id, value];
     await this.#run(`finish job ${id}`, () =>
-      client.jrFinish(keys.lease, keys.feedback, keys.jobs, ...args),
+      scripts.jrFinish(keys.lease, keys.feedback, keys.jobs, ...args),
     );
   }
 
   async removeFeedback(...fbKeys: string[]): Promise<void> {
-    const { client, keys } = this.#live();
+    const { scripts, keys } = this.#live();
     if (fbKeys.length === 0) return;
     const token = this.#token();
     await this.#run(`remove feedback ${fbKeys[0]}${fbKeys.length > 1 ? ' and others' : ''}`, () =>
-      client.jrHdel(keys.lease, keys.feedback, token, ...fbKeys),
+      scripts.jrHdel(keys.lease, keys.feedback, token, ...fbKeys),
     );
   }
 
@@ -354,18 +357,23 @@ export class RedisStorage implements JobStorage {
     return this.#lease?.token ?? '';
   }
 
-  #live(): { client: ScriptedRedis; keys: NodeKeys } {
-    if (this.#state === State.Open && this.#client && this.#nodeKeys) {
-      return { client: this.#client, keys: this.#nodeKeys };
+  #live(): { client: Redis; scripts: RedisScripts; keys: NodeKeys } {
+    if (this.#state === State.Open && this.#client && this.#scripts && this.#nodeKeys) {
+      return { client: this.#client, scripts: this.#scripts, keys: this.#nodeKeys };
     }
     if (this.#state === State.Closed) throw new ClosedError('redis storage is closed');
     throw new StorageError('redis storage is not open: call open(node) first');
   }
 
-  async #run<T>(what: string, op: () => Promise<T>): Promise<T> {
+  async #run<T>(what: string, op: () => Promise<T>, again = true): Promise<T> {
     try {
       return await op();
     } catch (err) {
+      // Redis restarted and the reconnect's SCRIPT LOAD has not run yet: load, send again.
+      if (again && isNoScript(err) && this.#scripts !== undefined) {
+        await this.#scripts.load().catch(() => {});
+        return this.#run(what, op, false);
+      }
       if (err instanceof Error && err.message.startsWith(LEASE_REFUSED)) {
         throw new LeaseLostError(
           `Redis refused to ${what}: node ${this.#node} no longer holds the lease on its name`,
@@ -396,7 +404,10 @@ export class RedisStorage implements JobStorage {
     const onReady = () => {
       const lease = this.#lease;
       if (lease === undefined || this.#up) return set(true);
-      void lease.renew().finally(() => set(true));
+      void (this.#scripts?.load() ?? Promise.resolve())
+        .catch(() => {})
+        .then(() => lease.renew())
+        .finally(() => set(true));
     };
     const onDown = () => set(false);
     client.on('ready', onReady);

@@ -289,6 +289,18 @@ describe.skipIf(!redisAvailable())('redis lease', () => {
     expect(await admin.hlen(`${prefix}:{node:gone}:jobs`)).toBe(0);
   });
 
+  it('redis lease - scripts the server lost (SCRIPT FLUSH, a restart) are loaded again on first use', async () => {
+    const s = storage();
+    await s.open('forgetful');
+    await admin.script('FLUSH');
+    await s.save(job('forgetful', 'j1'));
+    await admin.script('FLUSH');
+    await s.renewLease(); // fails with NOSCRIPT once, and loads them for the next tick
+    await s.renewLease();
+    expect(s.leaseValid).toBe(true);
+    expect((await s.list()).map((r) => r.id)).toEqual(['j1']);
+  });
+
   it('redis lease - a name whose lease is live is not adopted', async () => {
     const alive = storage();
     await alive.open('alive');
