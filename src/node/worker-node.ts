@@ -6,11 +6,10 @@ import {
   LeaseLostError,
   QueueFullError,
   ShutdownError,
-  StorageLostError,
 } from '../errors.ts';
 import { systemClock, type Clock } from '../model/clock.ts';
 import { ownedCopy, randomId } from '../model/ids.ts';
-import { FINAL_STATUSES, type Feedback, type JobRecord, type JobSpec } from '../model/job.ts';
+import { FINAL_STATUSES, type JobRecord, type JobSpec } from '../model/job.ts';
 import { silentLogger, type Logger } from '../model/logger.ts';
 import { assertNodeName } from '../model/names.ts';
 import { TypedEmitter } from '../model/typed-emitter.ts';
@@ -18,7 +17,7 @@ import type { Message } from '../protocol/messages.ts';
 import { firstDue, isInstantSpec, isRecurring } from '../scheduling/schedule.ts';
 import { jobSettingsProblem, type SettingsProblem } from '../scheduling/job-settings.ts';
 import { TimerQueue } from '../scheduling/timer-queue.ts';
-import type { JobStorage, StorageOwner } from '../storage/job-storage.ts';
+import type { JobStorage } from '../storage/job-storage.ts';
 import { createStorage } from '../storage/create-storage.ts';
 import type { DistributorLink } from './distributor-link.ts';
 import { CreditGate } from './credit-gate.ts';
@@ -43,8 +42,7 @@ import {
   type RunAttemptOptions,
 } from './job-runner.ts';
 import { IdleWaiter } from './idle-waiter.ts';
-import { KnownJobs } from './known-jobs.ts';
-import { quarantineOutcome, storageLostFeedback } from './ownership-outcomes.ts';
+import { NodeOwnership, type OwnershipHost } from './node-ownership.ts';
 import { LifecycleRulesCache } from './lifecycle-rules.ts';
 import { createDistributorLinks } from './node-links.ts';
 import { ReadyQueue, type ReadyEntry } from './ready-queue.ts';
@@ -153,14 +151,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
    * a slot): their start is told too.
    */
   readonly #toldWaiting = new Set<string>();
-  // ---- ownership, durable storage with a lease (see the section below) ----
-  readonly #maxDeliveries: number;
-  /** Jobs held, with their distributor (durable storage only): to end them if it loses data. */
-  readonly #known = new KnownJobs();
-  /** Jobs due while the lease could not be trusted: started once a renewal succeeds. */
-  readonly #parked = new Map<string, ReadyEntry>();
-  /** Another process took the name: nothing of this storage runs any more. */
-  #leaseLost = false;
+  /** Owning durable jobs through the storage's lease (see node-ownership.ts). */
+  readonly #lease: NodeOwnership;
 
   constructor(options: NodeOptions) {
     super();
@@ -180,7 +172,6 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         `maxDeliveries must be a whole number ≥ 1 (got ${maxDeliveries})`,
       );
     }
-    this.#maxDeliveries = maxDeliveries;
     this.#storageSync = new StorageSync(this.#log, (error) => this.emit('storage:error', error));
     const cap = options.maxPendingFeedbacks ?? NODE_DEFAULTS.maxPendingFeedbacks;
     if (!Number.isSafeInteger(cap) || cap < 1) {
@@ -196,6 +187,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       },
     );
     this.#registry = options.registry ?? defaultRegistry;
+    this.#lease = new NodeOwnership(this.#ownershipHost(), maxDeliveries);
     const concurrency = options.concurrency ?? NODE_DEFAULTS.concurrency;
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw new InvalidArgumentError(`concurrency must be a whole number ≥ 1 (got ${concurrency})`);
@@ -282,7 +274,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (this.#state !== 'created')
       throw new ClosedError(`cannot start a node that is ${this.#state}`);
     this.#state = 'starting';
-    this.#storage.owner = this.#storageOwner();
+    this.#storage.owner = this.#lease;
     try {
       await this.#storage.open(this.name);
     } catch (err) {
@@ -292,7 +284,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#storage.onStatusChange = (up) => this.#onStorageStatus(up);
     if (this.#opts.jobDirectory !== undefined) await loadJobDirectory(this.#opts.jobDirectory);
     if (this.#storage.durable && (this.#opts.retryJobsAtStart ?? NODE_DEFAULTS.retryJobsAtStart)) {
-      await resumeStoredJobs(this.#storage, (r) => this.#takeStored(r), this.#log, this.name);
+      await resumeStoredJobs(this.#storage, (r) => this.#lease.takeStored(r), this.#log, this.name);
     }
     await this.#outbox.restore();
     this.#state = 'running';
@@ -395,7 +387,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
 
   /** Storage went away or came back: pause or resume taking jobs, replay failed writes. */
   #onStorageStatus(up: boolean): void {
-    if (this.#state !== 'running' || up === this.#status.accepting || this.#leaseLost) return;
+    if (this.#state !== 'running' || up === this.#status.accepting || this.#lease.isLost) return;
     this.#status.accepting = up;
     this.#log.warn(
       { storageUp: up },
@@ -456,7 +448,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     // A waiting job's id is a key of the storage and timer maps for as long as it waits.
     const id = instant ? spec.id : ownedCopy(spec.id);
     const record = newRecord(spec, id, this.name, this.#firstDue(spec, now), now);
-    if (this.#storage.durable) this.#known.add(record);
+    if (this.#storage.durable) this.#lease.known.add(record);
     if (instant) this.#creditOwed.set(spec.id, link);
     if (instant && !this.#storage.durable) {
       // A memory storage is read back only for jobs that wait (timer, retry); an instant job
@@ -501,7 +493,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       (err: unknown) => {
         if (startsNow) this.#release();
         this.#saving.delete(spec.id);
-        this.#known.delete(spec.id);
+        this.#lease.known.delete(spec.id);
         this.#creditOwed.delete(spec.id);
         const error = asStorageError(err, 'could not store the job');
         this.emit('storage:error', error);
@@ -545,7 +537,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         this.#batcher.accepted(link, spec.id);
         // Its credit: the stored copy owes none, so it goes back at once.
         if (instant) this.#credits.give(link);
-        if (!FINAL_STATUSES.has(stored.status) && !this.#holds(spec.id)) this.#takeStored(stored);
+        if (!FINAL_STATUSES.has(stored.status) && !this.#holds(spec.id))
+          this.#lease.takeStored(stored);
       },
       () => this.#receive(link, spec, true),
     );
@@ -565,7 +558,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       this.#timers.has(id) ||
       this.#ready.has(id) ||
       this.#ownership.has(id) ||
-      this.#parked.has(id) ||
+      this.#lease.parks(id) ||
       this.#suspects.some((e) => e.id === id)
     );
   }
@@ -814,7 +807,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     else if (t.next !== undefined) this.emit('job:retry', t.record, outcome.error);
     else this.emit('job:failed', t.record, outcome.error);
     if (t.next !== undefined) this.#schedule(t.record);
-    else this.#known.delete(record.id);
+    else this.#lease.known.delete(record.id);
     if (fb) await this.#outbox.push(fb, fbStored);
   }
 
@@ -836,7 +829,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
 
   #finishUnknown(record: JobRecord): void {
     this.#giveCredit(record.id);
-    this.#known.delete(record.id);
+    this.#lease.known.delete(record.id);
     const fb = unknownJobFeedback(record);
     void this.#storage
       .remove(record.id)
@@ -878,116 +871,51 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
 
   // ---- ownership (durable storage with a lease on the node's name) ------------------
 
-  /**
-   * The gate before an attempt starts: while the storage cannot vouch that this node
-   * still owns its jobs (no lease renewal for a TTL: frozen, cut off), the job waits for
-   * the next successful renewal; once the lease is lost it is dropped (the new owner runs it).
-   */
+  /** The gate right before an attempt starts (see NodeOwnership.allows). */
   #leaseAllows(id: string, record: JobRecord, marked: boolean): boolean {
-    if (this.#storage.leaseValid !== false) return true;
-    if (!this.#leaseLost) this.#parked.set(id, { id, record, marked });
-    return false;
+    return this.#lease.allows(id, record, marked);
   }
 
-  #storageOwner(): StorageOwner {
+  #ownershipHost(): OwnershipHost {
     return {
+      name: this.name,
       instance: this.instance,
+      log: this.#log,
+      storage: this.#storage,
+      outbox: this.#outbox,
+      active: () => this.#state === 'running' || this.#state === 'starting',
       accepts: (name) => this.#registry.has(name),
-      renewed: () => this.#unpark(),
-      lost: (holder) => this.#onLeaseLost(holder),
-      vanished: (dataLost) => void this.#reconcile(dataLost),
-      adopted: (from, records, feedbacks) => this.#onAdopted(from, records, feedbacks),
-      adoptionFailed: (err) => this.#log.warn({ err }, 'takeover scan failed'),
+      schedule: (record) => this.#schedule(record),
+      run: (entries) => {
+        for (const entry of entries) this.#ready.push(entry);
+        this.#pump();
+      },
+      settle: (record, outcome) =>
+        void this.#settle(
+          record,
+          outcome,
+          record.dueAt,
+          false,
+          this.#registry.get(record.name)?.options,
+        ),
+      forget: (id) => {
+        this.#timers.remove(id);
+        this.#ready.remove(id);
+        this.#giveCredit(id);
+        this.#running.get(id)?.controller.abort(new Interrupted('job no longer in storage'));
+      },
+      forgetAll: () => {
+        this.#timers.clear();
+        this.#ready.clear();
+      },
+      saving: (id) => this.#saving.has(id),
+      stopAccepting: () => {
+        this.#status.accepting = false;
+        this.#status.broadcast();
+      },
+      storageFailed: (err, id) => this.#storageSync.failed(err, id),
+      emit: (event, ...args) => this.emit(event, ...args),
     };
-  }
-
-  #unpark(): void {
-    if (this.#parked.size === 0 || this.#state !== 'running') return;
-    for (const entry of this.#parked.values()) this.#ready.push(entry);
-    this.#parked.clear();
-    this.#pump();
-  }
-
-  /** A job read from storage (resumed or adopted): quarantined if poison, else scheduled. */
-  #takeStored(record: JobRecord): void {
-    this.#known.add(record);
-    const poison = quarantineOutcome(record, this.#maxDeliveries);
-    if (poison === undefined) return this.#schedule(record);
-    const error = poison.kind === 'error' ? poison.error : undefined;
-    this.#log.error(
-      { jobId: record.id, job: record.name, nodes: record.crashedOn ?? [], code: error?.code },
-      `job quarantined: ${error?.message ?? ''}`,
-    );
-    if (error) this.emit('job:quarantined', record, error);
-    void this.#settle(
-      record,
-      poison,
-      record.dueAt,
-      false,
-      this.#registry.get(record.name)?.options,
-    );
-  }
-
-  #onLeaseLost(holder: string): void {
-    if (this.#leaseLost || (this.#state !== 'running' && this.#state !== 'starting')) return;
-    this.#leaseLost = true;
-    const error = new LeaseLostError(
-      `node ${this.name} lost the lease on its name to ${holder}: it runs none of its jobs any more`,
-    );
-    this.#log.error({ code: error.code }, error.message);
-    this.#timers.clear();
-    this.#ready.clear();
-    this.#parked.clear();
-    this.#known.clear();
-    this.#status.accepting = false;
-    this.#status.broadcast();
-    this.emit('lease:lost', error);
-  }
-
-  /**
-   * The lease key was gone (and is ours again). Jobs held here but no longer stored were
-   * lost with Redis's data (`dataLost`: each ends with a StorageLostError feedback), or
-   * adopted by a peer while this node was frozen (dropped: the peer runs them). Running
-   * ones are stopped either way.
-   */
-  async #reconcile(dataLost: boolean): Promise<void> {
-    let stored: Set<string>;
-    try {
-      stored = new Set((await this.#storage.list()).map((r) => r.id));
-    } catch (err) {
-      return this.#storageSync.failed(err, '(reconcile)');
-    }
-    const gone = this.#known.list().filter((j) => !stored.has(j.id) && !this.#saving.has(j.id));
-    for (const job of gone) {
-      this.#known.delete(job.id);
-      this.#timers.remove(job.id);
-      this.#ready.remove(job.id);
-      this.#parked.delete(job.id);
-      this.#giveCredit(job.id);
-      this.#running.get(job.id)?.controller.abort(new Interrupted('job no longer in storage'));
-    }
-    if (!dataLost) {
-      this.#log.warn({ dropped: gone.length }, 'lease had expired: jobs adopted meanwhile dropped');
-      return this.#unpark();
-    }
-    const error = new StorageLostError(
-      `the storage of node ${this.name} lost data (Redis restarted empty or was flushed): ${gone.length} jobs it held end with this error`,
-    );
-    this.#log.error({ code: error.code, jobs: gone.length }, error.message);
-    this.emit('storage:lost', error, gone.length);
-    await this.#outbox.repersist();
-    for (const job of gone) await this.#outbox.push(storageLostFeedback(job, this.name));
-    this.#unpark();
-  }
-
-  #onAdopted(from: string, records: JobRecord[], feedbacks: Feedback[]): void {
-    this.#log.info(
-      { from, jobs: records.length, feedbacks: feedbacks.length },
-      `adopted the jobs of dead node ${from}`,
-    );
-    for (const fb of feedbacks) void this.#outbox.push(fb, true);
-    for (const record of records) this.#takeStored(record);
-    this.emit('jobs:adopted', from, records.length, feedbacks.length);
   }
 
   protected override onListenerError(event: string, err: unknown): void {

@@ -11,7 +11,7 @@ import type { StorageOwner } from './job-storage.ts';
 import { decodeFeedback, decodeRecord, encodeRecord } from './record-codec.ts';
 import { RedisLease } from './redis-lease.ts';
 import type { RedisKeys } from './redis-keys.ts';
-import type { ScriptedRedis } from './redis-scripts.ts';
+import { isNoScript, type RedisScripts } from './redis-scripts.ts';
 
 /** HSCAN page: one `jrMove` per page keeps each script short. */
 const BATCH = 200;
@@ -39,7 +39,7 @@ export function adoptedRecord(record: JobRecord, node: string, from: string): Jo
  * Pinned jobs (`strictNode`) stay with their name until a node of that name returns.
  */
 export class AdoptionWatcher {
-  readonly #client: ScriptedRedis;
+  readonly #redis: RedisScripts;
   readonly #keys: RedisKeys;
   readonly #node: string;
   readonly #lease: RedisLease;
@@ -51,14 +51,14 @@ export class AdoptionWatcher {
   #stopped = false;
 
   constructor(opts: {
-    client: ScriptedRedis;
+    redis: RedisScripts;
     keys: RedisKeys;
     node: string;
     lease: RedisLease;
     clock: Clock;
     owner: StorageOwner;
   }) {
-    this.#client = opts.client;
+    this.#redis = opts.redis;
     this.#keys = opts.keys;
     this.#node = opts.node;
     this.#lease = opts.lease;
@@ -78,7 +78,7 @@ export class AdoptionWatcher {
 
   /** One look at every other name; resolves once the dead ones found are adopted. */
   async scan(): Promise<void> {
-    const names = (await this.#client.smembers(this.#keys.nodes)).filter(
+    const names = (await this.#redis.client.smembers(this.#keys.nodes)).filter(
       (n) => n !== this.#node && isValidNodeName(n),
     );
     if (names.length === 0) return;
@@ -86,9 +86,9 @@ export class AdoptionWatcher {
       names.map(async (name) => {
         const k = this.#keys.node(name);
         const [lease, jobs, fbs] = await Promise.all([
-          this.#client.exists(k.lease),
-          this.#client.hlen(k.jobs),
-          this.#client.hlen(k.feedback),
+          this.#redis.client.exists(k.lease),
+          this.#redis.client.hlen(k.jobs),
+          this.#redis.client.hlen(k.feedback),
         ]);
         return { name, dead: lease === 0 && jobs + fbs > 0, seen: `${jobs}:${fbs}` };
       }),
@@ -104,7 +104,7 @@ export class AdoptionWatcher {
     const from = this.#keys.node(dead);
     const to = this.#keys.node(this.#node);
     const adopting = new RedisLease({
-      client: this.#client,
+      redis: this.#redis,
       key: from.lease,
       ttlMs: this.#lease.ttlMs,
       clock: this.#clock,
@@ -160,7 +160,7 @@ export class AdoptionWatcher {
   ): Promise<void> {
     let cursor = '0';
     do {
-      const [next, flat] = await this.#client.hscanBuffer(src, cursor, 'COUNT', BATCH);
+      const [next, flat] = await this.#redis.client.hscanBuffer(src, cursor, 'COUNT', BATCH);
       cursor = next.toString();
       const args: (string | Buffer)[] = [];
       const done = new Map<string, () => void>();
@@ -173,7 +173,7 @@ export class AdoptionWatcher {
         done.set(field, picked.done);
       }
       if (args.length === 0) continue;
-      const moved = await this.#client.jrMove(
+      const moved = await this.#redis.jrMove(
         srcLease,
         src,
         dstLease,
@@ -193,7 +193,10 @@ export class AdoptionWatcher {
     this.#timer = this.#clock.setTimer(() => {
       this.#timer = undefined;
       void this.scan()
-        .catch((err: unknown) => this.#owner.adoptionFailed?.(err))
+        .catch((err: unknown) => {
+          if (isNoScript(err)) return this.#redis.load().catch(() => {});
+          this.#owner.adoptionFailed?.(err);
+        })
         .finally(() => this.#arm());
     }, delay);
     this.#timer.unref?.();

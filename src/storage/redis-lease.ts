@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { DuplicateNodeError } from '../errors.ts';
 import type { Clock, TimerHandle } from '../model/clock.ts';
 import { LeaseState, LeaseStatus } from './lease-state.ts';
-import type { ScriptedRedis } from './redis-scripts.ts';
+import { isNoScript, type RedisScripts } from './redis-scripts.ts';
 
 /** Who holds a lease, as stored after the token (short keys: it is read on every start). */
 export interface LeaseHolder {
@@ -43,7 +43,7 @@ export interface LeaseEvents {
  */
 export class RedisLease {
   readonly state: LeaseState;
-  readonly #client: ScriptedRedis;
+  readonly #redis: RedisScripts;
   readonly #key: string;
   readonly #clock: Clock;
   readonly #holder: LeaseHolder;
@@ -55,7 +55,7 @@ export class RedisLease {
   #renewing: Promise<void> | undefined;
 
   constructor(opts: {
-    client: ScriptedRedis;
+    redis: RedisScripts;
     key: string;
     ttlMs: number;
     clock: Clock;
@@ -63,7 +63,7 @@ export class RedisLease {
     events?: LeaseEvents;
   }) {
     this.state = new LeaseState(opts.ttlMs);
-    this.#client = opts.client;
+    this.#redis = opts.redis;
     this.#key = opts.key;
     this.#clock = opts.clock;
     this.#events = opts.events;
@@ -91,15 +91,15 @@ export class RedisLease {
     for (;;) {
       const value = this.#value();
       const sentAt = this.#clock.now();
-      if ((await this.#client.set(this.#key, value, 'PX', this.ttlMs, 'NX')) === 'OK') {
+      if ((await this.#redis.client.set(this.#key, value, 'PX', this.ttlMs, 'NX')) === 'OK') {
         this.state.acquired(sentAt);
         return true;
       }
-      const current = await this.#client.get(this.#key);
+      const current = await this.#redis.client.get(this.#key);
       if (current === null) continue; // expired in between
       const holder = parseHolder(current);
       if (holder !== undefined && (await this.#gone(holder))) {
-        if ((await this.#client.jrSwap(this.#key, current, value, this.ttlMs)) === 1) {
+        if ((await this.#redis.jrSwap(this.#key, current, value, this.ttlMs)) === 1) {
           this.state.acquired(sentAt);
           return true;
         }
@@ -135,7 +135,7 @@ export class RedisLease {
     try {
       const runIdBefore = this.#holder.runId;
       await this.#refreshHolder();
-      const r = await this.#client.jrRenew(this.#key, this.token, this.#value(), this.ttlMs);
+      const r = await this.#redis.jrRenew(this.#key, this.token, this.#value(), this.ttlMs);
       if (this.state.status !== LeaseStatus.Held) return; // released meanwhile
       if (r === 1) {
         this.state.renewed(sentAt);
@@ -148,15 +148,17 @@ export class RedisLease {
         } else {
           this.state.lost();
           this.#events?.lost(
-            describeHolder(parseHolder((await this.#client.get(this.#key)) ?? '')),
+            describeHolder(parseHolder((await this.#redis.client.get(this.#key)) ?? '')),
           );
         }
       } else {
         this.state.lost();
         this.#events?.lost(describeHolder(parseHolder(String(r)), String(r)));
       }
-    } catch {
+    } catch (err) {
       // Redis unreachable: the next tick tries again; trust runs out on its own meanwhile.
+      // A restarted Redis without our scripts gets them back for that next tick.
+      if (isNoScript(err)) await this.#redis.load().catch(() => {});
     }
   }
 
@@ -165,7 +167,7 @@ export class RedisLease {
     this.#disarm();
     const held = this.state.status === LeaseStatus.Held;
     if (this.state.status !== LeaseStatus.Released) this.state.released();
-    if (held) await this.#client.jrRelease(this.#key, this.token).catch(() => 0);
+    if (held) await this.#redis.jrRelease(this.#key, this.token).catch(() => 0);
   }
 
   #arm(): void {
@@ -196,8 +198,8 @@ export class RedisLease {
   async #refreshHolder(): Promise<void> {
     try {
       const [id, info] = await Promise.all([
-        this.#client.client('ID'),
-        this.#client.info('server'),
+        this.#redis.client.client('ID'),
+        this.#redis.client.info('server'),
       ]);
       this.#holder.clientId = Number(id);
       this.#holder.runId = /run_id:(\w+)/.exec(info)?.[1] ?? '';
@@ -216,7 +218,11 @@ export class RedisLease {
     // Same connection: it is us only if it is our own instance (two storages may share a client).
     if (holder.clientId === this.#holder.clientId) return holder.instance === this.#holder.instance;
     try {
-      const list = (await this.#client.client('LIST', 'ID', String(holder.clientId))) as string;
+      const list = (await this.#redis.client.client(
+        'LIST',
+        'ID',
+        String(holder.clientId),
+      )) as string;
       return list.trim() === '';
     } catch {
       return false;

@@ -1,8 +1,7 @@
 /**
- * The Lua scripts of the Redis storage, registered on a client with `defineCommand`
- * (ioredis sends EVALSHA, and the script text once per connection). The writes of one
- * event-loop turn go out as one `jrBatch`, fenced once: the fence costs one script call per
- * batch, not per write.
+ * The Lua scripts of the Redis storage, sent with EVALSHA ({@link RedisScripts}). The writes
+ * of one event-loop turn go out as one `jrBatch`, fenced once: the fence costs one script
+ * call per batch, not per write (group commit).
  *
  * Lease value: `<token>|<holder JSON>`. Scripts that write for a node get `<token>|` as
  * their first ARGV and refuse, with an error reply starting `JRLEASE`, when the lease key
@@ -11,6 +10,7 @@
  * All keys of one script share a hash tag except `jrMove`'s (two nodes), so adoption needs
  * a single Redis, not a Cluster.
  */
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 /** Prefix of the error reply a fenced script gives when the lease is not ours. */
@@ -76,8 +76,9 @@ return 0`,
   /**
    * KEYS: source lease, source hash, target lease, target hash. ARGV: source token, target
    * token, then (field, old value, new value) triples. Moves each field whose source value
-   * is still the old one, if both leases are still held by those tokens. Returns the
-   * fields moved.
+   * is still the old one, if both leases are still held by those tokens; one the target
+   * holds already (the distributor re-sent the job there) is only dropped from the source.
+   * Returns the fields moved.
    */
   jrMove: {
     keys: 4,
@@ -92,8 +93,7 @@ local moved = {}
 for i = 3, #ARGV, 3 do
   if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then
     redis.call('HDEL', KEYS[2], ARGV[i])
-    redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 2])
-    moved[#moved + 1] = ARGV[i]
+    if redis.call('HSETNX', KEYS[4], ARGV[i], ARGV[i + 2]) == 1 then moved[#moved + 1] = ARGV[i] end
   end
 end
 return moved`,
@@ -101,28 +101,66 @@ return moved`,
 } as const;
 
 type Arg = string | Buffer | number;
+type Name = keyof typeof SCRIPTS;
 
-/** A client with the storage's scripts defined on it. */
-export interface ScriptedRedis extends Redis {
-  jrBatch(lease: string, jobs: string, fb: string, ...args: Arg[]): Promise<number>;
-  jrRenew(lease: string, token: string, value: string, ttlMs: number): Promise<number | string>;
-  jrSwap(lease: string, expected: string, value: string, ttlMs: number): Promise<number>;
-  jrRelease(lease: string, token: string): Promise<number>;
+/** SHA1 of each script, for EVALSHA (computed once from the constant texts). */
+const SHAS = Object.fromEntries(
+  Object.entries(SCRIPTS).map(([name, s]) => [
+    name,
+    createHash('sha1').update(s.lua).digest('hex'),
+  ]),
+) as Record<Name, string>;
+
+/**
+ * The storage's scripts on one client, each sent as a plain EVALSHA, auto-pipelined like
+ * any command and with nothing around it: `load()` puts them on the server first (at
+ * open, and again after each reconnect, since a restarted Redis has none), and a call
+ * that still meets NOSCRIPT rejects with it ({@link isNoScript}) for the caller to load
+ * and retry. Measured on the client: 5.7 µs per fenced HSET against 7.0 µs through
+ * ioredis `defineCommand` (which wraps every call in a script command and an extra
+ * promise) and 4.3 µs for a plain HSET.
+ */
+export class RedisScripts {
+  readonly client: Redis;
+
+  constructor(client: Redis) {
+    this.client = client;
+  }
+
+  /** KEYS: lease, jobs hash, feedback hash. ARGV: token, then the ops (see the script). */
+  jrBatch(lease: string, jobs: string, fb: string, token: string, ops: Arg[]): Promise<number> {
+    return this.#call('jrBatch', [lease, jobs, fb], [token, ...ops]) as Promise<number>;
+  }
+  jrRenew(lease: string, token: string, value: string, ttlMs: number): Promise<number | string> {
+    return this.#call('jrRenew', [lease], [token, value, ttlMs]) as Promise<number | string>;
+  }
+  jrSwap(lease: string, expected: string, value: string, ttlMs: number): Promise<number> {
+    return this.#call('jrSwap', [lease], [expected, value, ttlMs]) as Promise<number>;
+  }
+  jrRelease(lease: string, token: string): Promise<number> {
+    return this.#call('jrRelease', [lease], [token]) as Promise<number>;
+  }
   jrMove(
     srcLease: string,
     src: string,
     dstLease: string,
     dst: string,
     ...args: Arg[]
-  ): Promise<string[]>;
+  ): Promise<string[]> {
+    return this.#call('jrMove', [srcLease, src, dstLease, dst], args) as Promise<string[]>;
+  }
+
+  /** Puts every script on the server (SCRIPT LOAD is idempotent). */
+  async load(): Promise<void> {
+    await Promise.all(Object.values(SCRIPTS).map((s) => this.client.script('LOAD', s.lua)));
+  }
+
+  #call(name: Name, keys: string[], args: Arg[]): Promise<unknown> {
+    return this.client.evalsha(SHAS[name], keys.length, ...keys, ...args);
+  }
 }
 
-/** Defines the scripts on `client` (idempotent; a client given by the caller gets them too). */
-export function withScripts(client: Redis): ScriptedRedis {
-  for (const [name, s] of Object.entries(SCRIPTS)) {
-    if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') {
-      client.defineCommand(name, { numberOfKeys: s.keys, lua: s.lua });
-    }
-  }
-  return client as ScriptedRedis;
+/** True for Redis's "NOSCRIPT" reply: the server does not have the script (it restarted). */
+export function isNoScript(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('NOSCRIPT');
 }

@@ -6,7 +6,7 @@ import type { Feedback, JobRecord, JobStatus } from '../model/job.ts';
 import type { JobStorage, StorageOwner } from './job-storage.ts';
 import { AdoptionWatcher } from './redis-adoption.ts';
 import { RedisLease } from './redis-lease.ts';
-import { LEASE_REFUSED, withScripts, type ScriptedRedis } from './redis-scripts.ts';
+import { LEASE_REFUSED, RedisScripts, isNoScript } from './redis-scripts.ts';
 import { decodeFeedback, decodeRecord, encodeFeedback, encodeRecord } from './record-codec.ts';
 import {
   DEFAULT_REDIS_URL,
@@ -123,7 +123,8 @@ export class RedisStorage implements JobStorage {
   readonly #leaseTtlMs: number;
   readonly #clock: Clock;
   #state: State = State.Created;
-  #client: ScriptedRedis | undefined;
+  #client: Redis | undefined;
+  #scripts: RedisScripts | undefined;
   /** This turn's fenced writes, not sent yet (see #write). */
   #batch: WriteBatch | undefined;
   #lease: RedisLease | undefined;
@@ -198,18 +199,18 @@ export class RedisStorage implements JobStorage {
     const keys = this.#keys.node(node);
     this.#node = node;
     this.#setState(State.Opening);
-    const client = withScripts(
+    const client =
       this.#given ??
-        createRedisClient(this.#url, {
-          connectTimeoutMs: this.#connectTimeoutMs,
-          commandTimeoutMs: this.#commandTimeoutMs,
-          connectionName: `jobreactor:${node}`,
-        }),
-    );
+      createRedisClient(this.#url, {
+        connectTimeoutMs: this.#connectTimeoutMs,
+        commandTimeoutMs: this.#commandTimeoutMs,
+        connectionName: `jobreactor:${node}`,
+      });
+    const scripts = new RedisScripts(client);
     this.#client = client;
     const owner = this.owner;
     const lease = new RedisLease({
-      client,
+      redis: scripts,
       key: keys.lease,
       ttlMs: this.#leaseTtlMs,
       clock: this.#clock,
@@ -222,6 +223,7 @@ export class RedisStorage implements JobStorage {
     });
     try {
       await connectRedis(client, this.#connectTimeoutMs, this.#safeUrl);
+      await scripts.load();
       // A peer adopting this name's jobs right now finishes within a TTL: wait for it.
       await lease.acquire({ waitMs: this.#leaseTtlMs });
       // Registered once per open (not per save): the monitor lists nodes from this set.
@@ -241,11 +243,12 @@ export class RedisStorage implements JobStorage {
       throw new ClosedError('redis storage was closed while opening');
     }
     this.#nodeKeys = keys;
+    this.#scripts = scripts;
     this.#lease = lease;
     lease.startRenewing();
     if (owner !== undefined) {
       this.#adoption = new AdoptionWatcher({
-        client,
+        redis: scripts,
         keys: this.#keys,
         node,
         lease,
@@ -384,10 +387,10 @@ export class RedisStorage implements JobStorage {
       b.waiters.length > 1 ? `${b.what} and ${b.waiters.length - 1} more writes` : b.what;
     let run: Promise<number>;
     try {
-      const { client, keys } = this.#live();
+      const { scripts, keys } = this.#live();
       const token = this.#token();
       run = this.#run(what, () =>
-        client.jrBatch(keys.lease, keys.jobs, keys.feedback, token, ...b.args),
+        scripts.jrBatch(keys.lease, keys.jobs, keys.feedback, token, b.args),
       );
     } catch (err) {
       run = Promise.reject(err);
@@ -407,18 +410,23 @@ export class RedisStorage implements JobStorage {
     return this.#lease?.token ?? '';
   }
 
-  #live(): { client: ScriptedRedis; keys: NodeKeys } {
-    if (this.#state === State.Open && this.#client && this.#nodeKeys) {
-      return { client: this.#client, keys: this.#nodeKeys };
+  #live(): { client: Redis; scripts: RedisScripts; keys: NodeKeys } {
+    if (this.#state === State.Open && this.#client && this.#scripts && this.#nodeKeys) {
+      return { client: this.#client, scripts: this.#scripts, keys: this.#nodeKeys };
     }
     if (this.#state === State.Closed) throw new ClosedError('redis storage is closed');
     throw new StorageError('redis storage is not open: call open(node) first');
   }
 
-  async #run<T>(what: string, op: () => Promise<T>): Promise<T> {
+  async #run<T>(what: string, op: () => Promise<T>, again = true): Promise<T> {
     try {
       return await op();
     } catch (err) {
+      // Redis restarted and the reconnect's SCRIPT LOAD has not run yet: load, send again.
+      if (again && isNoScript(err) && this.#scripts !== undefined) {
+        await this.#scripts.load().catch(() => {});
+        return this.#run(what, op, false);
+      }
       if (err instanceof Error && err.message.startsWith(LEASE_REFUSED)) {
         throw new LeaseLostError(
           `Redis refused to ${what}: node ${this.#node} no longer holds the lease on its name`,
@@ -449,7 +457,10 @@ export class RedisStorage implements JobStorage {
     const onReady = () => {
       const lease = this.#lease;
       if (lease === undefined || this.#up) return set(true);
-      void lease.renew().finally(() => set(true));
+      void (this.#scripts?.load() ?? Promise.resolve())
+        .catch(() => {})
+        .then(() => lease.renew())
+        .finally(() => set(true));
     };
     const onDown = () => set(false);
     client.on('ready', onReady);

@@ -372,5 +372,58 @@ describe.skipIf(!redisAvailable())(
       await waitUntil(() => connected(d, 'twin-in-process'));
       expect(await d.enqueue('echo', {}).result).toEqual({ ok: true });
     });
+    it('lease lost to another process: the node stops taking and running jobs (lease:lost), running ones cannot report', async () => {
+      const d = await distributor();
+      const prefix = randomPrefix();
+      const reg = new JobRegistry();
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      reg.define('hold', async () => gate);
+      reg.define('echo', () => ({ ok: true }));
+      const node = await startNode({
+        name: 'usurped',
+        distributors: [`127.0.0.1:${d.address.port}`],
+        registry: reg,
+        storage: redis.url,
+        redisPrefix: prefix,
+        leaseTtlMs: 600,
+      });
+      nodes.push(node);
+      const lostEvents: string[] = [];
+      node.on('lease:lost', (err) => lostEvents.push(err.code));
+      const started: string[] = [];
+      node.on('job:start', (j) => started.push(j.id));
+      await waitUntil(() => connected(d, 'usurped'));
+      const held = d.enqueue('hold', {});
+      const later = d.enqueue('echo', {}, { after: 1 });
+      await Promise.all([held.accepted, later.accepted]);
+      later.result.catch(() => {}); // never settles here: ended by the distributor's close
+      await waitUntil(() => node.running === 1);
+      const admin = new Redis(redis.url);
+      try {
+        // Another process holds the name now (as if it took over a lease it thought dead).
+        await admin.set(
+          `${prefix}:{node:usurped}:lease`,
+          `${'e'.repeat(32)}|["node","usurped","elsewhere",1,"r",1,"h"]`,
+          'PX',
+          60_000,
+        );
+      } finally {
+        admin.disconnect();
+      }
+      await waitUntil(() => lostEvents.length === 1, 5000, 'lease:lost');
+      expect(lostEvents).toEqual(['JR_ERR_LEASE_LOST']);
+      await waitUntil(() => d.nodes().find((n) => n.name === 'usurped')?.paused === true, 5000);
+      release();
+      await sleep(1500); // the delayed job falls due; the held one finishes
+      expect(started).toEqual([held.id]); // nothing started after the loss
+      let settled = false;
+      void held.result.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      await sleep(100);
+      expect(settled).toBe(false); // its finish was refused: no stale feedback
+    });
   },
 );

@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DuplicateNodeError, LeaseLostError } from '../../../src/errors.ts';
 import type { Feedback, JobRecord } from '../../../src/model/job.ts';
 import type { StorageOwner } from '../../../src/storage/job-storage.ts';
+import { encodeRecord } from '../../../src/storage/record-codec.ts';
 import { RedisStorage, type RedisStorageOptions } from '../../../src/storage/redis-storage.ts';
 import { FakeClock } from '../../helpers/fake-clock.ts';
 import {
@@ -236,11 +237,15 @@ describe.skipIf(!redisAvailable())('redis lease', () => {
     const o = recordingOwner('inst-live');
     const live = storage({}, o.owner);
     await live.open('live');
+    // The distributor re-sent one job to the live node before it adopted: that copy wins.
+    await admin.hset(`${prefix}:{node:dead}:jobs`, 'resent', encodeRecord(job('dead', 'resent')));
+    await live.save(job('live', 'resent', { delivery: 2, args: { mine: true } }));
     await live.scanForDeadNodes();
     const adopted = o.calls.find((c) => c.event === 'adopted');
     expect(adopted?.args[0]).toBe('dead');
     const records = adopted!.args[1] as JobRecord[];
     expect(records.map((r) => r.id).sort()).toEqual(['running', 'waiting']);
+    expect((await live.load('resent'))?.args).toEqual({ mine: true });
     const running = records.find((r) => r.id === 'running')!;
     expect(running).toMatchObject({ node: 'live', delivery: 3, crashes: 1, crashedOn: ['dead'] });
     expect(records.find((r) => r.id === 'waiting')).toMatchObject({ node: 'live', delivery: 2 });
@@ -250,7 +255,7 @@ describe.skipIf(!redisAvailable())('redis lease', () => {
       'pinned',
       'unknown',
     ]);
-    expect((await live.list()).map((r) => r.id).sort()).toEqual(['running', 'waiting']);
+    expect((await live.list()).map((r) => r.id).sort()).toEqual(['resent', 'running', 'waiting']);
     expect((await live.listFeedbacks()).map((f) => f.key)).toEqual(['fb-1']);
     expect(await admin.exists(leaseKey('dead'))).toBe(0); // adopting lease released
     // Nothing left to adopt: the next scan moves nothing and tells nobody.
@@ -282,6 +287,18 @@ describe.skipIf(!redisAvailable())('redis lease', () => {
     expect(all).toHaveLength(500);
     expect(new Set(all).size).toBe(500);
     expect(await admin.hlen(`${prefix}:{node:gone}:jobs`)).toBe(0);
+  });
+
+  it('redis lease - scripts the server lost (SCRIPT FLUSH, a restart) are loaded again on first use', async () => {
+    const s = storage();
+    await s.open('forgetful');
+    await admin.script('FLUSH');
+    await s.save(job('forgetful', 'j1'));
+    await admin.script('FLUSH');
+    await s.renewLease(); // fails with NOSCRIPT once, and loads them for the next tick
+    await s.renewLease();
+    expect(s.leaseValid).toBe(true);
+    expect((await s.list()).map((r) => r.id)).toEqual(['j1']);
   });
 
   it('redis lease - a name whose lease is live is not adopted', async () => {
