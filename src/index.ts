@@ -33,9 +33,9 @@ export {
   type JobHandler,
   type ChainStep,
   type JobDefinitionOptions,
-} from './node/job-registry.ts';
-export type { JobContext } from './node/job-context.ts';
-export { loadJobDirectory } from './node/job-loader.ts';
+} from './node/definitions/job-registry.ts';
+export type { JobContext } from './node/running/job-context.ts';
+export { loadJobDirectory } from './node/definitions/job-loader.ts';
 
 export type { JobStorage } from './storage/job-storage.ts';
 export { MemoryStorage } from './storage/memory-storage.ts';

@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '../errors.ts';
 import type { Clock } from '../model/clock.ts';
 import type { Logger } from '../model/logger.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
-import type { JobRegistry } from './job-registry.ts';
+import type { JobRegistry } from './definitions/job-registry.ts';
 
 /** A distributor address: `'host:port'` or an object. */
 export type DistributorAddress = string | { host: string; port: number };

@@ -19,12 +19,16 @@ import { jobSettingsProblem, type SettingsProblem } from '../scheduling/job-sett
 import { TimerQueue } from '../scheduling/timer-queue.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
 import { createStorage } from '../storage/create-storage.ts';
-import type { DistributorLink } from './distributor-link.ts';
-import { CreditGate } from './credit-gate.ts';
-import { DeferPool } from './defer-pool.ts';
-import { FeedbackOutbox } from './feedback-outbox.ts';
-import { LinkBatcher } from './link-batcher.ts';
-import { defaultRegistry, type JobRegistry, type ResolvedJobOptions } from './job-registry.ts';
+import type { DistributorLink } from './links/distributor-link.ts';
+import { CreditGate } from './links/credit-gate.ts';
+import { DeferPool } from './running/defer-pool.ts';
+import { FeedbackOutbox } from './links/feedback-outbox.ts';
+import { LinkBatcher } from './links/link-batcher.ts';
+import {
+  defaultRegistry,
+  type JobRegistry,
+  type ResolvedJobOptions,
+} from './definitions/job-registry.ts';
 import {
   invalidJobFeedback,
   markStarted,
@@ -32,24 +36,24 @@ import {
   sendableOutcome,
   settleOutcome,
   unknownJobFeedback,
-} from './job-lifecycle.ts';
-import { loadJobDirectory } from './job-loader.ts';
+} from './lifecycle/job-lifecycle.ts';
+import { loadJobDirectory } from './definitions/job-loader.ts';
 import {
   Interrupter,
   runAttempt,
   type BlockWatch,
   type AttemptOutcome,
   type RunAttemptOptions,
-} from './job-runner.ts';
+} from './running/job-runner.ts';
 import { IdleWaiter } from './idle-waiter.ts';
-import { NodeOwnership, type OwnershipHost } from './node-ownership.ts';
-import { LifecycleRulesCache } from './lifecycle-rules.ts';
-import { createDistributorLinks } from './node-links.ts';
-import { ReadyQueue, type ReadyEntry } from './ready-queue.ts';
-import { LinkOwnership } from './link-ownership.ts';
-import { resumeStoredJobs } from './resume-jobs.ts';
-import { StatusAnnouncer } from './status-announcer.ts';
-import { StorageSync, asStorageError } from './storage-sync.ts';
+import { NodeOwnership, type OwnershipHost } from './ownership/node-ownership.ts';
+import { LifecycleRulesCache } from './lifecycle/lifecycle-rules.ts';
+import { createDistributorLinks } from './links/node-links.ts';
+import { ReadyQueue, type ReadyEntry } from './lifecycle/ready-queue.ts';
+import { LinkOwnership } from './ownership/link-ownership.ts';
+import { resumeStoredJobs } from './lifecycle/resume-jobs.ts';
+import { StatusAnnouncer } from './links/status-announcer.ts';
+import { StorageSync, asStorageError } from './lifecycle/storage-sync.ts';
 import type { NodeEvents } from './node-events.ts';
 import { NODE_DEFAULTS, type NodeOptions } from './node-options.ts';
 

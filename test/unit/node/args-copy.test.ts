@@ -9,7 +9,7 @@ import {
   merge,
   snapshot,
   stripAttemptKeys,
-} from '../../../src/node/args-copy.ts';
+} from '../../../src/node/running/args-copy.ts';
 
 /** An object with an own `__proto__` key, as JSON.parse makes it. */
 const withProtoKey = (): JobArgs => JSON.parse('{"__proto__": {"polluted": true}, "ok": 1}');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../../src/model/job.ts';
-import { runAttempt, type BlockWatch } from '../../../src/node/job-runner.ts';
+import { runAttempt, type BlockWatch } from '../../../src/node/running/job-runner.ts';
 import { FakeClock } from '../../helpers/fake-clock.ts';
 import { makeDef, makeRecord } from './runner-helpers.ts';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Message } from '../../../src/protocol/messages.ts';
-import type { DistributorLink } from '../../../src/node/distributor-link.ts';
-import { CreditGate } from '../../../src/node/credit-gate.ts';
-import { LinkBatcher } from '../../../src/node/link-batcher.ts';
+import type { DistributorLink } from '../../../src/node/links/distributor-link.ts';
+import { CreditGate } from '../../../src/node/links/credit-gate.ts';
+import { LinkBatcher } from '../../../src/node/links/link-batcher.ts';
 import { flush } from './runner-helpers.ts';
 
 /** A ready link that records what it is sent. */

@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import type { Logger } from '../../../src/model/logger.ts';
-import { DeferPool } from '../../../src/node/defer-pool.ts';
-import { ThreadPool } from '../../../src/node/thread-pool.ts';
+import { DeferPool } from '../../../src/node/running/defer-pool.ts';
+import { ThreadPool } from '../../../src/node/running/thread-pool.ts';
 
 const JOB_DIR = fileURLToPath(new URL('../../fixtures/defer-jobs', import.meta.url));
 

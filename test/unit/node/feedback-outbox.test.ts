@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Feedback } from '../../../src/model/job.ts';
-import { FeedbackOutbox } from '../../../src/node/feedback-outbox.ts';
+import { FeedbackOutbox } from '../../../src/node/links/feedback-outbox.ts';
 import { MemoryStorage } from '../../../src/storage/memory-storage.ts';
 
 function fb(key: string, distributor: string): Feedback {

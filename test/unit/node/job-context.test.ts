@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CancelJob } from '../../../src/errors.ts';
-import { createJobContext, jobItself, noopLogger } from '../../../src/node/job-context.ts';
+import { createJobContext, jobItself, noopLogger } from '../../../src/node/running/job-context.ts';
 import { T0, makeRecord } from './runner-helpers.ts';
 
 describe('job context', () => {

@@ -6,8 +6,8 @@ import {
   newRecord,
   transition,
   type LifecycleRules,
-} from '../../../src/node/job-lifecycle.ts';
-import type { AttemptOutcome } from '../../../src/node/job-runner.ts';
+} from '../../../src/node/lifecycle/job-lifecycle.ts';
+import type { AttemptOutcome } from '../../../src/node/running/job-runner.ts';
 
 const T0 = 1_700_000_000_000;
 const rules: LifecycleRules = {

@@ -4,8 +4,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../../src/errors.ts';
-import { loadJobDirectory } from '../../../src/node/job-loader.ts';
-import { defaultRegistry } from '../../../src/node/job-registry.ts';
+import { loadJobDirectory } from '../../../src/node/definitions/job-loader.ts';
+import { defaultRegistry } from '../../../src/node/definitions/job-registry.ts';
 
 const fixtures = fileURLToPath(new URL('../../fixtures/job-loader/', import.meta.url));
 const temps: string[] = [];

@@ -5,7 +5,7 @@ import {
   UnknownJobError,
   type ErrorInfo,
 } from '../../../src/errors.ts';
-import { JobRegistry } from '../../../src/node/job-registry.ts';
+import { JobRegistry } from '../../../src/node/definitions/job-registry.ts';
 
 describe('job registry', () => {
   it('job registry - define returns a frozen reference and stores the definition', () => {

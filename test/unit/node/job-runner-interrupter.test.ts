@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Interrupter, runAttempt } from '../../../src/node/job-runner.ts';
-import type { JobContext } from '../../../src/node/job-context.ts';
+import { Interrupter, runAttempt } from '../../../src/node/running/job-runner.ts';
+import type { JobContext } from '../../../src/node/running/job-context.ts';
 import { FakeClock } from '../../helpers/fake-clock.ts';
 import { T0, flush, makeDef, makeRecord } from './runner-helpers.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ResolvedJobOptions } from '../../../src/node/job-registry.ts';
-import { LifecycleRulesCache } from '../../../src/node/lifecycle-rules.ts';
+import type { ResolvedJobOptions } from '../../../src/node/definitions/job-registry.ts';
+import { LifecycleRulesCache } from '../../../src/node/lifecycle/lifecycle-rules.ts';
 import { NODE_DEFAULTS } from '../../../src/node/node-options.ts';
 
 describe('lifecycle rules cache', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { DistributorLink } from '../../../src/node/distributor-link.ts';
-import { LinkOwnership } from '../../../src/node/link-ownership.ts';
-import type { ReadyEntry } from '../../../src/node/ready-queue.ts';
+import type { DistributorLink } from '../../../src/node/links/distributor-link.ts';
+import { LinkOwnership } from '../../../src/node/ownership/link-ownership.ts';
+import type { ReadyEntry } from '../../../src/node/lifecycle/ready-queue.ts';
 import { JobStatus, type JobRecord } from '../../../src/model/job.ts';
 import { silentLogger } from '../../../src/model/logger.ts';
 import type { Message } from '../../../src/protocol/messages.ts';

@@ -2,8 +2,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { InvalidArgumentError } from '../../../src/errors.ts';
 import { silentLogger } from '../../../src/model/logger.ts';
 import { DEFAULT_MAX_FRAME_SIZE } from '../../../src/protocol/codec.ts';
-import type { LinkHandlers } from '../../../src/node/distributor-link.ts';
-import { createDistributorLinks } from '../../../src/node/node-links.ts';
+import type { LinkHandlers } from '../../../src/node/links/distributor-link.ts';
+import { createDistributorLinks } from '../../../src/node/links/node-links.ts';
 import { NODE_DEFAULTS } from '../../../src/node/node-options.ts';
 
 const handlers: LinkHandlers = {

@@ -1,10 +1,10 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ErrorCodes } from '../../../src/errors.ts';
 import type { Feedback, JobRecord } from '../../../src/model/job.ts';
-import type { FeedbackOutbox } from '../../../src/node/feedback-outbox.ts';
-import type { AttemptOutcome } from '../../../src/node/job-runner.ts';
-import { NodeOwnership, type OwnershipHost } from '../../../src/node/node-ownership.ts';
-import type { ReadyEntry } from '../../../src/node/ready-queue.ts';
+import type { FeedbackOutbox } from '../../../src/node/links/feedback-outbox.ts';
+import type { AttemptOutcome } from '../../../src/node/running/job-runner.ts';
+import { NodeOwnership, type OwnershipHost } from '../../../src/node/ownership/node-ownership.ts';
+import type { ReadyEntry } from '../../../src/node/lifecycle/ready-queue.ts';
 import type { JobStorage } from '../../../src/storage/job-storage.ts';
 import { makeRecord } from './runner-helpers.ts';
 

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../../src/errors.ts';
 import { JobStatus, recordCrash } from '../../../src/model/job.ts';
-import { transition } from '../../../src/node/job-lifecycle.ts';
-import { KnownJobs } from '../../../src/node/known-jobs.ts';
-import { quarantineOutcome, storageLostFeedback } from '../../../src/node/ownership-outcomes.ts';
+import { transition } from '../../../src/node/lifecycle/job-lifecycle.ts';
+import { KnownJobs } from '../../../src/node/ownership/known-jobs.ts';
+import {
+  quarantineOutcome,
+  storageLostFeedback,
+} from '../../../src/node/ownership/ownership-outcomes.ts';
 import { adoptedRecord } from '../../../src/storage/redis-adoption.ts';
 import { T0, makeRecord } from './runner-helpers.ts';
 

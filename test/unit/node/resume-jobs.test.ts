@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { JobStatus, type JobRecord } from '../../../src/model/job.ts';
 import type { Logger } from '../../../src/model/logger.ts';
-import { resumeStoredJobs } from '../../../src/node/resume-jobs.ts';
+import { resumeStoredJobs } from '../../../src/node/lifecycle/resume-jobs.ts';
 import type { JobStorage } from '../../../src/storage/job-storage.ts';
 import { T0, makeRecord } from './runner-helpers.ts';
 

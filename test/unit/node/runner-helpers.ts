@@ -4,8 +4,8 @@ import type {
   JobDefinition,
   JobDefinitionOptions,
   JobHandler,
-} from '../../../src/node/job-registry.ts';
-import { JobRegistry } from '../../../src/node/job-registry.ts';
+} from '../../../src/node/definitions/job-registry.ts';
+import { JobRegistry } from '../../../src/node/definitions/job-registry.ts';
 
 export const T0 = Date.UTC(2026, 0, 1);
 

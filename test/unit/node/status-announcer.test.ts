@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Message } from '../../../src/protocol/messages.ts';
-import type { DistributorLink } from '../../../src/node/distributor-link.ts';
-import { StatusAnnouncer } from '../../../src/node/status-announcer.ts';
+import type { DistributorLink } from '../../../src/node/links/distributor-link.ts';
+import { StatusAnnouncer } from '../../../src/node/links/status-announcer.ts';
 import { flush } from './runner-helpers.ts';
 
 /** A link that records what it is sent. */

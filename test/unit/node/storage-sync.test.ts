@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { StorageError } from '../../../src/errors.ts';
 import type { Logger } from '../../../src/model/logger.ts';
-import { StorageSync, asStorageError } from '../../../src/node/storage-sync.ts';
+import { StorageSync, asStorageError } from '../../../src/node/lifecycle/storage-sync.ts';
 import { flush } from './runner-helpers.ts';
 
 function makeSync() {

@@ -3,9 +3,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, ShutdownError } from '../../../src/errors.ts';
 import type { JobRecord } from '../../../src/model/job.ts';
-import type { JobLogger } from '../../../src/node/job-context.ts';
-import type { AttemptOutcome } from '../../../src/node/job-runner.ts';
-import { ThreadPool } from '../../../src/node/thread-pool.ts';
+import type { JobLogger } from '../../../src/node/running/job-context.ts';
+import type { AttemptOutcome } from '../../../src/node/running/job-runner.ts';
+import { ThreadPool } from '../../../src/node/running/thread-pool.ts';
 import { makeRecord } from './runner-helpers.ts';
 
 const JOB_DIR = fileURLToPath(new URL('../../fixtures/defer-jobs', import.meta.url));

@@ -1,13 +1,13 @@
-import { LeaseLostError, StorageLostError } from '../errors.ts';
-import type { Feedback, JobRecord } from '../model/job.ts';
-import type { Logger } from '../model/logger.ts';
-import type { JobStorage, StorageOwner } from '../storage/job-storage.ts';
-import type { FeedbackOutbox } from './feedback-outbox.ts';
-import type { AttemptOutcome } from './job-runner.ts';
+import { LeaseLostError, StorageLostError } from '../../errors.ts';
+import type { Feedback, JobRecord } from '../../model/job.ts';
+import type { Logger } from '../../model/logger.ts';
+import type { JobStorage, StorageOwner } from '../../storage/job-storage.ts';
+import type { FeedbackOutbox } from '../links/feedback-outbox.ts';
+import type { AttemptOutcome } from '../running/job-runner.ts';
 import { KnownJobs } from './known-jobs.ts';
-import type { NodeEvents } from './node-events.ts';
+import type { NodeEvents } from '../node-events.ts';
 import { quarantineOutcome, storageLostFeedback } from './ownership-outcomes.ts';
-import type { ReadyEntry } from './ready-queue.ts';
+import type { ReadyEntry } from '../lifecycle/ready-queue.ts';
 
 /** What NodeOwnership needs of its WorkerNode (its queues stay the node's own). */
 export interface OwnershipHost {

@@ -1,7 +1,7 @@
-import type { JobRecord } from '../model/job.ts';
-import type { Logger } from '../model/logger.ts';
-import type { DistributorLink } from './distributor-link.ts';
-import type { ReadyEntry } from './ready-queue.ts';
+import type { JobRecord } from '../../model/job.ts';
+import type { Logger } from '../../model/logger.ts';
+import type { DistributorLink } from '../links/distributor-link.ts';
+import type { ReadyEntry } from '../lifecycle/ready-queue.ts';
 
 /** What LinkOwnership needs from its node. */
 export interface OwnershipHooks {

@@ -1,8 +1,8 @@
 import { types } from 'node:util';
-import { InvalidArgumentError } from '../errors.ts';
-import type { JobArgs } from '../model/job.ts';
+import { InvalidArgumentError } from '../../errors.ts';
+import type { JobArgs } from '../../model/job.ts';
 
-export { ATTEMPT_ARG_KEYS, stripAttemptKeys } from '../model/job.ts';
+export { ATTEMPT_ARG_KEYS, stripAttemptKeys } from '../../model/job.ts';
 
 /**
  * The attempt's own copy of `args`: a flat copy when it can (see `flatCopy`), else a

@@ -1,6 +1,6 @@
-import { TimeoutError } from '../errors.ts';
-import type { Clock, TimerHandle } from '../model/clock.ts';
-import type { JobRecord } from '../model/job.ts';
+import { TimeoutError } from '../../errors.ts';
+import type { Clock, TimerHandle } from '../../model/clock.ts';
+import type { JobRecord } from '../../model/job.ts';
 import type { StopSignal } from './interrupter.ts';
 
 /** How a phase of an attempt ended. */

@@ -1,4 +1,4 @@
-import type { Logger } from '../model/logger.ts';
+import type { Logger } from '../../model/logger.ts';
 import { ThreadPool } from './thread-pool.ts';
 
 /** What a DeferPool needs from the node's options. */

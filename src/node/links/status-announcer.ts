@@ -1,6 +1,6 @@
-import type { StatusMessage } from '../protocol/messages.ts';
+import type { StatusMessage } from '../../protocol/messages.ts';
 import type { DistributorLink } from './distributor-link.ts';
-import type { JobRegistry } from './job-registry.ts';
+import type { JobRegistry } from '../definitions/job-registry.ts';
 
 /**
  * What the node tells its distributors about itself, beyond the hello: whether it takes

@@ -1,6 +1,6 @@
-import { JobStatus, recordCrash, type JobRecord } from '../model/job.ts';
-import type { Logger } from '../model/logger.ts';
-import type { JobStorage } from '../storage/job-storage.ts';
+import { JobStatus, recordCrash, type JobRecord } from '../../model/job.ts';
+import type { Logger } from '../../model/logger.ts';
+import type { JobStorage } from '../../storage/job-storage.ts';
 
 /**
  * At start, hands every live job a durable storage holds (new, in progress, queued, error)

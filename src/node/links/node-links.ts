@@ -1,7 +1,7 @@
-import type { Logger } from '../model/logger.ts';
-import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/codec.ts';
+import type { Logger } from '../../model/logger.ts';
+import { DEFAULT_MAX_FRAME_SIZE } from '../../protocol/codec.ts';
 import { DistributorLink, type LinkHandlers, type LinkOptions } from './distributor-link.ts';
-import { NODE_DEFAULTS, parseAddress, type NodeOptions } from './node-options.ts';
+import { NODE_DEFAULTS, parseAddress, type NodeOptions } from '../node-options.ts';
 
 /** The node options that shape its distributor links. */
 export type LinkNodeOptions = Pick<

@@ -11,7 +11,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { workerData } from 'node:worker_threads';
-import type { ErrorInfo } from '../errors.ts';
+import type { ErrorInfo } from '../../errors.ts';
 import {
   InvalidArgumentError,
   JobThrewError,
@@ -19,13 +19,13 @@ import {
   TimeoutError,
   UnknownJobError,
   toErrorInfo,
-} from '../errors.ts';
-import { systemClock } from '../model/clock.ts';
-import type { JobArgs, JobRecord } from '../model/job.ts';
+} from '../../errors.ts';
+import { systemClock } from '../../model/clock.ts';
+import type { JobArgs, JobRecord } from '../../model/job.ts';
 import type { JobLogger } from './job-context.ts';
-import { loadJobDirectory } from './job-loader.ts';
-import type { ChainStep, JobDefinition } from './job-registry.ts';
-import { defaultRegistry } from './job-registry.ts';
+import { loadJobDirectory } from '../definitions/job-loader.ts';
+import type { ChainStep, JobDefinition } from '../definitions/job-registry.ts';
+import { defaultRegistry } from '../definitions/job-registry.ts';
 import type { AttemptOutcome } from './job-runner.ts';
 import { runAttempt } from './job-runner.ts';
 

@@ -1,19 +1,19 @@
-import type { ErrorInfo } from '../errors.ts';
+import type { ErrorInfo } from '../../errors.ts';
 import {
   CancelJob,
   ErrorCodes,
   InvalidArgumentError,
   UnrecoverableJobError,
   toErrorInfo,
-} from '../errors.ts';
-import type { Clock } from '../model/clock.ts';
-import type { JobArgs, JobRecord } from '../model/job.ts';
+} from '../../errors.ts';
+import type { Clock } from '../../model/clock.ts';
+import type { JobArgs, JobRecord } from '../../model/job.ts';
 import { cloneArgs, isPlainObject, merge, snapshot } from './args-copy.ts';
 import { Phase, type PhaseResult } from './job-runner-phase.ts';
 import type { JobContext, JobLogger } from './job-context.ts';
 import { createJobContext, jobItself, noopLogger } from './job-context.ts';
 import type { StopSignal } from './interrupter.ts';
-import type { ChainStep, JobDefinition } from './job-registry.ts';
+import type { ChainStep, JobDefinition } from '../definitions/job-registry.ts';
 
 // Moved out to keep this file to the chain runner; re-exported for existing importers.
 export { ATTEMPT_ARG_KEYS, stripAttemptKeys } from './args-copy.ts';

@@ -1,5 +1,5 @@
-import { LeaseLostError, StorageError } from '../errors.ts';
-import type { Logger } from '../model/logger.ts';
+import { LeaseLostError, StorageError } from '../../errors.ts';
+import type { Logger } from '../../model/logger.ts';
 
 /** A storage write to try again later (a save or remove of one job). */
 export type StorageWrite = () => Promise<void>;

@@ -1,10 +1,10 @@
-import { ClosedError, JobReactorError, type ErrorInfo } from '../errors.ts';
-import type { Logger } from '../model/logger.ts';
-import type { HelloMessage, Message } from '../protocol/messages.ts';
-import { reconnectDelay } from '../transport/backoff.ts';
-import type { Connection } from '../transport/connection.ts';
-import { initiateHandshake } from '../transport/handshake.ts';
-import { connectTcp } from '../transport/tcp-endpoints.ts';
+import { ClosedError, JobReactorError, type ErrorInfo } from '../../errors.ts';
+import type { Logger } from '../../model/logger.ts';
+import type { HelloMessage, Message } from '../../protocol/messages.ts';
+import { reconnectDelay } from '../../transport/backoff.ts';
+import type { Connection } from '../../transport/connection.ts';
+import { initiateHandshake } from '../../transport/handshake.ts';
+import { connectTcp } from '../../transport/tcp-endpoints.ts';
 
 export interface LinkHandlers {
   onReady(link: DistributorLink): void;

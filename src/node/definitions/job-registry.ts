@@ -1,10 +1,10 @@
-import type { ErrorInfo } from '../errors.ts';
-import { DuplicateJobError, InvalidArgumentError, UnknownJobError } from '../errors.ts';
-import { parseDuration } from '../model/duration.ts';
-import type { JobArgs } from '../model/job.ts';
-import { assertJobName } from '../model/names.ts';
-import { MAX_ATTEMPT_LIMIT } from '../scheduling/job-settings.ts';
-import type { JobContext } from './job-context.ts';
+import type { ErrorInfo } from '../../errors.ts';
+import { DuplicateJobError, InvalidArgumentError, UnknownJobError } from '../../errors.ts';
+import { parseDuration } from '../../model/duration.ts';
+import type { JobArgs } from '../../model/job.ts';
+import { assertJobName } from '../../model/names.ts';
+import { MAX_ATTEMPT_LIMIT } from '../../scheduling/job-settings.ts';
+import type { JobContext } from '../running/job-context.ts';
 
 /**
  * A job's body. Sync or async. It may mutate `args`; if it returns (or resolves to) a

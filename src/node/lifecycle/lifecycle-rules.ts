@@ -1,7 +1,7 @@
-import { validateMaxAttempt, validateRetryMultiplier } from '../scheduling/retry.ts';
-import type { ResolvedJobOptions } from './job-registry.ts';
+import { validateMaxAttempt, validateRetryMultiplier } from '../../scheduling/retry.ts';
+import type { ResolvedJobOptions } from '../definitions/job-registry.ts';
 import type { LifecycleRules } from './job-lifecycle.ts';
-import { NODE_DEFAULTS, type NodeOptions } from './node-options.ts';
+import { NODE_DEFAULTS, type NodeOptions } from '../node-options.ts';
 
 /** The node options that set its default lifecycle rules. */
 export type RuleNodeOptions = Pick<

@@ -1,6 +1,6 @@
-import { PoisonJobError, StorageLostError } from '../errors.ts';
-import { feedbackKeyBase, type Feedback, type JobRecord } from '../model/job.ts';
-import type { AttemptOutcome } from './job-runner.ts';
+import { PoisonJobError, StorageLostError } from '../../errors.ts';
+import { feedbackKeyBase, type Feedback, type JobRecord } from '../../model/job.ts';
+import type { AttemptOutcome } from '../running/job-runner.ts';
 
 /**
  * What a durable node does with a job it can no longer simply run (pure helpers, so the

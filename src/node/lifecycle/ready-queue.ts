@@ -1,4 +1,4 @@
-import type { JobRecord } from '../model/job.ts';
+import type { JobRecord } from '../../model/job.ts';
 
 export interface ReadyEntry {
   id: string;

@@ -1,5 +1,5 @@
-import { CancelJob } from '../errors.ts';
-import type { JobArgs, JobRecord, JobStatus } from '../model/job.ts';
+import { CancelJob } from '../../errors.ts';
+import type { JobArgs, JobRecord, JobStatus } from '../../model/job.ts';
 
 /**
  * The logging subset a job sees: pino-compatible, so a pino logger (or a child of one)

@@ -8,10 +8,10 @@
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
-import type { ErrorInfo } from '../errors.ts';
-import { JobThrewError, TimeoutError, toErrorInfo } from '../errors.ts';
-import type { Clock, TimerHandle } from '../model/clock.ts';
-import type { JobRecord } from '../model/job.ts';
+import type { ErrorInfo } from '../../errors.ts';
+import { JobThrewError, TimeoutError, toErrorInfo } from '../../errors.ts';
+import type { Clock, TimerHandle } from '../../model/clock.ts';
+import type { JobRecord } from '../../model/job.ts';
 import type { DeferTask, FromWorkerMessage, RescueSpec, ToWorkerMessage } from './defer-worker.ts';
 import type { JobLogger } from './job-context.ts';
 import type { AttemptOutcome } from './job-runner.ts';

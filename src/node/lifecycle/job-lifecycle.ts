@@ -4,7 +4,7 @@ import {
   InvalidArgumentError,
   toErrorInfo,
   type ErrorInfo,
-} from '../errors.ts';
+} from '../../errors.ts';
 import {
   FINAL_STATUSES,
   feedbackKeyBase,
@@ -14,11 +14,11 @@ import {
   type JobArgs,
   type JobRecord,
   type JobSpec,
-} from '../model/job.ts';
-import { argsProblem } from '../protocol/validate.ts';
-import { isRecurring, nextDue } from '../scheduling/schedule.ts';
-import { DEFAULT_MAX_ATTEMPT, retryDelay } from '../scheduling/retry.ts';
-import { stripAttemptKeys, type AttemptOutcome } from './job-runner.ts';
+} from '../../model/job.ts';
+import { argsProblem } from '../../protocol/validate.ts';
+import { isRecurring, nextDue } from '../../scheduling/schedule.ts';
+import { DEFAULT_MAX_ATTEMPT, retryDelay } from '../../scheduling/retry.ts';
+import { stripAttemptKeys, type AttemptOutcome } from '../running/job-runner.ts';
 
 /** Node-wide rules that decide what happens after an attempt. */
 export interface LifecycleRules {

@@ -1,6 +1,6 @@
-import { JobReactorError, ProtocolError } from '../errors.ts';
-import type { Feedback } from '../model/job.ts';
-import type { JobStorage } from '../storage/job-storage.ts';
+import { JobReactorError, ProtocolError } from '../../errors.ts';
+import type { Feedback } from '../../model/job.ts';
+import type { JobStorage } from '../../storage/job-storage.ts';
 import type { DistributorLink } from './distributor-link.ts';
 
 /** How many unacknowledged feedbacks one distributor may have before the node holds back. */

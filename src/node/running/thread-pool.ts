@@ -18,7 +18,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { Piscina } from 'piscina';
-import type { ErrorInfo } from '../errors.ts';
+import type { ErrorInfo } from '../../errors.ts';
 import {
   ClosedError,
   ErrorCodes,
@@ -26,10 +26,10 @@ import {
   ShutdownError,
   TimeoutError,
   toErrorInfo,
-} from '../errors.ts';
-import type { Clock } from '../model/clock.ts';
-import { systemClock } from '../model/clock.ts';
-import type { JobArgs, JobRecord } from '../model/job.ts';
+} from '../../errors.ts';
+import type { Clock } from '../../model/clock.ts';
+import { systemClock } from '../../model/clock.ts';
+import type { JobArgs, JobRecord } from '../../model/job.ts';
 import type { DeferWorkerData, RescueSpec } from './defer-worker.ts';
 import type { JobLogger } from './job-context.ts';
 import { noopLogger } from './job-context.ts';
