@@ -726,11 +726,9 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     const toldWaiting = this.#toldWaiting.delete(id);
     if (!durable && (record.attempt > 1 || !isInstantSpec(record) || toldWaiting)) {
       const link = this.#linkById.get(record.distributor);
-      if (link?.send({ t: 'runs', started: [id], stopped: [] })) {
-        // Let the note reach the socket before the job runs: a job that takes its process
-        // down at once (a poison job) must still be counted as running when it did.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
+      // Written to the socket before the job runs: a job that takes its process down at
+      // once (a poison job) must still be counted as running when it did.
+      link?.sendNow({ t: 'runs', started: [id], stopped: [] });
     }
     // The "in progress" mark matters only to a storage that outlives the process (a restart
     // re-runs such jobs); in memory it would be a record copy per job for nobody to read.

@@ -17,6 +17,11 @@ export interface Connection {
   send(message: Message): void;
   /** Sends a frame made earlier with `encodeFrame` (the distributor encodes a job once, at enqueue). */
   sendFrame(frame: Buffer): void;
+  /**
+   * Writes what is queued to the socket now (it normally leaves once per event-loop turn):
+   * for a message that must be out before something that may end the process runs.
+   */
+  flush(): void;
   close(reason?: JobReactorError): void;
   /** Handlers run in registration order for every decoded message. */
   onMessage(handler: (message: Message) => void): void;

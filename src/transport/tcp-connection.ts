@@ -139,6 +139,11 @@ export class TcpConnection implements Connection {
     this.sendFrame(encodeFrame(message, this.#opts.maxFrameSize));
   }
 
+  /** Hands what is queued to the socket now instead of at the end of the turn. */
+  flush(): void {
+    if (this.#state === State.Open) this.#flush();
+  }
+
   sendFrame(frame: Buffer): void {
     if (this.#state !== State.Open) return;
     this.#pending.push(frame);

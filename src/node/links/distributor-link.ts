@@ -74,6 +74,13 @@ export class DistributorLink {
     return true;
   }
 
+  /** Sends `message` and hands it to the socket at once (see Connection.flush). */
+  sendNow(message: Message): boolean {
+    if (!this.send(message)) return false;
+    this.#conn!.flush();
+    return true;
+  }
+
   /** Closes the link for good (a clean close: the distributor sees the node leave). */
   stop(): void {
     if (this.#state === 'stopped') return;
