@@ -50,6 +50,7 @@ import { NodeOwnership, type OwnershipHost } from './ownership/node-ownership.ts
 import { LifecycleRulesCache } from './lifecycle/lifecycle-rules.ts';
 import { createDistributorLinks } from './links/node-links.ts';
 import { ReadyQueue, type ReadyEntry } from './lifecycle/ready-queue.ts';
+import { OwedCredits } from './links/owed-credits.ts';
 import { LinkOwnership } from './ownership/link-ownership.ts';
 import { resumeStoredJobs } from './lifecycle/resume-jobs.ts';
 import { StatusAnnouncer } from './links/status-announcer.ts';
@@ -67,6 +68,13 @@ const STORAGE_RETRY_MS = 1000;
  * default maxDeliveries (3) an innocent job that ran beside it reaches 2 at most.
  */
 const SUSPECT_CRASHES = 2;
+
+/**
+ * Instant jobs a link may have outstanding on this node, in units of its credit (the
+ * node's concurrency). Twice, not once: a job sent delayed that fell due on its way counts
+ * as instant here though it took no credit there.
+ */
+const CREDIT_SLACK = 2;
 
 /** How often a recurring job of a distributor held back (outbox over its cap) looks again. */
 const HELD_RUN_RECHECK_MS = 1000;
@@ -117,7 +125,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   /** Jobs received and being written; a cancel that arrives meanwhile is noted here. */
   readonly #saving = new Map<string, { cancel: boolean }>();
   /** Instant jobs whose first attempt will give a credit back to their link. */
-  readonly #creditOwed = new Map<string, DistributorLink>();
+  readonly #creditOwed = new OwedCredits();
   readonly #outbox: FeedbackOutbox;
   readonly #batcher = new LinkBatcher();
   /** Credits to give back; held back from a distributor over maxPendingFeedbacks. */
@@ -441,10 +449,19 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       // reconnect). Its credit is owed to this link now, or at once if its first attempt
       // already gave one back.
       if (instant) {
-        if (this.#creditOwed.has(spec.id)) this.#creditOwed.set(spec.id, link);
+        if (this.#creditOwed.has(spec.id)) this.#creditOwed.owe(spec.id, link);
         else this.#credits.give(link);
       }
       this.#batcher.accepted(link, spec.id);
+      return;
+    }
+    if (instant && this.#creditOwed.owedTo(link) >= CREDIT_SLACK * this.#concurrency) {
+      // Far more instant jobs than the credit granted: a peer that ignores its credit. They
+      // would pile up here faster than their feedbacks could hold it back (see the outbox).
+      const error = new QueueFullError(
+        `node ${this.name} granted ${this.#concurrency} credits and holds ${this.#creditOwed.owedTo(link)} instant jobs of this distributor: it sends beyond its credit`,
+      );
+      link.send({ t: 'rejected', ids: [spec.id], error: error.toInfo() });
       return;
     }
     if (!looked && spec.delivery > 1 && this.#storage.durable)
@@ -453,7 +470,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     const id = instant ? spec.id : ownedCopy(spec.id);
     const record = newRecord(spec, id, this.name, this.#firstDue(spec, now), now);
     if (this.#storage.durable) this.#lease.known.add(record);
-    if (instant) this.#creditOwed.set(spec.id, link);
+    if (instant) this.#creditOwed.owe(spec.id, link);
     if (instant && !this.#storage.durable) {
       // A memory storage is read back only for jobs that wait (timer, retry); an instant job
       // goes straight to the ready queue with its record, and is stored only if it must wait
@@ -498,7 +515,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         if (startsNow) this.#release();
         this.#saving.delete(spec.id);
         this.#lease.known.delete(spec.id);
-        this.#creditOwed.delete(spec.id);
+        this.#creditOwed.take(spec.id);
         const error = asStorageError(err, 'could not store the job');
         this.emit('storage:error', error);
         link.send({ t: 'rejected', ids: [spec.id], error: error.toInfo() });
@@ -823,10 +840,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   }
 
   #giveCredit(id: string): void {
-    const link = this.#creditOwed.get(id);
-    if (!link) return;
-    this.#creditOwed.delete(id);
-    if (link.ready) this.#credits.give(link);
+    const link = this.#creditOwed.take(id);
+    if (link?.ready) this.#credits.give(link);
   }
 
   #finishUnknown(record: JobRecord): void {
