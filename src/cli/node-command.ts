@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidArgumentError as CliArgError, Option, type Command } from 'commander';
-import { JobReactorError, startNode, type WorkerNode } from '../index.ts';
+import { ErrorCodes, JobReactorError, startNode, type WorkerNode } from '../index.ts';
 import { consoleLogger, isLogLevel } from './console-logger.ts';
 
 function positiveInt(value: string): number {
@@ -167,7 +167,10 @@ export function registerNodeCommand(program: Command): void {
         });
       } catch (err) {
         const code = err instanceof JobReactorError ? err.code : 'JR_ERR';
-        log.error({ code }, err instanceof Error ? err.message : String(err));
+        // The node logs a taken name itself (library users see it too): one line, not two.
+        if (code !== ErrorCodes.DuplicateNode) {
+          log.error({ code }, err instanceof Error ? err.message : String(err));
+        }
         process.exitCode = 1;
         return;
       }

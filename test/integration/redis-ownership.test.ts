@@ -109,6 +109,8 @@ describe.skipIf(!redisAvailable())(
       expect(second.stderr()).toMatch(/ERROR .*node name is held by a live process/);
       expect(second.stderr()).toContain('JR_ERR_DUPLICATE_NODE');
       expect(second.stderr()).toContain(`pid ${first.child.pid}`);
+      // Said once, not once by the node and again by the CLI.
+      expect(second.stderr().match(/node name is held by a live process/g)).toHaveLength(1);
       // The first one is unharmed.
       expect(first.child.exitCode).toBeNull();
       const h = d.enqueue('it.echo', {});
