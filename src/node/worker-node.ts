@@ -49,7 +49,7 @@ import { IdleWaiter } from './idle-waiter.ts';
 import { NodeOwnership, type OwnershipHost } from './ownership/node-ownership.ts';
 import { LifecycleRulesCache } from './lifecycle/lifecycle-rules.ts';
 import { createDistributorLinks } from './links/node-links.ts';
-import { ReadyQueue, type ReadyEntry } from './lifecycle/ready-queue.ts';
+import { RunSlots } from './lifecycle/run-slots.ts';
 import { OwedCredits } from './links/owed-credits.ts';
 import { LinkOwnership } from './ownership/link-ownership.ts';
 import { resumeStoredJobs } from './lifecycle/resume-jobs.ts';
@@ -62,14 +62,6 @@ import { NODE_DEFAULTS, type NodeOptions } from './node-options.ts';
 const STORAGE_RETRY_MS = 1000;
 
 /**
- * Crashes after which a job runs alone (a suspect). Not after the first: a node crash takes
- * every job running on it, and running them all one by one would stall the fleet after any
- * crash. From the second, a poison job's further crashes blame nobody else, so with the
- * default maxDeliveries (3) an innocent job that ran beside it reaches 2 at most.
- */
-const SUSPECT_CRASHES = 2;
-
-/**
  * Instant jobs a link may have outstanding on this node, in units of its credit (the
  * node's concurrency). Twice, not once: a job sent delayed that fell due on its way counts
  * as instant here though it took no credit there.
@@ -78,17 +70,6 @@ const CREDIT_SLACK = 2;
 
 /** How often a recurring job of a distributor held back (outbox over its cap) looks again. */
 const HELD_RUN_RECHECK_MS = 1000;
-
-/**
- * Runs started in one event-loop turn before the rest wait for the next (`setImmediate`),
- * and the time after which they wait anyway. A run that settles starts the next in a
- * microtask (settle → schedule → pump → run), so retries due at once (retryMultiplier 0)
- * or a crowd of jobs due together would otherwise chain without ever letting I/O, timers
- * or heartbeats in. 256 runs of an instant job take well under a millisecond; a turn is
- * a handful of such batches on the hot path, so the budget costs nothing there.
- */
-const PUMP_BUDGET_STARTS = 256;
-const PUMP_BUDGET_MS = 10;
 
 /** Why a running attempt was aborted by the node itself (not a failure of the job). */
 class Interrupted extends ShutdownError {}
@@ -120,7 +101,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly #mergeJobItself: boolean;
   readonly #links: DistributorLink[];
   readonly #timers: TimerQueue<string>;
-  readonly #ready = new ReadyQueue();
+  /** Due jobs, the run slots and who may start (see RunSlots). */
+  readonly #slots: RunSlots;
   readonly #running = new Map<string, Running>();
   /** Jobs received and being written; a cancel that arrives meanwhile is noted here. */
   readonly #saving = new Map<string, { cancel: boolean }>();
@@ -130,13 +112,6 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly #batcher = new LinkBatcher();
   /** Credits to give back; held back from a distributor over maxPendingFeedbacks. */
   readonly #credits = new CreditGate(this.#batcher);
-  #active = 0;
-  /** Runs started since the last turn began (see PUMP_BUDGET_STARTS). */
-  #turnStarts = 0;
-  /** `performance.now()` at this turn's first start: elapsed CPU, not scheduling time. */
-  #turnStartedAt = 0;
-  /** The budget ran out: the next turn pumps again. */
-  #pumpYielded = false;
   readonly #blockWatch: BlockWatch | undefined;
   /** Whether the node takes jobs, and which: told to the distributors. */
   readonly #status: StatusAnnouncer;
@@ -151,13 +126,6 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly #ownership: LinkOwnership;
   /** Running jobs the distributor took back meanwhile: when they end, they are not kept. */
   readonly #disowned = new Set<string>();
-  /**
-   * Crash suspects (a node crashed or froze while running them) waiting to run alone: if
-   * one brings this node down too, no innocent job was running beside it to be blamed.
-   */
-  readonly #suspects: ReadyEntry[] = [];
-  /** The suspect running alone now: nothing else starts meanwhile. */
-  #aloneId: string | undefined;
   /**
    * Instant jobs of a memory node told to their distributor as not running (they wait for
    * a slot): their start is told too.
@@ -205,6 +173,11 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       throw new InvalidArgumentError(`concurrency must be a whole number ≥ 1 (got ${concurrency})`);
     }
     this.#concurrency = concurrency;
+    this.#slots = new RunSlots(concurrency, {
+      canStart: () => this.#state === 'running',
+      run: (entry) => this.#runOne(entry.id, entry.record, entry.marked),
+      idle: () => this.#idle.wake(), // a stop() may be waiting for this
+    });
     if (!Array.isArray(options.distributors)) {
       throw new InvalidArgumentError('distributors must be a list of host:port addresses');
     }
@@ -223,10 +196,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     });
     this.#timers = new TimerQueue<string>({
       clock: this.#clock,
-      onDue: (id) => {
-        this.#ready.push({ id });
-        this.#pump();
-      },
+      onDue: (id) => this.#slots.push({ id }),
       onError: (err) => this.#log.error({ err }, 'timer callback failed'),
     });
     const hello = () => ({
@@ -258,10 +228,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#ownership = new LinkOwnership(leaseMs, {
       link: (id) => this.#linkById.get(id),
       heldIds: (id) => this.#heldIds(id),
-      resume: (entry) => {
-        this.#ready.push(entry);
-        this.#pump();
-      },
+      resume: (entry) => this.#slots.push(entry),
       drop: (id) => this.#drop(id),
       log: this.#log,
     });
@@ -278,7 +245,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
 
   /** Jobs running now. */
   get running(): number {
-    return this.#active;
+    return this.#slots.active;
   }
 
   /** Opens the storage, loads job files, resumes stored jobs, then dials the distributors. */
@@ -301,7 +268,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     await this.#outbox.restore();
     this.#state = 'running';
     this.#stopWatchingRegistry = this.#registry.onDefine(() => this.#status.jobsChanged());
-    this.#pump(); // jobs resumed from storage that are already due
+    this.#slots.pump(); // jobs resumed from storage that are already due
     for (const link of this.#links) link.start();
     return this;
   }
@@ -318,13 +285,12 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#stopWatchingRegistry?.();
     for (const link of this.#links) link.send({ t: 'drain' });
     this.#timers.close();
-    this.#ready.clear();
+    this.#slots.clear();
     this.#ownership.clear();
-    this.#suspects.length = 0;
-    await this.#idle.until(() => this.#active === 0, deadline);
-    if (this.#active > 0) {
+    await this.#idle.until(() => this.#slots.active === 0, deadline);
+    if (this.#slots.active > 0) {
       for (const r of this.#running.values()) r.controller.abort(new Interrupted('node stopping'));
-      await this.#idle.until(() => this.#active === 0, Date.now() + 1000);
+      await this.#idle.until(() => this.#slots.active === 0, Date.now() + 1000);
     }
     await this.#deferPool.close();
     await this.#idle.until(() => !this.#outbox.deliverable, deadline);
@@ -483,18 +449,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     }
     // An instant job that has a free slot is stored already marked "in progress", its slot
     // held meanwhile: one write per job instead of two (stored, then marked at start).
-    const startsNow =
-      instant &&
-      this.#active < this.#concurrency &&
-      this.#ready.size === 0 &&
-      this.#aloneId === undefined &&
-      this.#suspects.length === 0 &&
-      (spec.crashes ?? 0) < SUSPECT_CRASHES &&
-      this.#registry.has(spec.name);
-    if (startsNow) {
-      markStarted(record, now);
-      this.#active++;
-    }
+    const startsNow = instant && this.#registry.has(spec.name) && this.#slots.reserve(spec);
+    if (startsNow) markStarted(record, now);
     const saving = { cancel: false };
     this.#saving.set(spec.id, saving);
     this.#storage.save(record).then(
@@ -502,8 +458,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         this.#saving.delete(spec.id);
         this.#batcher.accepted(link, spec.id);
         if (startsNow) {
-          if (saving.cancel || this.#state !== 'running') this.#release();
-          else return void this.#runOne(id, record, true).finally(() => this.#release());
+          if (saving.cancel || this.#state !== 'running') this.#slots.release();
+          else return void this.#runOne(id, record, true).finally(() => this.#slots.release());
         }
         if (saving.cancel) return void this.#finishCancelled(record, true);
         if (!this.#registry.has(spec.name)) return void this.#finishUnknown(record);
@@ -512,7 +468,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         if (!startsNow) this.#schedule(record);
       },
       (err: unknown) => {
-        if (startsNow) this.#release();
+        if (startsNow) this.#slots.release();
         this.#saving.delete(spec.id);
         this.#lease.known.delete(spec.id);
         this.#creditOwed.take(spec.id);
@@ -577,10 +533,9 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       this.#saving.has(id) ||
       this.#running.has(id) ||
       this.#timers.has(id) ||
-      this.#ready.has(id) ||
+      this.#slots.has(id) ||
       this.#ownership.has(id) ||
-      this.#lease.parks(id) ||
-      this.#suspects.some((e) => e.id === id)
+      this.#lease.parks(id)
     );
   }
 
@@ -588,17 +543,15 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   async #heldIds(id: string): Promise<string[]> {
     const ids = new Set<string>();
     for (const r of await this.#storage.list()) if (r.distributor === id) ids.add(r.id);
-    for (const e of this.#ready.values()) if (e.record?.distributor === id) ids.add(e.id);
+    for (const e of this.#slots.values()) if (e.record?.distributor === id) ids.add(e.id);
     for (const [jid, r] of this.#running) if (r.distributor === id) ids.add(jid);
-    for (const e of this.#suspects) if (e.record?.distributor === id) ids.add(e.id);
     return [...ids];
   }
 
   /** The distributor sent job `id` elsewhere: it leaves this node without running here. */
   #drop(id: string): void {
-    this.#ready.remove(id);
+    this.#slots.remove(id);
     this.#timers.remove(id);
-    this.#takeSuspect(id);
     this.#toldWaiting.delete(id);
     this.#giveCredit(id);
     if (this.#running.has(id)) this.#disowned.add(id);
@@ -608,12 +561,11 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   #schedule(record: JobRecord): void {
     if (this.#state !== 'running' && this.#state !== 'starting') return;
     if (record.dueAt <= this.#clock.now()) {
-      this.#ready.push({ id: record.id, record });
-      this.#pump();
+      this.#slots.push({ id: record.id, record });
       // An instant job counts as running for its distributor from its dispatch; if it has to
       // wait for a slot here (a suspect runs alone), say so, so a crash is not blamed on it.
       if (!this.#storage.durable && record.attempt === 0 && isInstantSpec(record)) {
-        if (this.#ready.has(record.id)) this.#noteWaiting(record);
+        if (this.#slots.waiting(record.id)) this.#noteWaiting(record);
       }
     } else {
       this.#timers.add(record.id, record.dueAt);
@@ -621,48 +573,6 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   }
 
   // ---- running ---------------------------------------------------------------------
-
-  #pump(): void {
-    if (this.#pumpYielded) return; // the next turn pumps
-    while (this.#state === 'running' && this.#active < this.#concurrency) {
-      if (this.#aloneId !== undefined) return;
-      if (this.#suspects.length > 0) {
-        // A suspect waits until the node is empty, then runs alone.
-        if (this.#active > 0) return;
-        const entry = this.#suspects.shift()!;
-        this.#aloneId = entry.id;
-        this.#start(entry);
-        return;
-      }
-      if (this.#ready.size === 0) return;
-      if (this.#turnStarts === 0) {
-        this.#turnStartedAt = performance.now();
-        setImmediate(this.#nextTurn);
-      } else if (
-        this.#turnStarts >= PUMP_BUDGET_STARTS ||
-        performance.now() - this.#turnStartedAt > PUMP_BUDGET_MS
-      ) {
-        this.#pumpYielded = true;
-        return;
-      }
-      this.#turnStarts++;
-      this.#start(this.#ready.take()!);
-    }
-  }
-
-  #start(entry: ReadyEntry): void {
-    this.#active++;
-    void this.#runOne(entry.id, entry.record, entry.marked).finally(() => {
-      if (this.#aloneId === entry.id) this.#aloneId = undefined;
-      this.#release();
-    });
-  }
-
-  /** Takes job `id` out of the suspects waiting to run alone; its entry, or undefined. */
-  #takeSuspect(id: string): ReadyEntry | undefined {
-    const i = this.#suspects.findIndex((e) => e.id === id);
-    return i < 0 ? undefined : this.#suspects.splice(i, 1)[0];
-  }
 
   /** Tells a memory node's distributor that an instant job waits here instead of running. */
   #noteWaiting(record: JobRecord): void {
@@ -673,14 +583,6 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#batcher.stopped(link, record.id, record.attempt);
   }
 
-  /** After the I/O of the loop's next turn: a fresh budget, and the runs that waited for it. */
-  readonly #nextTurn = (): void => {
-    this.#turnStarts = 0;
-    if (!this.#pumpYielded) return;
-    this.#pumpYielded = false;
-    this.#pump();
-  };
-
   readonly #blocked = (record: JobRecord, ms: number): void => {
     const rounded = Math.round(ms);
     this.#log.warn(
@@ -690,13 +592,6 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     );
     this.emit('job:blocked', record, ms);
   };
-
-  /** A run slot is free again. */
-  #release(): void {
-    this.#active--;
-    if (this.#active === 0) this.#idle.wake(); // a stop() may be waiting for this
-    this.#pump();
-  }
 
   /** `marked`: the record was stored already marked as started (see #receive). */
   async #runOne(id: string, given: JobRecord | undefined, marked = false): Promise<void> {
@@ -723,9 +618,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     const durable = this.#storage.durable;
     // A memory node starts nothing of a distributor whose link is not fresh (see LinkOwnership).
     if (!durable && !this.#ownership.mayStart(record, { id, record })) return;
-    if ((record.crashes ?? 0) >= SUSPECT_CRASHES && this.#aloneId !== id) {
-      // A crash suspect runs alone (see #suspects): later, when the node is empty.
-      this.#suspects.push({ id, record });
+    if (!this.#slots.admit({ id, record })) {
+      // A crash suspect runs alone (see RunSlots): later, when the node is empty.
       if (!durable && record.attempt === 0 && isInstantSpec(record)) this.#noteWaiting(record);
       return;
     }
@@ -874,7 +768,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       saving.cancel = true;
       return true;
     }
-    const inReady = this.#ready.remove(id) ?? this.#ownership.remove(id) ?? this.#takeSuspect(id);
+    const inReady = this.#slots.remove(id) ?? this.#ownership.remove(id);
     this.#toldWaiting.delete(id);
     const inTimer = this.#timers.remove(id);
     if (!inReady && !inTimer) return false;
@@ -903,10 +797,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       active: () => this.#state === 'running' || this.#state === 'starting',
       accepts: (name) => this.#registry.has(name),
       schedule: (record) => this.#schedule(record),
-      run: (entries) => {
-        for (const entry of entries) this.#ready.push(entry);
-        this.#pump();
-      },
+      run: (entries) => this.#slots.pushAll(entries),
       settle: (record, outcome) =>
         void this.#settle(
           record,
@@ -917,13 +808,13 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         ),
       forget: (id) => {
         this.#timers.remove(id);
-        this.#ready.remove(id);
+        this.#slots.remove(id);
         this.#giveCredit(id);
         this.#running.get(id)?.controller.abort(new Interrupted('job no longer in storage'));
       },
       forgetAll: () => {
         this.#timers.clear();
-        this.#ready.clear();
+        this.#slots.clear();
       },
       saving: (id) => this.#saving.has(id),
       stopAccepting: () => {

@@ -1,0 +1,180 @@
+import type { JobRecord } from '../../model/job.ts';
+import { ReadyQueue, type ReadyEntry } from './ready-queue.ts';
+
+/**
+ * Crashes after which a job runs alone (a suspect). Not after the first: a node crash takes
+ * every job running on it, and running them all one by one would stall the fleet after any
+ * crash. From the second, a poison job's further crashes blame nobody else, so with the
+ * default maxDeliveries (3) an innocent job that ran beside it reaches 2 at most.
+ */
+export const SUSPECT_CRASHES = 2;
+
+/**
+ * Runs started in one event-loop turn before the rest wait for the next (`setImmediate`),
+ * and the time after which they wait anyway. A run that settles starts the next in a
+ * microtask (settle → schedule → pump → run), so retries due at once (retryMultiplier 0)
+ * or a crowd of jobs due together would otherwise chain without ever letting I/O, timers
+ * or heartbeats in. 256 runs of an instant job take well under a millisecond; a turn is
+ * a handful of such batches on the hot path, so the budget costs nothing there.
+ */
+const PUMP_BUDGET_STARTS = 256;
+const PUMP_BUDGET_MS = 10;
+
+export interface SlotHooks {
+  /** False while the node is not running: nothing starts. */
+  canStart(): boolean;
+  /** Runs one due job in a slot just taken; the slot is given back when it settles. */
+  run(entry: ReadyEntry): Promise<void>;
+  /** No slot is in use any more (a stopping node waits for this). */
+  idle(): void;
+}
+
+/** True for a job that crashed its node often enough to run alone. */
+export function isSuspect(record: Pick<JobRecord, 'crashes'>): boolean {
+  return (record.crashes ?? 0) >= SUSPECT_CRASHES;
+}
+
+/**
+ * The node's run slots, and the one owner of who may start: due jobs wait in the ready
+ * queue for one of `concurrency` slots; a budget per event-loop turn keeps a crowd of runs
+ * from starving I/O; and a crash suspect waits until the node is empty, then runs alone
+ * (nothing else starts beside it), so if it brings the node down again no innocent job was
+ * running to be blamed.
+ */
+export class RunSlots {
+  readonly #concurrency: number;
+  readonly #hooks: SlotHooks;
+  readonly #ready = new ReadyQueue();
+  readonly #suspects: ReadyEntry[] = [];
+  /** The suspect running alone now. */
+  #aloneId: string | undefined;
+  #active = 0;
+  /** Runs started since the last turn began (see PUMP_BUDGET_STARTS). */
+  #turnStarts = 0;
+  #turnStartedAt = 0;
+  /** The budget ran out: the next turn pumps. */
+  #yielded = false;
+
+  constructor(concurrency: number, hooks: SlotHooks) {
+    this.#concurrency = concurrency;
+    this.#hooks = hooks;
+  }
+
+  /** Slots in use. */
+  get active(): number {
+    return this.#active;
+  }
+
+  /** A due job: it waits for a slot (and starts at once if one is free). */
+  push(entry: ReadyEntry): void {
+    this.#ready.push(entry);
+    this.pump();
+  }
+
+  pushAll(entries: Iterable<ReadyEntry>): void {
+    for (const entry of entries) this.#ready.push(entry);
+    this.pump();
+  }
+
+  /** Whether job `id` waits in the ready queue (not among the suspects). */
+  waiting(id: string): boolean {
+    return this.#ready.has(id);
+  }
+
+  has(id: string): boolean {
+    return this.#ready.has(id) || this.#suspects.some((e) => e.id === id);
+  }
+
+  /** Takes a waiting job out (cancelled, dropped); its entry, or undefined. */
+  remove(id: string): ReadyEntry | undefined {
+    const entry = this.#ready.remove(id);
+    if (entry !== undefined) return entry;
+    const i = this.#suspects.findIndex((e) => e.id === id);
+    return i < 0 ? undefined : this.#suspects.splice(i, 1)[0];
+  }
+
+  /** Every waiting entry, suspects included. */
+  *values(): IterableIterator<ReadyEntry> {
+    yield* this.#ready.values();
+    yield* this.#suspects;
+  }
+
+  /**
+   * Whether `entry`, just given a slot, may run now: a suspect not yet running alone is
+   * set aside until the node is empty (its slot goes back). True for every other job.
+   */
+  admit(entry: ReadyEntry & { record: JobRecord }): boolean {
+    if (!isSuspect(entry.record) || this.#aloneId === entry.id) return true;
+    this.#suspects.push(entry);
+    return false;
+  }
+
+  /**
+   * Takes a slot for a job that starts outside the queue (an instant job a durable node
+   * stores already marked started), only when nothing waits. Give it back with `release`.
+   */
+  reserve(record: Pick<JobRecord, 'crashes'>): boolean {
+    if (this.#active >= this.#concurrency || this.#ready.size > 0) return false;
+    if (this.#aloneId !== undefined || this.#suspects.length > 0 || isSuspect(record)) return false;
+    this.#active++;
+    return true;
+  }
+
+  /** A slot is free again. */
+  release(): void {
+    this.#active--;
+    if (this.#active === 0) this.#hooks.idle();
+    this.pump();
+  }
+
+  /** Forgets every waiting job (the node stops, or gave up its storage). */
+  clear(): void {
+    this.#ready.clear();
+    this.#suspects.length = 0;
+  }
+
+  /** Starts waiting jobs while slots, the turn's budget and the suspect rule allow. */
+  pump(): void {
+    if (this.#yielded) return; // the next turn pumps
+    while (this.#hooks.canStart() && this.#active < this.#concurrency) {
+      if (this.#aloneId !== undefined) return;
+      if (this.#suspects.length > 0) {
+        // A suspect waits until the node is empty, then runs alone.
+        if (this.#active > 0) return;
+        const entry = this.#suspects.shift()!;
+        this.#aloneId = entry.id;
+        this.#start(entry);
+        return;
+      }
+      if (this.#ready.size === 0) return;
+      if (this.#turnStarts === 0) {
+        this.#turnStartedAt = performance.now();
+        setImmediate(this.#nextTurn);
+      } else if (
+        this.#turnStarts >= PUMP_BUDGET_STARTS ||
+        performance.now() - this.#turnStartedAt > PUMP_BUDGET_MS
+      ) {
+        this.#yielded = true;
+        return;
+      }
+      this.#turnStarts++;
+      this.#start(this.#ready.take()!);
+    }
+  }
+
+  #start(entry: ReadyEntry): void {
+    this.#active++;
+    void this.#hooks.run(entry).finally(() => {
+      if (this.#aloneId === entry.id) this.#aloneId = undefined;
+      this.release();
+    });
+  }
+
+  /** After the I/O of the loop's next turn: a fresh budget, and the runs that waited for it. */
+  readonly #nextTurn = (): void => {
+    this.#turnStarts = 0;
+    if (!this.#yielded) return;
+    this.#yielded = false;
+    this.pump();
+  };
+}
