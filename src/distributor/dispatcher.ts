@@ -1,4 +1,5 @@
 import { ClosedError, JobReactorError, QueueFullError, UnknownJobError } from '../errors.ts';
+import { encodeJobItem } from '../protocol/codec.ts';
 import type { ErrorInfo } from '../errors.ts';
 import type { Clock } from '../model/clock.ts';
 import { isInstant } from './enqueue-options.ts';
@@ -11,6 +12,8 @@ import { WaitingQueue } from './waiting-queue.ts';
 /** What the dispatcher tells its distributor. */
 export interface DispatchHooks {
   clock: Clock;
+  /** Largest frame body (a job re-encoded to move must still fit). */
+  maxFrameSize: number;
   /** What to do with a job no connected node can run. */
   unknownJobs: 'fail' | 'wait';
   /** False once the distributor is closing: queued jobs stay where they are. */
@@ -138,7 +141,7 @@ export class Dispatcher {
     maxDeliveries: number,
     call: SafeCall,
   ): { back: TrackedJob[]; cancelled: TrackedJob[]; quarantined: TrackedJob[] } {
-    session.closed = true;
+    session.close();
     const i = this.sessions.indexOf(session);
     if (i >= 0) this.sessions.splice(i, 1);
     const out = {
@@ -198,9 +201,9 @@ export class Dispatcher {
     }
     if (picked === 'no-credit') return 'kept';
     if (typeof picked === 'string') return 'stranded';
+    let item: Buffer;
     try {
-      if (job.frame) picked.sendFrame(job.frame);
-      else picked.send({ t: 'job', job: job.spec });
+      item = job.item ?? encodeJobItem(job.spec, this.#hooks.maxFrameSize);
     } catch (err) {
       // Encoding failed (e.g. the job is larger than the frame limit): fail this job only.
       const info =
@@ -208,16 +211,17 @@ export class Dispatcher {
       queueMicrotask(() => this.#hooks.fail(job, info, picked.name));
       return 'failed';
     }
+    picked.sendJob(item);
     if (instant) picked.credit--;
     else picked.deferredHeld++;
-    job.dispatch(picked, instant);
+    job.dispatch(picked, instant, item.length);
     picked.held.set(job);
     this.#hooks.dispatched(job, picked.name);
     return 'placed';
   }
 
   #anyCredit(): boolean {
-    for (const s of this.sessions) if (s.usable && s.credit > 0) return true;
+    for (const s of this.sessions) if (s.usable && s.takesInstant) return true;
     return false;
   }
 }

@@ -14,15 +14,13 @@ import { silentLogger, type Logger } from '../model/logger.ts';
 import { assertNodeName } from '../model/names.ts';
 import { TypedEmitter } from '../model/typed-emitter.ts';
 import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/codec.ts';
-import type { Message } from '../protocol/messages.ts';
 import type { Connection } from '../transport/connection.ts';
 import { listenTcp } from '../transport/tcp-endpoints.ts';
 import { buildJobSpec, type EnqueueOptions } from './enqueue-options.ts';
 import type { DistributorEvents } from './events.ts';
 import { CancelRequests } from './cancel-requests.ts';
-import { FeedbackAcks } from './feedback-acks.ts';
 import { RecentKeys } from './recent-keys.ts';
-import { NodeSession, type NodeInfo } from './node-session.ts';
+import { NodeSession, type NodeInfo, type SessionHost } from './node-session.ts';
 import {
   TrackState,
   TrackedJob,
@@ -61,7 +59,6 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   readonly #dispatch: Dispatcher;
   readonly #jobs = new JobIndex();
   readonly #seen = new RecentKeys(100_000);
-  readonly #acks = new FeedbackAcks();
   readonly #cancels = new CancelRequests();
   #pings: NodePings | undefined;
   readonly #connections = new Set<Connection>();
@@ -83,6 +80,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     }
     this.#dispatch = new Dispatcher(options.maxWaiting ?? DISTRIBUTOR_DEFAULTS.maxWaiting, {
       clock: this.#clock,
+      maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
       unknownJobs: options.unknownJobs ?? 'fail',
       isOpen: () => this.#state === 'listening',
       fail: (job, error, node) => this.#finishWithError(job, error, node),
@@ -303,9 +301,13 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       },
     });
     if (hello === undefined) return;
-    const session = new NodeSession(conn, hello, this.#clock.now());
+    const session = new NodeSession(conn, hello, this.#clock.now(), {
+      host: this.#sessionHost,
+      distributorId: this.id,
+      maxFrameSize: this.#maxFrameSize,
+    });
     this.#dispatch.sessions.push(session);
-    conn.onMessage((m) => this.#onMessage(session, m));
+    conn.onMessage((m) => session.handle(m));
     conn.onClose((reason) => this.#onSessionClosed(session, reason));
     this.#log.info({ node: session.name, remote: conn.remote }, 'node connected');
     this.emit('node:connected', session.info());
@@ -313,60 +315,30 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     this.#dispatch.scheduleDrain(true);
   }
 
-  #onMessage(session: NodeSession, m: Message): void {
-    switch (m.t) {
-      case 'credit':
-        session.credit += m.n;
-        this.#dispatch.scheduleDrain();
-        return;
-      case 'accepted':
-        for (const id of m.ids) this.#onAccepted(session, id);
-        return;
-      case 'rejected':
-        for (const id of m.ids) {
-          if (this.#dispatch.rejected(session, id)) this.emit('job:requeued', id, session.name);
+  /** What each node session hands back (see NodeSession.handle). */
+  readonly #sessionHost: SessionHost = {
+    accepted: (session, ids) => {
+      for (const id of ids) {
+        if (this.#dispatch.accepted(session, this.#jobs.get(id))) {
+          this.emit('job:accepted', id, session.name);
         }
-        this.#dispatch.scheduleDrain();
-        return;
-      case 'feedback':
-        this.#onFeedback(session, m.fb);
-        return;
-      case 'cancelled':
-        this.#cancels.answered(m.req, m.ok);
-        return;
-      case 'runs':
-        for (const id of m.started) session.held.get(id)?.noteRun(true);
-        for (let i = 0; i < m.stopped.length; i++) {
-          session.held.get(m.stopped[i]!)?.noteRun(false, m.attempts?.[i]);
-        }
-        return;
-      case 'reconcile':
-        // Which of these does this node still hold? The others were taken back (and sent
-        // elsewhere) while its link was silent: it must drop them without running them.
-        session.send({ t: 'owned', ids: m.ids.filter((id) => session.held.get(id) !== undefined) });
-        return;
-      case 'drain':
-        session.draining = true;
-        return;
-      case 'pong':
-        this.#pings?.answered(session, m.id);
-        return;
-      case 'status':
-        session.paused = !m.accepting;
-        session.jobNames = new Set(m.jobs);
-        this.emit('node:status', session.info());
-        this.#dispatch.scheduleDrain(true);
-        return;
-      default: {
-        const err = new InvalidArgumentError(`unexpected message '${m.t}' from a node`);
-        this.emit('protocol:error', session.connection.remote, err);
-        session.connection.close(err);
       }
-    }
-  }
+    },
+    rejected: (session, ids) => {
+      for (const id of ids) {
+        if (this.#dispatch.rejected(session, id)) this.emit('job:requeued', id, session.name);
+      }
+      this.#dispatch.scheduleDrain();
+    },
+    feedback: (session, fb) => this.#onFeedback(session, fb),
+    cancelled: (req, ok) => this.#cancels.answered(req, ok),
+    pong: (session, id) => this.#pings?.answered(session, id),
+    room: (nodesChanged) => this.#dispatch.scheduleDrain(nodesChanged),
+    status: (session) => this.emit('node:status', session.info()),
+    protocolError: (session, err) => this.emit('protocol:error', session.connection.remote, err),
+  };
 
   #onSessionClosed(session: NodeSession, reason: Error | undefined): void {
-    this.#acks.forget(session);
     const { back, cancelled, quarantined } = this.#dispatch.nodeLeft(
       session,
       this.#maxDeliveries,
@@ -392,18 +364,9 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     if (this.#state === 'listening') this.#dispatch.scheduleDrain(true);
   }
 
-  // ---- node answers --------------------------------------------------------------
-
-  #onAccepted(session: NodeSession, id: string): void {
-    if (this.#dispatch.accepted(session, this.#jobs.get(id))) {
-      this.emit('job:accepted', id, session.name);
-    }
-  }
-
   // ---- feedbacks -----------------------------------------------------------------
 
   #onFeedback(session: NodeSession, fb: Feedback): void {
-    this.#acks.add(session, fb.key);
     if (this.#seen.has(fb.key)) return;
     this.#seen.add(fb.key);
     const job = this.#jobs.get(fb.jobId);

@@ -38,7 +38,7 @@ export class NodeSelector {
       const preferred = routing.preferred?.has(s.name) ?? false;
       if (routing.strict && !preferred) continue;
       eligibleSeen = true;
-      if (instant && s.credit <= 0) continue;
+      if (instant && !s.takesInstant) continue;
       const score = instant ? s.credit : -s.deferredHeld;
       if (preferred && score > bestPreferredScore) {
         bestPreferred = s;

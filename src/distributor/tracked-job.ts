@@ -8,7 +8,7 @@ import {
 } from '../errors.ts';
 import { stripAttemptKeys, type Feedback, type JobArgs, type JobSpec } from '../model/job.ts';
 import { LazyOutcome } from '../model/outcome.ts';
-import { encodeFrame } from '../protocol/codec.ts';
+import { encodeJobItem } from '../protocol/codec.ts';
 import { isInstant, type Routing } from './enqueue-options.ts';
 import type { NodeSession } from './node-session.ts';
 
@@ -101,15 +101,20 @@ export class TrackedJob {
   #session: NodeSession | undefined;
   readonly accepted = new AcceptedOutcome();
   readonly result = new LazyOutcome<JobArgs>();
-  /** The job message, encoded once at enqueue; dropped after sending (re-encoded if it moves). */
-  frame: Buffer | undefined;
+  /** The job as a `jobs` frame item, encoded once at enqueue; dropped after sending (re-encoded if it moves). */
+  item: Buffer | undefined;
   #cancelRequested = false;
   /**
    * Whether an attempt may be running on its node now: a crash of that node counts
-   * against the job only then (poison accounting). An instant job runs from its dispatch
-   * until its first feedback; others are told by the node (`runs`).
+   * against the job only then (poison accounting). The node tells every start (`runs`),
+   * written to its socket before the job runs, and every end without a feedback.
    */
   #running = false;
+  /**
+   * Bytes this job counts in its session's prefetch window (`unstartedBytes`): an instant
+   * job from its dispatch until it starts or leaves the node; 0 otherwise.
+   */
+  #windowBytes = 0;
   /** Attempts made in the current cycle, as the node last said (a retry waits there). */
   #attempts = 0;
   #spec: JobSpec;
@@ -156,13 +161,24 @@ export class TrackedJob {
     return isInstant(this.spec, this.spec.enqueuedAt);
   }
 
-  /** waiting → sent: the job went to `session`. */
-  dispatch(session: NodeSession, instant: boolean): void {
+  /** waiting → sent: the job went to `session` (`bytes`: its encoded size, for an instant job's window). */
+  dispatch(session: NodeSession, instant: boolean, bytes: number): void {
     expect(this.#state, TrackState.Waiting, 'dispatch');
     this.#state = TrackState.Sent;
     this.#session = session;
-    this.frame = undefined;
-    this.#running = instant;
+    this.item = undefined;
+    this.#running = false;
+    if (instant) {
+      this.#windowBytes = bytes;
+      session.unstartedBytes += bytes;
+    }
+  }
+
+  /** The job no longer counts in its session's prefetch window (it started, or left the node). */
+  static #leaveWindow(job: TrackedJob): void {
+    if (job.#windowBytes === 0) return;
+    if (job.#session !== undefined) job.#session.unstartedBytes -= job.#windowBytes;
+    job.#windowBytes = 0;
   }
 
   /** sent → accepted: `session` stored it. False (nothing changes) for another node's or a late answer. */
@@ -176,6 +192,7 @@ export class TrackedJob {
   /** sent → waiting: the node refused it (stopping, storage down); it is sent again as it was. */
   refused(): void {
     expect(this.#state, TrackState.Sent, 'refused');
+    TrackedJob.#leaveWindow(this);
     this.#state = TrackState.Waiting;
     this.#session = undefined;
     this.#running = false;
@@ -187,6 +204,7 @@ export class TrackedJob {
    */
   noteRun(running: boolean, attempts?: number): void {
     if (this.#state === TrackState.Sent || this.#state === TrackState.Accepted) {
+      TrackedJob.#leaveWindow(this);
       this.#running = running;
       if (attempts !== undefined) this.#attempts = attempts;
     }
@@ -203,6 +221,7 @@ export class TrackedJob {
       throw illegal('takeBack', this.#state);
     }
     const node = this.#session?.name ?? '';
+    TrackedJob.#leaveWindow(this);
     this.#session = undefined;
     if (this.#cancelRequested) {
       this.#state = TrackState.Done;
@@ -221,7 +240,7 @@ export class TrackedJob {
       spec.crashedOn = [...(this.spec.crashedOn ?? []), node];
     }
     this.#spec = spec;
-    this.frame = undefined;
+    this.item = undefined;
     this.#running = false;
     if ((spec.crashes ?? 0) >= maxDeliveries) {
       const nodes = spec.crashedOn ?? [];
@@ -258,6 +277,7 @@ export class TrackedJob {
    */
   deliver(fb: Feedback, call: SafeCall): void {
     if (this.#state === TrackState.Done) throw illegal('deliver', this.#state);
+    TrackedJob.#leaveWindow(this);
     if (fb.final) {
       this.#state = TrackState.Done;
       this.#session = undefined;
@@ -268,7 +288,7 @@ export class TrackedJob {
         const spec: JobSpec = { ...this.spec, args: stripAttemptKeys(fb.args), runAt: fb.next };
         if (fb.runs !== undefined) spec.runs = fb.runs;
         this.#spec = spec;
-        this.frame = undefined;
+        this.item = undefined;
       }
     }
     deliverFeedback(this, fb, call);
@@ -296,6 +316,7 @@ export class TrackedJob {
     if (this.#state !== TrackState.Waiting && this.#state !== TrackState.Sent) {
       throw illegal('failUndelivered', this.#state);
     }
+    TrackedJob.#leaveWindow(this);
     this.#state = TrackState.Done;
     this.#session = undefined;
     const args = { ...this.spec.args, error };
@@ -313,6 +334,7 @@ export class TrackedJob {
 
   /** any → done: the distributor closed before the job finished. */
   shutdown(error: Error): void {
+    TrackedJob.#leaveWindow(this);
     this.#state = TrackState.Done;
     this.#session = undefined;
     this.accepted.reject(error);
@@ -394,8 +416,8 @@ export function trackJob(
   if (onError !== undefined && typeof onError !== 'function') {
     throw new InvalidArgumentError('onError must be a function');
   }
-  const frame = encodeFrame({ t: 'job', job: spec }, maxFrameSize);
+  const item = encodeJobItem(spec, maxFrameSize);
   const tracked = new TrackedJob(spec, routing, onSuccess, onError);
-  tracked.frame = frame;
+  tracked.item = item;
   return tracked;
 }

@@ -25,6 +25,20 @@ export interface NodeOptions {
   registry?: JobRegistry;
   /** Jobs run at once on the event loop. @default 64 */
   concurrency?: number;
+  /**
+   * Instant jobs taken ahead of free run slots, from each distributor: the node asks for
+   * `concurrency + prefetch` at a time, so a slot that frees has its next job here already
+   * instead of a round trip away. Prefetched jobs wait in the ready queue (in arrival
+   * order); a node that dies with them has them re-sent, not counted as crashes. 0 turns
+   * prefetch off. @default concurrency (twice the run slots in all)
+   */
+  prefetch?: number;
+  /**
+   * Bytes of instant jobs (as encoded) a distributor may have sent here and not yet seen
+   * start, so prefetching large jobs stays within memory (one job always fits, however
+   * large). @default 4 MiB
+   */
+  prefetchBytes?: number;
   /** Worker threads for `defer: true` jobs (they load `jobDirectory`). @default cores − 1, at least 1 */
   threads?: number;
   /** Shared secret for the distributors' handshake. */
@@ -105,6 +119,7 @@ export const NODE_DEFAULTS = {
   handshakeTimeoutMs: 2000,
   blockWarnMs: 1000,
   maxPendingFeedbacks: 10_000,
+  prefetchBytes: 4 * 1024 * 1024,
 } as const;
 
 /** `'host:port'` (IPv6 in brackets) or `{ host, port }` → `{ host, port }`; bad input throws InvalidArgumentError. */

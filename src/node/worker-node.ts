@@ -14,16 +14,14 @@ import { silentLogger, type Logger } from '../model/logger.ts';
 import { assertNodeName } from '../model/names.ts';
 import { TypedEmitter } from '../model/typed-emitter.ts';
 import type { Message } from '../protocol/messages.ts';
-import { firstDue, isInstantSpec, isRecurring } from '../scheduling/schedule.ts';
+import { firstDue, isRecurring } from '../scheduling/schedule.ts';
 import { jobSettingsProblem, type SettingsProblem } from '../scheduling/job-settings.ts';
 import { TimerQueue } from '../scheduling/timer-queue.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
 import { createStorage } from '../storage/create-storage.ts';
 import type { DistributorLink } from './links/distributor-link.ts';
-import { CreditGate } from './links/credit-gate.ts';
 import { DeferPool } from './running/defer-pool.ts';
 import { FeedbackOutbox } from './links/feedback-outbox.ts';
-import { LinkBatcher } from './links/link-batcher.ts';
 import {
   defaultRegistry,
   type JobRegistry,
@@ -63,7 +61,7 @@ const STORAGE_RETRY_MS = 1000;
 
 /**
  * Instant jobs a link may have outstanding on this node, in units of its credit (the
- * node's concurrency). Twice, not once: a job sent delayed that fell due on its way counts
+ * node's window: concurrency + prefetch). Twice, not once: a job sent delayed that fell due on its way counts
  * as instant here though it took no credit there.
  */
 const CREDIT_SLACK = 2;
@@ -97,6 +95,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly #storage: JobStorage;
   readonly #registry: JobRegistry;
   readonly #concurrency: number;
+  /** Instant jobs each distributor may have outstanding here: run slots + prefetch. */
+  readonly #window: number;
   readonly #rules: LifecycleRulesCache;
   readonly #mergeJobItself: boolean;
   readonly #links: DistributorLink[];
@@ -109,9 +109,6 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   /** Instant jobs whose first attempt will give a credit back to their link. */
   readonly #creditOwed = new OwedCredits();
   readonly #outbox: FeedbackOutbox;
-  readonly #batcher = new LinkBatcher();
-  /** Credits to give back; held back from a distributor over maxPendingFeedbacks. */
-  readonly #credits = new CreditGate(this.#batcher);
   readonly #blockWatch: BlockWatch | undefined;
   /** Whether the node takes jobs, and which: told to the distributors. */
   readonly #status: StatusAnnouncer;
@@ -126,11 +123,6 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly #ownership: LinkOwnership;
   /** Running jobs the distributor took back meanwhile: when they end, they are not kept. */
   readonly #disowned = new Set<string>();
-  /**
-   * Instant jobs of a memory node told to their distributor as not running (they wait for
-   * a slot): their start is told too.
-   */
-  readonly #toldWaiting = new Set<string>();
   /** Owning durable jobs through the storage's lease (see node-ownership.ts). */
   readonly #lease: NodeOwnership;
 
@@ -199,10 +191,23 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       onDue: (id) => this.#slots.push({ id }),
       onError: (err) => this.#log.error({ err }, 'timer callback failed'),
     });
+    const prefetch = options.prefetch ?? concurrency;
+    if (!Number.isSafeInteger(prefetch) || prefetch < 0) {
+      throw new InvalidArgumentError(`prefetch must be a whole number ≥ 0 (got ${prefetch})`);
+    }
+    const prefetchBytes = options.prefetchBytes ?? NODE_DEFAULTS.prefetchBytes;
+    if (!Number.isSafeInteger(prefetchBytes) || prefetchBytes < 1) {
+      throw new InvalidArgumentError(
+        `prefetchBytes must be a whole number ≥ 1 (got ${prefetchBytes})`,
+      );
+    }
+    this.#window = concurrency + prefetch;
     const hello = () => ({
       node: this.name,
       instance: this.instance,
       capacity: this.#concurrency,
+      window: this.#window,
+      windowBytes: prefetchBytes,
       durable: this.#storage.durable,
       jobs: this.#registry.names(),
     });
@@ -210,8 +215,6 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       onReady: (link) => this.#onLinkReady(link),
       onMessage: (link, m) => this.#onMessage(link, m),
       onDown: (link, reason) => {
-        this.#batcher.forget(link);
-        this.#credits.forget(link);
         this.emit('distributor:disconnected', link.address, reason);
       },
       onRejected: (link, error) => {
@@ -310,7 +313,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (link.distributorId !== undefined) this.#linkById.set(link.distributorId, link);
     if (!this.#storage.durable) void this.#ownership.linkReady(link);
     const held = this.#outbox.over(link.distributorId);
-    if (held) this.#credits.close(link);
+    if (held) link.holdCredits();
     this.#status.linkReady(link, held);
     this.emit('distributor:connected', link.address, link.distributorId ?? '');
     this.#outbox.linkReady(link);
@@ -318,8 +321,12 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
 
   #onMessage(link: DistributorLink, m: Message): void {
     switch (m.t) {
-      case 'job':
-        this.#receive(link, m.job);
+      case 'jobs':
+        for (const spec of m.jobs) {
+          // Not on the wire: the link knows whose jobs these are.
+          spec.distributor = link.distributorId ?? '';
+          this.#receive(link, spec);
+        }
         return;
       case 'fback':
         this.#outbox.acked(m.keys, link.distributorId);
@@ -344,9 +351,9 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   #outboxPressure(distributorId: string, over: boolean): void {
     for (const link of this.#links) {
       if (link.distributorId !== distributorId) continue;
-      if (over) this.#credits.close(link);
+      if (over) link.holdCredits();
       this.#status.hold(link, over);
-      if (!over) this.#credits.open(link);
+      if (!over) link.releaseCredits();
     }
     const pending = this.#outbox.pendingFor(distributorId);
     if (over) {
@@ -398,16 +405,10 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       return;
     }
     // Nothing from the wire is trusted: the same rules as enqueue (a peer of another version,
-    // or a hostile one, could send a period of 1e-300 ms or 10^15 attempts).
-    const problem =
-      spec.distributor === link.distributorId
-        ? jobSettingsProblem(spec)
-        : {
-            // Feedbacks are routed, counted and acknowledged by this id: a peer may not
-            // send them to another distributor, or to one that never acknowledges.
-            field: 'distributor',
-            message: `distributor must be the id of the distributor that sends the job (${link.distributorId ?? '?'})`,
-          };
+    // or a hostile one, could send a period of 1e-300 ms or 10^15 attempts). Its
+    // `distributor` is the link's own (it is not on the wire), so a peer cannot send
+    // feedbacks to another distributor, or to one that never acknowledges.
+    const problem = jobSettingsProblem(spec);
     if (problem !== undefined) return this.#refuseInvalid(link, spec, problem, now);
     const instant = !isRecurring(spec) && spec.runAt <= now;
     if (this.#holds(spec.id)) {
@@ -416,16 +417,16 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       // already gave one back.
       if (instant) {
         if (this.#creditOwed.has(spec.id)) this.#creditOwed.owe(spec.id, link);
-        else this.#credits.give(link);
+        else link.giveCredit();
       }
-      this.#batcher.accepted(link, spec.id);
+      link.accepted(spec.id);
       return;
     }
-    if (instant && this.#creditOwed.owedTo(link) >= CREDIT_SLACK * this.#concurrency) {
+    if (instant && this.#creditOwed.owedTo(link) >= CREDIT_SLACK * this.#window) {
       // Far more instant jobs than the credit granted: a peer that ignores its credit. They
       // would pile up here faster than their feedbacks could hold it back (see the outbox).
       const error = new QueueFullError(
-        `node ${this.name} granted ${this.#concurrency} credits and holds ${this.#creditOwed.owedTo(link)} instant jobs of this distributor: it sends beyond its credit`,
+        `node ${this.name} granted ${this.#window} credits and holds ${this.#creditOwed.owedTo(link)} instant jobs of this distributor: it sends beyond its credit`,
       );
       link.send({ t: 'rejected', ids: [spec.id], error: error.toInfo() });
       return;
@@ -442,7 +443,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       // goes straight to the ready queue with its record, and is stored only if it must wait
       // again or be kept once finished. Nothing is lost: the distributor keeps a memory
       // node's jobs until their final feedback.
-      this.#batcher.accepted(link, spec.id);
+      link.accepted(spec.id);
       if (!this.#registry.has(spec.name)) return void this.#finishUnknown(record);
       this.#schedule(record);
       return;
@@ -456,7 +457,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#storage.save(record).then(
       () => {
         this.#saving.delete(spec.id);
-        this.#batcher.accepted(link, spec.id);
+        link.accepted(spec.id);
         if (startsNow) {
           if (saving.cancel || this.#state !== 'running') this.#slots.release();
           else return void this.#runOne(id, record, true).finally(() => this.#slots.release());
@@ -494,8 +495,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       { jobId: spec.id, name: spec.name, field: problem.field, address: link.address },
       `refused a job: ${problem.message}`,
     );
-    this.#batcher.accepted(link, spec.id);
-    if (!isRecurring(spec) && spec.runAt <= now) this.#credits.give(link);
+    link.accepted(spec.id);
+    if (!isRecurring(spec) && spec.runAt <= now) link.giveCredit();
     const fb = invalidJobFeedback(spec, problem.message);
     // To the sender, whatever the job claims.
     const distributor = link.distributorId ?? spec.distributor;
@@ -511,9 +512,9 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#storage.load(spec.id).then(
       (stored) => {
         if (stored === undefined) return this.#receive(link, spec, true);
-        this.#batcher.accepted(link, spec.id);
+        link.accepted(spec.id);
         // Its credit: the stored copy owes none, so it goes back at once.
-        if (instant) this.#credits.give(link);
+        if (instant) link.giveCredit();
         if (!FINAL_STATUSES.has(stored.status) && !this.#holds(spec.id))
           this.#lease.takeStored(stored);
       },
@@ -552,7 +553,6 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   #drop(id: string): void {
     this.#slots.remove(id);
     this.#timers.remove(id);
-    this.#toldWaiting.delete(id);
     this.#giveCredit(id);
     if (this.#running.has(id)) this.#disowned.add(id);
     else void this.#storage.remove(id).catch((err: unknown) => this.#storageSync.failed(err, id));
@@ -562,26 +562,12 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (this.#state !== 'running' && this.#state !== 'starting') return;
     if (record.dueAt <= this.#clock.now()) {
       this.#slots.push({ id: record.id, record });
-      // An instant job counts as running for its distributor from its dispatch; if it has to
-      // wait for a slot here (a suspect runs alone), say so, so a crash is not blamed on it.
-      if (!this.#storage.durable && record.attempt === 0 && isInstantSpec(record)) {
-        if (this.#slots.waiting(record.id)) this.#noteWaiting(record);
-      }
     } else {
       this.#timers.add(record.id, record.dueAt);
     }
   }
 
   // ---- running ---------------------------------------------------------------------
-
-  /** Tells a memory node's distributor that an instant job waits here instead of running. */
-  #noteWaiting(record: JobRecord): void {
-    if (this.#toldWaiting.has(record.id)) return;
-    const link = this.#linkById.get(record.distributor);
-    if (!link?.ready) return;
-    this.#toldWaiting.add(record.id);
-    this.#batcher.stopped(link, record.id, record.attempt);
-  }
 
   readonly #blocked = (record: JobRecord, ms: number): void => {
     const rounded = Math.round(ms);
@@ -618,11 +604,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     const durable = this.#storage.durable;
     // A memory node starts nothing of a distributor whose link is not fresh (see LinkOwnership).
     if (!durable && !this.#ownership.mayStart(record, { id, record })) return;
-    if (!this.#slots.admit({ id, record })) {
-      // A crash suspect runs alone (see RunSlots): later, when the node is empty.
-      if (!durable && record.attempt === 0 && isInstantSpec(record)) this.#noteWaiting(record);
-      return;
-    }
+    // A crash suspect runs alone (see RunSlots): later, when the node is empty.
+    if (!this.#slots.admit({ id, record })) return;
     // The record is this attempt's own (handed over by #receive or freshly loaded): marked
     // in place, one copy per job fewer.
     if (!marked) markStarted(record, this.#clock.now());
@@ -632,14 +615,12 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       distributor: record.distributor,
     };
     this.#running.set(id, running);
-    // The distributor counts a crash against a job only while it runs: it assumes so for an
-    // instant job's first attempt; any other attempt is told (batched, not per instant job).
-    const toldWaiting = this.#toldWaiting.delete(id);
-    if (!durable && (record.attempt > 1 || !isInstantSpec(record) || toldWaiting)) {
+    // A memory node's distributor counts a crash against a job only while it runs: every
+    // start is told, and written to the socket before the job runs (a poison job may take
+    // the process down at once). The starts of one pump leave together.
+    if (!durable) {
       const link = this.#linkById.get(record.distributor);
-      // Written to the socket before the job runs: a job that takes its process down at
-      // once (a poison job) must still be counted as running when it did.
-      link?.sendNow({ t: 'runs', started: [id], stopped: [] });
+      if (link !== undefined) await link.noteStart(id);
     }
     // The "in progress" mark matters only to a storage that outlives the process (a restart
     // re-runs such jobs); in memory it would be a record copy per job for nobody to read.
@@ -694,8 +675,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     }
     if (!this.#storage.durable && t.next !== undefined && !fb) {
       // A retry waits: not running any more, as far as a crash of this node goes.
-      const link = this.#linkById.get(record.distributor);
-      if (link?.ready) this.#batcher.stopped(link, record.id, t.record.attempt);
+      this.#linkById.get(record.distributor)?.stopped(record.id, t.record.attempt);
     }
     const write =
       t.store === 'save'
@@ -735,7 +715,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
 
   #giveCredit(id: string): void {
     const link = this.#creditOwed.take(id);
-    if (link?.ready) this.#credits.give(link);
+    if (link?.ready) link.giveCredit();
   }
 
   #finishUnknown(record: JobRecord): void {
@@ -769,7 +749,6 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       return true;
     }
     const inReady = this.#slots.remove(id) ?? this.#ownership.remove(id);
-    this.#toldWaiting.delete(id);
     const inTimer = this.#timers.remove(id);
     if (!inReady && !inTimer) return false;
     const record =

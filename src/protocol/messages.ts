@@ -13,18 +13,23 @@ import type { Feedback, JobSpec } from '../model/job.ts';
  * Without a shared secret the proofs are empty strings; a side that has a secret
  * rejects a peer whose proof is empty or wrong (AUTH_FAILED), then closes.
  *
- * After `ready`:
- *   dist → job        a job to store and schedule (instant ones consume one credit)
+ * After `ready` (docs/protocol.md has the byte layouts):
+ *   dist → jobs       jobs to store and schedule, many per frame, each a fixed tuple
+ *                     without the distributor id (the link knows it); instant ones
+ *                     consume one credit each
  *   node → accepted   ids the node has stored (the node is now responsible for them)
  *   node → credit     n more instant jobs may be sent
- *   node → feedback   a success/error/cancel report; the distributor answers `fback`
+ *   node → feedbacks  success/error/cancel reports, many per frame, each a fixed tuple
+ *                     without node and distributor (the link knows both) and without the
+ *                     key when it equals the job id; the distributor answers `fback`
  *   dist → fback      keys of feedbacks the distributor has processed
  *   dist → cancel     cancel a job the node holds; node answers `cancelled`
  *   node → status     the node (un)paused (e.g. its storage went away and came back)
  *                     and the names of the jobs it can run now
  *   node → drain      the node is stopping: send it nothing more
  *   node → runs       attempts that started / stopped without a feedback (memory nodes;
- *                     the distributor counts a crash only against jobs that were running)
+ *                     the distributor counts a crash only against jobs that were running;
+ *                     starts are written to the socket before those jobs run)
  *   node → reconcile  ids of this distributor's jobs the node holds but no longer trusts
  *                     (its link went silent past its lease, or it reconnected)
  *   dist → owned      the subset still held by this node: it may run those; the rest went
@@ -33,7 +38,7 @@ import type { Feedback, JobSpec } from '../model/job.ts';
  *                     is answered by a pong with the same id
  *   both → error      fatal; the sender closes the connection after it
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export interface HelloMessage {
   t: 'hello';
@@ -42,6 +47,16 @@ export interface HelloMessage {
   instance: string;
   /** Instant jobs the node can run at once (its concurrency). */
   capacity: number;
+  /**
+   * Instant jobs the distributor may have outstanding on this node: its run slots plus
+   * the jobs it takes ahead (prefetch), so it never idles for a round trip. ≥ capacity.
+   */
+  window: number;
+  /**
+   * Bytes of instant jobs (as encoded) the distributor may have sent and not yet seen
+   * start there; one job is always allowed, however large.
+   */
+  windowBytes: number;
   /** True when the node's storage survives a crash; the distributor then forgets accepted jobs. */
   durable: boolean;
   /** Names of the jobs the node can run. */
@@ -67,9 +82,14 @@ export interface ReadyMessage {
   t: 'ready';
 }
 
-export interface JobMessage {
-  t: 'job';
-  job: JobSpec;
+/**
+ * Jobs for the node. On the wire `{ t: 'jobs', j: [tuple…] }`, each tuple
+ * `[id, name, args, enqueuedAt, runAt, delivery, options?]` (see wire-forms.ts); decoded
+ * into specs whose `distributor` is empty until the node fills it in from its link.
+ */
+export interface JobsMessage {
+  t: 'jobs';
+  jobs: JobSpec[];
 }
 
 export interface AcceptedMessage {
@@ -89,9 +109,14 @@ export interface CreditMessage {
   n: number;
 }
 
-export interface FeedbackMessage {
-  t: 'feedback';
-  fb: Feedback;
+/**
+ * Feedbacks for the distributor. On the wire `{ t: 'feedbacks', f: [tuple…] }`, each tuple
+ * `[jobId, code, attempt, args, extra?]` (see wire-forms.ts); decoded with `node` and
+ * `distributor` empty until the distributor fills them in from its session.
+ */
+export interface FeedbacksMessage {
+  t: 'feedbacks';
+  fbs: Feedback[];
 }
 
 export interface FeedbackAckMessage {
@@ -173,11 +198,11 @@ export type Message =
   | ChallengeMessage
   | AuthMessage
   | ReadyMessage
-  | JobMessage
+  | JobsMessage
   | AcceptedMessage
   | RejectedMessage
   | CreditMessage
-  | FeedbackMessage
+  | FeedbacksMessage
   | FeedbackAckMessage
   | CancelMessage
   | CancelledMessage

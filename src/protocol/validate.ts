@@ -1,5 +1,14 @@
 import { ProtocolError } from '../errors.ts';
+import type { Feedback, JobSpec } from '../model/job.ts';
 import type { Message } from './messages.ts';
+import {
+  FB_BY_APP,
+  FB_CODE_MAX,
+  FB_FINAL,
+  FB_IN_ERRBACK,
+  JOB_OPTION_KEYS,
+  OUTCOME_CODES,
+} from './wire-forms.ts';
 
 /**
  * Structural check of every message kind, run on each decoded message (and on each sent
@@ -11,6 +20,9 @@ import type { Message } from './messages.ts';
  * feedback `args`, error `details`) must be plain data: null, booleans, numbers, strings,
  * byte arrays, arrays and plain objects, at most MAX_ARGS_DEPTH deep, with no
  * `__proto__` / `constructor` / `prototype` keys.
+ *
+ * Batched messages arrive in their wire form (`jobs.j`, `feedbacks.f`: tuples, see
+ * wire-forms.ts) and come out as objects (`jobs.jobs`, `feedbacks.fbs`), each checked.
  */
 export const MAX_ARGS_DEPTH = 64;
 
@@ -25,6 +37,8 @@ export function validateMessage(value: unknown): Message {
       str(m, 'node', 'hello');
       str(m, 'instance', 'hello');
       count(m, 'capacity', 'hello');
+      count(m, 'window', 'hello');
+      count(m, 'windowBytes', 'hello');
       bool(m, 'durable', 'hello');
       strArray(m, 'jobs', 'hello');
       str(m, 'nonce', 'hello');
@@ -45,9 +59,13 @@ export function validateMessage(value: unknown): Message {
     case 'pong':
       if (m.id !== undefined) count(m, 'id', m.t);
       break;
-    case 'job':
-      jobSpec(m.job);
-      break;
+    case 'jobs': {
+      const j = m.j;
+      if (!Array.isArray(j)) throw bad('jobs.j', 'must be an array of job tuples');
+      const jobs: JobSpec[] = new Array<JobSpec>(j.length);
+      for (let i = 0; i < j.length; i++) jobs[i] = jobFromTuple(j[i], `jobs.j[${i}]`);
+      return { t: 'jobs', jobs };
+    }
     case 'accepted':
       strArray(m, 'ids', 'accepted');
       break;
@@ -62,9 +80,13 @@ export function validateMessage(value: unknown): Message {
       bool(m, 'accepting', 'status');
       strArray(m, 'jobs', 'status');
       break;
-    case 'feedback':
-      feedback(m.fb);
-      break;
+    case 'feedbacks': {
+      const f = m.f;
+      if (!Array.isArray(f)) throw bad('feedbacks.f', 'must be an array of feedback tuples');
+      const fbs: Feedback[] = new Array<Feedback>(f.length);
+      for (let i = 0; i < f.length; i++) fbs[i] = feedbackFromTuple(f[i], `feedbacks.f[${i}]`);
+      return { t: 'feedbacks', fbs };
+    }
     case 'fback':
       strArray(m, 'keys', 'fback');
       break;
@@ -104,33 +126,64 @@ export function validateMessage(value: unknown): Message {
   return value as unknown as Message;
 }
 
-function jobSpec(v: unknown): void {
-  if (!isPlainObject(v)) throw bad('job.job', 'must be a plain object');
-  nonEmpty(v, 'id', 'job.job');
-  nonEmpty(v, 'name', 'job.job');
-  nonEmpty(v, 'distributor', 'job.job');
-  plainArgs(v.args, 'job.job.args');
-  finite(v, 'enqueuedAt', 'job.job');
-  finite(v, 'runAt', 'job.job');
-  count(v, 'delivery', 'job.job');
-  if (v.period !== undefined) positive(v, 'period', 'job.job');
-  if (v.cron !== undefined) nonEmpty(v, 'cron', 'job.job');
-  if (v.tz !== undefined) nonEmpty(v, 'tz', 'job.job');
-  if (v.maxAttempt !== undefined) count(v, 'maxAttempt', 'job.job');
-  if (v.retryMultiplier !== undefined) nonNegative(v, 'retryMultiplier', 'job.job');
-  if (v.timeout !== undefined) positive(v, 'timeout', 'job.job');
-  if (v.defer !== undefined) bool(v, 'defer', 'job.job');
-  if (v.backoff !== undefined) backoff(v.backoff);
-  if (v.pinned !== undefined) bool(v, 'pinned', 'job.job');
-  if (v.crashes !== undefined) count(v, 'crashes', 'job.job');
-  if (v.crashedOn !== undefined) strArray(v, 'crashedOn', 'job.job');
-  if (v.runs !== undefined) count(v, 'runs', 'job.job');
-  if (v.attempt !== undefined) count(v, 'attempt', 'job.job');
-  if (v.nonce !== undefined) nonEmpty(v, 'nonce', 'job.job');
+/**
+ * A job as a distributor builds it, before it is sent: the same checks a node runs on the
+ * tuple, so a distributor never sends what the node would refuse. Throws ProtocolError.
+ */
+export function validateJobSpec(spec: JobSpec): void {
+  if (!isPlainObject(spec)) throw bad('job', 'must be a plain object');
+  nonEmpty(spec, 'distributor', 'job');
+  jobSpec(spec, 'job');
 }
 
-function backoff(v: unknown): void {
-  const where = 'job.job.backoff';
+/** A job tuple from the wire, as a spec (its `distributor` is filled in by the receiver). */
+function jobFromTuple(v: unknown, where: string): JobSpec {
+  if (!Array.isArray(v) || (v.length !== 6 && v.length !== 7)) {
+    throw bad(where, 'must be [id, name, args, enqueuedAt, runAt, delivery, options?]');
+  }
+  const spec: Obj = {
+    id: v[0],
+    name: v[1],
+    args: v[2],
+    distributor: '',
+    enqueuedAt: v[3],
+    runAt: v[4],
+    delivery: v[5],
+  };
+  if (v.length === 7) {
+    const o: unknown = v[6];
+    if (!isPlainObject(o)) throw bad(`${where}[6]`, 'must be a plain object');
+    // Known keys only: an unknown one is ignored (a same-version peer may add some).
+    for (const key of JOB_OPTION_KEYS) if (o[key] !== undefined) spec[key] = o[key];
+  }
+  jobSpec(spec, where);
+  return spec as unknown as JobSpec;
+}
+
+function jobSpec(v: Obj, where: string): void {
+  nonEmpty(v, 'id', where);
+  nonEmpty(v, 'name', where);
+  plainArgs(v.args, `${where}.args`);
+  finite(v, 'enqueuedAt', where);
+  finite(v, 'runAt', where);
+  count(v, 'delivery', where);
+  if (v.period !== undefined) positive(v, 'period', where);
+  if (v.cron !== undefined) nonEmpty(v, 'cron', where);
+  if (v.tz !== undefined) nonEmpty(v, 'tz', where);
+  if (v.maxAttempt !== undefined) count(v, 'maxAttempt', where);
+  if (v.retryMultiplier !== undefined) nonNegative(v, 'retryMultiplier', where);
+  if (v.timeout !== undefined) positive(v, 'timeout', where);
+  if (v.defer !== undefined) bool(v, 'defer', where);
+  if (v.backoff !== undefined) backoff(v.backoff, `${where}.backoff`);
+  if (v.pinned !== undefined) bool(v, 'pinned', where);
+  if (v.crashes !== undefined) count(v, 'crashes', where);
+  if (v.crashedOn !== undefined) strArray(v, 'crashedOn', where);
+  if (v.runs !== undefined) count(v, 'runs', where);
+  if (v.attempt !== undefined) count(v, 'attempt', where);
+  if (v.nonce !== undefined) nonEmpty(v, 'nonce', where);
+}
+
+function backoff(v: unknown, where: string): void {
   if (!isPlainObject(v)) throw bad(where, 'must be a plain object');
   if (v.type !== 'fixed' && v.type !== 'linear' && v.type !== 'exponential') {
     throw bad(`${where}.type`, `unknown backoff type ${describe(v.type)}`);
@@ -145,17 +198,51 @@ function backoff(v: unknown): void {
   }
 }
 
-function feedback(v: unknown): void {
-  const where = 'feedback.fb';
-  if (!isPlainObject(v)) throw bad(where, 'must be a plain object');
+/**
+ * A feedback tuple from the wire, as a feedback (`node`, `distributor` filled in by the
+ * receiver). Throws ProtocolError; the sender runs it too, on what it is about to send.
+ */
+export function feedbackFromTuple(v: unknown, where: string): Feedback {
+  if (!Array.isArray(v) || (v.length !== 4 && v.length !== 5)) {
+    throw bad(where, 'must be [jobId, code, attempt, args, extra?]');
+  }
+  const code: unknown = v[1];
+  if (
+    !Number.isInteger(code) ||
+    (code as number) < 0 ||
+    (code as number) > FB_CODE_MAX ||
+    ((code as number) & 3) === 3
+  ) {
+    throw bad(`${where}[1]`, `is not a feedback code (got ${describe(code)})`);
+  }
+  const c = code as number;
+  const fb: Obj = {
+    key: v[0],
+    jobId: v[0],
+    distributor: '',
+    node: '',
+    outcome: OUTCOME_CODES[c & 3],
+    final: (c & FB_FINAL) !== 0,
+    args: v[3],
+    attempt: v[2],
+  };
+  if (c & FB_IN_ERRBACK) fb.inErrback = true;
+  if (c & FB_BY_APP) fb.byApp = true;
+  if (v.length === 5) {
+    const x: unknown = v[4];
+    if (!isPlainObject(x)) throw bad(`${where}[4]`, 'must be a plain object');
+    if (x.key !== undefined) fb.key = x.key;
+    if (x.error !== undefined) fb.error = x.error;
+    if (x.next !== undefined) fb.next = x.next;
+    if (x.runs !== undefined) fb.runs = x.runs;
+  }
+  feedback(fb, where);
+  return fb as unknown as Feedback;
+}
+
+function feedback(v: Obj, where: string): void {
   nonEmpty(v, 'key', where);
   nonEmpty(v, 'jobId', where);
-  nonEmpty(v, 'distributor', where);
-  nonEmpty(v, 'node', where);
-  if (v.outcome !== 'success' && v.outcome !== 'error' && v.outcome !== 'cancelled') {
-    throw bad(`${where}.outcome`, `unknown outcome ${describe(v.outcome)}`);
-  }
-  bool(v, 'final', where);
   plainArgs(v.args, `${where}.args`);
   if (v.error !== undefined) errorInfo(v.error, `${where}.error`);
   count(v, 'attempt', where);

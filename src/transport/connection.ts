@@ -22,6 +22,14 @@ export interface Connection {
    * for a message that must be out before something that may end the process runs.
    */
   flush(): void;
+  /**
+   * `hook` runs right before each write of queued frames (the once-per-turn one and
+   * `flush`), while the link is open: the owner of batched messages adds their frames to
+   * the same write. One hook per connection; a second call replaces it.
+   */
+  setFlushHook(hook: () => void): void;
+  /** Makes sure a write happens at the end of this turn (for a hook that has something). */
+  requestFlush(): void;
   close(reason?: JobReactorError): void;
   /** Handlers run in registration order for every decoded message. */
   onMessage(handler: (message: Message) => void): void;

@@ -87,6 +87,7 @@ export class TcpConnection implements Connection {
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   #flushScheduled = false;
+  #flushHook: (() => void) | undefined;
   #graceTimer: TimerHandle | null = null;
   /** When the partial frame now in the decoder started arriving; -1 when none. */
   #frameStartedAt = -1;
@@ -144,11 +145,19 @@ export class TcpConnection implements Connection {
     if (this.#state === State.Open) this.#flush();
   }
 
+  setFlushHook(hook: () => void): void {
+    this.#flushHook = hook;
+  }
+
   sendFrame(frame: Buffer): void {
     if (this.#state !== State.Open) return;
     this.#pending.push(frame);
     this.#pendingBytes += frame.length;
-    if (!this.#flushScheduled) {
+    this.requestFlush();
+  }
+
+  requestFlush(): void {
+    if (this.#state === State.Open && !this.#flushScheduled) {
       this.#flushScheduled = true;
       // setImmediate, not process.nextTick: it runs after every I/O callback of this poll
       // phase and after promise continuations, so a burst produced across `await`s or across
@@ -201,6 +210,8 @@ export class TcpConnection implements Connection {
   }
 
   readonly #flush = (): void => {
+    // The hook's frames join this write (while the flag is set, they schedule no other).
+    if (this.#flushHook !== undefined && this.#state === State.Open) this.#flushHook();
     this.#flushScheduled = false;
     if (this.#pending.length === 0) return;
     const data =

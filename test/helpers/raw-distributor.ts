@@ -44,9 +44,14 @@ export async function startRawDistributor(opts: {
         conn = c;
         c.onMessage((m) => {
           messages.push(m);
-          if (m.t === 'feedback') {
-            feedbacks.push(m.fb);
-            if (opts.ack !== false) c.send({ t: 'fback', keys: [m.fb.key] });
+          if (m.t === 'feedbacks') {
+            // As a distributor's session does: the link knows who sent them, and to whom.
+            for (const fb of m.fbs) {
+              fb.node = h.node;
+              fb.distributor = opts.id;
+              feedbacks.push(fb);
+            }
+            if (opts.ack !== false) c.send({ t: 'fback', keys: m.fbs.map((fb) => fb.key) });
           }
         });
         c.onClose(() => {
@@ -63,7 +68,7 @@ export async function startRawDistributor(opts: {
     feedbacks,
     hello: () => hello,
     connected: () => conn !== undefined && !conn.closed,
-    sendJob: (spec) => conn?.send({ t: 'job', job: spec }),
+    sendJob: (spec) => conn?.send({ t: 'jobs', jobs: [spec] }),
     send: (m) => conn?.send(m),
     close: () => listener.close(),
   };

@@ -1,10 +1,13 @@
 import { ClosedError, JobReactorError, type ErrorInfo } from '../../errors.ts';
 import type { Logger } from '../../model/logger.ts';
+import type { Feedback } from '../../model/job.ts';
+import { encodeFeedbackItem } from '../../protocol/codec.ts';
 import type { HelloMessage, Message } from '../../protocol/messages.ts';
 import { reconnectDelay } from '../../transport/backoff.ts';
 import type { Connection } from '../../transport/connection.ts';
 import { initiateHandshake } from '../../transport/handshake.ts';
 import { connectTcp } from '../../transport/tcp-endpoints.ts';
+import { LinkBatch } from './link-batch.ts';
 
 export interface LinkHandlers {
   onReady(link: DistributorLink): void;
@@ -25,13 +28,19 @@ export interface LinkOptions {
 }
 
 /**
- * The node's side of one distributor: dials, handshakes, and redials with backoff
- * whenever the link drops, until stopped.
+ * The node's side of one distributor, and the one owner of the conversation with it: dials,
+ * handshakes, redials with backoff whenever the link drops (until stopped), and batches what
+ * the node owes that distributor in each turn (see LinkBatch): accepted ids, credits, run
+ * notes and feedbacks, written together right before the connection's write.
  * States: idle → connecting → ready → (backoff → connecting)… ; any → stopped.
  */
 export class DistributorLink {
   #state: 'idle' | 'connecting' | 'ready' | 'backoff' | 'stopped' = 'idle';
   #conn: Connection | undefined;
+  /** This connection's batch; a new connection starts a new one. */
+  #batch: LinkBatch | undefined;
+  /** Resolves once the starts noted in this turn are written to the socket. */
+  #startsWritten: Promise<void> | undefined;
   #attempt = 0;
   #timer: NodeJS.Timeout | undefined;
   #connections = 0;
@@ -68,17 +77,66 @@ export class DistributorLink {
     void this.#dial();
   }
 
+  /** Sends a message after everything batched before it (the distributor sees them in order). */
   send(message: Message): boolean {
     if (this.#state !== 'ready' || !this.#conn || this.#conn.closed) return false;
+    this.#batch?.flush(this.#conn);
     this.#conn.send(message);
     return true;
   }
 
-  /** Sends `message` and hands it to the socket at once (see Connection.flush). */
-  sendNow(message: Message): boolean {
-    if (!this.send(message)) return false;
-    this.#conn!.flush();
-    return true;
+  /** Job `id` is stored here (batched). */
+  accepted(id: string): void {
+    this.#batch?.accepted(id);
+  }
+
+  /** `n` more instant jobs may be sent (batched; withheld while held back). */
+  giveCredit(n = 1): void {
+    this.#batch?.credit(n);
+  }
+
+  /** Withholds credits until `releaseCredits` (this connection only). */
+  holdCredits(): void {
+    this.#batch?.holdCredits();
+  }
+
+  releaseCredits(): void {
+    this.#batch?.releaseCredits();
+  }
+
+  /** An attempt ended without a feedback: a retry waits (batched). */
+  stopped(id: string, attempts: number): void {
+    this.#batch?.stopped(id, attempts);
+  }
+
+  /**
+   * An attempt of job `id` is about to start: the distributor counts a crash of this node
+   * against a job only while it runs, so the start must be out before the job runs (a
+   * poison job may take the process down at once). The starts noted in one go (a pump of
+   * the run slots) are written together, in a microtask: the caller runs the job once the
+   * returned promise resolves. Resolves at once when the link is down (nothing to tell).
+   */
+  noteStart(id: string): Promise<void> {
+    const batch = this.#batch;
+    if (batch === undefined) return Promise.resolve();
+    batch.started(id);
+    return (this.#startsWritten ??= new Promise<void>((resolve) =>
+      queueMicrotask(() => {
+        this.#startsWritten = undefined;
+        this.#conn?.flush();
+        resolve();
+      }),
+    ));
+  }
+
+  /**
+   * Queues a feedback (batched). Throws what encoding throws (a feedback over the frame
+   * limit, args that are not plain data): the caller sends something else instead.
+   */
+  sendFeedback(fb: Feedback): void {
+    const batch = this.#batch;
+    if (batch === undefined) return;
+    batch.feedback(encodeFeedbackItem(fb, this.options.connection.maxFrameSize));
   }
 
   /** Closes the link for good (a clean close: the distributor sees the node leave). */
@@ -125,10 +183,14 @@ export class DistributorLink {
     this.#state = 'ready';
     this.#attempt = 0;
     this.#connections++;
+    const batch = new LinkBatch(this.options.connection.maxFrameSize, () => conn.requestFlush());
+    this.#batch = batch;
+    conn.setFlushHook(() => batch.flush(conn));
     conn.onMessage((m) => this.handlers.onMessage(this, m));
     conn.onClose((reason) => {
       if (this.#conn !== conn) return;
       this.#conn = undefined;
+      this.#batch = undefined;
       const wasReady = this.#state === 'ready';
       if (this.#state !== 'stopped') this.#state = 'backoff';
       if (wasReady) this.handlers.onDown(this, reason);

@@ -97,7 +97,7 @@ export class FeedbackOutbox {
    */
   #send(link: DistributorLink, fb: Feedback): void {
     try {
-      link.send({ t: 'feedback', fb });
+      link.sendFeedback(fb);
     } catch (err) {
       const error = (
         err instanceof JobReactorError ? err : new ProtocolError(String(err), { cause: err })
@@ -114,7 +114,7 @@ export class FeedbackOutbox {
         attempt: fb.attempt,
       };
       this.#pending.set(fb.key, instead);
-      link.send({ t: 'feedback', fb: instead });
+      link.sendFeedback(instead);
     }
   }
 

@@ -20,6 +20,9 @@ function session(name: string, credit = 1): NodeSession {
     jobNames: new Set(['j']),
     credit,
     deferredHeld: 0,
+    get takesInstant() {
+      return (this as unknown as NodeSession).credit > 0;
+    },
   } as unknown as NodeSession;
 }
 

@@ -14,7 +14,7 @@ const NOW = 1_700_000_000_000;
 
 /** The fields TrackedJob reads of its holder. */
 function session(name: string, durable = false): NodeSession {
-  return { name, durable } as unknown as NodeSession;
+  return { name, durable, unstartedBytes: 0 } as unknown as NodeSession;
 }
 
 interface Calls {
@@ -69,7 +69,7 @@ async function outcome<T>(p: Promise<T>): Promise<{ ok: T } | { err: unknown }> 
 function inState(state: TrackState) {
   const t = tracked();
   const s = session('n1');
-  if (state === TrackState.Sent || state === TrackState.Accepted) t.job.dispatch(s, true);
+  if (state === TrackState.Sent || state === TrackState.Accepted) t.job.dispatch(s, true, 10);
   if (state === TrackState.Accepted) t.job.accept(s);
   if (state === TrackState.Done) t.job.cancelWaiting();
   return { ...t, s };
@@ -80,9 +80,12 @@ describe('TrackedJob - transitions', () => {
     const { job, calls, call } = tracked();
     const s = session('n1');
     expect(job.state).toBe(TrackState.Waiting);
-    job.dispatch(s, true);
+    job.dispatch(s, true, 10);
     expect(job.state).toBe(TrackState.Sent);
     expect(job.session).toBe(s);
+    // Not running until its node says it started (it may wait there, prefetched).
+    expect(job.running).toBe(false);
+    job.noteRun(true);
     expect(job.running).toBe(true);
     expect(job.accept(s)).toBe(true);
     expect(job.state).toBe(TrackState.Accepted);
@@ -98,7 +101,7 @@ describe('TrackedJob - transitions', () => {
     const { job } = tracked();
     expect(job.accept(session('n1'))).toBe(false);
     const s = session('n1');
-    job.dispatch(s, true);
+    job.dispatch(s, true, 10);
     expect(job.accept(session('n2'))).toBe(false);
     expect(job.state).toBe(TrackState.Sent);
     expect(job.accept(s)).toBe(true);
@@ -108,7 +111,7 @@ describe('TrackedJob - transitions', () => {
 
   it('sent → waiting when the node refuses it, unchanged (same delivery)', () => {
     const { job } = tracked();
-    job.dispatch(session('n1'), true);
+    job.dispatch(session('n1'), true, 10);
     job.refused();
     expect(job.state).toBe(TrackState.Waiting);
     expect(job.session).toBeUndefined();
@@ -118,7 +121,7 @@ describe('TrackedJob - transitions', () => {
 
   it('a final error feedback rejects result with JobFailedError and runs onError', async () => {
     const { job, calls, call } = tracked();
-    job.dispatch(session('n1'), true);
+    job.dispatch(session('n1'), true, 10);
     const error = { name: 'TypeError', code: 'JR_ERR_JOB_THREW', message: 'boom' };
     job.deliver(feedback({ outcome: 'error', error, args: { a: 1, error } }), call);
     expect(job.state).toBe(TrackState.Done);
@@ -129,7 +132,7 @@ describe('TrackedJob - transitions', () => {
 
   it('a non-final periodic feedback keeps the job and remembers where it stands (memory holder)', () => {
     const { job, calls, call } = tracked({ period: 1 }, { n: 0 });
-    job.dispatch(session('n1'), false);
+    job.dispatch(session('n1'), false, 0);
     job.noteRun(true);
     job.deliver(
       feedback({
@@ -155,11 +158,11 @@ describe('TrackedJob - transitions', () => {
     const { job, call } = tracked({ period: 1 }, { n: 0 });
     const old = session('old');
     const now = session('new');
-    job.dispatch(old, false);
+    job.dispatch(old, false, 0);
     job.takeBack(3, call);
     // Waiting to move: the old node's report of a finished run is taken, and resumes from it.
     expect(job.takes(feedback({ final: false }), old)).toBe(true);
-    job.dispatch(now, false);
+    job.dispatch(now, false, 0);
     expect(job.takes(feedback({ final: false }), old)).toBe(false);
     expect(job.takes(feedback({ final: false }), now)).toBe(true);
     expect(job.takes(feedback({ final: true }), old)).toBe(true);
@@ -168,7 +171,7 @@ describe('TrackedJob - transitions', () => {
   it('a durable holder keeps a periodic job itself: its spec is not rewritten', () => {
     const { job, call } = tracked({ period: 1 }, { n: 0 });
     const s = session('n1', true);
-    job.dispatch(s, false);
+    job.dispatch(s, false, 0);
     job.accept(s);
     job.deliver(feedback({ final: false, args: { n: 1 }, next: NOW + 2000, runs: 1 }), call);
     expect(job.spec.args).toEqual({ n: 0 });
@@ -177,23 +180,25 @@ describe('TrackedJob - transitions', () => {
 
   it('takeBack of a job that was not running: requeued, delivery + 1, no crash counted', () => {
     const { job, call } = tracked({ after: 60 });
-    job.dispatch(session('n1'), false);
+    job.dispatch(session('n1'), false, 0);
     expect(job.takeBack(3, call)).toBe('requeued');
     expect(job.state).toBe(TrackState.Waiting);
     expect(job.spec.delivery).toBe(2);
     expect(job.spec.crashes).toBeUndefined();
-    expect(job.frame).toBeUndefined();
+    expect(job.item).toBeUndefined();
   });
 
   it('takeBack of a running job counts a crash of that node; at maxDeliveries it is quarantined', async () => {
     const { job, calls, call } = tracked();
     for (const [i, node] of ['n1', 'n2'].entries()) {
-      job.dispatch(session(node), true);
+      job.dispatch(session(node), true, 10);
+      job.noteRun(true);
       expect(job.takeBack(3, call)).toBe('requeued');
       expect(job.spec.crashes).toBe(i + 1);
     }
     expect(job.spec.crashedOn).toEqual(['n1', 'n2']);
-    job.dispatch(session('n3'), true);
+    job.dispatch(session('n3'), true, 10);
+    job.noteRun(true);
     expect(job.takeBack(3, call)).toBe('quarantined');
     expect(job.state).toBe(TrackState.Done);
     expect(calls.error.map((e) => e.code)).toEqual([ErrorCodes.PoisonJob]);
@@ -207,7 +212,7 @@ describe('TrackedJob - transitions', () => {
 
   it('noteRun: a deferred job counts as running only between started and stopped', () => {
     const { job, call } = tracked({ after: 1 });
-    job.dispatch(session('n1'), false);
+    job.dispatch(session('n1'), false, 0);
     expect(job.running).toBe(false);
     job.noteRun(true);
     expect(job.running).toBe(true);
@@ -220,21 +225,60 @@ describe('TrackedJob - transitions', () => {
 
   it('a retry waiting on the lost node carries on: its attempts so far travel with it', () => {
     const { job, call } = tracked();
-    job.dispatch(session('n1'), true);
+    job.dispatch(session('n1'), true, 10);
     job.noteRun(false, 2); // attempt 2 failed, the third waits for its retry delay
     job.takeBack(3, call);
     expect(job.spec.attempt).toBe(2);
     expect(job.spec.crashes).toBeUndefined();
     // Running at the crash: that attempt counts too (as on a durable node that restarts).
-    job.dispatch(session('n2'), true);
+    job.dispatch(session('n2'), true, 10);
+    job.noteRun(true);
     job.takeBack(3, call);
     expect(job.spec.attempt).toBe(1);
     expect(job.spec.crashes).toBe(1);
   });
 
+  it('a prefetched instant job taken back before it started: requeued, no crash counted', () => {
+    const { job, call } = tracked();
+    job.dispatch(session('n1'), true, 10);
+    expect(job.takeBack(3, call)).toBe('requeued');
+    expect(job.spec.crashes).toBeUndefined();
+    expect(job.spec.attempt).toBeUndefined();
+  });
+
+  it("an instant job counts its bytes in its session's window from dispatch until it starts or leaves", () => {
+    const leaves: [string, (t: ReturnType<typeof tracked>) => void][] = [
+      ['start', (t) => t.job.noteRun(true)],
+      ['refused', (t) => t.job.refused()],
+      ['takeBack', (t) => t.job.takeBack(3, t.call)],
+      ['feedback', (t) => t.job.deliver(feedback(), t.call)],
+      [
+        'failUndelivered',
+        (t) => t.job.failUndelivered({ name: 'E', code: 'C', message: '' }, '', t.call),
+      ],
+      ['shutdown', (t) => t.job.shutdown(new Error('closed'))],
+    ];
+    for (const [what, leave] of leaves) {
+      const t = tracked();
+      const s = session('n1');
+      t.job.dispatch(s, true, 123);
+      expect(s.unstartedBytes, what).toBe(123);
+      leave(t);
+      expect(s.unstartedBytes, what).toBe(0);
+      // Counted once: a second note changes nothing.
+      t.job.noteRun(true);
+      expect(s.unstartedBytes, what).toBe(0);
+    }
+    // A deferred job never counts (it takes no credit).
+    const d = tracked({ after: 60 });
+    const s = session('n1');
+    d.job.dispatch(s, false, 0);
+    expect(s.unstartedBytes).toBe(0);
+  });
+
   it('takeBack of a job the application asked to cancel ends it cancelled', async () => {
     const { job, call } = tracked();
-    job.dispatch(session('n1'), true);
+    job.dispatch(session('n1'), true, 10);
     job.requestCancel();
     expect(job.cancelRequested).toBe(true);
     expect(job.takeBack(3, call)).toBe('cancelled');
@@ -253,7 +297,7 @@ describe('TrackedJob - transitions', () => {
     expect(b.job.done).toBe(true);
     expect(b.calls.error.map((e) => e.code)).toEqual(['JR_ERR_UNKNOWN_JOB']);
     const c = tracked();
-    c.job.dispatch(session('n1'), true);
+    c.job.dispatch(session('n1'), true, 10);
     c.job.shutdown(new Error('closed'));
     expect(c.job.done).toBe(true);
     expect(await outcome(c.job.result.promise)).toEqual({ err: new Error('closed') });
@@ -261,9 +305,9 @@ describe('TrackedJob - transitions', () => {
 
   it('illegal transitions throw IllegalTransitionError and change nothing', () => {
     const illegal: [TrackState, (t: ReturnType<typeof inState>) => void][] = [
-      [TrackState.Sent, (t) => t.job.dispatch(t.s, true)],
-      [TrackState.Accepted, (t) => t.job.dispatch(t.s, true)],
-      [TrackState.Done, (t) => t.job.dispatch(t.s, true)],
+      [TrackState.Sent, (t) => t.job.dispatch(t.s, true, 10)],
+      [TrackState.Accepted, (t) => t.job.dispatch(t.s, true, 10)],
+      [TrackState.Done, (t) => t.job.dispatch(t.s, true, 10)],
       [TrackState.Waiting, (t) => t.job.refused()],
       [TrackState.Accepted, (t) => t.job.refused()],
       [TrackState.Done, (t) => t.job.refused()],

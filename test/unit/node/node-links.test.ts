@@ -16,6 +16,8 @@ const hello = () => ({
   node: 'n1',
   instance: 'i1',
   capacity: 4,
+  window: 8,
+  windowBytes: 1024,
   durable: false,
   jobs: [],
 });

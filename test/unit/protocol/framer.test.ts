@@ -10,9 +10,11 @@ import {
 } from '../../../src/errors.ts';
 import { DEFAULT_MAX_FRAME_SIZE, encodeFrame } from '../../../src/protocol/codec.ts';
 import { FrameDecoder } from '../../../src/protocol/framer.ts';
+import type { JobArgs } from '../../../src/model/job.ts';
 import type { Message } from '../../../src/protocol/messages.ts';
 import { validateMessage } from '../../../src/protocol/validate.ts';
-import { bigMessage, sampleJob, sampleMessages } from './sample-messages.ts';
+import { jobTuple } from '../../../src/protocol/wire-forms.ts';
+import { bigMessage, sampleJob, sampleMessages, wireJob } from './sample-messages.ts';
 
 const MAX = 1024 * 1024;
 const rawPackr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
@@ -115,9 +117,12 @@ describe('framer', () => {
 
   it('framer - a 1 MiB body in 1-byte chunks is not quadratic', () => {
     // Quadratic copying would move ~5·10^11 bytes here and blow the test timeout.
-    const msg: Message = { t: 'job', job: { ...sampleJob, args: { blob: 'y'.repeat(MAX - 300) } } };
+    const msg: Message = {
+      t: 'jobs',
+      jobs: [{ ...wireJob, args: { blob: 'y'.repeat(MAX - 300) } }],
+    };
     const frame = encodeFrame(msg, MAX);
-    expect(frame.length).toBeGreaterThan(MAX - 200);
+    expect(frame.length).toBeGreaterThan(MAX - 400);
     const decoder = new FrameDecoder({ maxFrameSize: MAX });
     const out: Message[] = [];
     for (let i = 0; i < frame.length; i++)
@@ -198,19 +203,20 @@ describe('framer', () => {
       [1, 2, 3],
       'just a string',
       { t: 'hello', v: 1 },
-      { t: 'job', job: { ...sampleJob, id: 7 } },
-      { t: 'job', job: { ...sampleJob, args: 'x' } },
-      { t: 'job', job: { ...sampleJob, runAt: 'soon' } },
+      { t: 'jobs', j: [jobTuple({ ...sampleJob, id: 7 as unknown as string })] },
+      { t: 'jobs', j: [jobTuple({ ...sampleJob, args: 'x' as unknown as JobArgs })] },
+      { t: 'jobs', j: [jobTuple({ ...sampleJob, runAt: 'soon' as unknown as number })] },
+      { t: 'jobs', j: [sampleJob] },
       { t: 'credit', n: -1 },
       { t: 'accepted', ids: ['a', 2] },
-      JSON.parse(
-        `{"t":"job","job":${JSON.stringify(sampleJob).replace('"args":{', '"args":{"__proto__":{"polluted":1},')}}`,
-      ),
+      JSON.parse(`{"t":"jobs","j":[["id","n",{"__proto__":{"polluted":1}},1,2,1]]}`),
       {
-        t: 'job',
-        job: { ...sampleJob, args: { a: { constructor: { prototype: { polluted: 1 } } } } },
+        t: 'jobs',
+        j: [
+          jobTuple({ ...sampleJob, args: { a: { constructor: { prototype: { polluted: 1 } } } } }),
+        ],
       },
-      { t: 'feedback', fb: { key: 'k', outcome: 'success' } },
+      { t: 'feedbacks', f: [['k', 'success']] },
     ];
     for (const value of bad) {
       const err = pushError(new FrameDecoder({ maxFrameSize: MAX }), rawFrame(value));

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../../src/errors.ts';
+import type { Feedback, JobArgs, JobSpec } from '../../../src/model/job.ts';
+import { wireForm } from '../../../src/protocol/codec.ts';
 import { argsProblem, MAX_ARGS_DEPTH, validateMessage } from '../../../src/protocol/validate.ts';
+import { feedbackTuple, jobTuple } from '../../../src/protocol/wire-forms.ts';
 import { bigMessage, sampleJob, sampleMessages } from './sample-messages.ts';
 
 function errorOf(value: unknown): ProtocolError {
@@ -21,11 +24,19 @@ function nest(depth: number): Record<string, unknown> {
 
 describe('validate', () => {
   it('validate - accepts every sample message and returns it', () => {
-    for (const m of [...sampleMessages, bigMessage]) expect(validateMessage(m)).toBe(m);
+    // Batched kinds come in as tuples and out as objects; the others are returned as they are.
+    for (const m of [...sampleMessages, bigMessage]) {
+      if (m.t === 'jobs' || m.t === 'feedbacks') expect(validateMessage(wireForm(m))).toEqual(m);
+      else expect(validateMessage(m)).toBe(m);
+    }
   });
 
   it('validate - rejections name the field', () => {
-    const job = (patch: Record<string, unknown>) => ({ t: 'job', job: { ...sampleJob, ...patch } });
+    const job = (patch: Record<string, unknown>) => jobsWire({ ...sampleJob, ...patch });
+    const fbw = (patch: Record<string, unknown>) => ({
+      t: 'feedbacks',
+      f: [feedbackTuple({ ...sampleFb(), ...patch })],
+    });
     const cases: Array<[unknown, string]> = [
       [null, 'message'],
       [[], 'message'],
@@ -40,6 +51,8 @@ describe('validate', () => {
           node: 'n',
           instance: 'i',
           capacity: 1,
+          window: 2,
+          windowBytes: 100,
           durable: 'yes',
           jobs: [],
           nonce: 'x',
@@ -53,6 +66,8 @@ describe('validate', () => {
           node: 'n',
           instance: 'i',
           capacity: 1.5,
+          window: 2,
+          windowBytes: 100,
           durable: true,
           jobs: [],
           nonce: 'x',
@@ -66,35 +81,61 @@ describe('validate', () => {
           node: 'n',
           instance: 'i',
           capacity: 1,
+          window: 2,
+          windowBytes: 100,
           durable: true,
           jobs: ['a', 3],
           nonce: 'x',
         },
         'hello.jobs[1]',
       ],
+      [
+        {
+          t: 'hello',
+          v: 2,
+          node: 'n',
+          instance: 'i',
+          capacity: 1,
+          windowBytes: 100,
+          durable: true,
+          jobs: [],
+          nonce: 'x',
+        },
+        'hello.window',
+      ],
       [{ t: 'challenge', v: 1, distributor: 'd', nonce: 'n' }, 'challenge.proof'],
       [{ t: 'auth' }, 'auth.proof'],
-      [{ t: 'job' }, 'job.job'],
-      [job({ id: '' }), 'job.job.id'],
-      [job({ name: 5 }), 'job.job.name'],
-      [job({ distributor: undefined }), 'job.job.distributor'],
-      [job({ args: [] }), 'job.job.args'],
-      [job({ enqueuedAt: Number.NaN }), 'job.job.enqueuedAt'],
-      [job({ runAt: Number.POSITIVE_INFINITY }), 'job.job.runAt'],
-      [job({ period: 0 }), 'job.job.period'],
-      [job({ delivery: -1 }), 'job.job.delivery'],
-      [job({ backoff: { type: 'random', delay: 1 } }), 'job.job.backoff.type'],
-      [job({ backoff: { type: 'exponential', delay: 1, jitter: 2 } }), 'job.job.backoff.jitter'],
-      [job({ defer: 1 }), 'job.job.defer'],
-      [job({ args: { deep: { list: [1, { f: () => 1 }] } } }), 'job.job.args.deep.list[1].f'],
-      [job({ args: { d: new Date() } }), 'job.job.args.d'],
-      [job({ args: { n: 1n } }), 'job.job.args.n'],
+      [{ t: 'jobs' }, 'jobs.j'],
+      [{ t: 'jobs', j: [['id', 'name', {}, 1, 2]] }, 'jobs.j[0]'],
+      [{ t: 'jobs', j: [{ ...sampleJob }] }, 'jobs.j[0]'],
+      [{ t: 'jobs', j: [['id', 'name', {}, 1, 2, 1, 'opts']] }, 'jobs.j[0][6]'],
+      [job({ id: '' }), 'jobs.j[0].id'],
+      [job({ name: 5 }), 'jobs.j[0].name'],
+      [job({ args: [] }), 'jobs.j[0].args'],
+      [job({ enqueuedAt: Number.NaN }), 'jobs.j[0].enqueuedAt'],
+      [job({ runAt: Number.POSITIVE_INFINITY }), 'jobs.j[0].runAt'],
+      [job({ period: 0 }), 'jobs.j[0].period'],
+      [job({ delivery: -1 }), 'jobs.j[0].delivery'],
+      [job({ backoff: { type: 'random', delay: 1 } }), 'jobs.j[0].backoff.type'],
+      [job({ backoff: { type: 'exponential', delay: 1, jitter: 2 } }), 'jobs.j[0].backoff.jitter'],
+      [job({ defer: 1 }), 'jobs.j[0].defer'],
+      [job({ crashedOn: [1] }), 'jobs.j[0].crashedOn[0]'],
+      [job({ args: { deep: { list: [1, { f: () => 1 }] } } }), 'jobs.j[0].args.deep.list[1].f'],
+      [job({ args: { d: new Date() } }), 'jobs.j[0].args.d'],
+      [job({ args: { n: 1n } }), 'jobs.j[0].args.n'],
       [{ t: 'accepted', ids: 'a' }, 'accepted.ids'],
       [{ t: 'rejected', ids: [], error: { name: 'E', code: 'C' } }, 'rejected.error.message'],
       [{ t: 'credit', n: '3' }, 'credit.n'],
-      [{ t: 'feedback', fb: { ...sampleFb(), outcome: 'meh' } }, 'feedback.fb.outcome'],
-      [{ t: 'feedback', fb: { ...sampleFb(), final: undefined } }, 'feedback.fb.final'],
-      [{ t: 'feedback', fb: { ...sampleFb(), args: null } }, 'feedback.fb.args'],
+      [{ t: 'feedbacks', f: 'x' }, 'feedbacks.f'],
+      [{ t: 'feedbacks', f: [['j', 4, 1]] }, 'feedbacks.f[0]'],
+      [{ t: 'feedbacks', f: [['j', 3, 1, {}]] }, 'feedbacks.f[0][1]'],
+      [{ t: 'feedbacks', f: [['j', 32, 1, {}]] }, 'feedbacks.f[0][1]'],
+      [{ t: 'feedbacks', f: [['j', 4, 1, {}, []]] }, 'feedbacks.f[0][4]'],
+      [{ t: 'feedbacks', f: [['', 4, 1, {}]] }, 'feedbacks.f[0].key'],
+      [fbw({ args: null }), 'feedbacks.f[0].args'],
+      [fbw({ attempt: -1 }), 'feedbacks.f[0].attempt'],
+      [fbw({ next: 'soon' }), 'feedbacks.f[0].next'],
+      [fbw({ error: { name: 'E' } }), 'feedbacks.f[0].error.code'],
       [{ t: 'fback', keys: [1] }, 'fback.keys[0]'],
       [{ t: 'cancel', id: 'x' }, 'cancel.req'],
       [{ t: 'cancelled', req: 1, ok: 'no' }, 'cancelled.ok'],
@@ -119,19 +160,19 @@ describe('validate', () => {
       { x: { prototype: 1 } },
     ];
     for (const args of polluting) {
-      expect(errorOf({ t: 'job', job: { ...sampleJob, args } }).message).toMatch(/forbidden key/);
-      expect(errorOf({ t: 'feedback', fb: { ...sampleFb(), args } }).message).toMatch(
-        /forbidden key/,
-      );
+      expect(errorOf(jobsWire({ ...sampleJob, args })).message).toMatch(/forbidden key/);
+      expect(
+        errorOf({ t: 'feedbacks', f: [feedbackTuple({ ...sampleFb(), args })] }).message,
+      ).toMatch(/forbidden key/);
     }
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('validate - args depth is capped', () => {
     expect(() =>
-      validateMessage({ t: 'job', job: { ...sampleJob, args: nest(MAX_ARGS_DEPTH) } }),
+      validateMessage(jobsWire({ ...sampleJob, args: nest(MAX_ARGS_DEPTH) })),
     ).not.toThrow();
-    const err = errorOf({ t: 'job', job: { ...sampleJob, args: nest(MAX_ARGS_DEPTH + 1) } });
+    const err = errorOf(jobsWire({ ...sampleJob, args: nest(MAX_ARGS_DEPTH + 1) }));
     expect(err.message).toMatch(/deeper than 64/);
   });
 
@@ -140,7 +181,7 @@ describe('validate', () => {
       t = 'ping';
     }
     errorOf(new Msg());
-    errorOf({ t: 'job', job: { ...sampleJob, args: new Msg() } });
+    errorOf(jobsWire({ ...sampleJob, args: new Msg() as unknown as JobArgs }));
     expect(validateMessage(Object.assign(Object.create(null), { t: 'ping' }))).toEqual({
       t: 'ping',
     });
@@ -151,10 +192,15 @@ describe('validate', () => {
   });
 });
 
-function sampleFb() {
-  const m = sampleMessages.find((x) => x.t === 'feedback');
-  if (m?.t !== 'feedback') throw new ProtocolError('no sample feedback');
-  return m.fb;
+function sampleFb(): Feedback {
+  const m = sampleMessages.find((x) => x.t === 'feedbacks');
+  if (m?.t !== 'feedbacks' || m.fbs[0] === undefined) throw new ProtocolError('no sample feedback');
+  return m.fbs[0];
+}
+
+/** A `jobs` message as it travels, with one job. */
+function jobsWire(spec: JobSpec): unknown {
+  return { t: 'jobs', j: [jobTuple(spec)] };
 }
 
 describe('args problem', () => {

@@ -16,7 +16,7 @@ import {
 } from '../../../src/transport/handshake.ts';
 import { connectTcp, listenTcp } from '../../../src/transport/tcp-endpoints.ts';
 import type { TcpConnection } from '../../../src/transport/tcp-connection.ts';
-import { sampleJob } from '../protocol/sample-messages.ts';
+import { sampleJob, wireJob } from '../protocol/sample-messages.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -27,6 +27,8 @@ const helloFields: Omit<HelloMessage, 't' | 'v' | 'nonce'> = {
   node: 'worker-1',
   instance: 'inst-1',
   capacity: 2,
+  window: 4,
+  windowBytes: 1024,
   durable: false,
   jobs: ['send_email'],
 };
@@ -168,7 +170,7 @@ describe('handshake', () => {
     const dist = await distributor();
     const conn = await dist.dial();
     const closed = new Promise<Error | undefined>((r) => conn.onClose(r));
-    conn.send({ t: 'job', job: sampleJob });
+    conn.send({ t: 'jobs', jobs: [wireJob] });
     expect(await codeOf(dist.outcome())).toBe(ErrorCodes.AuthRequired);
     expect(((await closed) as JobReactorError).code).toBe(ErrorCodes.AuthRequired);
   });
@@ -224,7 +226,7 @@ describe('handshake', () => {
   it('handshake - a message sent right after ready (same tick) reaches the node', async () => {
     const dist = await distributor({
       afterReady: (conn) => {
-        conn.send({ t: 'job', job: sampleJob });
+        conn.send({ t: 'jobs', jobs: [wireJob] });
         conn.send({ t: 'cancel', id: sampleJob.id, req: 1 });
       },
     });
@@ -235,7 +237,7 @@ describe('handshake', () => {
     conn.onMessage((m) => got.push(m));
     for (let i = 0; i < 200 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
     expect(got).toEqual([
-      { t: 'job', job: sampleJob },
+      { t: 'jobs', jobs: [wireJob] },
       { t: 'cancel', id: sampleJob.id, req: 1 },
     ]);
   });

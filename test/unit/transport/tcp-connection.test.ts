@@ -17,7 +17,7 @@ import { TcpConnection } from '../../../src/transport/tcp-connection.ts';
 import { connectTcp, listenTcp } from '../../../src/transport/tcp-endpoints.ts';
 import type { TcpConnectionOptions } from '../../../src/transport/tcp-connection.ts';
 import type { TcpListener } from '../../../src/transport/tcp-endpoints.ts';
-import { sampleJob, sampleMessages } from '../protocol/sample-messages.ts';
+import { sampleMessages, wireJob } from '../protocol/sample-messages.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -205,7 +205,7 @@ describe('tcp-connection', () => {
     const raw = await rawPeer(server.listener.address.port);
     const conn = await server.next();
     const reason = closedWith(conn);
-    const frame = encodeFrame({ t: 'job', job: sampleJob });
+    const frame = encodeFrame({ t: 'jobs', jobs: [wireJob] });
     let i = 0;
     const timer = setInterval(() => {
       if (i < frame.length && !raw.ended()) raw.socket.write(frame.subarray(i, ++i));
@@ -297,7 +297,7 @@ describe('tcp-connection', () => {
   it('tcp-connection - unencodable sends throw at the caller and leave the link up', async () => {
     const { client, accepted } = await pair({ maxFrameSize: 1024 });
     expect(() =>
-      client.send({ t: 'job', job: { ...sampleJob, args: { blob: 'x'.repeat(2000) } } }),
+      client.send({ t: 'jobs', jobs: [{ ...wireJob, args: { blob: 'x'.repeat(2000) } }] }),
     ).toThrow(expect.objectContaining({ code: ErrorCodes.PayloadTooLarge }) as Error);
     const got = collect(accepted);
     client.send({ t: 'drain' });
@@ -321,7 +321,10 @@ describe('tcp-connection', () => {
     const port = (server.address() as net.AddressInfo).port;
     const client = await connectTcp('127.0.0.1', port, { maxOutboundBytes: 256 * 1024 });
     const reason = closedWith(client);
-    const big: Message = { t: 'job', job: { ...sampleJob, args: { blob: 'x'.repeat(64 * 1024) } } };
+    const big: Message = {
+      t: 'jobs',
+      jobs: [{ ...wireJob, args: { blob: 'x'.repeat(64 * 1024) } }],
+    };
     for (let i = 0; i < 5000 && !client.closed; i++) {
       client.send(big);
       await new Promise((r) => setImmediate(r));

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { LinkBatch } from '../../../src/node/links/link-batch.ts';
+import type { Feedback } from '../../../src/model/job.ts';
+import { DEFAULT_MAX_FRAME_SIZE, encodeFeedbackItem } from '../../../src/protocol/codec.ts';
+import { FrameDecoder } from '../../../src/protocol/framer.ts';
+import type { Message } from '../../../src/protocol/messages.ts';
+
+/** A batch and what its flushes write (frames decoded by the real decoder). */
+function batch() {
+  const sent: Message[] = [];
+  const decoder = new FrameDecoder({ maxFrameSize: DEFAULT_MAX_FRAME_SIZE });
+  let requests = 0;
+  const b = new LinkBatch(DEFAULT_MAX_FRAME_SIZE, () => void requests++);
+  const sink = {
+    send: (m: Message) => void sent.push(m),
+    sendFrame: (f: Buffer) => void sent.push(...decoder.push(f)),
+  };
+  return { b, sent, flush: () => b.flush(sink), requests: () => requests };
+}
+
+const fb = (id: string): Feedback => ({
+  key: id,
+  jobId: id,
+  distributor: 'd',
+  node: 'n',
+  outcome: 'success',
+  final: true,
+  args: {},
+  attempt: 1,
+});
+
+describe('link batch', () => {
+  it('link batch - a turn in one go: accepted, run notes, credit, then feedbacks; one flush request', () => {
+    const { b, sent, flush, requests } = batch();
+    b.feedback(encodeFeedbackItem(fb('a'), DEFAULT_MAX_FRAME_SIZE));
+    b.accepted('a');
+    b.accepted('b');
+    b.started('a');
+    b.stopped('c', 2);
+    b.credit();
+    b.credit(2);
+    expect(requests()).toBe(1);
+    flush();
+    expect(sent).toEqual([
+      { t: 'accepted', ids: ['a', 'b'] },
+      { t: 'runs', started: ['a'], stopped: ['c'], attempts: [2] },
+      { t: 'credit', n: 3 },
+      { t: 'feedbacks', fbs: [{ ...fb('a'), distributor: '', node: '' }] },
+    ]);
+    flush();
+    expect(sent).toHaveLength(4);
+    b.started('d');
+    expect(requests()).toBe(2);
+    flush();
+    expect(sent[4]).toEqual({ t: 'runs', started: ['d'], stopped: [] });
+  });
+
+  it('link batch - held back: credits are withheld, then given back together on release', () => {
+    const { b, sent, flush } = batch();
+    b.holdCredits();
+    expect(b.creditsHeld).toBe(true);
+    b.credit();
+    b.credit(2);
+    flush();
+    expect(sent).toEqual([]);
+    b.releaseCredits();
+    expect(b.creditsHeld).toBe(false);
+    flush();
+    expect(sent).toEqual([{ t: 'credit', n: 3 }]);
+    b.credit();
+    flush();
+    expect(sent).toEqual([
+      { t: 'credit', n: 3 },
+      { t: 'credit', n: 1 },
+    ]);
+  });
+
+  it('link batch - a release with nothing withheld sends nothing', () => {
+    const { b, sent, flush } = batch();
+    b.holdCredits();
+    b.releaseCredits();
+    flush();
+    expect(sent).toEqual([]);
+  });
+});
