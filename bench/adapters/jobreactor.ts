@@ -75,7 +75,9 @@ export async function jobReactorProducer(cfg: ProducerConfig): Promise<ProducerA
           d.enqueueMany(batch);
           sent = end;
           await tick();
-          while (sent - accepted > MAX_UNACCEPTED) await tick();
+          // Over the limit: wait on a timer. Spinning on setImmediate kept the producer's
+          // core busy and took CPU from the node (bulk-instant, memory: 30k -> 37-39k jobs/s).
+          while (sent - accepted > MAX_UNACCEPTED) await sleep(1);
         }
         const deadline = Date.now() + 120_000;
         while (accepted < count) {
