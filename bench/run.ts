@@ -10,6 +10,7 @@ import { LABELS, SYSTEMS, type SystemId } from './adapters/types.ts';
 import { startRedis, type BenchRedis } from './lib/redis-server.ts';
 import { checkTargets, markdownTable, targetsMarkdown, type Results } from './report.ts';
 import {
+  bulkInstantScenario,
   bulkScenario,
   delayedScenario,
   latencyScenario,
@@ -55,7 +56,7 @@ const SIZES: Record<'quick' | 'standard' | 'full', Sizes> = {
   },
 };
 
-const SCENARIOS = ['throughput', 'latency', 'delayed', 'scale', 'bulk'] as const;
+const SCENARIOS = ['throughput', 'latency', 'delayed', 'scale', 'bulk', 'bulk-instant'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const { values: flags } = parseArgs({
@@ -187,12 +188,14 @@ const steps: { scenario: ScenarioName; label: string; run: (s: SystemId) => Prom
 for (const sc of scenarios) {
   switch (sc) {
     case 'throughput':
+      // Each topology twice: one enqueue call a job (the targets' rows), then the bulk API.
       for (const t of pick(flags.topology, ['1node', '2nodes', '2producers'] as const, 'topology'))
-        steps.push({
-          scenario: sc,
-          label: `throughput ${t}`,
-          run: (s) => throughputScenario(s, redis, sizes, t),
-        });
+        for (const bulk of [false, true])
+          steps.push({
+            scenario: sc,
+            label: `throughput ${t}${bulk ? ' bulk' : ''}`,
+            run: (s) => throughputScenario(s, redis, sizes, t, bulk),
+          });
       break;
     case 'latency':
       steps.push({ scenario: sc, label: 'latency', run: (s) => latencyScenario(s, redis, sizes) });
@@ -211,6 +214,13 @@ for (const sc of scenarios) {
     case 'bulk':
       steps.push({ scenario: sc, label: 'bulk', run: (s) => bulkScenario(s, redis, sizes) });
       break;
+    case 'bulk-instant':
+      steps.push({
+        scenario: sc,
+        label: 'bulk-instant',
+        run: (s) => bulkInstantScenario(s, redis, sizes),
+      });
+      break;
   }
 }
 
@@ -221,7 +231,7 @@ for (const step of steps) {
       const m = await step.run(system);
       Object.assign((results.figures[system] ??= {}), m);
       console.log(
-        `${step.label.padEnd(18)} ${LABELS[system].padEnd(22)} ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)} s  ${summaryLine(m)}`,
+        `${step.label.padEnd(26)} ${LABELS[system].padEnd(22)} ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)} s  ${summaryLine(m)}`,
       );
     } catch (err) {
       const error = err instanceof Error ? (err.stack ?? err.message) : String(err);

@@ -38,12 +38,14 @@ const cpuOf = async (cs: Child[]) => {
 
 /**
  * Runs N no-op jobs through every producer at once; jobs/s from the first enqueue to the
- * last completion, and the CPU time producers and workers spent per job (µs).
+ * last completion, and the CPU time producers and workers spent per job (µs). `bulk`: the
+ * producers enqueue through the system's bulk API, 1,000 jobs a call.
  */
 async function measureThroughput(
   s: Session,
   n: number,
   from: number,
+  bulk: boolean,
 ): Promise<{ rate: number; producerCpu: number; workerCpu: number; redisCpu: number }> {
   const p0 = await cpuOf(s.producers);
   const w0 = await cpuOf(s.workers);
@@ -57,7 +59,7 @@ async function measureThroughput(
     s.producers.map((p, k) =>
       p.call<ThroughputResult>(
         'throughput',
-        { n: per, from: from + k * per, expect, timeoutMs },
+        { n: per, from: from + k * per, expect, timeoutMs, bulk },
         timeoutMs + 10_000,
       ),
     ),
@@ -75,37 +77,45 @@ async function measureThroughput(
 
 type Throughput = Awaited<ReturnType<typeof measureThroughput>>;
 
-/** `reps` measured runs (after a warm-up); the fastest, and the median rate. */
+/** `reps` measured runs (after a warm-up the same way); the fastest, and the median rate. */
 async function bestOf(
   s: Session,
   n: number,
   reps: number,
   warmupN: number,
+  bulk = false,
 ): Promise<{ best: Throughput; median: number }> {
-  await measureThroughput(s, warmupN, 10_000_000);
+  await measureThroughput(s, warmupN, 10_000_000, bulk);
   const runs: Throughput[] = [];
-  for (let r = 0; r < reps; r++) runs.push(await measureThroughput(s, n, r * n));
+  for (let r = 0; r < reps; r++) runs.push(await measureThroughput(s, n, r * n, bulk));
   const rates = runs.map((r) => r.rate).sort((a, b) => a - b);
   const best = runs.reduce((a, b) => (b.rate > a.rate ? b : a));
   return { best, median: rates[Math.floor((rates.length - 1) / 2)]! };
 }
 
+/**
+ * The throughput rows of one topology. `bulk`: the producers use the bulk API instead
+ * (job-reactor `enqueueMany`, BullMQ `addBulk`, Bee-Queue `saveAll`, 1,000 jobs a call),
+ * reported under `throughput.<topology>.bulk…`.
+ */
 export async function throughputScenario(
   system: SystemId,
   redis: BenchRedis,
   sizes: Sizes,
   topology: ThroughputTopology,
+  bulk = false,
 ): Promise<Metrics> {
   const producers = topology === '2producers' ? 2 : 1;
   const workers = topology === '2nodes' ? 2 : 1;
   return withSession(system, { producers, workers }, redis, async (s) => {
-    const { best: r, median } = await bestOf(s, sizes.throughputN, sizes.reps, sizes.warmupN);
+    const { best: r, median } = await bestOf(s, sizes.throughputN, sizes.reps, sizes.warmupN, bulk);
+    const k = `throughput.${topology}${bulk ? '.bulk' : ''}`;
     return {
-      [`throughput.${topology}`]: r.rate,
-      [`throughput.${topology}.median`]: median,
-      [`throughput.${topology}.producerCpu`]: r.producerCpu,
-      [`throughput.${topology}.workerCpu`]: r.workerCpu,
-      [`throughput.${topology}.redisCpu`]: r.redisCpu,
+      [k]: r.rate,
+      [`${k}.median`]: median,
+      [`${k}.producerCpu`]: r.producerCpu,
+      [`${k}.workerCpu`]: r.workerCpu,
+      [`${k}.redisCpu`]: r.redisCpu,
     };
   });
 }
@@ -227,5 +237,24 @@ export async function bulkScenario(
       600_000,
     );
     return { 'bulk.rate': (sizes.bulkN * 1000) / ms };
+  });
+}
+
+/**
+ * `bulkN` instant no-op jobs through the bulk API, 1,000 a call; jobs/s from the first call
+ * until all are stored (job-reactor: accepted by the node, which runs them as it takes them).
+ */
+export async function bulkInstantScenario(
+  system: SystemId,
+  redis: BenchRedis,
+  sizes: Sizes,
+): Promise<Metrics> {
+  return withSession(system, { producers: 1, workers: 1 }, redis, async (s) => {
+    const { ms } = await s.producers[0]!.call<{ ms: number }>(
+      'load',
+      { n: sizes.bulkN, from: 0 },
+      600_000,
+    );
+    return { 'bulkInstant.rate': (sizes.bulkN * 1000) / ms };
   });
 }

@@ -37,6 +37,16 @@ export async function beeProducer(cfg: ProducerConfig): Promise<ProducerAdapter>
     if (dueAt !== undefined) j.delayUntil(dueAt);
     return j;
   };
+  /** `saveAll` resolves with the jobs it could not save (it does not reject): those fail here. */
+  const saveAll = async (jobs: BeeQueue.Job<Payload>[]) => {
+    const errors = await queue.saveAll(jobs);
+    if (errors.size > 0) {
+      const first: unknown = errors.values().next().value;
+      throw new Error(
+        `saveAll: ${errors.size} of ${jobs.length} jobs not saved; first: ${String(first)}`,
+      );
+    }
+  };
   return {
     address: undefined,
     async waitForWorkers() {},
@@ -46,11 +56,12 @@ export async function beeProducer(cfg: ProducerConfig): Promise<ProducerAdapter>
     async addMany(from, count, dueAt) {
       for (let sent = 0; sent < count;) {
         const n = Math.min(1000, count - sent);
-        await queue.saveAll(
-          Array.from({ length: n }, (_, k) => job({ i: from + sent + k }, dueAt)),
-        );
+        await saveAll(Array.from({ length: n }, (_, k) => job({ i: from + sent + k }, dueAt)));
         sent += n;
       }
+    },
+    addBulk(from, count) {
+      return saveAll(Array.from({ length: count }, (_, k) => job({ i: from + k }, undefined)));
     },
     onDone(cb) {
       done = cb;

@@ -39,16 +39,21 @@ export async function bullmqProducer(cfg: ProducerConfig): Promise<ProducerAdapt
     async addMany(from, count, dueAt) {
       for (let sent = 0; sent < count;) {
         const n = Math.min(1000, count - sent);
-        const delay = dueAt - Date.now();
+        const opts = dueAt === undefined ? {} : { delay: dueAt - Date.now() };
         await queue.addBulk(
           Array.from({ length: n }, (_, k) => ({
             name: 'noop',
             data: { i: from + sent + k },
-            opts: { delay },
+            opts,
           })),
         );
         sent += n;
       }
+    },
+    addBulk(from, count) {
+      return queue.addBulk(
+        Array.from({ length: count }, (_, k) => ({ name: 'noop', data: { i: from + k } })),
+      );
     },
     onDone(cb) {
       done = cb;

@@ -19,14 +19,18 @@ import type {
 const jr = (await import(process.env.BENCH_JR_ENTRY ?? '../../src/index.ts')) as typeof Library;
 const { JobRegistry, RedisStorage, startDistributor, startNode } = jr;
 
-type EnqueueMany = (
-  jobs: { job: string; args: JobArgs; options: { runAt: number } }[],
-) => unknown[];
-
 const NAMES: Record<Kind, string> = { noop: 'bench.noop', stamp: 'bench.stamp' };
 
-/** Jobs enqueued and not yet accepted, at most, while bulk-loading (the bench's own pacing). */
+/**
+ * Jobs enqueued and not yet accepted, at most, while bulk-loading: the bench's own pacing,
+ * not the library's. It bounds how far the producer runs ahead of the node (a 1M-job load
+ * would otherwise sit whole in the distributor's waiting queue); it shortens nothing that is
+ * timed, since `addMany` returns only once the node has accepted every job.
+ */
 const MAX_UNACCEPTED = 50_000;
+
+/** Jobs per `enqueueMany` call (the peers' bulk calls take as many). */
+const CHUNK = 1000;
 
 export async function jobReactorProducer(cfg: ProducerConfig): Promise<ProducerAdapter> {
   const d = await startDistributor({ port: 0, id: cfg.name, maxWaiting: 10_000_000 });
@@ -55,28 +59,25 @@ export async function jobReactorProducer(cfg: ProducerConfig): Promise<ProducerA
       return undefined;
     },
     async addMany(from, count, dueAt) {
-      // The bulk API where the library has one (proposed in bench/PROPOSALS.md), else a
-      // loop of enqueue; either way acceptances are counted.
-      const many = (d as unknown as { enqueueMany?: EnqueueMany }).enqueueMany;
+      // `enqueueMany` a chunk at a time, counting acceptances by the node (an instant job is
+      // accepted as the node takes it to run: what is timed for those).
+      const options = dueAt === undefined ? {} : { runAt: dueAt };
       let accepted = 0;
       const onAccepted = () => void accepted++;
       d.on('job:accepted', onAccepted);
       try {
-        let sent = 0;
-        while (sent < count) {
-          const end = Math.min(count, sent + 1000);
-          if (many) {
-            const batch = [];
-            for (let k = sent; k < end; k++) {
-              batch.push({ job: NAMES.noop, args: { i: from + k }, options: { runAt: dueAt } });
-            }
-            many.call(d, batch);
-            sent = end;
-          } else {
-            for (; sent < end; sent++) d.enqueue(NAMES.noop, { i: from + sent }, { runAt: dueAt });
+        for (let sent = 0; sent < count;) {
+          const end = Math.min(count, sent + CHUNK);
+          const batch = [];
+          for (let k = sent; k < end; k++) {
+            batch.push({ job: NAMES.noop, args: { i: from + k }, options });
           }
+          d.enqueueMany(batch);
+          sent = end;
           await tick();
-          while (sent - accepted > MAX_UNACCEPTED) await tick();
+          // Over the limit: wait on a timer. Spinning on setImmediate kept the producer's
+          // core busy and took CPU from the node (bulk-instant, memory: 30k -> 37-39k jobs/s).
+          while (sent - accepted > MAX_UNACCEPTED) await sleep(1);
         }
         const deadline = Date.now() + 120_000;
         while (accepted < count) {
@@ -86,6 +87,12 @@ export async function jobReactorProducer(cfg: ProducerConfig): Promise<ProducerA
       } finally {
         d.off('job:accepted', onAccepted);
       }
+    },
+    addBulk(from, count) {
+      const batch = [];
+      for (let k = 0; k < count; k++) batch.push({ job: NAMES.noop, args: { i: from + k } });
+      d.enqueueMany(batch, onSuccess);
+      return undefined;
     },
     onDone(cb) {
       done = cb;

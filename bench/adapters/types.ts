@@ -63,8 +63,18 @@ export interface ProducerAdapter {
    * A promise when the API is asynchronous (it resolves when the job is stored).
    */
   add(i: number, kind: Kind, dueAt?: number): Promise<unknown> | undefined;
-  /** Enqueues `count` delayed jobs from index `from` with the system's bulk API; resolves once all are stored (accepted). */
-  addMany(from: number, count: number, dueAt: number): Promise<void>;
+  /**
+   * Enqueues `count` no-op jobs from index `from` with the system's bulk API, in chunks of
+   * 1,000, due at `dueAt` (epoch ms) or instant when it is undefined; resolves once all are
+   * stored (job-reactor: accepted by a node).
+   */
+  addMany(from: number, count: number, dueAt?: number): Promise<void>;
+  /**
+   * One call of the system's bulk API: `count` instant no-op jobs from index `from`, with
+   * completion feedback like `add` (the throughput scenario's bulk rows). A promise when the
+   * API is asynchronous (it resolves when the jobs are stored).
+   */
+  addBulk(from: number, count: number): Promise<unknown> | undefined;
   /** Completion feedback as the producer sees it: the job index (-1 when unknown), its stamp, when seen. */
   onDone(cb: (i: number, stamp: Stamp | undefined, seenAt: number) => void): void;
   close(): Promise<void>;
