@@ -42,6 +42,8 @@ interface NodeFlags {
   stopTimeout: number;
   blockWarnMs?: number;
   maxPendingFeedbacks?: number;
+  prefetch?: number;
+  prefetchBytes?: number;
   logLevel: string;
 }
 
@@ -77,6 +79,22 @@ export function registerNodeCommand(program: Command): void {
         .env('JR_CONCURRENCY')
         .argParser(positiveInt)
         .default(64),
+    )
+    .addOption(
+      new Option(
+        '--prefetch <n>',
+        'instant jobs taken ahead of free slots, per distributor (0: off; default 2000)',
+      )
+        .env('JR_PREFETCH')
+        .argParser(nonNegative),
+    )
+    .addOption(
+      new Option(
+        '--prefetch-bytes <n>',
+        'bytes of instant jobs a distributor may have sent and not yet started (default 4 MiB)',
+      )
+        .env('JR_PREFETCH_BYTES')
+        .argParser(positiveInt),
     )
     .addOption(
       new Option('--threads <n>', 'worker threads for defer: true jobs (default: cores - 1)')
@@ -163,6 +181,8 @@ export function registerNodeCommand(program: Command): void {
             : {}),
           ...(flags.leaseTtl !== undefined ? { leaseTtlMs: flags.leaseTtl } : {}),
           ...(flags.maxDeliveries !== undefined ? { maxDeliveries: flags.maxDeliveries } : {}),
+          ...(flags.prefetch !== undefined ? { prefetch: flags.prefetch } : {}),
+          ...(flags.prefetchBytes !== undefined ? { prefetchBytes: flags.prefetchBytes } : {}),
           logger: log,
         });
       } catch (err) {

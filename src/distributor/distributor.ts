@@ -183,8 +183,9 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       distributor: this.id,
       now,
     });
-    const existing = this.#jobs.get(spec.id);
-    if (existing) return createHandle(existing, (j) => this.#cancel(j));
+    // A generated id is new by construction; only a caller-chosen one may be tracked already.
+    const existing = options?.id === undefined ? undefined : this.#jobs.get(spec.id);
+    if (existing) return createHandle(existing, this.#cancelJob);
     return trackJob(
       spec,
       routing,
@@ -200,7 +201,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     if (signal?.aborted) {
       // Like fetch(): an already-aborted signal never starts the work (nothing is sent).
       tracked.cancelWaiting();
-      return createHandle(tracked, (j) => this.#cancel(j));
+      return createHandle(tracked, this.#cancelJob);
     }
     if (!this.#dispatch.admit(tracked)) this.emit('job:waiting', spec.id);
     this.#jobs.set(tracked);
@@ -211,7 +212,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       const detach = () => signal.removeEventListener('abort', onAbort);
       tracked.result.onSettled(detach);
     }
-    return createHandle(tracked, (j) => this.#cancel(j));
+    return createHandle(tracked, this.#cancelJob);
   }
 
   /** The connected nodes. */
@@ -319,7 +320,8 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   readonly #sessionHost: SessionHost = {
     accepted: (session, ids) => {
       for (const id of ids) {
-        if (this.#dispatch.accepted(session, this.#jobs.get(id))) {
+        // Only a job this session holds can be accepted by it.
+        if (this.#dispatch.accepted(session, session.held.get(id))) {
           this.emit('job:accepted', id, session.name);
         }
       }
@@ -367,9 +369,14 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   // ---- feedbacks -----------------------------------------------------------------
 
   #onFeedback(session: NodeSession, fb: Feedback): void {
-    if (this.#seen.has(fb.key)) return;
+    // The sender's own small table first: the job is there unless a durable node owns it.
+    const job = session.held.get(fb.jobId) ?? this.#jobs.get(fb.jobId);
+    // The first final feedback of a job still tracked cannot be a repeat (a repeat finds the
+    // job gone): only the others need the look-up among recent keys.
+    if (job === undefined || !fb.final || job.done) {
+      if (this.#seen.has(fb.key)) return;
+    }
     this.#seen.add(fb.key);
-    const job = this.#jobs.get(fb.jobId);
     // A caller-chosen id reused after its job finished: the old job's feedbacks (a
     // durable node's outbox, a slow node) are not the new one's.
     if (
@@ -402,6 +409,8 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     });
 
   // ---- cancel --------------------------------------------------------------------
+
+  readonly #cancelJob = (job: TrackedJob): Promise<boolean> => this.#cancel(job);
 
   async #cancel(job: TrackedJob): Promise<boolean> {
     if (job.done) return false;

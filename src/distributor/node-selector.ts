@@ -4,11 +4,16 @@ import type { NodeSession } from './node-session.ts';
 /** Why no node was picked; decides where a job waits. */
 export type NoPick = 'no-credit' | 'no-node' | 'unknown-job';
 
+/** Scores at or above this: a node with an idle run slot (see `pick`). */
+const IDLE_SLOT = 1e9;
+
 /**
  * Picks the node for a job. Eligible: usable, not in `notNode`, knows the job name, and
- * (for strict jobs) in `node`. Preferred nodes win when one has room; otherwise the
- * eligible node with the most room (instant jobs: credit; deferred: fewest held), ties
- * broken round-robin so equal nodes share the load.
+ * (for strict jobs) in `node`. For an instant job, a node with an idle run slot beats one
+ * that could only prefetch it (a job queued behind others on a busy node while another
+ * idles would wait for nothing); then the one with the most room (idle slots, else credit).
+ * Preferred nodes win when one has an idle slot, or when no node has one; deferred jobs go
+ * to the node holding the fewest. Ties are broken round-robin so equal nodes share the load.
  */
 export class NodeSelector {
   #turn = 0;
@@ -39,7 +44,7 @@ export class NodeSelector {
       if (routing.strict && !preferred) continue;
       eligibleSeen = true;
       if (instant && !s.takesInstant) continue;
-      const score = instant ? s.credit : -s.deferredHeld;
+      const score = instant ? instantScore(s) : -s.deferredHeld;
       if (preferred && score > bestPreferredScore) {
         bestPreferred = s;
         bestPreferredScore = score;
@@ -49,11 +54,20 @@ export class NodeSelector {
         bestScore = score;
       }
     }
-    const picked = bestPreferred ?? best;
+    const picked =
+      bestPreferred !== undefined && (bestPreferredScore >= IDLE_SLOT || bestScore < IDLE_SLOT)
+        ? bestPreferred
+        : best;
     if (picked) return picked;
     if (eligibleSeen) return 'no-credit';
     // Nodes are connected and none of them can run this job: a typo or a missing job file.
     if (!knownSeen && anyUsable) return 'unknown-job';
     return 'no-node';
   }
+}
+
+/** Idle run slots (the node's outstanding instant jobs below its capacity), else its credit. */
+function instantScore(s: NodeSession): number {
+  const idle = s.capacity - (s.window - s.credit);
+  return idle > 0 ? IDLE_SLOT + idle : s.credit;
 }

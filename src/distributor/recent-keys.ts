@@ -19,11 +19,13 @@ export class RecentKeys {
   }
 
   add(key: string): void {
-    if (this.#keys.has(key)) return;
+    const keys = this.#keys;
+    const before = keys.size;
+    keys.add(key);
+    if (keys.size === before) return; // known already
     const oldest = this.#ring[this.#next];
-    if (oldest !== undefined) this.#keys.delete(oldest);
+    if (oldest !== undefined) keys.delete(oldest);
     this.#ring[this.#next] = key;
     this.#next = this.#next + 1 === this.capacity ? 0 : this.#next + 1;
-    this.#keys.add(key);
   }
 }

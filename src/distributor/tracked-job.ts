@@ -382,20 +382,38 @@ function deliverFeedback(job: TrackedJob, fb: Feedback, call: SafeCall): void {
   }
 }
 
+/** The application's handle: two fields, getters and `cancel` on the prototype (one per enqueue). */
+class Handle implements JobHandle {
+  readonly #job: TrackedJob;
+  readonly #cancel: (job: TrackedJob) => Promise<boolean>;
+
+  constructor(job: TrackedJob, cancel: (job: TrackedJob) => Promise<boolean>) {
+    this.#job = job;
+    this.#cancel = cancel;
+  }
+
+  get id(): string {
+    return this.#job.spec.id;
+  }
+
+  get accepted(): Promise<{ node: string }> {
+    return this.#job.accepted.promise;
+  }
+
+  get result(): Promise<JobArgs> {
+    return this.#job.result.promise;
+  }
+
+  cancel(): Promise<boolean> {
+    return this.#cancel(this.#job);
+  }
+}
+
 export function createHandle(
   job: TrackedJob,
   cancel: (job: TrackedJob) => Promise<boolean>,
 ): JobHandle {
-  return {
-    id: job.spec.id,
-    get accepted() {
-      return job.accepted.promise;
-    },
-    get result() {
-      return job.result.promise;
-    },
-    cancel: () => cancel(job),
-  };
+  return new Handle(job, cancel);
 }
 
 /**

@@ -191,7 +191,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       onDue: (id) => this.#slots.push({ id }),
       onError: (err) => this.#log.error({ err }, 'timer callback failed'),
     });
-    const prefetch = options.prefetch ?? concurrency;
+    const prefetch = options.prefetch ?? NODE_DEFAULTS.prefetch;
     if (!Number.isSafeInteger(prefetch) || prefetch < 0) {
       throw new InvalidArgumentError(`prefetch must be a whole number ≥ 0 (got ${prefetch})`);
     }
@@ -606,9 +606,6 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (!durable && !this.#ownership.mayStart(record, { id, record })) return;
     // A crash suspect runs alone (see RunSlots): later, when the node is empty.
     if (!this.#slots.admit({ id, record })) return;
-    // The record is this attempt's own (handed over by #receive or freshly loaded): marked
-    // in place, one copy per job fewer.
-    if (!marked) markStarted(record, this.#clock.now());
     const running: Running = {
       controller: new Interrupter(),
       byApp: false,
@@ -617,11 +614,11 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#running.set(id, running);
     // A memory node's distributor counts a crash against a job only while it runs: every
     // start is told, and written to the socket before the job runs (a poison job may take
-    // the process down at once). The starts of one pump leave together.
-    if (!durable) {
-      const link = this.#linkById.get(record.distributor);
-      if (link !== undefined) await link.noteStart(id);
-    }
+    // the process down at once). The turn's starts leave in its one write.
+    if (!durable && !(await this.#startTold(id, record, running))) return;
+    // The record is this attempt's own (handed over by #receive or freshly loaded): marked
+    // in place, one copy per job fewer.
+    if (!marked) markStarted(record, this.#clock.now());
     // The "in progress" mark matters only to a storage that outlives the process (a restart
     // re-runs such jobs); in memory it would be a record copy per job for nobody to read.
     if (this.#storage.durable && !marked) {
@@ -654,6 +651,27 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     }
     if (running.controller.signal.reason instanceof Interrupted) return; // handed back, not finished
     await this.#settle(record, sendableOutcome(record, outcome), slot, running.byApp, def.options);
+  }
+
+  /**
+   * Tells the job's distributor that it starts, and waits until that is written. False when
+   * it must not run after all: cancelled or interrupted meanwhile (handled here), or its
+   * link went down (it waits, as any due job, until the distributor confirms it).
+   */
+  async #startTold(id: string, record: JobRecord, running: Running): Promise<boolean> {
+    const link = this.#linkById.get(record.distributor);
+    if (link === undefined) return true;
+    await link.noteStart(id);
+    const signal = running.controller.signal;
+    if (!signal.aborted && link.ready) return true;
+    this.#running.delete(id);
+    if (signal.aborted) {
+      if (!(signal.reason instanceof Interrupted))
+        await this.#finishCancelled(record, running.byApp);
+      return false;
+    }
+    this.#ownership.mayStart(record, { id, record });
+    return false;
   }
 
   async #settle(

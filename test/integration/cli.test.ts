@@ -26,6 +26,8 @@ describe('cli - jobreactor', () => {
       ['--stop-timeout', 'JR_STOP_TIMEOUT'],
       ['--block-warn-ms', 'JR_BLOCK_WARN_MS'],
       ['--max-pending-feedbacks', 'JR_MAX_PENDING_FEEDBACKS'],
+      ['--prefetch', 'JR_PREFETCH'],
+      ['--prefetch-bytes', 'JR_PREFETCH_BYTES'],
       ['--log-level', 'JR_LOG_LEVEL'],
     ];
     const text = stdout.replace(/\s+/g, ' ');

@@ -106,7 +106,8 @@ describe('hostile peer - a distributor that never acknowledges', () => {
     const p = node(
       'patient',
       [good.address.port, evil.port],
-      ['--max-pending-feedbacks', String(CAP)],
+      // A window of 16 (concurrency 8 + 8 prefetched) keeps the bound below tight.
+      ['--max-pending-feedbacks', String(CAP), '--prefetch', '8'],
     );
     await waitUntil(() => good.nodes().length === 1 && evil.connected(), 15_000, 'both links');
     const ids = (t: 'accepted' | 'rejected') =>
@@ -136,8 +137,8 @@ describe('hostile peer - a distributor that never acknowledges', () => {
 
     const accepted = ids('accepted').length;
     // The cap, plus the instant jobs in flight when it was reached: a peer that ignores its
-    // credit has at most 2 × the node's window (concurrency 8, spawnNode's default, plus as
-    // many prefetched) of them accepted at once; the rest are rejected on arrival, before
+    // credit has at most 2 × the node's window (concurrency 8, spawnNode's default, plus 8
+    // prefetched) of them accepted at once; the rest are rejected on arrival, before
     // they could add feedbacks.
     expect(accepted).toBeGreaterThanOrEqual(CAP);
     expect(accepted).toBeLessThanOrEqual(CAP + 2 * (8 + 8));

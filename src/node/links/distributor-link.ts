@@ -39,8 +39,9 @@ export class DistributorLink {
   #conn: Connection | undefined;
   /** This connection's batch; a new connection starts a new one. */
   #batch: LinkBatch | undefined;
-  /** Resolves once the starts noted in this turn are written to the socket. */
+  /** Resolves once the starts noted so far are written to the socket (or the link is down). */
   #startsWritten: Promise<void> | undefined;
+  #startsResolve: (() => void) | undefined;
   #attempt = 0;
   #timer: NodeJS.Timeout | undefined;
   #connections = 0;
@@ -112,21 +113,26 @@ export class DistributorLink {
   /**
    * An attempt of job `id` is about to start: the distributor counts a crash of this node
    * against a job only while it runs, so the start must be out before the job runs (a
-   * poison job may take the process down at once). The starts noted in one go (a pump of
-   * the run slots) are written together, in a microtask: the caller runs the job once the
-   * returned promise resolves. Resolves at once when the link is down (nothing to tell).
+   * poison job may take the process down at once). Starts join the turn's write with
+   * everything else owed to this distributor (one write per turn, not one per start); the
+   * caller runs the job once the returned promise resolves, right after that write. It
+   * also resolves when the link goes down first (the caller then looks again: `ready`).
    */
   noteStart(id: string): Promise<void> {
     const batch = this.#batch;
     if (batch === undefined) return Promise.resolve();
     batch.started(id);
-    return (this.#startsWritten ??= new Promise<void>((resolve) =>
-      queueMicrotask(() => {
-        this.#startsWritten = undefined;
-        this.#conn?.flush();
-        resolve();
-      }),
-    ));
+    return (this.#startsWritten ??= new Promise<void>((resolve) => {
+      this.#startsResolve = resolve;
+    }));
+  }
+
+  /** The noted starts are written (the write follows in the same call), or will never be. */
+  #releaseStarts(): void {
+    const resolve = this.#startsResolve;
+    this.#startsWritten = undefined;
+    this.#startsResolve = undefined;
+    resolve?.();
   }
 
   /**
@@ -185,12 +191,17 @@ export class DistributorLink {
     this.#connections++;
     const batch = new LinkBatch(this.options.connection.maxFrameSize, () => conn.requestFlush());
     this.#batch = batch;
-    conn.setFlushHook(() => batch.flush(conn));
+    conn.setFlushHook(() => {
+      batch.flush(conn);
+      // Resolved here, run after: the connection writes before its callback returns.
+      this.#releaseStarts();
+    });
     conn.onMessage((m) => this.handlers.onMessage(this, m));
     conn.onClose((reason) => {
       if (this.#conn !== conn) return;
       this.#conn = undefined;
       this.#batch = undefined;
+      this.#releaseStarts();
       const wasReady = this.#state === 'ready';
       if (this.#state !== 'stopped') this.#state = 'backoff';
       if (wasReady) this.handlers.onDown(this, reason);

@@ -13,12 +13,14 @@ const build = (options?: EnqueueOptions) =>
   buildJobSpec({ name: 'j', args: {}, options, id: 'id-1', distributor: 'd', now: NOW });
 
 /** The fields NodeSelector reads. */
-function session(name: string, credit = 1): NodeSession {
+function session(name: string, credit = 1, capacity = credit, window = credit): NodeSession {
   return {
     name,
     usable: true,
     jobNames: new Set(['j']),
     credit,
+    capacity,
+    window,
     deferredHeld: 0,
     get takesInstant() {
       return (this as unknown as NodeSession).credit > 0;
@@ -27,6 +29,30 @@ function session(name: string, credit = 1): NodeSession {
 }
 
 describe('routing', () => {
+  it('an instant job goes to a node with an idle slot before one that could only prefetch it', () => {
+    const selector = new NodeSelector();
+    // busy: 2 slots, window 100, 2 outstanding (no idle slot, 98 credit). idle: 2 slots free.
+    const busy = session('busy', 98, 2, 100);
+    const idle = session('idle', 4, 2, 4);
+    expect(selector.pick([busy, idle], 'j', ANY_NODE, true)).toBe(idle);
+    // Soft preference: the preferred node while it has an idle slot, else an idle other…
+    const prefer = (name: string) =>
+      buildJobSpec({
+        name: 'j',
+        args: {},
+        options: { node: name },
+        id: 'x',
+        distributor: 'd',
+        now: 1,
+      }).routing;
+    expect(selector.pick([busy, idle], 'j', prefer('busy'), true)).toBe(idle);
+    expect(selector.pick([busy, idle], 'j', prefer('idle'), true)).toBe(idle);
+    // …and the preferred one again when no node has an idle slot (it prefetches it).
+    const busy2 = session('busy2', 200, 2, 202);
+    expect(selector.pick([busy, busy2], 'j', prefer('busy'), true)).toBe(busy);
+    expect(selector.pick([busy, busy2], 'j', ANY_NODE, true)).toBe(busy2);
+  });
+
   it('a job without node / notNode / strictNode shares one frozen routing object', () => {
     const a = build().routing;
     const b = build({ after: 5, strictNode: false }).routing;
