@@ -61,12 +61,19 @@ async function distributor(options: { maxDeliveries?: number } = {}) {
   return { d, addr: `127.0.0.1:${d.address.port}`, feedbacks };
 }
 
-function node(name: string, addr: string, log: string, concurrency = 8): NodeProcess {
+function node(
+  name: string,
+  addr: string,
+  log: string,
+  concurrency = 8,
+  extra: string[] = [],
+): NodeProcess {
   const p = spawnNode({
     name,
     distributors: [addr],
     jobs: JOBS,
     concurrency,
+    extra,
     env: { JR_RUN_LOG: log },
   });
   processes.push(p);
@@ -136,6 +143,33 @@ describe('ownership - memory nodes under SIGSTOP and SIGKILL', () => {
     }
     // Each delayed job ran once: none was due before the freeze.
     for (const h of delayed) expect(log.runs().filter((r) => r.id === h.id)).toHaveLength(1);
+  }, 40_000);
+
+  it('jobs prefetched by a node that dies are re-sent and complete elsewhere; only the running one counts a crash', async () => {
+    // maxDeliveries 1: a single crash counted against a job quarantines it, so a prefetched
+    // job wrongly taken for running would show up as quarantined.
+    const { d, addr } = await distributor({ maxDeliveries: 1 });
+    const log = runLog();
+    const victim = node('victim', addr, log.path, 1, ['--prefetch', '50']);
+    await connected(d, ['victim']);
+    const handles = Array.from({ length: 30 }, () => d.enqueue('own.logged', { ms: 5000 }));
+    await Promise.all(handles.map((h) => h.accepted));
+    expect(d.nodes()[0]).toMatchObject({ capacity: 1, window: 51, held: 30 });
+    // One runs (concurrency 1); 29 wait in the node's ready queue.
+    await waitUntil(() => log.runs().length === 1, 10_000, 'the first run');
+    const running = log.runs()[0]!.id;
+    victim.kill('SIGKILL');
+    await waitUntil(() => d.nodes().length === 0, 10_000, 'victim dropped');
+    node('spare', addr, log.path, 30);
+    const results = await settle(handles.map((h) => h.result));
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [handles[i]!.id] : []));
+    expect(failed).toEqual([running]);
+    const err = results[handles.findIndex((h) => h.id === running)] as PromiseRejectedResult;
+    expect((err.reason as JobFailedError).error.code).toBe(ErrorCodes.PoisonJob);
+    // The 29 prefetched ones ran once each, on the spare, as a second delivery.
+    const others = log.runs().filter((r) => r.id !== running);
+    expect(others).toHaveLength(29);
+    expect(others.every((r) => r.node === 'spare' && r.delivery === 2)).toBe(true);
   }, 40_000);
 
   it('a self-cancelling periodic job (3 runs) across a SIGKILL: at most 4 runs, exactly 3 success feedbacks', async () => {
