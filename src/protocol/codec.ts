@@ -7,7 +7,7 @@ import {
 } from '../errors.ts';
 import type { Feedback, JobSpec } from '../model/job.ts';
 import type { Message } from './messages.ts';
-import { feedbackFromTuple, validateJobSpec, validateMessage } from './validate.ts';
+import { validateFeedback, validateJobSpec, validateMessage } from './validate.ts';
 import { feedbackTuple, jobTuple } from './wire-forms.ts';
 
 /**
@@ -119,15 +119,14 @@ export function encodeJobItem(spec: JobSpec, maxFrameSize: number): Buffer {
 
 /** One feedback as it travels inside a `feedbacks` frame (same checks as `encodeJobItem`). */
 export function encodeFeedbackItem(fb: Feedback, maxFrameSize: number): Buffer {
-  const tuple = feedbackTuple(fb);
   try {
-    feedbackFromTuple(tuple, 'feedback');
+    validateFeedback(fb);
   } catch (err) {
     throw new InvalidArgumentError(`cannot send this feedback: ${messageOf(err)}`, {
       cause: err,
     });
   }
-  return fitItem(packChecked(tuple), maxFrameSize, `feedback of job ${fb.jobId}`);
+  return fitItem(packChecked(feedbackTuple(fb)), maxFrameSize, `feedback of job ${fb.jobId}`);
 }
 
 function fitItem(body: Buffer, maxFrameSize: number, what: string): Buffer {

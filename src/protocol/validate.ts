@@ -198,11 +198,8 @@ function backoff(v: unknown, where: string): void {
   }
 }
 
-/**
- * A feedback tuple from the wire, as a feedback (`node`, `distributor` filled in by the
- * receiver). Throws ProtocolError; the sender runs it too, on what it is about to send.
- */
-export function feedbackFromTuple(v: unknown, where: string): Feedback {
+/** A feedback tuple from the wire, as a feedback (`node`, `distributor` filled in by the receiver). */
+function feedbackFromTuple(v: unknown, where: string): Feedback {
   if (!Array.isArray(v) || (v.length !== 4 && v.length !== 5)) {
     throw bad(where, 'must be [jobId, code, attempt, args, extra?]');
   }
@@ -238,6 +235,21 @@ export function feedbackFromTuple(v: unknown, where: string): Feedback {
   }
   feedback(fb, where);
   return fb as unknown as Feedback;
+}
+
+/**
+ * A feedback as a node builds it, before it is sent: the receiver's checks on the fields
+ * its tuple carries (no tuple is built). Throws ProtocolError.
+ */
+export function validateFeedback(fb: Feedback): void {
+  const v = fb as unknown as Obj;
+  if (!isPlainObject(v)) throw bad('feedback', 'must be a plain object');
+  if (v.outcome !== 'success' && v.outcome !== 'error' && v.outcome !== 'cancelled') {
+    throw bad('feedback.outcome', `unknown outcome ${describe(v.outcome)}`);
+  }
+  bool(v, 'final', 'feedback');
+  if (v.byApp !== undefined) bool(v, 'byApp', 'feedback');
+  feedback(v, 'feedback');
 }
 
 function feedback(v: Obj, where: string): void {
