@@ -82,10 +82,14 @@ export class Dispatcher {
     return this.#waiting.remove(job) || this.#stranded.remove(job);
   }
 
-  /** Drops every waiting job (the distributor is closing). */
-  clear(): void {
-    this.#waiting.takeAll();
-    this.#stranded.takeAll();
+  /** Takes every waiting job out (the distributor is closing) and returns them. */
+  clear(): TrackedJob[] {
+    return [...this.#waiting.takeAll(), ...this.#stranded.takeAll()];
+  }
+
+  /** Every job a connected node holds. */
+  *held(): IterableIterator<TrackedJob> {
+    for (const s of this.sessions) yield* s.held.values();
   }
 
   /**

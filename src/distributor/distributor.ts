@@ -57,7 +57,16 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   readonly #log: Logger;
   readonly #ids = new IdGenerator();
   readonly #dispatch: Dispatcher;
+  /**
+   * Tracked jobs that must be found by id without their node session: caller-chosen ids
+   * (a second enqueue gets the same handle), delayed and recurring jobs, and any job that
+   * left a session unfinished (taken back from a lost node, or owned by a durable one). A
+   * fresh instant job is found through the session that holds it, so a burst of them never
+   * fills (and rehashes) a table of every waiting job.
+   */
   readonly #jobs = new JobIndex();
+  /** Jobs enqueued and not finished (every one, wherever it is). */
+  #tracked = 0;
   readonly #seen = new RecentKeys(100_000);
   readonly #cancels = new CancelRequests();
   #pings: NodePings | undefined;
@@ -204,7 +213,8 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       return createHandle(tracked, this.#cancelJob);
     }
     if (!this.#dispatch.admit(tracked)) this.emit('job:waiting', spec.id);
-    this.#jobs.set(tracked);
+    this.#tracked++;
+    if (spec.nonce !== undefined || !tracked.instant) this.#jobs.set(tracked);
     if (signal) {
       const onAbort = () => void this.#cancel(tracked);
       signal.addEventListener('abort', onAbort, { once: true });
@@ -238,7 +248,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   /** Counts for dashboards and tests. */
   stats(): { tracked: number; waiting: number; nodes: number } {
     return {
-      tracked: this.#jobs.size,
+      tracked: this.#tracked,
       waiting: this.#dispatch.waiting,
       nodes: this.#dispatch.sessions.length,
     };
@@ -259,9 +269,15 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     await this.#server?.close();
     for (const conn of this.#connections) conn.close();
     const err = new ShutdownError('distributor closed before the job finished');
-    for (const job of this.#jobs.values()) job.shutdown(err);
+    for (const job of [
+      ...this.#jobs.values(),
+      ...this.#dispatch.held(),
+      ...this.#dispatch.clear(),
+    ]) {
+      if (!job.done) job.shutdown(err);
+    }
     this.#jobs.clear();
-    this.#dispatch.clear();
+    this.#tracked = 0;
     this.#cancels.clear();
     this.#state = 'closed';
   }
@@ -321,7 +337,10 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     accepted: (session, ids) => {
       for (const id of ids) {
         // Only a job this session holds can be accepted by it.
-        if (this.#dispatch.accepted(session, session.held.get(id))) {
+        const job = session.held.get(id);
+        if (this.#dispatch.accepted(session, job)) {
+          // A durable node owns it now: its feedbacks come without the session holding it.
+          if (session.durable) this.#jobs.set(job!);
           this.emit('job:accepted', id, session.name);
         }
       }
@@ -346,9 +365,9 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       this.#maxDeliveries,
       this.#call,
     );
-    for (const job of cancelled) this.#jobs.delete(job.spec.id);
+    for (const job of cancelled) this.#forget(job);
     for (const job of quarantined) {
-      this.#jobs.delete(job.spec.id);
+      this.#forget(job);
       const nodes = job.spec.crashedOn ?? [];
       this.#log.error(
         { jobId: job.spec.id, name: job.spec.name, nodes, code: ErrorCodes.PoisonJob },
@@ -356,7 +375,11 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       );
       this.emit('job:quarantined', job.spec.id, job.spec.name, nodes);
     }
-    for (const job of back) this.emit('job:requeued', job.spec.id, session.name);
+    for (const job of back) {
+      // Found by id from now on: the node it left may still report it (a frozen one wakes).
+      this.#jobs.set(job);
+      this.emit('job:requeued', job.spec.id, session.name);
+    }
     this.#cancels.closed(session);
     this.#log.info(
       { node: session.name, requeued: back.length, reason: reason?.message },
@@ -388,13 +411,13 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       return;
     }
     this.emit('feedback', fb);
-    if (fb.final) this.#jobs.delete(fb.jobId);
+    if (fb.final) this.#forget(job);
     this.#dispatch.feedback(job, fb, session, this.#call);
   }
 
   #finishWithError(job: TrackedJob, error: ErrorInfo, node: string): void {
     if (job.done) return;
-    this.#jobs.delete(job.spec.id);
+    this.#forget(job);
     job.failUndelivered(error, node, this.#call);
   }
 
@@ -416,7 +439,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     if (job.done) return false;
     if (job.state === TrackState.Waiting) {
       this.#dispatch.remove(job);
-      this.#jobs.delete(job.spec.id);
+      this.#forget(job);
       job.cancelWaiting();
       return true;
     }
@@ -436,8 +459,14 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   }
 
   #anyInFlight(): boolean {
-    for (const job of this.#jobs.values()) if (job.state === TrackState.Sent) return true;
+    for (const job of this.#dispatch.held()) if (job.state === TrackState.Sent) return true;
     return false;
+  }
+
+  /** A job ends (it is about to be settled): it is tracked no more. */
+  #forget(job: TrackedJob): void {
+    this.#tracked--;
+    if (this.#jobs.get(job.spec.id) === job) this.#jobs.delete(job.spec.id);
   }
 
   protected override onListenerError(event: string, err: unknown): void {
