@@ -1,15 +1,23 @@
 import { randomBytes } from 'node:crypto';
 
+/** Hex characters of random bytes fetched at once: one `randomBytes` call per 256 ids. */
+const POOL_BYTES = 2048;
+const VARIANT = ['8', '9', 'a', 'b'];
+
 /**
- * Time-ordered unique ids in the UUIDv7 layout (48-bit ms timestamp, then a counter and
- * random bits). Random bytes come from a pool refilled in 4 KiB blocks, because one
- * `randomBytes` call per job costs more than the rest of the id.
+ * Time-ordered unique ids in the UUIDv7 layout (48-bit ms timestamp, version 7, a 12-bit
+ * counter within the millisecond, the variant, then 62 random bits). Cheap by
+ * construction, since every enqueue makes one: the timestamp part is formatted once per
+ * millisecond, and the random part is cut from a pool of random hex, in pieces shorter than
+ * 13 characters so that V8 copies them rather than keep the whole pool alive through them.
  */
 export class IdGenerator {
-  #pool = Buffer.alloc(0);
+  #hex = '';
   #offset = 0;
   #lastMs = 0;
   #counter = 0;
+  #prefixMs = -1;
+  #prefix = '';
 
   next(now: number = Date.now()): string {
     if (now <= this.#lastMs) {
@@ -24,22 +32,21 @@ export class IdGenerator {
       this.#counter = 0;
     }
     const ms = this.#lastMs;
-    const rand = this.#take(8);
-    const hex = ms.toString(16).padStart(12, '0');
-    const counter = (0x7000 | this.#counter).toString(16);
-    const variant = ((rand[0]! & 0x3f) | 0x80).toString(16).padStart(2, '0');
-    const tail = rand.toString('hex', 1, 8);
-    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${counter}-${variant}${tail.slice(0, 2)}-${tail.slice(2, 14)}`;
-  }
-
-  #take(n: number): Buffer {
-    if (this.#offset + n > this.#pool.length) {
-      this.#pool = randomBytes(4096);
+    if (ms !== this.#prefixMs) {
+      this.#prefixMs = ms;
+      const hex = ms.toString(16).padStart(12, '0');
+      this.#prefix = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7`;
+    }
+    if (this.#offset + 16 > this.#hex.length) {
+      this.#hex = randomBytes(POOL_BYTES).toString('hex');
       this.#offset = 0;
     }
-    const out = this.#pool.subarray(this.#offset, this.#offset + n);
-    this.#offset += n;
-    return out;
+    const r = this.#hex;
+    const o = this.#offset;
+    this.#offset = o + 16;
+    const counter = this.#counter.toString(16).padStart(3, '0');
+    const variant = VARIANT[r.charCodeAt(o) & 3]!;
+    return `${this.#prefix}${counter}-${variant}${r.slice(o + 1, o + 4)}-${r.slice(o + 4, o + 16)}`;
   }
 }
 
