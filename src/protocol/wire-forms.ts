@@ -54,8 +54,9 @@ export function jobTuple(spec: JobSpec): JobTuple {
     const v = spec[key];
     if (v !== undefined) (options ??= {})[key] = v;
   }
-  const base = [spec.id, spec.name, spec.args, spec.enqueuedAt, spec.runAt, spec.delivery] as const;
-  return options === undefined ? [...base] : [...base, options];
+  return options === undefined
+    ? [spec.id, spec.name, spec.args, spec.enqueuedAt, spec.runAt, spec.delivery]
+    : [spec.id, spec.name, spec.args, spec.enqueuedAt, spec.runAt, spec.delivery, options];
 }
 
 export function feedbackTuple(fb: Feedback): FeedbackTuple {

@@ -8,9 +8,15 @@ import {
   MalformedFrameError,
   ProtocolError,
 } from '../../../src/errors.ts';
-import { DEFAULT_MAX_FRAME_SIZE, encodeFrame } from '../../../src/protocol/codec.ts';
+import {
+  DEFAULT_MAX_FRAME_SIZE,
+  ItemBatch,
+  encodeFeedbackItem,
+  encodeFrame,
+  encodeJobItem,
+} from '../../../src/protocol/codec.ts';
 import { FrameDecoder } from '../../../src/protocol/framer.ts';
-import type { JobArgs } from '../../../src/model/job.ts';
+import type { Feedback, JobArgs } from '../../../src/model/job.ts';
 import type { Message } from '../../../src/protocol/messages.ts';
 import { validateMessage } from '../../../src/protocol/validate.ts';
 import { jobTuple } from '../../../src/protocol/wire-forms.ts';
@@ -70,6 +76,38 @@ describe('framer', () => {
         expect(decodeChunks([f.subarray(0, cut), f.subarray(cut)])).toEqual([m]);
       }
     });
+  });
+
+  it('framer - batched jobs and feedbacks frames (assembled from items) split at every byte', () => {
+    const jobs = new ItemBatch('jobs', MAX);
+    const specs = [sampleJob, { ...sampleJob, id: 'p2', period: 500, crashes: 1 }];
+    for (const spec of specs) jobs.add(encodeJobItem(spec, MAX));
+    const fbs = new ItemBatch('feedbacks', MAX);
+    const fb: Feedback = {
+      key: 'k@1',
+      jobId: 'k',
+      distributor: 'd',
+      node: 'n',
+      outcome: 'error',
+      final: false,
+      args: { a: [1, 'x'] },
+      error: { name: 'E', code: 'C', message: 'm' },
+      attempt: 2,
+      next: 5,
+    };
+    fbs.add(encodeFeedbackItem(fb, MAX));
+    fbs.add(
+      encodeFeedbackItem({ ...fb, key: 'j', jobId: 'j', final: true, outcome: 'success' }, MAX),
+    );
+    const out: Buffer[] = [];
+    jobs.flush((f) => out.push(f));
+    fbs.flush((f) => out.push(f));
+    const all = Buffer.concat(out);
+    const whole = decodeChunks([all]);
+    expect(whole.map((m) => m.t)).toEqual(['jobs', 'feedbacks']);
+    for (let cut = 0; cut <= all.length; cut++) {
+      expect(decodeChunks([all.subarray(0, cut), all.subarray(cut)])).toEqual(whole);
+    }
   });
 
   it('framer - a concatenation of all frames split at every point', () => {
