@@ -1,6 +1,6 @@
 import { ProtocolError } from '../errors.ts';
 import type { Feedback, JobSpec } from '../model/job.ts';
-import type { Message } from './messages.ts';
+import { PROTOCOL_VERSION, type Message } from './messages.ts';
 import {
   FB_BY_APP,
   FB_CODE_MAX,
@@ -34,6 +34,9 @@ export function validateMessage(value: unknown): Message {
   switch (m.t) {
     case 'hello':
       int(m, 'v', 'hello');
+      // Another version's hello may lack this version's fields: the handshake refuses it
+      // with VersionMismatchError, which says more than a missing field would.
+      if (m.v !== PROTOCOL_VERSION) break;
       str(m, 'node', 'hello');
       str(m, 'instance', 'hello');
       count(m, 'capacity', 'hello');

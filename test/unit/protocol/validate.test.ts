@@ -47,7 +47,7 @@ describe('validate', () => {
       [
         {
           t: 'hello',
-          v: 1,
+          v: 2,
           node: 'n',
           instance: 'i',
           capacity: 1,
@@ -62,7 +62,7 @@ describe('validate', () => {
       [
         {
           t: 'hello',
-          v: 1,
+          v: 2,
           node: 'n',
           instance: 'i',
           capacity: 1.5,
@@ -77,7 +77,7 @@ describe('validate', () => {
       [
         {
           t: 'hello',
-          v: 1,
+          v: 2,
           node: 'n',
           instance: 'i',
           capacity: 1,

@@ -1,3 +1,4 @@
+import { Packr } from 'msgpackr';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ErrorCodes,
@@ -196,6 +197,32 @@ describe('handshake', () => {
     const closed = new Promise<Error | undefined>((r) => conn.onClose(r));
     conn.send({ t: 'hello', v: PROTOCOL_VERSION + 1, ...helloFields, nonce: newNonce() });
     expect(await codeOf(dist.outcome())).toBe(ErrorCodes.VersionMismatch);
+    expect(((await closed) as JobReactorError).code).toBe(ErrorCodes.VersionMismatch);
+  });
+
+  it('handshake - a protocol v1 node (0.1.0: no window fields) gets VersionMismatchError, not a field error', async () => {
+    const dist = await distributor();
+    const conn = await dist.dial();
+    const closed = new Promise<Error | undefined>((r) => conn.onClose(r));
+    // Exactly what a 0.1.0 node sends: its encoder would not let this one through.
+    const body = new Packr({ useRecords: false }).pack({
+      t: 'hello',
+      v: 1,
+      node: 'old-node',
+      instance: 'i',
+      capacity: 4,
+      durable: false,
+      jobs: ['a'],
+      nonce: newNonce(),
+    });
+    const frame = Buffer.alloc(5 + body.length);
+    frame[0] = 1;
+    frame.writeUInt32BE(body.length, 1);
+    body.copy(frame, 5);
+    conn.sendFrame(frame);
+    const err = await dist.outcome().catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: ErrorCodes.VersionMismatch });
+    expect((err as Error).message).toMatch(/v1.*v2/);
     expect(((await closed) as JobReactorError).code).toBe(ErrorCodes.VersionMismatch);
   });
 
