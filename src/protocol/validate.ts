@@ -62,13 +62,8 @@ export function validateMessage(value: unknown): Message {
     case 'pong':
       if (m.id !== undefined) count(m, 'id', m.t);
       break;
-    case 'jobs': {
-      const j = m.j;
-      if (!Array.isArray(j)) throw bad('jobs.j', 'must be an array of job tuples');
-      const jobs: JobSpec[] = new Array<JobSpec>(j.length);
-      for (let i = 0; i < j.length; i++) jobs[i] = jobFromTuple(j[i], `jobs.j[${i}]`);
-      return { t: 'jobs', jobs };
-    }
+    case 'jobs':
+      return { t: 'jobs', jobs: tuples(m.j, 'jobs.j', jobFromTuple) };
     case 'accepted':
       strArray(m, 'ids', 'accepted');
       break;
@@ -83,13 +78,8 @@ export function validateMessage(value: unknown): Message {
       bool(m, 'accepting', 'status');
       strArray(m, 'jobs', 'status');
       break;
-    case 'feedbacks': {
-      const f = m.f;
-      if (!Array.isArray(f)) throw bad('feedbacks.f', 'must be an array of feedback tuples');
-      const fbs: Feedback[] = new Array<Feedback>(f.length);
-      for (let i = 0; i < f.length; i++) fbs[i] = feedbackFromTuple(f[i], `feedbacks.f[${i}]`);
-      return { t: 'feedbacks', fbs };
-    }
+    case 'feedbacks':
+      return { t: 'feedbacks', fbs: tuples(m.f, 'feedbacks.f', feedbackFromTuple) };
     case 'fback':
       strArray(m, 'keys', 'fback');
       break;
@@ -127,6 +117,14 @@ export function validateMessage(value: unknown): Message {
       throw bad('t', `unknown message type ${describe(m.t)}`);
   }
   return value as unknown as Message;
+}
+
+/** The items of a batched message, each read (and checked) from its tuple. */
+function tuples<T>(v: unknown, where: string, read: (tuple: unknown, where: string) => T): T[] {
+  if (!Array.isArray(v)) throw bad(where, 'must be an array of tuples');
+  const out = new Array<T>(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = read(v[i], `${where}[${i}]`);
+  return out;
 }
 
 /**
