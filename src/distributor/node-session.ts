@@ -1,6 +1,6 @@
 import { ProtocolError } from '../errors.ts';
 import type { Feedback } from '../model/job.ts';
-import { ItemBatch } from '../protocol/codec.ts';
+import { ItemBatch, encodeOwnFrame, frameRuns } from '../protocol/codec.ts';
 import type { HelloMessage, Message } from '../protocol/messages.ts';
 import type { Connection } from '../transport/connection.ts';
 import { JobIndex } from './job-index.ts';
@@ -85,6 +85,7 @@ export class NodeSession {
   #acks: string[] = [];
   readonly #host: SessionHost;
   readonly #distributorId: string;
+  readonly #maxFrameSize: number;
 
   constructor(
     readonly connection: Connection,
@@ -104,6 +105,7 @@ export class NodeSession {
     this.#host = opts.host;
     this.#distributorId = opts.distributorId;
     this.#jobs = new ItemBatch('jobs', opts.maxFrameSize);
+    this.#maxFrameSize = opts.maxFrameSize;
     connection.setFlushHook(this.#flushBatches);
   }
 
@@ -222,7 +224,12 @@ export class NodeSession {
     if (this.#acks.length > 0) {
       const keys = this.#acks;
       this.#acks = [];
-      this.connection.send({ t: 'fback', keys });
+      // Keys of feedbacks that passed validation on the way in: framed without a second pass.
+      const max = this.#maxFrameSize;
+      for (const [a, b] of frameRuns(keys, max)) {
+        const part = a === 0 && b === keys.length ? keys : keys.slice(a, b);
+        this.connection.sendFrame(encodeOwnFrame({ t: 'fback', keys: part }, max));
+      }
     }
   };
 }

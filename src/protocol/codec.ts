@@ -1,4 +1,4 @@
-import { Packr, Unpackr } from 'msgpackr';
+import { Packr, RESERVE_START_SPACE, Unpackr } from 'msgpackr';
 import {
   InvalidArgumentError,
   MalformedFrameError,
@@ -84,16 +84,76 @@ function packChecked(value: unknown): Buffer {
 
 /** The whole frame (header + body). Throws `PayloadTooLargeError` over `maxFrameSize`. */
 export function encodeFrame(msg: Message, maxFrameSize: number = DEFAULT_MAX_FRAME_SIZE): Buffer {
-  const body = encodeMessage(msg);
-  if (body.length > maxFrameSize) {
-    throw new PayloadTooLargeError(
-      `a ${msg.t} message is ${body.length} bytes encoded, over the maximum frame size ${maxFrameSize}`,
+  const wire = wireForm(msg);
+  try {
+    validateMessage(wire);
+  } catch (err) {
+    throw new InvalidArgumentError(`cannot send this message: ${messageOf(err)}`, { cause: err });
+  }
+  const frame = packFrame(wire, msg.t, maxFrameSize);
+  try {
+    scanBody(frame, FRAME_HEADER_SIZE, frame.length);
+  } catch (err) {
+    throw new InvalidArgumentError(
+      `cannot send this message: it holds a value plain msgpack cannot carry (${messageOf(err)})`,
+      { cause: err },
     );
   }
-  const frame = Buffer.allocUnsafe(FRAME_HEADER_SIZE + body.length);
+  return frame;
+}
+
+/**
+ * A frame for a message this side built from values it checked already (the ids, counts
+ * and keys of the batched bookkeeping messages: `accepted`, `runs`, `credit`, `fback`): no
+ * second validation and scan of a few thousand ids per turn.
+ */
+export function encodeOwnFrame(msg: Message, maxFrameSize: number): Buffer {
+  return packFrame(msg, msg.t, maxFrameSize);
+}
+
+/**
+ * Cuts a list of ids or keys into runs that each fit one frame (counting the worst case:
+ * 3 bytes per UTF-16 unit and a 5-byte header per string), so a turn with more of them
+ * than a frame holds, or a small `maxFrameSize`, never makes a frame too large to send.
+ * Yields `[from, to)` index pairs; one pair for the usual short list.
+ */
+export function* frameRuns(
+  ids: readonly string[],
+  maxFrameSize: number,
+): Generator<[number, number]> {
+  const budget = Math.max(maxFrameSize - 64, 1);
+  let from = 0;
+  let bytes = 0;
+  for (let i = 0; i < ids.length; i++) {
+    const cost = 5 + 3 * ids[i]!.length;
+    if (bytes + cost > budget && i > from) {
+      yield [from, i];
+      from = i;
+      bytes = 0;
+    }
+    bytes += cost;
+  }
+  if (from < ids.length) yield [from, ids.length];
+}
+
+/** Packs `value` with room for the header in front (no copy), and writes the header. */
+function packFrame(value: unknown, t: string, maxFrameSize: number): Buffer {
+  let frame: Buffer;
+  try {
+    frame = packr.pack(value, RESERVE_START_SPACE | FRAME_HEADER_SIZE);
+  } catch (err) {
+    throw new InvalidArgumentError(`cannot encode this message: ${messageOf(err)}`, {
+      cause: err,
+    });
+  }
+  const bodyLength = frame.length - FRAME_HEADER_SIZE;
+  if (bodyLength > maxFrameSize) {
+    throw new PayloadTooLargeError(
+      `a ${t} message is ${bodyLength} bytes encoded, over the maximum frame size ${maxFrameSize}`,
+    );
+  }
   frame[0] = FRAME_VERSION;
-  frame.writeUInt32BE(body.length, 1);
-  body.copy(frame, FRAME_HEADER_SIZE);
+  frame.writeUInt32BE(bodyLength, 1);
   return frame;
 }
 

@@ -1,4 +1,4 @@
-import { ItemBatch } from '../../protocol/codec.ts';
+import { ItemBatch, encodeOwnFrame, frameRuns } from '../../protocol/codec.ts';
 import type { Message } from '../../protocol/messages.ts';
 
 /** Where a batch goes: the link's connection. */
@@ -20,6 +20,7 @@ export interface BatchSink {
  */
 export class LinkBatch {
   readonly #feedbacks: ItemBatch;
+  readonly #maxFrameSize: number;
   readonly #requestFlush: () => void;
   #accepted: string[] = [];
   #credit = 0;
@@ -32,6 +33,7 @@ export class LinkBatch {
   /** `requestFlush`: makes the connection write at the end of this turn. */
   constructor(maxFrameSize: number, requestFlush: () => void) {
     this.#feedbacks = new ItemBatch('feedbacks', maxFrameSize);
+    this.#maxFrameSize = maxFrameSize;
     this.#requestFlush = requestFlush;
   }
 
@@ -92,20 +94,50 @@ export class LinkBatch {
   flush(sink: BatchSink): void {
     if (!this.#pending) return;
     this.#pending = false;
-    if (this.#accepted.length > 0) {
-      sink.send({ t: 'accepted', ids: this.#accepted });
+    // Ids and counts this node checked when the jobs came in: framed without a second pass,
+    // in as many frames as the frame limit needs.
+    const max = this.#maxFrameSize;
+    const accepted = this.#accepted;
+    if (accepted.length > 0) {
       this.#accepted = [];
+      for (const [a, b] of frameRuns(accepted, max)) {
+        const ids = a === 0 && b === accepted.length ? accepted : accepted.slice(a, b);
+        sink.sendFrame(encodeOwnFrame({ t: 'accepted', ids }, max));
+      }
     }
-    if (this.#started.length > 0 || this.#stopped.length > 0) {
-      const runs: Message = { t: 'runs', started: this.#started, stopped: this.#stopped };
-      if (this.#stopped.length > 0) runs.attempts = this.#attempts;
-      sink.send(runs);
+    const started = this.#started;
+    const stopped = this.#stopped;
+    if (started.length > 0 || stopped.length > 0) {
+      const attempts = this.#attempts;
       this.#started = [];
       this.#stopped = [];
       this.#attempts = [];
+      const startedRuns = [...frameRuns(started, max / 2)];
+      const stoppedRuns = [...frameRuns(stopped, max / 2)];
+      if (startedRuns.length <= 1 && stoppedRuns.length <= 1) {
+        // The usual case: one message for both.
+        const runs: Message = { t: 'runs', started, stopped };
+        if (stopped.length > 0) runs.attempts = attempts;
+        sink.sendFrame(encodeOwnFrame(runs, max));
+      } else {
+        for (const [a, b] of startedRuns) {
+          sink.sendFrame(
+            encodeOwnFrame({ t: 'runs', started: started.slice(a, b), stopped: [] }, max),
+          );
+        }
+        for (const [a, b] of stoppedRuns) {
+          const runs: Message = {
+            t: 'runs',
+            started: [],
+            stopped: stopped.slice(a, b),
+            attempts: attempts.slice(a, b),
+          };
+          sink.sendFrame(encodeOwnFrame(runs, max));
+        }
+      }
     }
     if (this.#credit > 0) {
-      sink.send({ t: 'credit', n: this.#credit });
+      sink.sendFrame(encodeOwnFrame({ t: 'credit', n: this.#credit }, max));
       this.#credit = 0;
     }
     this.#feedbacks.flush((frame) => sink.sendFrame(frame));

@@ -6,11 +6,11 @@ import { FrameDecoder } from '../../../src/protocol/framer.ts';
 import type { Message } from '../../../src/protocol/messages.ts';
 
 /** A batch and what its flushes write (frames decoded by the real decoder). */
-function batch() {
+function batch(maxFrameSize = DEFAULT_MAX_FRAME_SIZE) {
   const sent: Message[] = [];
-  const decoder = new FrameDecoder({ maxFrameSize: DEFAULT_MAX_FRAME_SIZE });
+  const decoder = new FrameDecoder({ maxFrameSize });
   let requests = 0;
-  const b = new LinkBatch(DEFAULT_MAX_FRAME_SIZE, () => void requests++);
+  const b = new LinkBatch(maxFrameSize, () => void requests++);
   const sink = {
     send: (m: Message) => void sent.push(m),
     sendFrame: (f: Buffer) => void sent.push(...decoder.push(f)),
@@ -81,5 +81,31 @@ describe('link batch', () => {
     b.releaseCredits();
     flush();
     expect(sent).toEqual([]);
+  });
+
+  it('link batch - more ids than a frame holds go out in several frames, in order, each within the limit', () => {
+    const max = 1000;
+    const { b, sent, flush } = batch(max);
+    const ids = Array.from(
+      { length: 100 },
+      (_, i) => `0190a1b2-c3d4-7e5f-8a9b-${String(i).padStart(12, '0')}`,
+    );
+    for (const id of ids) {
+      b.accepted(id);
+      b.started(id);
+      b.stopped(id, 1);
+    }
+    flush(); // the decoder (maxFrameSize 1000) would throw on a larger frame
+    const of = (t: string, key: 'ids' | 'started' | 'stopped') =>
+      sent.flatMap((m) =>
+        m.t === t ? ((m as unknown as Record<string, string[]>)[key] ?? []) : [],
+      );
+    expect(sent.filter((m) => m.t === 'accepted').length).toBeGreaterThan(2);
+    expect(of('accepted', 'ids')).toEqual(ids);
+    expect(of('runs', 'started')).toEqual(ids);
+    expect(of('runs', 'stopped')).toEqual(ids);
+    for (const m of sent) {
+      if (m.t === 'runs') expect(m.attempts ?? []).toHaveLength(m.stopped.length);
+    }
   });
 });
