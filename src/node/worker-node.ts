@@ -663,14 +663,17 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (link === undefined) return true;
     await link.noteStart(id);
     const signal = running.controller.signal;
-    if (!signal.aborted && link.ready) return true;
-    this.#running.delete(id);
     if (signal.aborted) {
+      this.#running.delete(id);
       if (!(signal.reason instanceof Interrupted))
         await this.#finishCancelled(record, running.byApp);
       return false;
     }
-    this.#ownership.mayStart(record, { id, record });
+    // Asked again: the process may have been frozen between the note and its write, or the
+    // link dropped; a job of a link that is no longer fresh waits to be confirmed.
+    if (link.ready && this.#ownership.mayStart(record, { id, record })) return true;
+    this.#running.delete(id);
+    if (!link.ready) this.#ownership.mayStart(record, { id, record });
     return false;
   }
 
