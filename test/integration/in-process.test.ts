@@ -34,6 +34,41 @@ async function setup(
 }
 
 describe('in-process - distributor and node over real TCP', () => {
+  it('prefetch is fair across distributors: a later one does not wait behind all of the first', async () => {
+    const reg = new JobRegistry();
+    const order: string[] = [];
+    reg.define('slow', async (args: { tag: string }) => {
+      order.push(args.tag);
+      await new Promise((r) => setTimeout(r, 5));
+    });
+    const a = await startDistributor({ port: 0, id: 'dist-a' });
+    const b = await startDistributor({ port: 0, id: 'dist-b' });
+    open.push(a, b);
+    const node = await startNode({
+      name: 'fair',
+      distributors: [`127.0.0.1:${a.address.port}`, `127.0.0.1:${b.address.port}`],
+      registry: reg,
+      concurrency: 1,
+      prefetch: 100,
+    });
+    open.push(node);
+    await waitUntil(() => a.nodes().length === 1 && b.nodes().length === 1, 5000, 'both links');
+    const fromA = Array.from({ length: 40 }, (_, i) => a.enqueue('slow', { tag: `a${i}` }));
+    await Promise.all(fromA.map((h) => h.accepted)); // all 40 prefetched on the node
+    const fromB = Array.from({ length: 10 }, (_, i) => b.enqueue('slow', { tag: `b${i}` }));
+    await Promise.all([...fromA, ...fromB].map((h) => h.result));
+    // B's jobs take turns with A's from their arrival: all of B's start before A's 30th.
+    const lastB = order.indexOf('b9');
+    const firstB = order.indexOf('b0');
+    expect(lastB).toBeLessThan(order.indexOf('a29'));
+    expect(
+      order.slice(firstB, lastB + 1).filter((t) => t.startsWith('a')).length,
+    ).toBeLessThanOrEqual(10);
+    // Each distributor's own jobs keep their order.
+    expect(order.filter((t) => t.startsWith('a'))).toEqual(fromA.map((_, i) => `a${i}`));
+    expect(order.filter((t) => t.startsWith('b'))).toEqual(fromB.map((_, i) => `b${i}`));
+  });
+
   it('runs a job and returns the final args to result and onSuccess', async () => {
     const reg = new JobRegistry();
     reg.define('square', (args: { n: number }, ctx) => ({

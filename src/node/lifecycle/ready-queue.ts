@@ -8,35 +8,30 @@ export interface ReadyEntry {
   marked?: boolean;
 }
 
-/**
- * Jobs that are due and wait for a free slot, first in first out. O(1) push, take, has and
- * remove (removal leaves a hole that `take` skips), because a million deferred jobs can
- * fall due together.
- */
-export class ReadyQueue {
-  #items: (ReadyEntry | undefined)[] = [];
-  #head = 0;
-  readonly #ids = new Map<string, ReadyEntry>();
+/** One distributor's due jobs, first in first out; removal leaves a hole that `take` skips. */
+class Lane {
+  items: (ReadyEntry | undefined)[] = [];
+  head = 0;
+  /** Entries queued here and not taken or removed. */
+  size = 0;
+  /** In the queue's turn order (it has, or had until a removal, live entries). */
+  inRotation = false;
 
-  get size(): number {
-    return this.#ids.size;
-  }
+  constructor(readonly key: string) {}
 
   push(entry: ReadyEntry): void {
-    this.#items.push(entry);
-    this.#ids.set(entry.id, entry);
+    this.items.push(entry);
+    this.size++;
   }
 
-  has(id: string): boolean {
-    return this.#ids.has(id);
-  }
-
-  take(): ReadyEntry | undefined {
-    while (this.#head < this.#items.length) {
-      const entry = this.#items[this.#head];
-      this.#items[this.#head++] = undefined;
-      if (entry && this.#ids.get(entry.id) === entry) {
-        this.#ids.delete(entry.id);
+  /** The next live entry (`live`: still queued, not removed). */
+  take(live: (entry: ReadyEntry) => boolean): ReadyEntry | undefined {
+    const items = this.items;
+    while (this.head < items.length) {
+      const entry = items[this.head];
+      items[this.head++] = undefined;
+      if (entry !== undefined && live(entry)) {
+        this.size--;
         this.#compact();
         return entry;
       }
@@ -45,29 +40,101 @@ export class ReadyQueue {
     return undefined;
   }
 
+  #compact(): void {
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/**
+ * Jobs that are due and wait for a free slot. Fair across distributors: each has its own
+ * first-in-first-out lane (by the record's distributor; jobs loaded by id share one), and
+ * the lanes take turns, so a distributor that fills its prefetch window first does not
+ * make another one's jobs wait behind all of it. With one distributor it is a plain FIFO.
+ * O(1) push, take, has and remove (removal leaves a hole that `take` skips), because a
+ * million deferred jobs can fall due together.
+ */
+export class ReadyQueue {
+  readonly #lanes = new Map<string, Lane>();
+  /** Lanes with entries, in turn order; `#turn` is the next to give one. */
+  #rotation: Lane[] = [];
+  #turn = 0;
+  /** Every queued entry by id, with its lane. */
+  readonly #ids = new Map<string, { entry: ReadyEntry; lane: Lane }>();
+
+  get size(): number {
+    return this.#ids.size;
+  }
+
+  push(entry: ReadyEntry): void {
+    // Queued twice: the newer entry replaces the older (which becomes a hole).
+    if (this.#ids.has(entry.id)) this.remove(entry.id);
+    const key = entry.record?.distributor ?? '';
+    let lane = this.#lanes.get(key);
+    if (lane === undefined) {
+      lane = new Lane(key);
+      this.#lanes.set(key, lane);
+    }
+    if (!lane.inRotation) {
+      lane.inRotation = true;
+      this.#rotation.push(lane);
+    }
+    lane.push(entry);
+    this.#ids.set(entry.id, { entry, lane });
+  }
+
+  has(id: string): boolean {
+    return this.#ids.has(id);
+  }
+
+  take(): ReadyEntry | undefined {
+    while (this.#rotation.length > 0) {
+      if (this.#turn >= this.#rotation.length) this.#turn = 0;
+      const lane = this.#rotation[this.#turn]!;
+      const entry = lane.take(this.#live);
+      if (entry !== undefined) this.#ids.delete(entry.id);
+      // Nothing live was left: whatever the count said, the lane is empty.
+      else lane.size = 0;
+      if (lane.size === 0) {
+        // Out of the rotation (and forgotten: its holes go with it); the next lane moves
+        // into this turn.
+        lane.inRotation = false;
+        this.#rotation.splice(this.#turn, 1);
+        if (this.#lanes.get(lane.key) === lane) this.#lanes.delete(lane.key);
+      } else {
+        this.#turn++;
+      }
+      if (entry !== undefined) return entry;
+    }
+    return undefined;
+  }
+
   /** Takes `id` out of the queue; returns its entry, or undefined when it was not queued. */
   remove(id: string): ReadyEntry | undefined {
-    // The slot stays in the array; take() skips entries no longer in the map.
-    const entry = this.#ids.get(id);
-    if (entry !== undefined) this.#ids.delete(id);
-    return entry;
+    // The slot stays in its lane; take() skips entries no longer in the map.
+    const queued = this.#ids.get(id);
+    if (queued === undefined) return undefined;
+    this.#ids.delete(id);
+    queued.lane.size--;
+    return queued.entry;
   }
 
   /** The queued entries, in no particular order. */
-  values(): IterableIterator<ReadyEntry> {
-    return this.#ids.values();
+  *values(): IterableIterator<ReadyEntry> {
+    for (const q of this.#ids.values()) yield q.entry;
   }
 
   clear(): void {
-    this.#items = [];
-    this.#head = 0;
+    this.#lanes.clear();
+    this.#rotation = [];
+    this.#turn = 0;
     this.#ids.clear();
   }
 
-  #compact(): void {
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-  }
+  readonly #live = (entry: ReadyEntry): boolean => this.#ids.get(entry.id)?.entry === entry;
 }
