@@ -140,6 +140,65 @@ export function encodeRecord(job: JobRecord, table?: StringTable): Buffer {
   }
 }
 
+/**
+ * One `jrBatch` call's writes (see `redis-scripts.ts`): a msgpack array of four flat
+ * arrays, [jobs to set (field, value, …), jobs to delete, feedbacks to set, feedbacks to
+ * delete], from each hash's fields and their last value (`null`: deleted). Written by
+ * hand: the script decodes it with Redis's `cmsgpack`, which knows no bin type, so every
+ * field and value goes as a str32 (raw bytes, binary-safe), and the arrays as array32.
+ */
+export function encodeWrites(
+  jobs: ReadonlyMap<string, Buffer | null>,
+  feedbacks: ReadonlyMap<string, Buffer | null>,
+): Buffer {
+  let bound = 1 + 4 * 5;
+  let jobSets = 0;
+  let fbSets = 0;
+  for (const [field, value] of jobs) {
+    bound += 5 + field.length * 3 + (value === null ? 0 : 5 + value.length);
+    if (value !== null) jobSets++;
+  }
+  for (const [field, value] of feedbacks) {
+    bound += 5 + field.length * 3 + (value === null ? 0 : 5 + value.length);
+    if (value !== null) fbSets++;
+  }
+  const out = Buffer.allocUnsafe(bound);
+  out[0] = 0x94; // fixarray of 4
+  let pos = writeGroup(out, 1, jobs, jobSets, true);
+  pos = writeGroup(out, pos, jobs, jobs.size - jobSets, false);
+  pos = writeGroup(out, pos, feedbacks, fbSets, true);
+  pos = writeGroup(out, pos, feedbacks, feedbacks.size - fbSets, false);
+  return out.subarray(0, pos);
+}
+
+/** The sets (field, value, …) or the deletions (field, …) of one hash, as an array32. */
+function writeGroup(
+  out: Buffer,
+  at: number,
+  fields: ReadonlyMap<string, Buffer | null>,
+  count: number,
+  sets: boolean,
+): number {
+  out[at] = 0xdd;
+  out.writeUInt32BE(sets ? count * 2 : count, at + 1);
+  let pos = at + 5;
+  if (count === 0) return pos;
+  for (const [field, value] of fields) {
+    if ((value !== null) !== sets) continue;
+    out[pos] = 0xdb;
+    const n = out.write(field, pos + 5, 'utf8');
+    out.writeUInt32BE(n, pos + 1);
+    pos += 5 + n;
+    if (value !== null) {
+      out[pos] = 0xdb;
+      out.writeUInt32BE(value.length, pos + 1);
+      out.set(value, pos + 5);
+      pos += 5 + value.length;
+    }
+  }
+  return pos;
+}
+
 /** Decodes a stored record; `id` and `node` come from where it was found. */
 export function decodeRecord(
   value: Buffer,
