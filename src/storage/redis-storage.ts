@@ -81,6 +81,17 @@ interface WriteBatch {
 /** Writes per `jrBatch` call at most: a script runs atomically, so keep each one short. */
 const MAX_BATCH_WRITES = 500;
 
+/**
+ * How long the removal of acknowledged feedbacks may wait for another write to ride with,
+ * ms. Nothing depends on it being prompt (a feedback found after a crash is sent again,
+ * and its distributor drops the repeat), and under load every turn writes anyway: an
+ * acknowledgement costs no script call, no fence and no socket write of its own.
+ */
+const LAZY_REMOVAL_MS = 10;
+
+/** Feedback removals waiting at most (past it they go at once). */
+const MAX_LAZY_REMOVALS = 2000;
+
 /** Defaults of {@link RedisStorageOptions}, in one place. */
 export const REDIS_STORAGE_DEFAULTS = {
   connectTimeoutMs: 5000,
@@ -138,8 +149,13 @@ export class RedisStorage implements JobStorage {
   #state: State = State.Created;
   #client: Redis | undefined;
   #scripts: RedisScripts | undefined;
-  /** This turn's fenced writes, not sent yet (see #write). */
+  /** This turn's fenced writes, not sent yet (see #batchFor). */
   #batch: WriteBatch | undefined;
+  /** Acknowledged feedbacks to remove with the next batch (see LAZY_REMOVAL_MS). */
+  readonly #lazy = new Set<string>();
+  #lazyDone:
+    { done: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | undefined;
+  #lazyTimer: NodeJS.Timeout | undefined;
   #lease: RedisLease | undefined;
   #adoption: AdoptionWatcher | undefined;
   #node = '';
@@ -327,6 +343,7 @@ export class RedisStorage implements JobStorage {
       this.#live();
       const value = encodeFeedback(feedback);
       const b = this.#batchFor('save feedback', feedback.key);
+      if (this.#lazy.size > 0) this.#lazy.delete(feedback.key); // written again: it stays
       b.feedbacks.set(feedback.key, value);
       return this.#queued(b);
     } catch (err) {
@@ -348,6 +365,7 @@ export class RedisStorage implements JobStorage {
       // failure between the two cannot happen (the batch is one script), and a job never
       // ends stored as finished without its feedback.
       const b = this.#batchFor('finish job', id);
+      if (this.#lazy.size > 0) this.#lazy.delete(feedback.key); // written again: it stays
       b.feedbacks.set(feedback.key, fb);
       b.jobs.set(id, value);
       return this.#queued(b);
@@ -356,19 +374,65 @@ export class RedisStorage implements JobStorage {
     }
   }
 
+  /**
+   * Resolves once they are removed, which waits for another write to go with (at most
+   * LAZY_REMOVAL_MS), or `close()`.
+   */
   removeFeedback(...fbKeys: string[]): Promise<void> {
     try {
       this.#live();
-      if (fbKeys.length === 0) return Promise.resolve();
-      const b = this.#batchFor(
-        fbKeys.length > 1 ? 'remove feedbacks' : 'remove feedback',
-        fbKeys[0]!,
-      );
-      for (const key of fbKeys) b.feedbacks.set(key, null);
-      return this.#queued(b);
+      const open = this.#batch;
+      let lazyNow = false;
+      for (const key of fbKeys) {
+        // Written in the open batch: removed there, after it (the batch keeps the last write).
+        if (open?.feedbacks.has(key) === true) open.feedbacks.set(key, null);
+        else {
+          this.#lazy.add(key);
+          lazyNow = true;
+        }
+      }
+      if (!lazyNow) return open === undefined ? Promise.resolve() : open.done;
+      let lazy = this.#lazyDone;
+      if (lazy === undefined) {
+        let resolve!: () => void;
+        let reject!: (err: unknown) => void;
+        const done = new Promise<void>((res, rej) => {
+          resolve = res;
+          reject = rej;
+        });
+        this.#lazyDone = lazy = { done, resolve, reject };
+      }
+      if (open !== undefined) {
+        // Rides with this turn's batch.
+      } else if (this.#lazy.size >= MAX_LAZY_REMOVALS) {
+        this.#batchFor('remove feedback', fbKeys[0]!);
+      } else if (this.#lazyTimer === undefined) {
+        this.#lazyTimer = setTimeout(() => this.#lazyDue(), LAZY_REMOVAL_MS);
+        this.#lazyTimer.unref();
+      }
+      return lazy.done;
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /** No other write came along in time: the waiting removals go on their own. */
+  #lazyDue(): void {
+    this.#lazyTimer = undefined;
+    if (this.#state !== State.Open) return;
+    const first = this.#lazy.values().next();
+    // All of them written again since (then they are not removed): settled with that write.
+    if (first.done === true) return this.#settleLazy(this.#batch);
+    this.#batchFor('remove feedback', first.value);
+  }
+
+  /** The removals waiting so far settle with batch `b` (resolved now if there is none). */
+  #settleLazy(b: WriteBatch | undefined): void {
+    const lazy = this.#lazyDone;
+    if (lazy === undefined) return;
+    this.#lazyDone = undefined;
+    if (b === undefined) lazy.resolve();
+    else b.done.then(lazy.resolve, lazy.reject);
   }
 
   async listFeedbacks(): Promise<Feedback[]> {
@@ -380,6 +444,13 @@ export class RedisStorage implements JobStorage {
   async close(): Promise<void> {
     if (this.#state === State.Closed) return;
     const client = this.#client;
+    // Removals still waiting go now, ahead of the release on the same connection.
+    clearTimeout(this.#lazyTimer);
+    this.#lazyTimer = undefined;
+    if (this.#state === State.Open && this.#lazy.size > 0) {
+      this.#flush(this.#batchFor('remove feedback', this.#lazy.values().next().value ?? ''));
+    }
+    this.#settleLazy(this.#batch);
     this.#adoption?.stop();
     this.#adoption = undefined;
     // Released before quitting: a clean stop hands the name (and its jobs) over at once.
@@ -440,6 +511,14 @@ export class RedisStorage implements JobStorage {
   #flush(b: WriteBatch): void {
     if (this.#batch !== b) return; // flushed already (full)
     this.#batch = undefined;
+    if (this.#lazy.size > 0) {
+      // None of them was written after its removal (that write dropped it from the set).
+      for (const key of this.#lazy) b.feedbacks.set(key, null);
+      this.#lazy.clear();
+      clearTimeout(this.#lazyTimer);
+      this.#lazyTimer = undefined;
+    }
+    this.#settleLazy(b);
     const what = `${b.verb} ${b.id}${b.writes > 1 ? ` and ${b.writes - 1} more writes` : ''}`;
     let run: Promise<number>;
     try {

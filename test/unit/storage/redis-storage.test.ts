@@ -175,6 +175,39 @@ describe.skipIf(!redisAvailable())('redis storage', () => {
     expect((await s.listFeedbacks()).map((f) => f.key).sort()).toEqual(['finished', 'gone']);
   });
 
+  it('redis storage - feedback removals wait a little for another write to ride with; a later write of the key wins; close sends them', async () => {
+    const s = await open('lazy');
+    const fb = (key: string) => ({
+      key,
+      jobId: key,
+      distributor: 'd',
+      node: 'lazy',
+      outcome: 'success' as const,
+      final: true,
+      args: {},
+      attempt: 1,
+    });
+    await Promise.all(['a', 'b', 'c', 'd'].map((k) => s.saveFeedback(fb(k))));
+    // Alone: it goes on its own, a few ms later.
+    expect((await settleWithin(1000, s.removeFeedback('a'))).status).toBe('fulfilled');
+    expect((await s.listFeedbacks()).map((f) => f.key).sort()).toEqual(['b', 'c', 'd']);
+    // Removed, then written again before it went: kept (as applying them in order would).
+    const removed = s.removeFeedback('b');
+    await new Promise<void>((r) => setImmediate(r));
+    await s.saveFeedback(fb('b'));
+    await removed;
+    expect((await s.listFeedbacks()).map((f) => f.key).sort()).toEqual(['b', 'c', 'd']);
+    // With another write: both in one batch.
+    await Promise.all([s.removeFeedback('c'), s.save(waitingJob('lazy', 'j'))]);
+    expect((await s.listFeedbacks()).map((f) => f.key).sort()).toEqual(['b', 'd']);
+    // Still waiting when the storage closes: sent before the lease is released.
+    const last = s.removeFeedback('d');
+    await s.close();
+    await last;
+    const again = await open('lazy');
+    expect((await again.listFeedbacks()).map((f) => f.key)).toEqual(['b']);
+  });
+
   it("redis storage - keys live under the prefix and share the node's hash tag", async () => {
     const nodes = ['a', 'ba', 'ab', 'n.1_x-Y'];
     for (const node of nodes) {
