@@ -11,7 +11,7 @@
  * a single Redis, not a Cluster.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { Command, type Redis } from 'ioredis';
 
 /** Prefix of the error reply a fenced script gives when the lease is not ours. */
 export const LEASE_REFUSED = 'JRLEASE';
@@ -136,7 +136,19 @@ export class RedisScripts {
 
   /** KEYS: lease, jobs hash, feedback hash. ARGV: token, the packed writes (see the script). */
   jrBatch(lease: string, jobs: string, fb: string, token: string, writes: Buffer): Promise<number> {
-    return this.#call('jrBatch', [lease, jobs, fb], [token, writes]) as Promise<number>;
+    // Sent at once, not through the auto-pipeline: the storage sends one per turn already
+    // (its own group commit), and the pipeline would add an object, a promise and a
+    // deferred callback per call around it. Same order on the socket for the storage's
+    // own writes; a read asked earlier in the turn may now go after (it then sees them).
+    const prefix = this.client.options.keyPrefix;
+    const command = new Command(
+      'evalsha',
+      [SHAS.jrBatch, 3, lease, jobs, fb, token, writes],
+      prefix === undefined
+        ? { replyEncoding: 'utf8' }
+        : { replyEncoding: 'utf8', keyPrefix: prefix },
+    );
+    return this.client.sendCommand(command) as Promise<number>;
   }
   jrRenew(lease: string, token: string, value: string, ttlMs: number): Promise<number | string> {
     return this.#call('jrRenew', [lease], [token, value, ttlMs]) as Promise<number | string>;
