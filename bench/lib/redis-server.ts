@@ -46,6 +46,10 @@ export async function startRedis(): Promise<BenchRedis> {
       await client.flushall();
     },
     async stop() {
+      if (process.env.BENCH_CMDSTATS) {
+        const stats = await client.info('commandstats').catch(() => '');
+        process.stderr.write(`redis commandstats:\n${stats}\n`);
+      }
       client.disconnect();
       await server.stop();
     },

@@ -16,7 +16,7 @@
  * - `status` is its index in {@link STATUS_CODES}; the order is part of the format.
  * - An absent optional field is nil; trailing nils are dropped.
  *
- * Feedbacks are transient (kept until acknowledged), so they stay plain msgpack maps.
+ * Feedbacks are tuples too ({@link encodeFeedback}); the first ones were plain maps.
  * Only plain msgpack is used: no records, no class-building extensions.
  */
 import { Packr, Unpackr } from 'msgpackr';
@@ -140,6 +140,65 @@ export function encodeRecord(job: JobRecord, table?: StringTable): Buffer {
   }
 }
 
+/**
+ * One `jrBatch` call's writes (see `redis-scripts.ts`): a msgpack array of four flat
+ * arrays, [jobs to set (field, value, …), jobs to delete, feedbacks to set, feedbacks to
+ * delete], from each hash's fields and their last value (`null`: deleted). Written by
+ * hand: the script decodes it with Redis's `cmsgpack`, which knows no bin type, so every
+ * field and value goes as a str32 (raw bytes, binary-safe), and the arrays as array32.
+ */
+export function encodeWrites(
+  jobs: ReadonlyMap<string, Buffer | null>,
+  feedbacks: ReadonlyMap<string, Buffer | null>,
+): Buffer {
+  let bound = 1 + 4 * 5;
+  let jobSets = 0;
+  let fbSets = 0;
+  for (const [field, value] of jobs) {
+    bound += 5 + field.length * 3 + (value === null ? 0 : 5 + value.length);
+    if (value !== null) jobSets++;
+  }
+  for (const [field, value] of feedbacks) {
+    bound += 5 + field.length * 3 + (value === null ? 0 : 5 + value.length);
+    if (value !== null) fbSets++;
+  }
+  const out = Buffer.allocUnsafe(bound);
+  out[0] = 0x94; // fixarray of 4
+  let pos = writeGroup(out, 1, jobs, jobSets, true);
+  pos = writeGroup(out, pos, jobs, jobs.size - jobSets, false);
+  pos = writeGroup(out, pos, feedbacks, fbSets, true);
+  pos = writeGroup(out, pos, feedbacks, feedbacks.size - fbSets, false);
+  return out.subarray(0, pos);
+}
+
+/** The sets (field, value, …) or the deletions (field, …) of one hash, as an array32. */
+function writeGroup(
+  out: Buffer,
+  at: number,
+  fields: ReadonlyMap<string, Buffer | null>,
+  count: number,
+  sets: boolean,
+): number {
+  out[at] = 0xdd;
+  out.writeUInt32BE(sets ? count * 2 : count, at + 1);
+  let pos = at + 5;
+  if (count === 0) return pos;
+  for (const [field, value] of fields) {
+    if ((value !== null) !== sets) continue;
+    out[pos] = 0xdb;
+    const n = out.write(field, pos + 5, 'utf8');
+    out.writeUInt32BE(n, pos + 1);
+    pos += 5 + n;
+    if (value !== null) {
+      out[pos] = 0xdb;
+      out.writeUInt32BE(value.length, pos + 1);
+      out.set(value, pos + 5);
+      pos += 5 + value.length;
+    }
+  }
+  return pos;
+}
+
 /** Decodes a stored record; `id` and `node` come from where it was found. */
 export function decodeRecord(
   value: Buffer,
@@ -202,9 +261,41 @@ export function decodeRecord(
   return job;
 }
 
+/**
+ * A feedback as a msgpack tuple (no field names, about half the bytes and the packing
+ * time of a map):
+ *
+ *   [format 1, jobId (nil: the key), distributor, node, outcome, final, args, attempt,
+ *    error?, inErrback?, byApp?, next?, runs?]
+ *
+ * The key is not in it: it is the hash field. Feedbacks stored as plain maps (before the
+ * tuple) still decode.
+ */
 export function encodeFeedback(feedback: Feedback): Buffer {
+  const tuple: unknown[] = [
+    FEEDBACK_FORMAT,
+    feedback.jobId === feedback.key ? null : feedback.jobId,
+    feedback.distributor,
+    feedback.node,
+    feedback.outcome,
+    feedback.final,
+    feedback.args,
+    feedback.attempt,
+  ];
+  const { error, inErrback, byApp, next, runs } = feedback;
+  if (
+    error !== undefined ||
+    inErrback !== undefined ||
+    byApp !== undefined ||
+    next !== undefined ||
+    runs !== undefined
+  ) {
+    tuple.push(error, inErrback, byApp, next, runs);
+    while (tuple[tuple.length - 1] === undefined) tuple.pop();
+    for (let i = 0; i < tuple.length; i++) if (tuple[i] === undefined) tuple[i] = null;
+  }
   try {
-    return packr.pack(feedback);
+    return packr.pack(tuple);
   } catch (err) {
     throw new InvalidArgumentError(
       `cannot encode feedback ${feedback.key} to msgpack: ${messageOf(err)}`,
@@ -212,6 +303,8 @@ export function encodeFeedback(feedback: Feedback): Buffer {
     );
   }
 }
+
+const FEEDBACK_FORMAT = 1;
 
 export function decodeFeedback(value: Buffer, key: string, node: string): Feedback {
   const where = `stored feedback ${JSON.stringify(key)} of node ${node}`;
@@ -221,10 +314,33 @@ export function decodeFeedback(value: Buffer, key: string, node: string): Feedba
   } catch (err) {
     throw new StorageError(`${where} is not valid msgpack: ${messageOf(err)}`, { cause: err });
   }
+  if (Array.isArray(fb)) return feedbackFromTuple(fb, key, where);
   if (!isPlainObject(fb) || typeof fb.key !== 'string' || typeof fb.jobId !== 'string') {
     throw new StorageError(`${where} is not a feedback`);
   }
   return fb as unknown as Feedback;
+}
+
+function feedbackFromTuple(t: unknown[], key: string, where: string): Feedback {
+  if (t.length < 8 || t[0] !== FEEDBACK_FORMAT)
+    throw new StorageError(`${where} is not a feedback`);
+  const f = new Fields(t, where);
+  const fb: Feedback = {
+    key,
+    jobId: f.absent(1) ? key : f.str(1, 'jobId'),
+    distributor: f.str(2, 'distributor'),
+    node: f.str(3, 'node'),
+    outcome: f.str(4, 'outcome') as Feedback['outcome'],
+    final: f.bool(5, 'final'),
+    args: f.obj(6, 'args'),
+    attempt: f.num(7, 'attempt'),
+  };
+  if (!f.absent(8)) fb.error = f.obj(8, 'error') as unknown as ErrorInfo;
+  if (!f.absent(9)) fb.inErrback = f.bool(9, 'inErrback');
+  if (!f.absent(10)) fb.byApp = f.bool(10, 'byApp');
+  if (!f.absent(11)) fb.next = f.num(11, 'next');
+  if (!f.absent(12)) fb.runs = f.num(12, 'runs');
+  return fb;
 }
 
 /** Typed reads of tuple slots; a wrong type means the value is corrupt (StorageError). */

@@ -7,7 +7,13 @@ import type { JobStorage, StorageOwner } from './job-storage.ts';
 import { AdoptionWatcher } from './redis-adoption.ts';
 import { RedisLease } from './redis-lease.ts';
 import { LEASE_REFUSED, RedisScripts, isNoScript } from './redis-scripts.ts';
-import { decodeFeedback, decodeRecord, encodeFeedback, encodeRecord } from './record-codec.ts';
+import {
+  decodeFeedback,
+  decodeRecord,
+  encodeFeedback,
+  encodeRecord,
+  encodeWrites,
+} from './record-codec.ts';
 import {
   DEFAULT_REDIS_URL,
   assertRedisUrl,
@@ -55,18 +61,36 @@ export interface RedisStorageOptions {
   clock?: Clock;
 }
 
-type Arg = string | Buffer;
-
-/** Fenced writes of one event-loop turn, sent as one `jrBatch` call. */
+/**
+ * Fenced writes of one event-loop turn, sent as one `jrBatch` call: each field's last
+ * value (`null`: deleted). Every writer of the batch waits on its one promise.
+ */
 interface WriteBatch {
-  args: Arg[];
-  waiters: { resolve: () => void; reject: (err: unknown) => void }[];
+  jobs: Map<string, Buffer | null>;
+  feedbacks: Map<string, Buffer | null>;
+  /** Writes queued (a save, a finish, a removal of N feedbacks: one each). */
+  writes: number;
   /** The first write, for error messages. */
-  what: string;
+  verb: string;
+  id: string;
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
 }
 
 /** Writes per `jrBatch` call at most: a script runs atomically, so keep each one short. */
 const MAX_BATCH_WRITES = 500;
+
+/**
+ * How long the removal of acknowledged feedbacks may wait for another write to ride with,
+ * ms. Nothing depends on it being prompt (a feedback found after a crash is sent again,
+ * and its distributor drops the repeat), and under load every turn writes anyway: an
+ * acknowledgement costs no script call, no fence and no socket write of its own.
+ */
+const LAZY_REMOVAL_MS = 10;
+
+/** Feedback removals waiting at most (past it they go at once). */
+const MAX_LAZY_REMOVALS = 2000;
 
 /** Defaults of {@link RedisStorageOptions}, in one place. */
 export const REDIS_STORAGE_DEFAULTS = {
@@ -125,8 +149,13 @@ export class RedisStorage implements JobStorage {
   #state: State = State.Created;
   #client: Redis | undefined;
   #scripts: RedisScripts | undefined;
-  /** This turn's fenced writes, not sent yet (see #write). */
+  /** This turn's fenced writes, not sent yet (see #batchFor). */
   #batch: WriteBatch | undefined;
+  /** Acknowledged feedbacks to remove with the next batch (see LAZY_REMOVAL_MS). */
+  readonly #lazy = new Set<string>();
+  #lazyDone:
+    { done: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | undefined;
+  #lazyTimer: NodeJS.Timeout | undefined;
   #lease: RedisLease | undefined;
   #adoption: AdoptionWatcher | undefined;
   #node = '';
@@ -262,14 +291,21 @@ export class RedisStorage implements JobStorage {
     this.#setState(State.Open);
   }
 
-  async save(job: JobRecord): Promise<void> {
-    this.#live();
-    if (job.node !== this.#node) {
-      throw new InvalidArgumentError(
-        `cannot save job ${job.id} of node ${job.node} in the storage of node ${this.#node}`,
-      );
+  save(job: JobRecord): Promise<void> {
+    try {
+      this.#live();
+      if (job.node !== this.#node) {
+        throw new InvalidArgumentError(
+          `cannot save job ${job.id} of node ${job.node} in the storage of node ${this.#node}`,
+        );
+      }
+      const value = encodeRecord(job);
+      const b = this.#batchFor('save job', job.id);
+      b.jobs.set(job.id, value);
+      return this.#queued(b);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    await this.#write(`save job ${job.id}`, 'j', job.id, encodeRecord(job));
   }
 
   async load(id: string): Promise<JobRecord | undefined> {
@@ -278,9 +314,15 @@ export class RedisStorage implements JobStorage {
     return value === null ? undefined : decodeRecord(value, id, this.#node);
   }
 
-  async remove(id: string): Promise<void> {
-    this.#live();
-    await this.#write(`remove job ${id}`, 'J', id);
+  remove(id: string): Promise<void> {
+    try {
+      this.#live();
+      const b = this.#batchFor('remove job', id);
+      b.jobs.set(id, null);
+      return this.#queued(b);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   async list(filter?: { status?: JobStatus | readonly JobStatus[] }): Promise<JobRecord[]> {
@@ -296,39 +338,101 @@ export class RedisStorage implements JobStorage {
     return out;
   }
 
-  async saveFeedback(feedback: Feedback): Promise<void> {
-    this.#live();
-    await this.#write(`save feedback ${feedback.key}`, 'f', feedback.key, encodeFeedback(feedback));
-  }
-
-  async finish(id: string, record: JobRecord | undefined, feedback: Feedback): Promise<void> {
-    this.#live();
-    if (record !== undefined && record.node !== this.#node) {
-      throw new InvalidArgumentError(
-        `cannot save job ${id} of node ${record.node} in the storage of node ${this.#node}`,
-      );
-    }
-    const value = record === undefined ? undefined : encodeRecord(record);
-    const fb = encodeFeedback(feedback);
-    // In one fenced batch, the feedback first, then the record (saved, or the job removed):
-    // a failure between the two cannot happen (the batch is one script), and a job never
-    // ends stored as finished without its feedback.
-    if (value === undefined) {
-      await this.#write(`finish job ${id}`, 'f', feedback.key, fb, 'J', id);
-    } else {
-      await this.#write(`finish job ${id}`, 'f', feedback.key, fb, 'j', id, value);
+  saveFeedback(feedback: Feedback): Promise<void> {
+    try {
+      this.#live();
+      const value = encodeFeedback(feedback);
+      const b = this.#batchFor('save feedback', feedback.key);
+      if (this.#lazy.size > 0) this.#lazy.delete(feedback.key); // written again: it stays
+      b.feedbacks.set(feedback.key, value);
+      return this.#queued(b);
+    } catch (err) {
+      return Promise.reject(err);
     }
   }
 
-  async removeFeedback(...fbKeys: string[]): Promise<void> {
-    this.#live();
-    if (fbKeys.length === 0) return;
-    const ops: Arg[] = [];
-    for (const key of fbKeys) ops.push('F', key);
-    await this.#write(
-      `remove feedback ${fbKeys[0]}${fbKeys.length > 1 ? ' and others' : ''}`,
-      ...ops,
-    );
+  finish(id: string, record: JobRecord | undefined, feedback: Feedback): Promise<void> {
+    try {
+      this.#live();
+      if (record !== undefined && record.node !== this.#node) {
+        throw new InvalidArgumentError(
+          `cannot save job ${id} of node ${record.node} in the storage of node ${this.#node}`,
+        );
+      }
+      const value = record === undefined ? null : encodeRecord(record);
+      const fb = encodeFeedback(feedback);
+      // In one fenced batch, the feedback and the record (saved, or the job removed): a
+      // failure between the two cannot happen (the batch is one script), and a job never
+      // ends stored as finished without its feedback.
+      const b = this.#batchFor('finish job', id);
+      if (this.#lazy.size > 0) this.#lazy.delete(feedback.key); // written again: it stays
+      b.feedbacks.set(feedback.key, fb);
+      b.jobs.set(id, value);
+      return this.#queued(b);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Resolves once they are removed, which waits for another write to go with (at most
+   * LAZY_REMOVAL_MS), or `close()`.
+   */
+  removeFeedback(...fbKeys: string[]): Promise<void> {
+    try {
+      this.#live();
+      const open = this.#batch;
+      let lazyNow = false;
+      for (const key of fbKeys) {
+        // Written in the open batch: removed there, after it (the batch keeps the last write).
+        if (open?.feedbacks.has(key) === true) open.feedbacks.set(key, null);
+        else {
+          this.#lazy.add(key);
+          lazyNow = true;
+        }
+      }
+      if (!lazyNow) return open === undefined ? Promise.resolve() : open.done;
+      let lazy = this.#lazyDone;
+      if (lazy === undefined) {
+        let resolve!: () => void;
+        let reject!: (err: unknown) => void;
+        const done = new Promise<void>((res, rej) => {
+          resolve = res;
+          reject = rej;
+        });
+        this.#lazyDone = lazy = { done, resolve, reject };
+      }
+      if (open !== undefined) {
+        // Rides with this turn's batch.
+      } else if (this.#lazy.size >= MAX_LAZY_REMOVALS) {
+        this.#batchFor('remove feedback', fbKeys[0]!);
+      } else if (this.#lazyTimer === undefined) {
+        this.#lazyTimer = setTimeout(() => this.#lazyDue(), LAZY_REMOVAL_MS);
+        this.#lazyTimer.unref();
+      }
+      return lazy.done;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** No other write came along in time: the waiting removals go on their own. */
+  #lazyDue(): void {
+    this.#lazyTimer = undefined;
+    if (this.#state !== State.Open) return;
+    const first = this.#lazy.values().next();
+    // All of them written again since (then they are not removed): settled with that write.
+    if (first.done === true) return this.#settleLazy(this.#batch);
+    this.#batchFor('remove feedback', first.value);
+  }
+
+  /** The removals waiting so far settle with batch `b` (resolved now if there is none). */
+  #settleLazy(b: WriteBatch | undefined): void {
+    const lazy = this.#lazyDone;
+    if (lazy === undefined) return;
+    this.#lazyDone = undefined;
+    if (b === undefined) lazy.resolve();
+    else b.done.then(lazy.resolve, lazy.reject);
   }
 
   async listFeedbacks(): Promise<Feedback[]> {
@@ -340,6 +444,13 @@ export class RedisStorage implements JobStorage {
   async close(): Promise<void> {
     if (this.#state === State.Closed) return;
     const client = this.#client;
+    // Removals still waiting go now, ahead of the release on the same connection.
+    clearTimeout(this.#lazyTimer);
+    this.#lazyTimer = undefined;
+    if (this.#state === State.Open && this.#lazy.size > 0) {
+      this.#flush(this.#batchFor('remove feedback', this.#lazy.values().next().value ?? ''));
+    }
+    this.#settleLazy(this.#batch);
     this.#adoption?.stop();
     this.#adoption = undefined;
     // Released before quitting: a clean stop hands the name (and its jobs) over at once.
@@ -361,48 +472,66 @@ export class RedisStorage implements JobStorage {
   }
 
   /**
-   * Queues fenced write ops (see `jrBatch`) into this turn's batch: every write issued in
-   * one event-loop turn goes out as one script call, fenced once (group commit). They
-   * succeed or fail together (one lease, one connection). Resolves once Redis applied it.
+   * This turn's batch of fenced writes (see `jrBatch`), opened by its first write: every
+   * write issued in one event-loop turn goes out as one script call, fenced once (group
+   * commit). Only each field's last write is sent (a save then a removal of the same job
+   * is one HDEL, as applying them in order would leave it). They succeed or fail together
+   * (one lease, one connection).
    */
-  #write(what: string, ...ops: Arg[]): Promise<void> {
-    let b = this.#batch;
-    if (b === undefined) {
-      const batch: WriteBatch = { args: [], waiters: [], what };
-      this.#batch = b = batch;
-      queueMicrotask(() => this.#flush(batch));
-    }
-    for (const op of ops) b.args.push(op);
-    const batch = b;
-    return new Promise<void>((resolve, reject) => {
-      batch.waiters.push({ resolve, reject });
-      if (batch.waiters.length >= MAX_BATCH_WRITES) this.#flush(batch);
+  #batchFor(verb: string, id: string): WriteBatch {
+    const open = this.#batch;
+    if (open !== undefined) return open;
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const done = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
     });
+    const batch: WriteBatch = {
+      jobs: new Map(),
+      feedbacks: new Map(),
+      writes: 0,
+      verb,
+      id,
+      done,
+      resolve,
+      reject,
+    };
+    this.#batch = batch;
+    queueMicrotask(() => this.#flush(batch));
+    return batch;
+  }
+
+  /** Counts one write into `b`; resolves once Redis applied the batch. */
+  #queued(b: WriteBatch): Promise<void> {
+    if (++b.writes >= MAX_BATCH_WRITES) this.#flush(b);
+    return b.done;
   }
 
   #flush(b: WriteBatch): void {
     if (this.#batch !== b) return; // flushed already (full)
     this.#batch = undefined;
-    const what =
-      b.waiters.length > 1 ? `${b.what} and ${b.waiters.length - 1} more writes` : b.what;
+    if (this.#lazy.size > 0) {
+      // None of them was written after its removal (that write dropped it from the set).
+      for (const key of this.#lazy) b.feedbacks.set(key, null);
+      this.#lazy.clear();
+      clearTimeout(this.#lazyTimer);
+      this.#lazyTimer = undefined;
+    }
+    this.#settleLazy(b);
+    const what = `${b.verb} ${b.id}${b.writes > 1 ? ` and ${b.writes - 1} more writes` : ''}`;
     let run: Promise<number>;
     try {
       const { scripts, keys } = this.#live();
       const token = this.#token();
+      const writes = encodeWrites(b.jobs, b.feedbacks);
       run = this.#run(what, () =>
-        scripts.jrBatch(keys.lease, keys.jobs, keys.feedback, token, b.args),
+        scripts.jrBatch(keys.lease, keys.jobs, keys.feedback, token, writes),
       );
     } catch (err) {
       run = Promise.reject(err);
     }
-    run.then(
-      () => {
-        for (const w of b.waiters) w.resolve();
-      },
-      (err: unknown) => {
-        for (const w of b.waiters) w.reject(err);
-      },
-    );
+    run.then(b.resolve, b.reject);
   }
 
   /** The fencing token every write carries. */

@@ -113,7 +113,7 @@ describe('redis codec', () => {
     }
   });
 
-  it('redis codec - feedbacks round-trip as maps; corrupt ones are StorageError', () => {
+  it('redis codec - feedbacks round-trip as tuples, stored maps still decode; corrupt ones are StorageError', () => {
     const fb: Feedback = {
       key: 'k1',
       jobId: 'j1',
@@ -127,7 +127,39 @@ describe('redis codec', () => {
       inErrback: true,
     };
     expect(decodeFeedback(encodeFeedback(fb), 'k1', 'n')).toStrictEqual(fb);
+    // The common one: a success whose key is its job id, nothing optional.
+    const plain: Feedback = {
+      key: 'j2',
+      jobId: 'j2',
+      distributor: 'd',
+      node: 'n',
+      outcome: 'success',
+      final: true,
+      args: { i: 1 },
+      attempt: 1,
+    };
+    const bytes = encodeFeedback(plain);
+    expect(bytes.length).toBeLessThan(pack(plain).length / 2);
+    expect(decodeFeedback(bytes, 'j2', 'n')).toStrictEqual(plain);
+    // A periodic run's feedback: its own key, next and runs; the node it was written on.
+    const run: Feedback = {
+      ...plain,
+      key: 'j2:1000',
+      final: false,
+      next: 2000,
+      runs: 1,
+      byApp: false,
+    };
+    expect(decodeFeedback(encodeFeedback(run), 'j2:1000', 'other')).toStrictEqual(run);
+    // Stored as a map by an earlier version.
+    expect(decodeFeedback(pack(fb), 'k1', 'n')).toStrictEqual(fb);
     expect(() => decodeFeedback(pack([1, 2]), 'k1', 'n')).toThrow(StorageError);
+    expect(() =>
+      decodeFeedback(pack([1, null, 'd', 'n', 'success', 'yes', {}, 1]), 'k', 'n'),
+    ).toThrow(StorageError);
+    expect(() =>
+      decodeFeedback(pack([2, null, 'd', 'n', 'success', true, {}, 1]), 'k', 'n'),
+    ).toThrow(StorageError);
   });
 });
 

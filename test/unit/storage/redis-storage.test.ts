@@ -127,6 +127,87 @@ describe.skipIf(!redisAvailable())('redis storage', () => {
     expect((await second.listFeedbacks()).map((f) => f.key)).toEqual(['j0']);
   });
 
+  it('redis storage - writes of one turn apply as in their order (only the last per field counts), in any number', async () => {
+    const s = await open('turn');
+    const fb = (key: string) => ({
+      key,
+      jobId: key,
+      distributor: 'd',
+      node: 'turn',
+      outcome: 'success' as const,
+      final: true,
+      args: {},
+      attempt: 1,
+    });
+    await Promise.all([s.save(waitingJob('turn', 'keep')), s.saveFeedback(fb('gone'))]);
+    // One turn: saved then removed, removed then saved, saved twice, finished after a save.
+    const turn = [
+      s.save(waitingJob('turn', 'saved-removed')),
+      s.remove('saved-removed'),
+      s.remove('keep'),
+      s.save(waitingJob('turn', 'keep', { attempt: 2 })),
+      s.save(waitingJob('turn', 'twice')),
+      s.save(waitingJob('turn', 'twice', { status: 'in progress', attempt: 1 })),
+      s.save(waitingJob('turn', 'finished')),
+      s.finish('finished', undefined, fb('finished')),
+      s.removeFeedback('gone'),
+      s.saveFeedback(fb('gone')),
+      s.saveFeedback(fb('dropped')),
+      s.removeFeedback('dropped'),
+    ];
+    await Promise.all(turn);
+    const jobs = await s.list();
+    expect(jobs.map((j) => [j.id, j.status, j.attempt]).sort()).toEqual([
+      ['keep', 'new', 2],
+      ['twice', 'in progress', 1],
+    ]);
+    expect((await s.listFeedbacks()).map((f) => f.key).sort()).toEqual(['finished', 'gone']);
+    // Far more fields in one turn than one Lua unpack takes (the script sends them in chunks),
+    // and more writes than one batch holds (a full batch is sent at once, the rest follows).
+    const many = Array.from({ length: 3000 }, (_, i) => `m${i}`);
+    await Promise.all([
+      ...many.map((id) => s.save(waitingJob('turn', id))),
+      ...many.map((id) => s.saveFeedback(fb(id))),
+    ]);
+    expect(await admin.hlen(`${prefix}:{node:turn}:jobs`)).toBe(3002);
+    await Promise.all([s.removeFeedback(...many), ...many.map((id) => s.remove(id))]);
+    expect((await s.list()).map((j) => j.id).sort()).toEqual(['keep', 'twice']);
+    expect((await s.listFeedbacks()).map((f) => f.key).sort()).toEqual(['finished', 'gone']);
+  });
+
+  it('redis storage - feedback removals wait a little for another write to ride with; a later write of the key wins; close sends them', async () => {
+    const s = await open('lazy');
+    const fb = (key: string) => ({
+      key,
+      jobId: key,
+      distributor: 'd',
+      node: 'lazy',
+      outcome: 'success' as const,
+      final: true,
+      args: {},
+      attempt: 1,
+    });
+    await Promise.all(['a', 'b', 'c', 'd'].map((k) => s.saveFeedback(fb(k))));
+    // Alone: it goes on its own, a few ms later.
+    expect((await settleWithin(1000, s.removeFeedback('a'))).status).toBe('fulfilled');
+    expect((await s.listFeedbacks()).map((f) => f.key).sort()).toEqual(['b', 'c', 'd']);
+    // Removed, then written again before it went: kept (as applying them in order would).
+    const removed = s.removeFeedback('b');
+    await new Promise<void>((r) => setImmediate(r));
+    await s.saveFeedback(fb('b'));
+    await removed;
+    expect((await s.listFeedbacks()).map((f) => f.key).sort()).toEqual(['b', 'c', 'd']);
+    // With another write: both in one batch.
+    await Promise.all([s.removeFeedback('c'), s.save(waitingJob('lazy', 'j'))]);
+    expect((await s.listFeedbacks()).map((f) => f.key).sort()).toEqual(['b', 'd']);
+    // Still waiting when the storage closes: sent before the lease is released.
+    const last = s.removeFeedback('d');
+    await s.close();
+    await last;
+    const again = await open('lazy');
+    expect((await again.listFeedbacks()).map((f) => f.key)).toEqual(['b']);
+  });
+
   it("redis storage - keys live under the prefix and share the node's hash tag", async () => {
     const nodes = ['a', 'ba', 'ab', 'n.1_x-Y'];
     for (const node of nodes) {
