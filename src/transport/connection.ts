@@ -18,11 +18,6 @@ export interface Connection {
   /** Sends a frame made earlier with `encodeFrame` (the distributor encodes a job once, at enqueue). */
   sendFrame(frame: Buffer): void;
   /**
-   * Writes what is queued to the socket now (it normally leaves once per event-loop turn):
-   * for a message that must be out before something that may end the process runs.
-   */
-  flush(): void;
-  /**
    * `hook` runs right before each write of queued frames (the once-per-turn one and
    * `flush`), while the link is open: the owner of batched messages adds their frames to
    * the same write. One hook per connection; a second call replaces it.

@@ -140,11 +140,6 @@ export class TcpConnection implements Connection {
     this.sendFrame(encodeFrame(message, this.#opts.maxFrameSize));
   }
 
-  /** Hands what is queued to the socket now instead of at the end of the turn. */
-  flush(): void {
-    if (this.#state === State.Open) this.#flush();
-  }
-
   setFlushHook(hook: () => void): void {
     this.#flushHook = hook;
   }

@@ -76,11 +76,6 @@ export class RunSlots {
     this.pump();
   }
 
-  /** Whether job `id` waits in the ready queue (not among the suspects). */
-  waiting(id: string): boolean {
-    return this.#ready.has(id);
-  }
-
   has(id: string): boolean {
     return this.#ready.has(id) || this.#suspects.some((e) => e.id === id);
   }

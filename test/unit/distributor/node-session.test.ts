@@ -25,7 +25,6 @@ function fakeConnection() {
     silentFor: () => 0,
     send: (m: Message) => void written.push(m),
     sendFrame: (f: Buffer) => void written.push(...decoder.push(f)),
-    flush: () => hook?.(),
     setFlushHook: (h: () => void) => void (hook = h),
     requestFlush: () => void flushRequests++,
     close: (err?: Error) => void (closedWith = err),

@@ -56,7 +56,7 @@ describe('run slots', () => {
     for (const id of ['a', 'b', 'c']) slots.push({ id, record: record(id) });
     expect(started).toEqual(['a', 'b']);
     expect(slots.active).toBe(2);
-    expect(slots.waiting('c')).toBe(true);
+    expect(slots.has('c')).toBe(true);
     await finish('a');
     expect(started).toEqual(['a', 'b', 'c']);
     await finish('b');
