@@ -37,7 +37,8 @@ export async function loadJobDirectory(dir: string): Promise<string[]> {
     throw new InvalidArgumentError(`job directory ${root} is not a directory`);
 
   const files = await findJobFiles(root);
-  if (files.some((file) => TS_FILE.test(file))) await ensureTypeScriptLoader();
+  const tsFiles = files.filter((file) => TS_FILE.test(file));
+  if (tsFiles.length > 0) await ensureTypeScriptLoader(root, tsFiles);
 
   for (const file of files) {
     try {
@@ -94,10 +95,23 @@ async function findJobFiles(root: string): Promise<string[]> {
  * (tsx, vitest or Node's type stripping loaded it), when Node strips types natively, or
  * when the process was started with a TypeScript loader; otherwise tsx is registered once.
  */
-async function ensureTypeScriptLoader(): Promise<void> {
+async function ensureTypeScriptLoader(root: string, tsFiles: readonly string[]): Promise<void> {
   if (tsxRegistered || canImportTypeScript()) return;
-  const { register } = await import('tsx/esm/api');
-  register();
+  let api: { register(): unknown };
+  try {
+    // An optional peer dependency: only applications with TypeScript job files need it.
+    api = await import('tsx/esm/api');
+  } catch (err) {
+    const some = tsFiles
+      .slice(0, 3)
+      .map((f) => relative(root, f))
+      .join(', ');
+    throw new InvalidArgumentError(
+      `job directory ${root} holds TypeScript job files (${some}${tsFiles.length > 3 ? ', …' : ''}) and the package tsx is not installed: run \`npm install tsx\` (an optional peer dependency of job-reactor), or compile the job files to .js`,
+      { cause: err },
+    );
+  }
+  api.register();
   tsxRegistered = true;
 }
 

@@ -1,0 +1,86 @@
+// The package as a user installs it: built with tsc, packed with `npm pack`, installed into
+// a fresh CommonJS project (`npm init -y`) without the optional peer tsx.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'jr-pkg-'));
+const app = join(work, 'app');
+const npm = (args: string[], cwd: string) =>
+  execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+beforeAll(() => {
+  const pkg = join(work, 'pkg');
+  mkdirSync(pkg);
+  for (const f of ['package.json', 'LICENSE', 'README.md']) cpSync(join(ROOT, f), join(pkg, f));
+  cpSync(join(ROOT, 'bin'), join(pkg, 'bin'), { recursive: true });
+  execFileSync(
+    process.execPath,
+    [
+      join(ROOT, 'node_modules/typescript/bin/tsc'),
+      '-p',
+      join(ROOT, 'tsconfig.build.json'),
+      '--outDir',
+      join(pkg, 'dist'),
+    ],
+    { stdio: 'pipe' },
+  );
+  const tarball = npm(['pack', '--silent', '--pack-destination', work], pkg)
+    .trim()
+    .split('\n')
+    .pop()!;
+  mkdirSync(app);
+  npm(['init', '-y'], app);
+  npm(['install', join(work, tarball), '--no-audit', '--no-fund', '--prefer-offline'], app);
+}, 180_000);
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const installed = () => join(app, 'node_modules', 'job-reactor');
+
+function files(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)],
+  );
+}
+
+describe('package - as installed from npm pack', () => {
+  it('package - ships a LICENSE, no source maps pointing at sources it does not ship, and no tsx', () => {
+    const all = files(installed());
+    expect(all.some((f) => f.endsWith('/LICENSE'))).toBe(true);
+    expect(all.filter((f) => f.endsWith('.map'))).toEqual([]);
+    expect(all.some((f) => f.includes('/src/'))).toBe(false);
+    expect(readdirSync(join(app, 'node_modules'))).not.toContain('tsx');
+  });
+
+  it('package - works from require() in a CommonJS project and from import', () => {
+    writeFileSync(
+      join(app, 'a.cjs'),
+      "const jr = require('job-reactor'); console.log(typeof jr.startDistributor, jr.PROTOCOL_VERSION);",
+    );
+    writeFileSync(
+      join(app, 'b.mjs'),
+      "import { startNode, PROTOCOL_VERSION } from 'job-reactor'; console.log(typeof startNode, PROTOCOL_VERSION);",
+    );
+    for (const file of ['a.cjs', 'b.mjs']) {
+      const r = spawnSync(process.execPath, [file], { cwd: app, encoding: 'utf8' });
+      expect(r.stdout.trim(), r.stderr).toBe('function 2');
+    }
+  });
+
+  it('package - a TypeScript job directory without tsx: exit 1 with a message naming the package to install', () => {
+    mkdirSync(join(app, 'tsjobs'));
+    writeFileSync(join(app, 'tsjobs', 'mail.ts'), 'export const n: number = 1;\n');
+    const r = spawnSync(
+      join(app, 'node_modules', '.bin', 'jobreactor'),
+      ['node', '--name', 'pkg-test', '--distributor', '127.0.0.1:1', '--jobs', 'tsjobs'],
+      { cwd: app, encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(r.status).toBe(1);
+    expect(r.stderr + r.stdout).toMatch(/mail\.ts.*npm install tsx/);
+  });
+});
