@@ -1,5 +1,5 @@
 import { ClosedError, JobReactorError, QueueFullError, UnknownJobError } from '../errors.ts';
-import { encodeJobItem } from '../protocol/codec.ts';
+import { encodeJobItem } from '../protocol/batch-frames.ts';
 import type { ErrorInfo } from '../errors.ts';
 import type { Clock } from '../model/clock.ts';
 import { isInstant } from './enqueue-options.ts';

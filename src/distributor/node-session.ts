@@ -1,6 +1,7 @@
 import { ProtocolError } from '../errors.ts';
 import type { Feedback } from '../model/job.ts';
-import { ItemBatch, encodeOwnFrame, frameRuns } from '../protocol/codec.ts';
+import { ItemBatch, idParts } from '../protocol/batch-frames.ts';
+import { encodeOwnFrame } from '../protocol/codec.ts';
 import type { HelloMessage, Message } from '../protocol/messages.ts';
 import type { Connection } from '../transport/connection.ts';
 import { JobIndex } from './job-index.ts';
@@ -226,8 +227,7 @@ export class NodeSession {
       this.#acks = [];
       // Keys of feedbacks that passed validation on the way in: framed without a second pass.
       const max = this.#maxFrameSize;
-      for (const [a, b] of frameRuns(keys, max)) {
-        const part = a === 0 && b === keys.length ? keys : keys.slice(a, b);
+      for (const part of idParts(keys, max)) {
         this.connection.sendFrame(encodeOwnFrame({ t: 'fback', keys: part }, max));
       }
     }

@@ -8,7 +8,7 @@ import {
 } from '../errors.ts';
 import { stripAttemptKeys, type Feedback, type JobArgs, type JobSpec } from '../model/job.ts';
 import { LazyOutcome } from '../model/outcome.ts';
-import { encodeJobItem } from '../protocol/codec.ts';
+import { encodeJobItem } from '../protocol/batch-frames.ts';
 import { isInstant, type Routing } from './enqueue-options.ts';
 import type { NodeSession } from './node-session.ts';
 

@@ -5,9 +5,8 @@ import {
   PayloadTooLargeError,
   ProtocolError,
 } from '../errors.ts';
-import type { Feedback, JobSpec } from '../model/job.ts';
 import type { Message } from './messages.ts';
-import { validateFeedback, validateJobSpec, validateMessage } from './validate.ts';
+import { validateMessage } from './validate.ts';
 import { feedbackTuple, jobTuple } from './wire-forms.ts';
 
 /**
@@ -62,7 +61,7 @@ export function wireForm(msg: Message): unknown {
 }
 
 /** Packs a checked value and runs the receiver's byte scan over the result. */
-function packChecked(value: unknown): Buffer {
+export function packChecked(value: unknown): Buffer {
   let body: Buffer;
   try {
     body = packr.pack(value);
@@ -111,31 +110,6 @@ export function encodeOwnFrame(msg: Message, maxFrameSize: number): Buffer {
   return packFrame(msg, msg.t, maxFrameSize);
 }
 
-/**
- * Cuts a list of ids or keys into runs that each fit one frame (counting the worst case:
- * 3 bytes per UTF-16 unit and a 5-byte header per string), so a turn with more of them
- * than a frame holds, or a small `maxFrameSize`, never makes a frame too large to send.
- * Yields `[from, to)` index pairs; one pair for the usual short list.
- */
-export function* frameRuns(
-  ids: readonly string[],
-  maxFrameSize: number,
-): Generator<[number, number]> {
-  const budget = Math.max(maxFrameSize - 64, 1);
-  let from = 0;
-  let bytes = 0;
-  for (let i = 0; i < ids.length; i++) {
-    const cost = 5 + 3 * ids[i]!.length;
-    if (bytes + cost > budget && i > from) {
-      yield [from, i];
-      from = i;
-      bytes = 0;
-    }
-    bytes += cost;
-  }
-  if (from < ids.length) yield [from, ids.length];
-}
-
 /** Packs `value` with room for the header in front (no copy), and writes the header. */
 function packFrame(value: unknown, t: string, maxFrameSize: number): Buffer {
   let frame: Buffer;
@@ -158,122 +132,6 @@ function packFrame(value: unknown, t: string, maxFrameSize: number): Buffer {
 }
 
 /**
- * Room a batch frame's own fields take around its items (map header, `t`, the items key,
- * a 32-bit array header): an item may be at most `maxFrameSize - BATCH_OVERHEAD` bytes.
- */
-export const BATCH_OVERHEAD = 24;
-
-/**
- * One job as it travels inside a `jobs` frame, encoded and checked once (at enqueue): the
- * receiver's checks on its fields, then the receiver's byte scan. Throws
- * InvalidArgumentError for bad content, PayloadTooLargeError when it cannot fit a frame.
- */
-export function encodeJobItem(spec: JobSpec, maxFrameSize: number): Buffer {
-  try {
-    validateJobSpec(spec);
-  } catch (err) {
-    throw new InvalidArgumentError(`cannot send this job: ${messageOf(err)}`, { cause: err });
-  }
-  return fitItem(packChecked(jobTuple(spec)), maxFrameSize, `job ${spec.name}`);
-}
-
-/** One feedback as it travels inside a `feedbacks` frame (same checks as `encodeJobItem`). */
-export function encodeFeedbackItem(fb: Feedback, maxFrameSize: number): Buffer {
-  try {
-    validateFeedback(fb);
-  } catch (err) {
-    throw new InvalidArgumentError(`cannot send this feedback: ${messageOf(err)}`, {
-      cause: err,
-    });
-  }
-  return fitItem(packChecked(feedbackTuple(fb)), maxFrameSize, `feedback of job ${fb.jobId}`);
-}
-
-function fitItem(body: Buffer, maxFrameSize: number, what: string): Buffer {
-  if (body.length > maxFrameSize - BATCH_OVERHEAD) {
-    throw new PayloadTooLargeError(
-      `the ${what} is ${body.length} bytes encoded, over the maximum frame size ${maxFrameSize}`,
-    );
-  }
-  return body;
-}
-
-/**
- * Items of one batched message kind (`jobs` or `feedbacks`), encoded one by one and sent as
- * few frames as the size limit allows: one per event-loop turn on the hot path. The frame
- * is assembled from the items' bytes with no re-encoding: a header, a map of `t` and the
- * items key, a 32-bit array header, the items.
- */
-export class ItemBatch {
-  readonly #prefix: Buffer;
-  readonly #maxFrameSize: number;
-  #items: Buffer[] = [];
-  #bytes = 0;
-
-  constructor(t: 'jobs' | 'feedbacks', maxFrameSize: number) {
-    const key = t === 'jobs' ? 'j' : 'f';
-    // 0x82: map of 2; 0xa1 't'; fixstr tag; 0xa1 key; then 0xdd + u32 count per frame.
-    this.#prefix = Buffer.from([
-      0x82,
-      0xa1,
-      0x74,
-      0xa0 | t.length,
-      ...Buffer.from(t),
-      0xa1,
-      key.charCodeAt(0),
-    ]);
-    this.#maxFrameSize = maxFrameSize;
-  }
-
-  get size(): number {
-    return this.#items.length;
-  }
-
-  /** Adds an item made by `encodeJobItem` / `encodeFeedbackItem`. */
-  add(item: Buffer): void {
-    this.#items.push(item);
-    this.#bytes += item.length;
-  }
-
-  /** Hands the frames for every item added so far to `send`, in order, and empties the batch. */
-  flush(send: (frame: Buffer) => void): void {
-    const items = this.#items;
-    if (items.length === 0) return;
-    this.#items = [];
-    const total = this.#bytes;
-    this.#bytes = 0;
-    const limit = this.#maxFrameSize - this.#prefix.length - 5;
-    if (total <= limit) return send(this.#frame(items, 0, items.length, total));
-    let from = 0;
-    let bytes = 0;
-    for (let i = 0; i < items.length; i++) {
-      const len = items[i]!.length;
-      if (bytes + len > limit && i > from) {
-        send(this.#frame(items, from, i, bytes));
-        from = i;
-        bytes = 0;
-      }
-      bytes += len;
-    }
-    send(this.#frame(items, from, items.length, bytes));
-  }
-
-  #frame(items: Buffer[], from: number, to: number, itemBytes: number): Buffer {
-    const prefix = this.#prefix;
-    const bodyLength = prefix.length + 5 + itemBytes;
-    const frame = Buffer.allocUnsafe(FRAME_HEADER_SIZE + bodyLength);
-    frame[0] = FRAME_VERSION;
-    frame.writeUInt32BE(bodyLength, 1);
-    let at = FRAME_HEADER_SIZE + prefix.copy(frame, FRAME_HEADER_SIZE);
-    frame[at] = 0xdd;
-    frame.writeUInt32BE(to - from, at + 1);
-    at += 5;
-    for (let i = from; i < to; i++) at += items[i]!.copy(frame, at);
-    return frame;
-  }
-}
-
-/**
  * Decodes and validates one body. Undecodable bytes → `MalformedFrameError`; decodable but
  * not a valid message (or a forbidden key anywhere) → `ProtocolError`.
  */
@@ -289,7 +147,7 @@ export function decodeBody(body: Uint8Array): Message {
   return validateMessage(value);
 }
 
-function messageOf(err: unknown): string {
+export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 

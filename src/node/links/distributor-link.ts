@@ -1,7 +1,7 @@
 import { ClosedError, JobReactorError, type ErrorInfo } from '../../errors.ts';
 import type { Logger } from '../../model/logger.ts';
 import type { Feedback } from '../../model/job.ts';
-import { encodeFeedbackItem } from '../../protocol/codec.ts';
+import { encodeFeedbackItem } from '../../protocol/batch-frames.ts';
 import type { HelloMessage, Message } from '../../protocol/messages.ts';
 import { reconnectDelay } from '../../transport/backoff.ts';
 import type { Connection } from '../../transport/connection.ts';

@@ -1,4 +1,5 @@
-import { ItemBatch, encodeOwnFrame, frameRuns } from '../../protocol/codec.ts';
+import { ItemBatch, idParts } from '../../protocol/batch-frames.ts';
+import { encodeOwnFrame } from '../../protocol/codec.ts';
 import type { Message } from '../../protocol/messages.ts';
 
 /** Where a batch goes: the link's connection. */
@@ -97,43 +98,26 @@ export class LinkBatch {
     // Ids and counts this node checked when the jobs came in: framed without a second pass,
     // in as many frames as the frame limit needs.
     const max = this.#maxFrameSize;
-    const accepted = this.#accepted;
-    if (accepted.length > 0) {
-      this.#accepted = [];
-      for (const [a, b] of frameRuns(accepted, max)) {
-        const ids = a === 0 && b === accepted.length ? accepted : accepted.slice(a, b);
+    if (this.#accepted.length > 0) {
+      for (const ids of idParts(this.#accepted, max)) {
         sink.sendFrame(encodeOwnFrame({ t: 'accepted', ids }, max));
       }
+      this.#accepted = [];
     }
-    const started = this.#started;
-    const stopped = this.#stopped;
-    if (started.length > 0 || stopped.length > 0) {
+    if (this.#started.length > 0 || this.#stopped.length > 0) {
+      // Starts and stops share each message (one, as a rule), half a frame each.
+      const started = [...idParts(this.#started, max / 2)];
+      const stopped = [...idParts(this.#stopped, max / 2)];
       const attempts = this.#attempts;
       this.#started = [];
       this.#stopped = [];
       this.#attempts = [];
-      const startedRuns = [...frameRuns(started, max / 2)];
-      const stoppedRuns = [...frameRuns(stopped, max / 2)];
-      if (startedRuns.length <= 1 && stoppedRuns.length <= 1) {
-        // The usual case: one message for both.
-        const runs: Message = { t: 'runs', started, stopped };
-        if (stopped.length > 0) runs.attempts = attempts;
+      let at = 0;
+      for (let k = 0; k < Math.max(started.length, stopped.length); k++) {
+        const stops = stopped[k] ?? [];
+        const runs: Message = { t: 'runs', started: started[k] ?? [], stopped: stops };
+        if (stops.length > 0) runs.attempts = attempts.slice(at, (at += stops.length));
         sink.sendFrame(encodeOwnFrame(runs, max));
-      } else {
-        for (const [a, b] of startedRuns) {
-          sink.sendFrame(
-            encodeOwnFrame({ t: 'runs', started: started.slice(a, b), stopped: [] }, max),
-          );
-        }
-        for (const [a, b] of stoppedRuns) {
-          const runs: Message = {
-            t: 'runs',
-            started: [],
-            stopped: stopped.slice(a, b),
-            attempts: attempts.slice(a, b),
-          };
-          sink.sendFrame(encodeOwnFrame(runs, max));
-        }
       }
     }
     if (this.#credit > 0) {

@@ -2,11 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { NodeSession, type SessionHost } from '../../../src/distributor/node-session.ts';
 import type { TrackedJob } from '../../../src/distributor/tracked-job.ts';
 import type { Feedback } from '../../../src/model/job.ts';
-import {
-  DEFAULT_MAX_FRAME_SIZE,
-  encodeFeedbackItem,
-  encodeJobItem,
-} from '../../../src/protocol/codec.ts';
+import { encodeFeedbackItem, encodeJobItem } from '../../../src/protocol/batch-frames.ts';
+import { DEFAULT_MAX_FRAME_SIZE } from '../../../src/protocol/codec.ts';
 import { FrameDecoder } from '../../../src/protocol/framer.ts';
 import type { HelloMessage, Message } from '../../../src/protocol/messages.ts';
 import type { Connection } from '../../../src/transport/connection.ts';

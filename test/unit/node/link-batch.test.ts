@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { LinkBatch } from '../../../src/node/links/link-batch.ts';
 import type { Feedback } from '../../../src/model/job.ts';
-import { DEFAULT_MAX_FRAME_SIZE, encodeFeedbackItem } from '../../../src/protocol/codec.ts';
+import { encodeFeedbackItem } from '../../../src/protocol/batch-frames.ts';
+import { DEFAULT_MAX_FRAME_SIZE } from '../../../src/protocol/codec.ts';
 import { FrameDecoder } from '../../../src/protocol/framer.ts';
 import type { Message } from '../../../src/protocol/messages.ts';
 

@@ -9,12 +9,11 @@ import {
   ProtocolError,
 } from '../../../src/errors.ts';
 import {
-  DEFAULT_MAX_FRAME_SIZE,
   ItemBatch,
   encodeFeedbackItem,
-  encodeFrame,
   encodeJobItem,
-} from '../../../src/protocol/codec.ts';
+} from '../../../src/protocol/batch-frames.ts';
+import { DEFAULT_MAX_FRAME_SIZE, encodeFrame } from '../../../src/protocol/codec.ts';
 import { FrameDecoder } from '../../../src/protocol/framer.ts';
 import type { Feedback, JobArgs } from '../../../src/model/job.ts';
 import type { Message } from '../../../src/protocol/messages.ts';
