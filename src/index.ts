@@ -13,12 +13,8 @@ export {
 export type { EnqueueOptions } from './distributor/enqueue-options.ts';
 export type { DistributorEvents } from './distributor/events.ts';
 export type { NodeInfo } from './distributor/node-session.ts';
-export type {
-  ErrorFeedback,
-  FeedbackInfo,
-  JobHandle,
-  SuccessFeedback,
-} from './distributor/tracked-job.ts';
+export type { ErrorFeedback, FeedbackInfo, SuccessFeedback } from './distributor/tracked-job.ts';
+export type { JobHandle } from './distributor/job-handle.ts';
 
 export { WorkerNode, startNode } from './node/worker-node.ts';
 export type { NodeOptions, DistributorAddress } from './node/node-options.ts';

@@ -25,13 +25,12 @@ import {
   TrackState,
   TrackedJob,
   callSafely,
-  createHandle,
   trackJob,
   type ErrorFeedback,
-  type JobHandle,
   type SuccessFeedback,
 } from './tracked-job.ts';
 import { Dispatcher } from './dispatcher.ts';
+import { createHandle, type JobHandle } from './job-handle.ts';
 import { JobIndex } from './job-index.ts';
 import { NodePings } from './node-pings.ts';
 import { admitNode } from './node-admission.ts';

@@ -45,17 +45,6 @@ export const TrackState = {
 } as const;
 export type TrackState = (typeof TrackState)[keyof typeof TrackState];
 
-/** What the application holds for an enqueued job. */
-export interface JobHandle<A extends JobArgs = JobArgs> {
-  readonly id: string;
-  /** Resolves when a node has stored the job (for a durable node: it now owns it). */
-  readonly accepted: Promise<{ node: string }>;
-  /** Resolves with the final args; rejects with JobFailedError, JobCancelledError or ShutdownError. */
-  readonly result: Promise<A & JobArgs>;
-  /** Cancels the job wherever it is. Resolves to whether something was cancelled. */
-  cancel(): Promise<boolean>;
-}
-
 /**
  * `handle.accepted`: resolved with the accepting node's name, a string the session already
  * holds; the `{ node }` object is made only for a promise the application asks for.
@@ -380,40 +369,6 @@ function deliverFeedback(job: TrackedJob, fb: Feedback, call: SafeCall): void {
     call(fb.jobId, () => job.onError?.({ ...fb.args, error }, error, info));
     if (fb.final) job.result.reject(new JobFailedError(fb.jobId, error, fb.args));
   }
-}
-
-/** The application's handle: two fields, getters and `cancel` on the prototype (one per enqueue). */
-class Handle implements JobHandle {
-  readonly #job: TrackedJob;
-  readonly #cancel: (job: TrackedJob) => Promise<boolean>;
-
-  constructor(job: TrackedJob, cancel: (job: TrackedJob) => Promise<boolean>) {
-    this.#job = job;
-    this.#cancel = cancel;
-  }
-
-  get id(): string {
-    return this.#job.spec.id;
-  }
-
-  get accepted(): Promise<{ node: string }> {
-    return this.#job.accepted.promise;
-  }
-
-  get result(): Promise<JobArgs> {
-    return this.#job.result.promise;
-  }
-
-  cancel(): Promise<boolean> {
-    return this.#cancel(this.#job);
-  }
-}
-
-export function createHandle(
-  job: TrackedJob,
-  cancel: (job: TrackedJob) => Promise<boolean>,
-): JobHandle {
-  return new Handle(job, cancel);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { Distributor, type DistributorOptions, type JobName } from '../distributor/distributor.ts';
 import type { EnqueueOptions } from '../distributor/enqueue-options.ts';
-import type { ErrorFeedback, JobHandle, SuccessFeedback } from '../distributor/tracked-job.ts';
+import type { JobHandle } from '../distributor/job-handle.ts';
+import type { ErrorFeedback, SuccessFeedback } from '../distributor/tracked-job.ts';
 import { ClosedError } from '../errors.ts';
 import type { JobArgs } from '../model/job.ts';
 import type { NodeOptions } from '../node/node-options.ts';
