@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from '../errors.ts';
 import type { Clock } from '../model/clock.ts';
 import type { JobArgs } from '../model/job.ts';
+import { assertKnownOptions, type OptionKeys } from '../model/known-options.ts';
 import type { Logger } from '../model/logger.ts';
 
 /** A job name, or the typed reference returned by `job()`. */
@@ -62,6 +63,38 @@ export const DISTRIBUTOR_DEFAULTS = {
   heartbeatMs: 1000,
   handshakeTimeoutMs: 2000,
 } as const;
+
+const DISTRIBUTOR_OPTION_KEYS = {
+  host: true,
+  port: true,
+  id: true,
+  secret: true,
+  allowInsecure: true,
+  maxWaiting: true,
+  unknownJobs: true,
+  maxConnections: true,
+  maxDeliveries: true,
+  maxFrameSize: true,
+  heartbeatMs: true,
+  handshakeTimeoutMs: true,
+  clock: true,
+  logger: true,
+} as const satisfies OptionKeys<DistributorOptions>;
+
+const DISTRIBUTOR_PEER_HINTS = {
+  connection: "a distributor needs no Redis connection: nodes keep the jobs (see the node's 'storage')",
+  prefix: "the key prefix is a node option: 'redisPrefix'",
+  limiter: "use 'limits' (per job name, across nodes) here, or the node option 'limiter'",
+  defaultJobOptions: 'pass options to each enqueue() (or wrap enqueue in a function of yours)',
+} as const;
+
+/** Throws InvalidArgumentError for a key that is not a distributor option (see assertKnownOptions). */
+export function assertDistributorOptions(options: DistributorOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('distributor options must be an object');
+  }
+  assertKnownOptions(options, DISTRIBUTOR_OPTION_KEYS, 'distributor', DISTRIBUTOR_PEER_HINTS);
+}
 
 const LOOPBACK = /^(127\.|::1$|localhost$)/;
 

@@ -35,6 +35,7 @@ import { JobIndex } from './job-index.ts';
 import { NodePings } from './node-pings.ts';
 import { admitNode } from './node-admission.ts';
 import {
+  assertDistributorOptions,
   assertSafeListen,
   DISTRIBUTOR_DEFAULTS,
   type DistributorOptions,
@@ -74,6 +75,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
 
   constructor(options: DistributorOptions = {}) {
     super();
+    assertDistributorOptions(options);
     this.#opts = options;
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger ?? silentLogger;

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../errors.ts';
 import type { BackoffSpec, JobArgs, JobSpec } from '../model/job.ts';
+import { assertKnownOptions, type OptionKeys } from '../model/known-options.ts';
 import { parseDuration, toEpochMs } from '../model/duration.ts';
 import { assertJobName, assertNodeName } from '../model/names.ts';
 import { validateBackoff } from '../scheduling/retry.ts';
@@ -36,9 +37,67 @@ export interface EnqueueOptions {
   timeout?: number | string;
   /** Idempotency key used as the job id: enqueueing an id that is still tracked returns the existing handle. */
   id?: string;
+  /**
+   * Order among waiting jobs: 1 is the highest, up to 2,097,152 (2²¹); jobs of the same
+   * priority keep their enqueue order. Honoured where jobs wait: the distributor's queue
+   * (no node has room) and each node's ready queue (due, no free run slot). A job without
+   * a priority goes before every job with one, as in BullMQ. @default none
+   */
+  priority?: number;
+  /** A `period` or `cron` job runs at most this many times (its last run's feedback is final). */
+  limit?: number;
+  /** A `period` or `cron` job runs no slot after this time (Date or epoch ms; in the future). */
+  endAt?: Date | number;
+  /**
+   * Called with each progress value the job reports (`ctx.progress(value)`), latest first
+   * when several come close together; always before the final feedback. Also the
+   * distributor's `job:progress` event.
+   */
+  onProgress?: (value: ProgressValue, job: { id: string; name: string }) => unknown;
   /** Aborting it cancels the job (as `handle.cancel()`), wherever it is. Never sent to the node. */
   signal?: AbortSignal;
 }
+
+/** What `ctx.progress()` reports: a number, or a small plain object (≤ 4 KiB encoded). */
+export type ProgressValue = number | Record<string, unknown>;
+
+const ENQUEUE_OPTION_KEYS = {
+  after: true,
+  runAt: true,
+  period: true,
+  cron: true,
+  tz: true,
+  node: true,
+  notNode: true,
+  strictNode: true,
+  defer: true,
+  maxAttempt: true,
+  retryMultiplier: true,
+  backoff: true,
+  timeout: true,
+  id: true,
+  priority: true,
+  limit: true,
+  endAt: true,
+  onProgress: true,
+  signal: true,
+} as const satisfies OptionKeys<EnqueueOptions>;
+
+/** BullMQ's and Bee-Queue's names for what job-reactor calls otherwise. */
+const ENQUEUE_PEER_HINTS = {
+  delay: "use 'after' (seconds, or a string like '2s'), or 'runAt' (a Date or epoch ms)",
+  attempts: "use 'maxAttempt' (attempts before the job fails for good)",
+  maxAttempts: "use 'maxAttempt' (attempts before the job fails for good)",
+  retries: "use 'maxAttempt' (attempts in all, so retries + 1)",
+  jobId: "use 'id' (an idempotency key used as the job id)",
+  repeat: "use 'period' (repeat.every) or 'cron' (repeat.pattern), with 'limit' and 'endAt'",
+  every: "use 'period'",
+  pattern: "use 'cron'",
+  delayUntil: "use 'runAt'",
+  removeOnComplete: "a node option here: 'removeDoneJobs' (and 'keep' for how many)",
+  removeOnFail: "a node option here: 'removeFailedJobs' (and 'keep' for how many)",
+  lifo: 'not supported: jobs of one priority run in enqueue order (use priority)',
+} as const;
 
 /** Routing facts the distributor needs and the node does not. */
 export interface Routing {
@@ -88,6 +147,7 @@ export function buildJobSpec(input: {
   }
   if (typeof o !== 'object' || o === null)
     throw new InvalidArgumentError('options must be an object');
+  assertKnownOptions(o, ENQUEUE_OPTION_KEYS, 'enqueue', ENQUEUE_PEER_HINTS);
   let id = input.id;
   if (o.id !== undefined) {
     if (typeof o.id !== 'string' || !ID.test(o.id)) {
@@ -122,6 +182,19 @@ export function buildJobSpec(input: {
   if (o.retryMultiplier !== undefined) spec.retryMultiplier = o.retryMultiplier;
   if (o.backoff !== undefined) spec.backoff = validateBackoff(o.backoff);
   if (o.timeout !== undefined) spec.timeout = parseDuration(o.timeout, 'timeout');
+  if (o.priority !== undefined) spec.priority = o.priority;
+  if (o.limit !== undefined) spec.limit = o.limit;
+  if (o.endAt !== undefined) {
+    spec.endAt = toEpochMs(o.endAt, 'endAt');
+    if (spec.endAt <= now) {
+      throw new InvalidArgumentError(
+        `endAt must be in the future (got ${new Date(spec.endAt).toISOString()})`,
+      );
+    }
+  }
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') {
+    throw new InvalidArgumentError('onProgress must be a function');
+  }
   const problem = jobSettingsProblem(spec);
   if (problem !== undefined) throw new InvalidArgumentError(problem.message);
   if (o.defer !== undefined) {

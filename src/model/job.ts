@@ -73,6 +73,12 @@ export interface JobSpec {
   timeout?: number;
   /** Run on the worker-thread pool. */
   defer?: boolean;
+  /** Order among waiting jobs, 1 the highest; none goes first (see EnqueueOptions.priority). */
+  priority?: number;
+  /** A recurring job's most runs. */
+  limit?: number;
+  /** A recurring job runs no slot after this time, epoch ms. */
+  endAt?: number;
   /** 1 for the first dispatch; more when the distributor re-dispatched it after a node loss. */
   delivery: number;
   /**
@@ -116,6 +122,8 @@ export interface JobRecord extends Omit<JobSpec, 'runs'> {
   failedAt?: number;
   lastError?: ErrorInfo;
   updatedAt: number;
+  /** The last value the job reported with `ctx.progress()`, kept with a finished job. */
+  progress?: unknown;
 }
 
 export const FeedbackOutcome = {
@@ -157,7 +165,7 @@ export interface Feedback {
  * into the next run (JobReactor's W22); so does a distributor that keeps them to resume a
  * periodic job elsewhere.
  */
-export const ATTEMPT_ARG_KEYS = ['jobItself', 'error', 'errbackError'] as const;
+export const ATTEMPT_ARG_KEYS = ['jobItself', 'error', 'errbackError', 'returnValue'] as const;
 
 /**
  * `args` without the keys the runner writes (`ATTEMPT_ARG_KEYS`): a shallow copy, or `args`

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../errors.ts';
 import type { Clock } from '../model/clock.ts';
+import { assertKnownOptions, type OptionKeys } from '../model/known-options.ts';
 import type { Logger } from '../model/logger.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
 import type { JobRegistry } from './definitions/job-registry.ts';
@@ -124,6 +125,60 @@ export const NODE_DEFAULTS = {
   prefetch: 2000,
   prefetchBytes: 4 * 1024 * 1024,
 } as const;
+
+const NODE_OPTION_KEYS = {
+  name: true,
+  distributors: true,
+  storage: true,
+  redisPrefix: true,
+  jobDirectory: true,
+  registry: true,
+  concurrency: true,
+  prefetch: true,
+  prefetchBytes: true,
+  threads: true,
+  secret: true,
+  maxAttempt: true,
+  retryMultiplier: true,
+  mergeJobItselfToArgs: true,
+  removeDoneJobs: true,
+  removeCancelledJobs: true,
+  removeFailedJobs: true,
+  retryJobsAtStart: true,
+  leaseTtlMs: true,
+  maxDeliveries: true,
+  maxFrameSize: true,
+  heartbeatMs: true,
+  linkLeaseMs: true,
+  handshakeTimeoutMs: true,
+  blockWarnMs: true,
+  maxPendingFeedbacks: true,
+  clock: true,
+  logger: true,
+} as const satisfies OptionKeys<NodeOptions>;
+
+/** What BullMQ's and Bee-Queue's workers call otherwise. */
+const NODE_PEER_HINTS = {
+  connection: "use 'storage' (a redis:// URL or a JobStorage)",
+  prefix: "use 'redisPrefix'",
+  attempts: "use 'maxAttempt'",
+  maxAttempts: "use 'maxAttempt'",
+  lockDuration: "use 'leaseTtlMs' (durable nodes) or the distributor's heartbeat (memory nodes)",
+  stalledInterval: "use 'leaseTtlMs': a lost node's jobs are taken over after it",
+  maxStalledCount: "use 'maxDeliveries'",
+  removeOnComplete: "use 'removeDoneJobs'",
+  removeOnFail: "use 'removeFailedJobs'",
+  autorun: 'a node runs once started (startNode); stop it with stop()',
+  redis: "use 'storage' (a redis:// URL)",
+} as const;
+
+/** Throws InvalidArgumentError for a key that is not a node option (see assertKnownOptions). */
+export function assertNodeOptions(options: NodeOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('node options must be an object');
+  }
+  assertKnownOptions(options, NODE_OPTION_KEYS, 'node', NODE_PEER_HINTS);
+}
 
 /** `'host:port'` (IPv6 in brackets) or `{ host, port }` → `{ host, port }`; bad input throws InvalidArgumentError. */
 export function parseAddress(a: DistributorAddress): { host: string; port: number } {

@@ -54,7 +54,7 @@ import { resumeStoredJobs } from './lifecycle/resume-jobs.ts';
 import { StatusAnnouncer } from './links/status-announcer.ts';
 import { StorageSync, asStorageError } from './lifecycle/storage-sync.ts';
 import type { NodeEvents } from './node-events.ts';
-import { NODE_DEFAULTS, type NodeOptions } from './node-options.ts';
+import { assertNodeOptions, NODE_DEFAULTS, type NodeOptions } from './node-options.ts';
 
 /** How long a job waits before trying again when the storage failed to load or mark it. */
 const STORAGE_RETRY_MS = 1000;
@@ -128,6 +128,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
 
   constructor(options: NodeOptions) {
     super();
+    assertNodeOptions(options);
     assertNodeName(options.name);
     this.name = options.name;
     this.#opts = options;

@@ -182,6 +182,9 @@ function jobSpec(v: Obj, where: string): void {
   if (v.runs !== undefined) count(v, 'runs', where);
   if (v.attempt !== undefined) count(v, 'attempt', where);
   if (v.nonce !== undefined) nonEmpty(v, 'nonce', where);
+  if (v.priority !== undefined) count(v, 'priority', where);
+  if (v.limit !== undefined) count(v, 'limit', where);
+  if (v.endAt !== undefined) finite(v, 'endAt', where);
 }
 
 function backoff(v: unknown, where: string): void {

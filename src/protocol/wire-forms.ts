@@ -31,6 +31,9 @@ export const JOB_OPTION_KEYS = [
   'runs',
   'attempt',
   'nonce',
+  'priority',
+  'limit',
+  'endAt',
 ] as const satisfies readonly (keyof JobSpec)[];
 
 export const OUTCOME_CODES: readonly FeedbackOutcome[] = ['success', 'error', 'cancelled'];

@@ -2,6 +2,9 @@ import type { JobSpec } from '../model/job.ts';
 import { MAX_DURATION_MS, MIN_PERIOD_MS } from '../model/duration.ts';
 import { validateCron, validateTimeZone } from './recurrence.ts';
 
+/** Highest `priority` number (the lowest priority): BullMQ's bound, 2²¹. */
+export const MAX_PRIORITY = 2 ** 21;
+
 /**
  * Most attempts a job may have. Each failed attempt costs a run and a retry; a job that
  * may fail 10¹⁵ times with no delay is an endless loop, not a retry policy. 10,000 is far
@@ -27,6 +30,9 @@ export type JobSettings = Pick<
   | 'retryMultiplier'
   | 'backoff'
   | 'timeout'
+  | 'priority'
+  | 'limit'
+  | 'endAt'
 >;
 
 /** What is wrong with a job's settings: the field, and a message that names it. */
@@ -50,7 +56,9 @@ export interface SettingsProblem {
  * - `maxAttempt`: a whole number 1 … MAX_ATTEMPT_LIMIT;
  * - `retryMultiplier`: seconds, 0 … MAX_RETRY_MULTIPLIER;
  * - `backoff`: `delay` and `maxDelay` 0 … MAX_DURATION_MS ms, `jitter` 0 … 1;
- * - `timeout`: 1 ms … MAX_DURATION_MS.
+ * - `timeout`: 1 ms … MAX_DURATION_MS;
+ * - `priority`: a whole number 1 … MAX_PRIORITY;
+ * - `limit` (a whole number ≥ 1) and `endAt` (epoch ms): only with `period` or `cron`.
  *
  * Returns the first problem found, or undefined. Never throws. Cheap for a one-shot job (a
  * few comparisons); cron expressions are parsed.
@@ -108,6 +116,29 @@ export function jobSettingsProblem(s: JobSettings): SettingsProblem | undefined 
   if (s.backoff !== undefined) {
     const b = backoffProblem(s.backoff);
     if (b !== undefined) return b;
+  }
+  if (s.priority !== undefined) {
+    const p = s.priority as unknown;
+    if (!isNumberIn(p, 1, MAX_PRIORITY) || !Number.isInteger(p)) {
+      return problem(
+        'priority',
+        `priority must be a whole number from 1 (highest) to ${MAX_PRIORITY} (got ${show(p)})`,
+      );
+    }
+  }
+  if (s.limit !== undefined || s.endAt !== undefined) {
+    const field = s.limit !== undefined ? 'limit' : 'endAt';
+    if (s.period === undefined && s.cron === undefined) {
+      return problem(field, `${field} only applies to period and cron jobs`);
+    }
+    const l = s.limit as unknown;
+    if (l !== undefined && (!isNumberIn(l, 1, Number.MAX_SAFE_INTEGER) || !Number.isInteger(l))) {
+      return problem('limit', `limit must be a whole number of runs ≥ 1 (got ${show(l)})`);
+    }
+    if (s.endAt !== undefined) {
+      const e = epochProblem(s.endAt, 'endAt');
+      if (e !== undefined) return e;
+    }
   }
   if (s.timeout !== undefined) {
     const t = s.timeout as unknown;

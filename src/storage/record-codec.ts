@@ -8,7 +8,8 @@
  *
  *   [format, name, args, distributor, enqueuedAt, runAt, delivery, status, attempt, dueAt,
  *    runs, updatedAt, startedAt?, lastError?, failedAt?, period?, cron?, tz?, maxAttempt?,
- *    retryMultiplier?, backoff?, timeout?, defer?, pinned?, crashes?, crashedOn?, nonce?]
+ *    retryMultiplier?, backoff?, timeout?, defer?, pinned?, crashes?, crashedOn?, nonce?,
+ *    priority?, limit?, endAt?, progress?]
  *
  * - `format` 2: the times after `enqueuedAt` are stored relative to it (a few bytes each
  *   instead of a 9-byte float); used when every time is a safe integer, so the sums are
@@ -128,6 +129,10 @@ export function encodeRecord(job: JobRecord, table?: StringTable): Buffer {
     job.crashes,
     job.crashedOn,
     job.nonce,
+    job.priority,
+    job.limit,
+    job.endAt,
+    job.progress,
   ];
   while (tuple.length > 0 && tuple[tuple.length - 1] === undefined) tuple.pop();
   for (let i = 0; i < tuple.length; i++) if (tuple[i] === undefined) tuple[i] = null;
@@ -258,6 +263,10 @@ export function decodeRecord(
   if (!f.absent(24)) job.crashes = f.num(24, 'crashes');
   if (!f.absent(25)) job.crashedOn = f.strs(25, 'crashedOn');
   if (!f.absent(26)) job.nonce = f.str(26, 'nonce');
+  if (!f.absent(27)) job.priority = f.num(27, 'priority');
+  if (!f.absent(28)) job.limit = f.num(28, 'limit');
+  if (!f.absent(29)) job.endAt = f.num(29, 'endAt');
+  if (!f.absent(30)) job.progress = f.value(30);
   return job;
 }
 
@@ -382,6 +391,10 @@ class Fields {
     const v = this.#t[i];
     if (typeof v !== 'boolean') throw this.#bad(name);
     return v;
+  }
+  /** Any value (a progress report: a number or a plain object). */
+  value(i: number): unknown {
+    return this.#t[i];
   }
   obj(i: number, name: string): Record<string, unknown> {
     const v = this.#t[i];

@@ -67,7 +67,8 @@ export interface BlockWatch {
 /**
  * Runs one attempt of a job's chain: the job, then its callbacks in definition order,
  * all with one args object (a structured clone of `record.args`; `record` is never
- * mutated). A step may mutate args or return a plain object, which is merged into them.
+ * mutated). A step may mutate args or return a plain object, which is merged into them;
+ * any other returned value is kept as `args.returnValue` (see takeReturned).
  *
  * - A throw or rejection anywhere (other than CancelJob) runs the errbacks in order with
  *   the same args plus `args.error`; an errback that throws sets `args.errbackError` and
@@ -252,7 +253,7 @@ function runSteps(
       return continueSteps(phase, steps, args, ctx, i, returned, watch);
     }
     if (phase.stopped) break;
-    if (isPlainObject(returned) && returned !== args) merge(args, returned);
+    takeReturned(args, returned);
   }
   return DONE;
 }
@@ -273,8 +274,22 @@ async function continueSteps(
     return { type: 'threw', thrown };
   }
   if (phase.stopped) return DONE;
-  if (isPlainObject(returned) && returned !== args) merge(args, returned);
+  takeReturned(args, returned);
   return runSteps(phase, steps, args, ctx, at + 1, watch);
+}
+
+/**
+ * What a step returned goes into args: a plain object is merged into them; any other value
+ * (a string, number, boolean, array, null, a Date) becomes `args.returnValue`, so it
+ * reaches the callbacks and the application instead of being dropped. `undefined`,
+ * functions and symbols (nothing to send) and the args object itself change nothing.
+ */
+function takeReturned(args: JobArgs, returned: unknown): void {
+  if (returned === undefined || returned === args) return;
+  if (isPlainObject(returned)) merge(args, returned);
+  else if (typeof returned !== 'function' && typeof returned !== 'symbol') {
+    args.returnValue = returned;
+  }
 }
 
 function checkBlocked(watch: BlockWatch, record: JobRecord, t0: number): void {

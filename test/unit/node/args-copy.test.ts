@@ -15,8 +15,8 @@ import {
 const withProtoKey = (): JobArgs => JSON.parse('{"__proto__": {"polluted": true}, "ok": 1}');
 
 describe('args copy - stripAttemptKeys', () => {
-  it('args copy - the keys the runner writes are jobItself, error and errbackError', () => {
-    expect([...ATTEMPT_ARG_KEYS]).toEqual(['jobItself', 'error', 'errbackError']);
+  it('args copy - the keys the runner writes are jobItself, error, errbackError and returnValue', () => {
+    expect([...ATTEMPT_ARG_KEYS]).toEqual(['jobItself', 'error', 'errbackError', 'returnValue']);
   });
 
   it('args copy - stripAttemptKeys returns args itself when it has none of them', () => {

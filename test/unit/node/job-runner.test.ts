@@ -64,15 +64,18 @@ describe('job runner - chain', () => {
             seen.push({ ...args });
             return 'not an object';
           },
-          () => [1, 2, 3],
-          () => new Date(0),
-          () => null,
+          (args) => {
+            seen.push({ ...args });
+            return [1, 2, 3];
+          },
+          () => undefined,
         ],
       },
     );
     const outcome = await runAttempt(def, makeRecord(), base);
     expect(seen[0]).toMatchObject({ n: 1, fromJob: 'mutated', returnedByJob: 1 });
     expect(seen[1]).toMatchObject({ n: 2, returnedByCb: [1, 2] });
+    expect(seen[2]).toMatchObject({ returnValue: 'not an object' });
     expect(outcome).toEqual({
       kind: 'success',
       args: {
@@ -81,8 +84,30 @@ describe('job runner - chain', () => {
         fromJob: 'mutated',
         returnedByJob: 1,
         returnedByCb: [1, 2],
+        // The last value other than a plain object (undefined changes nothing).
+        returnValue: [1, 2, 3],
       },
     });
+  });
+
+  it('job runner - a returned value that is not a plain object becomes args.returnValue', async () => {
+    for (const value of ['s', 42, false, null, [1], new Date(0), 0n]) {
+      const outcome = await runAttempt(
+        makeDef(async () => value),
+        makeRecord(),
+        base,
+      );
+      expect(outcome.args.returnValue).toEqual(value);
+    }
+    // Nothing to send: functions and symbols change nothing.
+    for (const value of [() => 1, Symbol('x')]) {
+      const outcome = await runAttempt(
+        makeDef(() => value),
+        makeRecord(),
+        base,
+      );
+      expect('returnValue' in outcome.args).toBe(false);
+    }
   });
 
   it('job runner - every step gets the same args object and a context', async () => {
