@@ -82,7 +82,8 @@ const DISTRIBUTOR_OPTION_KEYS = {
 } as const satisfies OptionKeys<DistributorOptions>;
 
 const DISTRIBUTOR_PEER_HINTS = {
-  connection: "a distributor needs no Redis connection: nodes keep the jobs (see the node's 'storage')",
+  connection:
+    "a distributor needs no Redis connection: nodes keep the jobs (see the node's 'storage')",
   prefix: "the key prefix is a node option: 'redisPrefix'",
   limiter: "use 'limits' (per job name, across nodes) here, or the node option 'limiter'",
   defaultJobOptions: 'pass options to each enqueue() (or wrap enqueue in a function of yours)',
