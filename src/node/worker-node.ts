@@ -48,6 +48,7 @@ import { NodeOwnership, type OwnershipHost } from './ownership/node-ownership.ts
 import { LifecycleRulesCache } from './lifecycle/lifecycle-rules.ts';
 import { createDistributorLinks } from './links/node-links.ts';
 import { RunSlots } from './lifecycle/run-slots.ts';
+import type { ReadyEntry } from './lifecycle/ready-queue.ts';
 import { OwedCredits } from './links/owed-credits.ts';
 import { LinkOwnership } from './ownership/link-ownership.ts';
 import { resumeStoredJobs } from './lifecycle/resume-jobs.ts';
@@ -101,6 +102,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly #mergeJobItself: boolean;
   readonly #links: DistributorLink[];
   readonly #timers: TimerQueue<string>;
+  /** Priorities of the jobs on a timer that have one (the ready queue orders by it). */
+  readonly #timerPriority = new Map<string, number>();
   /** Due jobs, the run slots and who may start (see RunSlots). */
   readonly #slots: RunSlots;
   readonly #running = new Map<string, Running>();
@@ -189,7 +192,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     });
     this.#timers = new TimerQueue<string>({
       clock: this.#clock,
-      onDue: (id) => this.#slots.push({ id }),
+      onDue: (id) => this.#slots.push(this.#dueEntry(id)),
       onError: (err) => this.#log.error({ err }, 'timer callback failed'),
     });
     const prefetch = options.prefetch ?? NODE_DEFAULTS.prefetch;
@@ -553,7 +556,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   /** The distributor sent job `id` elsewhere: it leaves this node without running here. */
   #drop(id: string): void {
     this.#slots.remove(id);
-    this.#timers.remove(id);
+    this.#unschedule(id);
     this.#giveCredit(id);
     if (this.#running.has(id)) this.#disowned.add(id);
     else void this.#storage.remove(id).catch((err: unknown) => this.#storageSync.failed(err, id));
@@ -565,7 +568,22 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       this.#slots.push({ id: record.id, record });
     } else {
       this.#timers.add(record.id, record.dueAt);
+      if (record.priority !== undefined) this.#timerPriority.set(record.id, record.priority);
     }
+  }
+
+  /** A timer fired for job `id`: its ready entry, with its priority (the record is loaded at start). */
+  #dueEntry(id: string): ReadyEntry {
+    const priority = this.#timerPriority.get(id);
+    if (priority === undefined) return { id };
+    this.#timerPriority.delete(id);
+    return { id, priority };
+  }
+
+  /** Job `id` leaves the timers; returns whether it was there. */
+  #unschedule(id: string): boolean {
+    this.#timerPriority.delete(id);
+    return this.#timers.remove(id);
   }
 
   // ---- running ---------------------------------------------------------------------
@@ -771,7 +789,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       return true;
     }
     const inReady = this.#slots.remove(id) ?? this.#ownership.remove(id);
-    const inTimer = this.#timers.remove(id);
+    const inTimer = this.#unschedule(id);
     if (!inReady && !inTimer) return false;
     const record =
       (inReady ? inReady.record : undefined) ??
@@ -808,13 +826,14 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
           this.#registry.get(record.name)?.options,
         ),
       forget: (id) => {
-        this.#timers.remove(id);
+        this.#unschedule(id);
         this.#slots.remove(id);
         this.#giveCredit(id);
         this.#running.get(id)?.controller.abort(new Interrupted('job no longer in storage'));
       },
       forgetAll: () => {
         this.#timers.clear();
+        this.#timerPriority.clear();
         this.#slots.clear();
       },
       saving: (id) => this.#saving.has(id),

@@ -80,6 +80,9 @@ export function newRecord(
   if (spec.crashes !== undefined) r.crashes = spec.crashes;
   if (spec.crashedOn !== undefined) r.crashedOn = spec.crashedOn;
   if (spec.nonce !== undefined) r.nonce = spec.nonce;
+  if (spec.priority !== undefined) r.priority = spec.priority;
+  if (spec.limit !== undefined) r.limit = spec.limit;
+  if (spec.endAt !== undefined) r.endAt = spec.endAt;
   return r;
 }
 

@@ -6,6 +6,8 @@ export interface ReadyEntry {
   record?: JobRecord;
   /** The record is already stored marked as started (see WorkerNode #receive). */
   marked?: boolean;
+  /** The job's priority when the record is not at hand (a timer fired for it). */
+  priority?: number;
 }
 
 /** One distributor's due jobs, first in first out; removal leaves a hole that `take` skips. */
@@ -51,19 +53,66 @@ class Lane {
   }
 }
 
+/** One priority's lanes, taking turns (see ReadyQueue). */
+class Level {
+  readonly lanes = new Map<string, Lane>();
+  /** Lanes with entries, in turn order; `turn` is the next to give one. */
+  rotation: Lane[] = [];
+  turn = 0;
+
+  push(entry: ReadyEntry): Lane {
+    const key = entry.record?.distributor ?? '';
+    let lane = this.lanes.get(key);
+    if (lane === undefined) {
+      lane = new Lane(key);
+      this.lanes.set(key, lane);
+    }
+    if (!lane.inRotation) {
+      lane.inRotation = true;
+      this.rotation.push(lane);
+    }
+    lane.push(entry);
+    return lane;
+  }
+
+  take(live: (entry: ReadyEntry) => boolean): ReadyEntry | undefined {
+    while (this.rotation.length > 0) {
+      if (this.turn >= this.rotation.length) this.turn = 0;
+      const lane = this.rotation[this.turn]!;
+      const entry = lane.take(live);
+      // Nothing live was left: whatever the count said, the lane is empty.
+      if (entry === undefined) lane.size = 0;
+      if (lane.size === 0) {
+        // Out of the rotation (and forgotten: its holes go with it); the next lane moves
+        // into this turn.
+        lane.inRotation = false;
+        this.rotation.splice(this.turn, 1);
+        if (this.lanes.get(lane.key) === lane) this.lanes.delete(lane.key);
+      } else {
+        this.turn++;
+      }
+      if (entry !== undefined) return entry;
+    }
+    return undefined;
+  }
+}
+
+/** A job's place in line: none (0) before priority 1, 1 before 2. */
+const levelOf = (entry: ReadyEntry): number => entry.priority ?? entry.record?.priority ?? 0;
+
 /**
- * Jobs that are due and wait for a free slot. Fair across distributors: each has its own
- * first-in-first-out lane (by the record's distributor; jobs loaded by id share one), and
- * the lanes take turns, so a distributor that fills its prefetch window first does not
- * make another one's jobs wait behind all of it. With one distributor it is a plain FIFO.
- * O(1) push, take, has and remove (removal leaves a hole that `take` skips), because a
- * million deferred jobs can fall due together.
+ * Jobs that are due and wait for a free slot. By priority first (jobs without one, then
+ * 1, 2, …); within a priority, fair across distributors: each has its own first-in-
+ * first-out lane (by the record's distributor; jobs loaded by id share one), and the lanes
+ * take turns, so a distributor that fills its prefetch window first does not make another
+ * one's jobs wait behind all of it. With one distributor and no priorities it is a plain
+ * FIFO. O(1) push, take, has and remove (removal leaves a hole that `take` skips), because
+ * a million deferred jobs can fall due together.
  */
 export class ReadyQueue {
-  readonly #lanes = new Map<string, Lane>();
-  /** Lanes with entries, in turn order; `#turn` is the next to give one. */
-  #rotation: Lane[] = [];
-  #turn = 0;
+  /** One set of lanes per priority in use; `#order` lists the priorities, ascending. */
+  readonly #levels = new Map<number, Level>();
+  #order: number[] = [];
   /** Every queued entry by id, with its lane. */
   readonly #ids = new Map<string, { entry: ReadyEntry; lane: Lane }>();
 
@@ -74,18 +123,15 @@ export class ReadyQueue {
   push(entry: ReadyEntry): void {
     // Queued twice: the newer entry replaces the older (which becomes a hole).
     if (this.#ids.has(entry.id)) this.remove(entry.id);
-    const key = entry.record?.distributor ?? '';
-    let lane = this.#lanes.get(key);
-    if (lane === undefined) {
-      lane = new Lane(key);
-      this.#lanes.set(key, lane);
+    const priority = levelOf(entry);
+    let level = this.#levels.get(priority);
+    if (level === undefined) {
+      level = new Level();
+      this.#levels.set(priority, level);
+      this.#order.push(priority);
+      if (this.#order.length > 1) this.#order.sort((a, b) => a - b);
     }
-    if (!lane.inRotation) {
-      lane.inRotation = true;
-      this.#rotation.push(lane);
-    }
-    lane.push(entry);
-    this.#ids.set(entry.id, { entry, lane });
+    this.#ids.set(entry.id, { entry, lane: level.push(entry) });
   }
 
   has(id: string): boolean {
@@ -93,23 +139,17 @@ export class ReadyQueue {
   }
 
   take(): ReadyEntry | undefined {
-    while (this.#rotation.length > 0) {
-      if (this.#turn >= this.#rotation.length) this.#turn = 0;
-      const lane = this.#rotation[this.#turn]!;
-      const entry = lane.take(this.#live);
-      if (entry !== undefined) this.#ids.delete(entry.id);
-      // Nothing live was left: whatever the count said, the lane is empty.
-      else lane.size = 0;
-      if (lane.size === 0) {
-        // Out of the rotation (and forgotten: its holes go with it); the next lane moves
-        // into this turn.
-        lane.inRotation = false;
-        this.#rotation.splice(this.#turn, 1);
-        if (this.#lanes.get(lane.key) === lane) this.#lanes.delete(lane.key);
-      } else {
-        this.#turn++;
+    while (this.#order.length > 0) {
+      const priority = this.#order[0]!;
+      const level = this.#levels.get(priority)!;
+      const entry = level.take(this.#live);
+      if (entry !== undefined) {
+        this.#ids.delete(entry.id);
+        return entry;
       }
-      if (entry !== undefined) return entry;
+      // This priority has nothing live left: the next one's turn.
+      this.#levels.delete(priority);
+      this.#order.shift();
     }
     return undefined;
   }
@@ -130,9 +170,8 @@ export class ReadyQueue {
   }
 
   clear(): void {
-    this.#lanes.clear();
-    this.#rotation = [];
-    this.#turn = 0;
+    this.#levels.clear();
+    this.#order = [];
     this.#ids.clear();
   }
 

@@ -83,3 +83,57 @@ describe('ready queue', () => {
     expect(q.take()).toBeUndefined();
   });
 });
+
+describe('ready queue - priorities', () => {
+  const prioritized = (id: string, priority: number | undefined, distributor = 'A'): ReadyEntry =>
+    priority === undefined
+      ? { id, record: { id, distributor } as JobRecord }
+      : { id, record: { id, distributor, priority } as JobRecord };
+
+  it('ready queue - higher priority first (none, then 1, 2, 3), FIFO within one', () => {
+    const q = new ReadyQueue();
+    const order = [3, 1, 2, 2, 1, 3, 1, undefined, 2, 3];
+    order.forEach((p, i) => q.push(prioritized(`${p ?? 0}-${i}`, p)));
+    expect(drain(q)).toEqual([
+      '0-7',
+      '1-1',
+      '1-4',
+      '1-6',
+      '2-2',
+      '2-3',
+      '2-8',
+      '3-0',
+      '3-5',
+      '3-9',
+    ]);
+  });
+
+  it('ready queue - a timer entry carries its priority without a record', () => {
+    const q = new ReadyQueue();
+    q.push(prioritized('low', 9));
+    q.push({ id: 'timer', priority: 1 });
+    expect(drain(q)).toEqual(['timer', 'low']);
+  });
+
+  it('ready queue - distributors take turns within a priority, never across one', () => {
+    const q = new ReadyQueue();
+    q.push(prioritized('a-low', 2, 'A'));
+    q.push(prioritized('a1', 1, 'A'));
+    q.push(prioritized('a2', 1, 'A'));
+    q.push(prioritized('b1', 1, 'B'));
+    q.push(prioritized('b-low', 2, 'B'));
+    expect(drain(q)).toEqual(['a1', 'b1', 'a2', 'a-low', 'b-low']);
+  });
+
+  it('ready queue - removing the last of a priority, then pushing it again', () => {
+    const q = new ReadyQueue();
+    q.push(prioritized('x', 1));
+    q.push(prioritized('y', 2));
+    q.remove('x');
+    expect(q.take()?.id).toBe('y');
+    q.push(prioritized('z', 1));
+    q.push(prioritized('w', 2));
+    expect(drain(q)).toEqual(['z', 'w']);
+    expect(q.size).toBe(0);
+  });
+});

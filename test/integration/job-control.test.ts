@@ -1,0 +1,115 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  JobRegistry,
+  startDistributor,
+  startNode,
+  type Distributor,
+  type WorkerNode,
+} from '../../src/index.ts';
+import { waitUntil } from '../helpers/wait.ts';
+
+const open: { close?: () => Promise<void>; stop?: () => Promise<void> }[] = [];
+afterEach(async () => {
+  for (const o of open.splice(0).reverse()) await (o.stop?.() ?? o.close?.());
+});
+
+async function setup(
+  registry: JobRegistry,
+  nodeOptions: Partial<Parameters<typeof startNode>[0]> = {},
+  distributorOptions: Parameters<typeof startDistributor>[0] = {},
+): Promise<{ d: Distributor; node: WorkerNode }> {
+  const d = await startDistributor({ port: 0, ...distributorOptions });
+  open.push(d);
+  const node = await startNode({
+    name: 'n1',
+    distributors: [`127.0.0.1:${d.address.port}`],
+    registry,
+    concurrency: 1,
+    ...nodeOptions,
+  });
+  open.push(node);
+  await waitUntil(() => d.nodes().length === 1, 5000, 'the node to connect');
+  return { d, node };
+}
+
+/** A job that waits until `release()`; jobs behind it wait in a ready queue. */
+function blocker(reg: JobRegistry, started: string[]) {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  reg.define('block', async () => {
+    started.push('block');
+    await gate;
+  });
+  reg.define('tagged', (args: { tag: string }) => {
+    started.push(args.tag);
+  });
+  return () => release();
+}
+
+/** 18 jobs of priorities 1-3, enqueued in a shuffled order (6 of each). */
+const PRIORITIES = [3, 1, 2, 2, 3, 1, 1, 3, 2, 3, 2, 1, 2, 1, 3, 1, 3, 2];
+
+describe('job control - through the public API over real TCP', () => {
+  it('return values: a job that returns a string, number or array gets it to the application', async () => {
+    const reg = new JobRegistry();
+    reg.define('str', () => 'done');
+    reg.define('num', async () => 42);
+    reg.define('list', () => [1, 2]);
+    reg.define('obj', () => ({ merged: true }));
+    const { d } = await setup(reg);
+    const seen: unknown[] = [];
+    const str = d.enqueue('str', {}, {}, (args) => seen.push(args.returnValue));
+    expect((await str.result).returnValue).toBe('done');
+    expect((await d.enqueue('num').result).returnValue).toBe(42);
+    expect((await d.enqueue('list').result).returnValue).toEqual([1, 2]);
+    const obj = await d.enqueue('obj').result;
+    expect(obj).toEqual({ merged: true });
+    expect(seen).toEqual(['done']);
+  });
+
+  it('priorities: one node at concurrency 1, 18 jobs waiting on it start 1…1, 2…2, 3…3', async () => {
+    const reg = new JobRegistry();
+    const started: string[] = [];
+    const release = blocker(reg, started);
+    const { d } = await setup(reg);
+    const first = d.enqueue('block');
+    await waitUntil(() => started.length === 1, 5000, 'the blocker to start');
+    const handles = PRIORITIES.map((priority, i) =>
+      d.enqueue('tagged', { tag: `${priority}:${i}` }, { priority }),
+    );
+    await Promise.all(handles.map((h) => h.accepted)); // all prefetched on the node
+    release();
+    await Promise.all([first.result, ...handles.map((h) => h.result)]);
+    const priorities = started.slice(1).map((t) => Number(t.split(':')[0]));
+    expect(priorities).toEqual([...PRIORITIES].sort((a, b) => a - b));
+    // Ties keep their enqueue order.
+    const ofOne = started.filter((t) => t.startsWith('1:')).map((t) => Number(t.split(':')[1]));
+    expect(ofOne).toEqual([...ofOne].sort((a, b) => a - b));
+  });
+
+  it("priorities: jobs waiting in the distributor's queue (no prefetch) leave in priority order", async () => {
+    const reg = new JobRegistry();
+    const started: string[] = [];
+    const release = blocker(reg, started);
+    const { d } = await setup(reg, { prefetch: 0 });
+    const first = d.enqueue('block');
+    await waitUntil(() => started.length === 1, 5000, 'the blocker to start');
+    const handles = PRIORITIES.map((priority, i) =>
+      d.enqueue('tagged', { tag: `${priority}:${i}` }, { priority }),
+    );
+    expect(d.stats().waiting).toBe(18);
+    release();
+    await Promise.all([first.result, ...handles.map((h) => h.result)]);
+    const priorities = started.slice(1).map((t) => Number(t.split(':')[0]));
+    expect(priorities).toEqual([...PRIORITIES].sort((a, b) => a - b));
+  });
+
+  it('priorities: bad values are typed errors at enqueue', async () => {
+    const reg = new JobRegistry();
+    reg.define('j', () => undefined);
+    const { d } = await setup(reg);
+    for (const priority of [0, -1, 1.5, 2 ** 21 + 1, '1', Number.NaN]) {
+      expect(() => d.enqueue('j', {}, { priority } as never)).toThrow(/priority must be/);
+    }
+  });
+});
