@@ -20,6 +20,8 @@ export interface FeedbackInfo {
   attempt: number;
   /** False for the runs of a periodic job that will run again. */
   final: boolean;
+  /** A period or cron job's runs so far (with `final`: its last run, `limit` or `endAt` reached). */
+  runs?: number;
 }
 
 export type SuccessFeedback<A extends JobArgs = JobArgs> = (
@@ -358,6 +360,7 @@ function deliverFeedback(job: TrackedJob, fb: Feedback, call: SafeCall): void {
     attempt: fb.attempt,
     final: fb.final,
   };
+  if (fb.runs !== undefined) info.runs = fb.runs;
   // JobReactor's rule: a job that cancels itself reports success, unless an errback did it.
   if (fb.outcome === 'success' || (fb.outcome === 'cancelled' && !fb.inErrback && !fb.byApp)) {
     call(fb.jobId, () => job.onSuccess?.(fb.args, info));

@@ -113,3 +113,54 @@ describe('job control - through the public API over real TCP', () => {
     }
   });
 });
+
+describe('job control - repeat limits', () => {
+  it('limit: a period job runs that many times; its last success is final and says so', async () => {
+    const reg = new JobRegistry();
+    let runs = 0;
+    reg.define('tick', () => ({ count: ++runs }));
+    const { d } = await setup(reg, { concurrency: 4 });
+    const infos: { final: boolean; runs?: number }[] = [];
+    const h = d.enqueue('tick', {}, { period: '10ms', limit: 3 }, (_args, info) =>
+      infos.push({ final: info.final, ...(info.runs !== undefined ? { runs: info.runs } : {}) }),
+    );
+    const result = await h.result;
+    expect(result.count).toBe(3);
+    expect(infos).toEqual([
+      { final: false, runs: 1 },
+      { final: false, runs: 2 },
+      { final: true, runs: 3 },
+    ]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(runs).toBe(3); // nothing after the last
+  });
+
+  it('endAt: a period job runs no slot after it, and its last run is final', async () => {
+    const reg = new JobRegistry();
+    const slots: number[] = [];
+    reg.define('tick', (_args, ctx) => {
+      slots.push(ctx.runAt.getTime());
+    });
+    const { d } = await setup(reg, { concurrency: 4 });
+    const endAt = Date.now() + 120;
+    const h = d.enqueue('tick', {}, { period: '25ms', endAt });
+    await h.result;
+    expect(slots.length).toBeGreaterThanOrEqual(1);
+    for (const slot of slots) expect(slot).toBeLessThanOrEqual(endAt);
+  });
+
+  it('limit and endAt: bad values are typed errors at enqueue', async () => {
+    const reg = new JobRegistry();
+    reg.define('j', () => undefined);
+    const { d } = await setup(reg);
+    expect(() => d.enqueue('j', {}, { limit: 3 })).toThrow(/limit only applies to period and cron/);
+    expect(() => d.enqueue('j', {}, { period: '1s', limit: 0 })).toThrow(/limit must be a whole/);
+    expect(() => d.enqueue('j', {}, { period: '1s', limit: 1.5 })).toThrow(/limit must be a whole/);
+    expect(() => d.enqueue('j', {}, { period: '1s', endAt: Date.now() - 1000 })).toThrow(
+      /endAt must be in the future/,
+    );
+    expect(() =>
+      d.enqueue('j', {}, { period: '1s', runAt: Date.now() + 60_000, endAt: Date.now() + 1000 }),
+    ).toThrow(/endAt is before the first run/);
+  });
+});

@@ -125,7 +125,7 @@ export function transition(
   const key = isRecurring(record) ? `${base}@${slot}` : base;
   if (outcome.kind === 'success') {
     if (isRecurring(record)) {
-      const next = nextDue(record, slot, now);
+      const next = withinLimits(record, record.runs + 1, nextDue(record, slot, now));
       const r: JobRecord = {
         ...record,
         args: stripAttemptKeys(outcome.args),
@@ -138,11 +138,10 @@ export function transition(
       delete r.lastError;
       const final = next === undefined;
       const feedback = feedbackOf(record, key, 'success', final, outcome.args);
-      if (!final) {
-        // Where the job stands, for a distributor that may have to resume it elsewhere.
-        feedback.next = next;
-        feedback.runs = r.runs;
-      }
+      // Where the job stands, for a distributor that may have to resume it elsewhere; on
+      // the last run (its limit or endAt reached), how many runs it made.
+      if (!final) feedback.next = next;
+      feedback.runs = r.runs;
       return {
         record: r,
         store: final && rules.removeDoneJobs ? 'remove' : 'save',
@@ -177,23 +176,28 @@ export function transition(
     };
   }
   const maxAttempt = record.maxAttempt ?? rules.maxAttempt ?? DEFAULT_MAX_ATTEMPT;
-  const retry = !outcome.unrecoverable && record.attempt < maxAttempt;
+  // A recurring job retries at its next slot; past its endAt there is none, and it fails.
+  const nextSlot = isRecurring(record)
+    ? (withinLimits(record, record.runs, nextDue(record, slot, now) ?? now) ?? null)
+    : undefined;
+  const retry = !outcome.unrecoverable && record.attempt < maxAttempt && nextSlot !== null;
   if (retry) {
     // A retry starts again from the args the attempt began with: nothing of the failed
     // attempt (its error, half-done merges) leaks into the next one.
-    const next = isRecurring(record)
-      ? (nextDue(record, slot, now) ?? now)
-      : now +
-        retryDelay({
-          attempt: record.attempt,
-          retryMultiplier: record.retryMultiplier ?? rules.retryMultiplier,
-          ...(record.backoff
-            ? { backoff: record.backoff }
-            : rules.backoff
-              ? { backoff: rules.backoff }
-              : {}),
-          error: outcome.error,
-        });
+    const next =
+      nextSlot !== undefined
+        ? nextSlot
+        : now +
+          retryDelay({
+            attempt: record.attempt,
+            retryMultiplier: record.retryMultiplier ?? rules.retryMultiplier,
+            ...(record.backoff
+              ? { backoff: record.backoff }
+              : rules.backoff
+                ? { backoff: rules.backoff }
+                : {}),
+            error: outcome.error,
+          });
     return {
       record: {
         ...record,
@@ -224,6 +228,21 @@ export function transition(
     next: undefined,
     feedback,
   };
+}
+
+/**
+ * `next`, the due time of a recurring job's next run, unless its repeat limits end it
+ * there: `runs` (done after this run) reached `limit`, or `next` is past `endAt`.
+ */
+function withinLimits(
+  record: JobRecord,
+  runs: number,
+  next: number | undefined,
+): number | undefined {
+  if (next === undefined) return undefined;
+  if (record.limit !== undefined && runs >= record.limit) return undefined;
+  if (record.endAt !== undefined && next > record.endAt) return undefined;
+  return next;
 }
 
 /**

@@ -178,3 +178,47 @@ describe('job lifecycle (node) - every transition', () => {
     }
   });
 });
+
+describe('job lifecycle (node) - repeat limits', () => {
+  it('in progress → queued while runs < limit; → complete with a final feedback at the limit', () => {
+    const before = transition(
+      started({ period: 1000, limit: 3, runs: 1 }),
+      ok(),
+      T0,
+      T0 + 5,
+      rules,
+    );
+    expect(before.record.status).toBe(JobStatus.Queued);
+    expect(before.feedback).toMatchObject({ final: false, runs: 2, next: T0 + 1000 });
+    const last = transition(started({ period: 1000, limit: 3, runs: 2 }), ok(), T0, T0 + 5, rules);
+    expect(last.record.status).toBe(JobStatus.Complete);
+    expect(last.next).toBeUndefined();
+    expect(last.store).toBe('remove');
+    expect(last.feedback).toMatchObject({ final: true, runs: 3, outcome: 'success' });
+    expect(last.feedback?.next).toBeUndefined();
+  });
+
+  it('in progress → complete when the next slot is past endAt; queued while it is not', () => {
+    const within = transition(started({ period: 1000, endAt: T0 + 1000 }), ok(), T0, T0 + 5, rules);
+    expect(within.record.status).toBe(JobStatus.Queued);
+    expect(within.next).toBe(T0 + 1000);
+    const past = transition(started({ period: 1000, endAt: T0 + 999 }), ok(), T0, T0 + 5, rules);
+    expect(past.record.status).toBe(JobStatus.Complete);
+    expect(past.feedback).toMatchObject({ final: true, runs: 1 });
+  });
+
+  it('in progress → error (retry at the next slot) within endAt; → failed when none is left', () => {
+    const retry = transition(
+      started({ period: 1000, endAt: T0 + 5000 }),
+      fail(),
+      T0,
+      T0 + 5,
+      rules,
+    );
+    expect(retry.record.status).toBe(JobStatus.Error);
+    expect(retry.next).toBe(T0 + 1000);
+    const none = transition(started({ period: 1000, endAt: T0 + 500 }), fail(), T0, T0 + 5, rules);
+    expect(none.record.status).toBe(JobStatus.Failed);
+    expect(none.feedback).toMatchObject({ final: true, outcome: 'error' });
+  });
+});
