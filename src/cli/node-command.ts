@@ -44,6 +44,7 @@ interface NodeFlags {
   maxPendingFeedbacks?: number;
   prefetch?: number;
   prefetchBytes?: number;
+  paused?: boolean;
   logLevel: string;
 }
 
@@ -150,6 +151,12 @@ export function registerNodeCommand(program: Command): void {
         .argParser(positiveInt),
     )
     .addOption(
+      new Option(
+        '--paused',
+        'start paused: start no job until SIGUSR2 (SIGTSTP pauses a running node again)',
+      ).env('JR_PAUSED'),
+    )
+    .addOption(
       new Option('--log-level <level>', 'debug | info | warn | error | silent')
         .env('JR_LOG_LEVEL')
         .default('info'),
@@ -183,6 +190,7 @@ export function registerNodeCommand(program: Command): void {
           ...(flags.maxDeliveries !== undefined ? { maxDeliveries: flags.maxDeliveries } : {}),
           ...(flags.prefetch !== undefined ? { prefetch: flags.prefetch } : {}),
           ...(flags.prefetchBytes !== undefined ? { prefetchBytes: flags.prefetchBytes } : {}),
+          ...(flags.paused === true ? { paused: true } : {}),
           logger: log,
         });
       } catch (err) {
@@ -213,5 +221,12 @@ export function registerNodeCommand(program: Command): void {
       };
       process.on('SIGTERM', () => onSignal('SIGTERM'));
       process.on('SIGINT', () => onSignal('SIGINT'));
+      // Pause and resume without a restart (Sidekiq's TSTP "quiet"; SIGUSR1 is Node's debugger).
+      process.on('SIGTSTP', () => {
+        if (!stopping) void node.pause().catch(() => undefined);
+      });
+      process.on('SIGUSR2', () => {
+        if (!stopping) void node.resume().catch(() => undefined);
+      });
     });
 }

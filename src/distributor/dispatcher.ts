@@ -42,10 +42,31 @@ export class Dispatcher {
   readonly #selector = new NodeSelector();
   readonly #hooks: DispatchHooks;
   #drainScheduled = false;
+  /** Paused (`distributor.pause()`): every job waits in the queue; nothing is sent. */
+  #paused = false;
 
   constructor(maxWaiting: number, hooks: DispatchHooks) {
     this.#waiting = new WaitingQueue(maxWaiting);
     this.#hooks = hooks;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** sending → paused: from now on every job waits here. False when paused already. */
+  pause(): boolean {
+    if (this.#paused) return false;
+    this.#paused = true;
+    return true;
+  }
+
+  /** paused → sending: the waiting jobs go out (priority order). False when not paused. */
+  resume(): boolean {
+    if (!this.#paused) return false;
+    this.#paused = false;
+    this.scheduleDrain(true);
+    return true;
   }
 
   /** Jobs waiting for a node (queued and stranded). */
@@ -174,7 +195,7 @@ export class Dispatcher {
     // Coalesce: many credits arriving in one read cost one pass over the queue.
     queueMicrotask(() => {
       this.#drainScheduled = false;
-      if (!this.#hooks.isOpen()) return;
+      if (!this.#hooks.isOpen() || this.#paused) return;
       const stranded: TrackedJob[] = [];
       this.#waiting.drain((job) => {
         if (job.done) return 'placed';
@@ -195,6 +216,7 @@ export class Dispatcher {
 
   /** Sends the job to a node if one can take it now. */
   #place(job: TrackedJob): 'placed' | 'kept' | 'stranded' | 'failed' {
+    if (this.#paused) return 'kept';
     const instant = isInstant(job.spec, this.#hooks.clock.now());
     const picked = this.#selector.pick(this.sessions, job.spec.name, job.routing, instant);
     if (picked === 'unknown-job' && this.#hooks.unknownJobs === 'fail') {

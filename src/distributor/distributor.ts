@@ -226,6 +226,35 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     return createHandle(tracked, this.#cancelJob);
   }
 
+  /** True between `pause()` and `resume()`. */
+  get paused(): boolean {
+    return this.#dispatch.paused;
+  }
+
+  /**
+   * Sends no job to any node until `resume()`: `enqueue` goes on working, and its jobs
+   * (and any coming back from a lost node) wait here, up to `maxWaiting`. Jobs already on
+   * a node run and report as usual. Resolves once in effect: at once. No-op when paused.
+   */
+  async pause(): Promise<void> {
+    if (this.#state !== 'listening')
+      throw new ClosedError(`cannot pause: distributor is ${this.#state}`);
+    if (!this.#dispatch.pause()) return;
+    this.#log.info({ waiting: this.#dispatch.waiting }, 'distributor paused: sending no job');
+    this.emit('paused');
+    await Promise.resolve();
+  }
+
+  /** Undoes `pause()`: the waiting jobs go out (by priority, then in enqueue order). No-op when not paused. */
+  async resume(): Promise<void> {
+    if (this.#state !== 'listening')
+      throw new ClosedError(`cannot resume: distributor is ${this.#state}`);
+    if (!this.#dispatch.resume()) return;
+    this.#log.info({ waiting: this.#dispatch.waiting }, 'distributor resumed');
+    this.emit('resumed');
+    await Promise.resolve();
+  }
+
   /** The connected nodes. */
   nodes(): NodeInfo[] {
     return this.#dispatch.sessions.map((s) => s.info());

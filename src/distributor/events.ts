@@ -14,6 +14,9 @@ export type DistributorEvents = {
   'node:rejected': [remote: string, error: JobReactorError];
   /** A connection was closed for breaking the protocol. */
   'protocol:error': [remote: string, error: JobReactorError];
+  /** `pause()` took effect: no job leaves until `resume()`. */
+  paused: [];
+  resumed: [];
   'job:dispatched': [jobId: string, node: string];
   'job:accepted': [jobId: string, node: string];
   /** A job left a lost or stopping node and will be dispatched again. */

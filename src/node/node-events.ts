@@ -7,6 +7,9 @@ export type NodeEvents = {
   'distributor:disconnected': [address: string, reason: Error | undefined];
   /** The distributor refused this node (wrong secret, other protocol version); the node keeps retrying. */
   'distributor:rejected': [address: string, error: ErrorInfo];
+  /** `pause()` took effect: nothing starts until `resume()`. */
+  'node:paused': [];
+  'node:resumed': [];
   'job:start': [job: JobRecord];
   'job:success': [job: JobRecord];
   /** An attempt failed and another is scheduled. */

@@ -101,6 +101,11 @@ export interface NodeOptions {
    * @default 10000
    */
   maxPendingFeedbacks?: number;
+  /**
+   * Start paused (as after `pause()`): stored jobs are resumed onto their timers, and
+   * nothing starts until `resume()`. @default false
+   */
+  paused?: boolean;
   clock?: Clock;
   /** pino-compatible logger. @default silent */
   logger?: Logger;
@@ -153,6 +158,7 @@ const NODE_OPTION_KEYS = {
   handshakeTimeoutMs: true,
   blockWarnMs: true,
   maxPendingFeedbacks: true,
+  paused: true,
   clock: true,
   logger: true,
 } as const satisfies OptionKeys<NodeOptions>;

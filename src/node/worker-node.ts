@@ -243,7 +243,13 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       this.#links,
       this.#registry,
       () => this.#state === 'running',
-    );
+    );    if (options.paused !== undefined && typeof options.paused !== 'boolean') {
+      throw new InvalidArgumentError('paused must be a boolean');
+    }
+    if (options.paused === true) {
+      this.#slots.pause();
+      this.#status.paused = true;
+    }
   }
 
   get state(): string {
@@ -253,6 +259,47 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   /** Jobs running now. */
   get running(): number {
     return this.#slots.active;
+  }
+
+  /** True between `pause()` and `resume()`. */
+  get paused(): boolean {
+    return this.#slots.paused;
+  }
+
+  /**
+   * Starts nothing more until `resume()`: running jobs go on, timers keep their due times,
+   * and jobs that fall due meanwhile wait in the ready queue (in due order, by priority).
+   * The distributors are told to send this node nothing (they send to other nodes, or
+   * keep the jobs). Resolves once in effect, at once (nothing starts after the call).
+   * Also the CLI node's SIGTSTP. No-op when paused already.
+   */
+  async pause(): Promise<void> {
+    if (this.#state !== 'running' && this.#state !== 'starting') {
+      throw new ClosedError(`cannot pause a node that is ${this.#state}`);
+    }
+    if (!this.#slots.pause()) return;
+    this.#status.paused = true;
+    this.#status.broadcast();
+    this.#log.info({ node: this.name }, 'node paused: starting no job until resume()');
+    this.emit('node:paused');
+    await Promise.resolve();
+  }
+
+  /**
+   * Undoes `pause()`: the jobs that fell due meanwhile start, in due order (by priority),
+   * and the distributors send jobs again. Also the CLI node's SIGUSR2. No-op when not paused.
+   */
+  async resume(): Promise<void> {
+    if (this.#state !== 'running' && this.#state !== 'starting') {
+      throw new ClosedError(`cannot resume a node that is ${this.#state}`);
+    }
+    if (!this.#slots.paused) return;
+    this.#status.paused = false;
+    this.#status.broadcast();
+    this.#log.info({ node: this.name }, 'node resumed');
+    this.emit('node:resumed');
+    this.#slots.resume();
+    await Promise.resolve();
   }
 
   /** Opens the storage, loads job files, resumes stored jobs, then dials the distributors. */

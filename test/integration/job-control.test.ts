@@ -6,7 +6,11 @@ import {
   type Distributor,
   type WorkerNode,
 } from '../../src/index.ts';
+import { fileURLToPath } from 'node:url';
+import { spawnNode } from '../helpers/node-process.ts';
 import { waitUntil } from '../helpers/wait.ts';
+
+const JOBS = fileURLToPath(new URL('../fixtures/integration-jobs/', import.meta.url));
 
 const open: { close?: () => Promise<void>; stop?: () => Promise<void> }[] = [];
 afterEach(async () => {
@@ -162,5 +166,107 @@ describe('job control - repeat limits', () => {
     expect(() =>
       d.enqueue('j', {}, { period: '1s', runAt: Date.now() + 60_000, endAt: Date.now() + 1000 }),
     ).toThrow(/endAt is before the first run/);
+  });
+});
+
+describe('job control - pause and resume', () => {
+  it('distributor: no job leaves while paused; resume sends them, by priority', async () => {
+    const reg = new JobRegistry();
+    const started: string[] = [];
+    reg.define('tagged', (args: { tag: string }) => {
+      started.push(args.tag);
+    });
+    const { d } = await setup(reg);
+    const events: string[] = [];
+    d.on('paused', () => events.push('paused'));
+    d.on('resumed', () => events.push('resumed'));
+    await d.pause();
+    await d.pause(); // no-op
+    expect(d.paused).toBe(true);
+    const handles = [3, 1, 2].map((priority) =>
+      d.enqueue('tagged', { tag: `p${priority}` }, { priority }),
+    );
+    const dispatched: string[] = [];
+    d.on('job:dispatched', (id) => dispatched.push(id));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(dispatched).toEqual([]);
+    expect(d.stats().waiting).toBe(3);
+    await d.resume();
+    await Promise.all(handles.map((h) => h.result));
+    expect(started).toEqual(['p1', 'p2', 'p3']);
+    expect(events).toEqual(['paused', 'resumed']);
+  });
+
+  it('node: starts nothing while paused (timers keep their due times); resume starts them in due order', async () => {
+    const reg = new JobRegistry();
+    const started: string[] = [];
+    reg.define('tagged', (args: { tag: string }) => {
+      started.push(args.tag);
+    });
+    const { d, node } = await setup(reg, { concurrency: 4 });
+    const statuses: boolean[] = [];
+    d.on('node:status', (info) => statuses.push(info.paused));
+    // Sent before the pause: they sit on the node's timers.
+    const delayed = [60, 30, 90].map((ms) =>
+      d.enqueue('tagged', { tag: `after${ms}` }, { after: `${ms}ms` }),
+    );
+    await Promise.all(delayed.map((h) => h.accepted));
+    await node.pause();
+    expect(node.paused).toBe(true);
+    await waitUntil(() => statuses.includes(true), 5000, 'the distributor to hear of the pause');
+    // Sent while the node is paused: the distributor keeps them.
+    const instant = d.enqueue('tagged', { tag: 'instant' });
+    await new Promise((r) => setTimeout(r, 200)); // every delayed job is due by now
+    expect(started).toEqual([]);
+    expect(d.stats().waiting).toBe(1);
+    await node.resume();
+    await Promise.all([...delayed, instant].map((h) => h.result));
+    expect(started.slice(0, 3)).toEqual(['after30', 'after60', 'after90']);
+    expect(started).toContain('instant');
+  });
+
+  it('node: startNode({ paused: true }) starts nothing until resume()', async () => {
+    const reg = new JobRegistry();
+    let ran = 0;
+    reg.define('count', () => {
+      ran++;
+    });
+    const { d, node } = await setup(reg, { paused: true });
+    const h = d.enqueue('count');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(ran).toBe(0);
+    await node.resume();
+    await h.result;
+    expect(ran).toBe(1);
+  });
+});
+
+describe('job control - pause and resume a CLI node process', () => {
+  it('--paused starts nothing; SIGUSR2 resumes, SIGTSTP pauses again', async () => {
+    const d = await startDistributor({ port: 0 });
+    open.push(d);
+    const proc = spawnNode({
+      name: 'cli-paused',
+      distributors: [`127.0.0.1:${d.address.port}`],
+      jobs: JOBS,
+      extra: ['--paused'],
+    });
+    open.push({ stop: async () => (proc.kill(), void (await proc.exited)) });
+    await waitUntil(() => d.nodes().length === 1, 15_000, 'the node to connect');
+    expect(d.nodes()[0]!.paused).toBe(true);
+    const first = d.enqueue('it.echo', {});
+    let done = false;
+    void first.result.then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(done).toBe(false);
+    proc.kill('SIGUSR2');
+    expect((await first.result).node).toBe('cli-paused');
+    proc.kill('SIGTSTP');
+    await waitUntil(() => d.nodes()[0]?.paused === true, 5000, 'the pause to be told');
+    const second = d.enqueue('it.echo', {});
+    await new Promise((r) => setTimeout(r, 200));
+    expect(d.stats().waiting).toBe(1);
+    proc.kill('SIGUSR2');
+    await second.result;
   });
 });

@@ -54,6 +54,8 @@ export class RunSlots {
   #turnStartedAt = 0;
   /** The budget ran out: the next turn pumps. */
   #yielded = false;
+  /** Paused (`node.pause()`): due jobs wait in the queue, in due order, and nothing starts. */
+  #paused = false;
 
   constructor(concurrency: number, hooks: SlotHooks) {
     this.#concurrency = concurrency;
@@ -63,6 +65,28 @@ export class RunSlots {
   /** Slots in use. */
   get active(): number {
     return this.#active;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /**
+   * running → paused: nothing starts from now on (running jobs go on); due jobs keep
+   * their place in the queue. False when it was paused already.
+   */
+  pause(): boolean {
+    if (this.#paused) return false;
+    this.#paused = true;
+    return true;
+  }
+
+  /** paused → running: the jobs that fell due meanwhile start, in queue order. False when not paused. */
+  resume(): boolean {
+    if (!this.#paused) return false;
+    this.#paused = false;
+    this.pump();
+    return true;
   }
 
   /** A due job: it waits for a slot (and starts at once if one is free). */
@@ -109,7 +133,7 @@ export class RunSlots {
    * stores already marked started), only when nothing waits. Give it back with `release`.
    */
   reserve(record: Pick<JobRecord, 'crashes'>): boolean {
-    if (this.#active >= this.#concurrency || this.#ready.size > 0) return false;
+    if (this.#paused || this.#active >= this.#concurrency || this.#ready.size > 0) return false;
     if (this.#aloneId !== undefined || this.#suspects.length > 0 || isSuspect(record)) return false;
     this.#active++;
     return true;
@@ -131,7 +155,7 @@ export class RunSlots {
   /** Starts waiting jobs while slots, the turn's budget and the suspect rule allow. */
   pump(): void {
     if (this.#yielded) return; // the next turn pumps
-    while (this.#hooks.canStart() && this.#active < this.#concurrency) {
+    while (!this.#paused && this.#hooks.canStart() && this.#active < this.#concurrency) {
       if (this.#aloneId !== undefined) return;
       if (this.#suspects.length > 0) {
         // A suspect waits until the node is empty, then runs alone.

@@ -11,6 +11,8 @@ import type { JobRegistry } from '../definitions/job-registry.ts';
 export class StatusAnnouncer {
   /** False while the storage is down: distributors are told to send nothing. */
   accepting = true;
+  /** True while the node is paused (`node.pause()`): distributors are told to send nothing. */
+  paused = false;
   /** Links held back on their own (their distributor leaves too many feedbacks unacknowledged). */
   readonly #held = new Set<DistributorLink>();
   #jobsChangePending = false;
@@ -40,7 +42,7 @@ export class StatusAnnouncer {
 
   /** Whether the node takes jobs from this link now. */
   accepts(link: DistributorLink): boolean {
-    return this.accepting && (this.#held.size === 0 || !this.#held.has(link));
+    return this.accepting && !this.paused && (this.#held.size === 0 || !this.#held.has(link));
   }
 
   /** True while this link is held back on its own. */
@@ -54,7 +56,7 @@ export class StatusAnnouncer {
     if (held) this.#held.add(link);
     else this.#held.delete(link);
     // Only a change this link can see (a paused node stays paused for it).
-    if (this.accepting && link.ready) link.send(this.#status(link));
+    if (this.accepting && !this.paused && link.ready) link.send(this.#status(link));
   }
 
   /** Sends the current status to every link. */

@@ -116,3 +116,22 @@ describe('run slots', () => {
     expect(slots.has('b')).toBe(false);
   });
 });
+
+describe('run slots - pause', () => {
+  it('run slots - running → paused: nothing starts, running jobs go on; → running: the queue starts in order', async () => {
+    const { slots, started, finish } = setup(2);
+    slots.push({ id: 'a', record: record('a') });
+    expect(slots.pause()).toBe(true);
+    expect(slots.pause()).toBe(false); // paused already
+    expect(slots.paused).toBe(true);
+    for (const id of ['b', 'c', 'd']) slots.push({ id, record: record(id) });
+    await finish('a'); // a slot frees while paused: nothing takes it
+    expect(started).toEqual(['a']);
+    expect(slots.reserve(record('x'))).toBe(false); // no start outside the queue either
+    expect(slots.resume()).toBe(true);
+    expect(slots.resume()).toBe(false); // not paused
+    expect(started).toEqual(['a', 'b', 'c']);
+    await finish('b');
+    expect(started).toEqual(['a', 'b', 'c', 'd']);
+  });
+});
