@@ -243,7 +243,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       this.#links,
       this.#registry,
       () => this.#state === 'running',
-    );    if (options.paused !== undefined && typeof options.paused !== 'boolean') {
+    );
+    if (options.paused !== undefined && typeof options.paused !== 'boolean') {
       throw new InvalidArgumentError('paused must be a boolean');
     }
     if (options.paused === true) {

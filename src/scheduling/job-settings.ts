@@ -138,7 +138,7 @@ export function jobSettingsProblem(s: JobSettings): SettingsProblem | undefined 
     if (s.endAt !== undefined) {
       const e = epochProblem(s.endAt, 'endAt');
       if (e !== undefined) return e;
-      if ((s.endAt as number) < s.runAt) {
+      if (s.endAt < s.runAt) {
         return problem('endAt', 'endAt is before the first run (runAt): the job would never run');
       }
     }
