@@ -98,6 +98,11 @@ export class Dispatcher {
     this.#waiting.unshiftAll(jobs);
   }
 
+  /** A waiting job by id (a scan of the queues: for lookups). */
+  findWaiting(id: string): TrackedJob | undefined {
+    return this.#waiting.find(id) ?? this.#stranded.find(id);
+  }
+
   /** Takes a waiting job out of the queues; false when it was not waiting. */
   remove(job: TrackedJob): boolean {
     return this.#waiting.remove(job) || this.#stranded.remove(job);

@@ -30,7 +30,8 @@ import {
   type SuccessFeedback,
 } from './tracked-job.ts';
 import { Dispatcher } from './dispatcher.ts';
-import { createHandle, type JobHandle } from './job-handle.ts';
+import { createHandle, type HandleOps, type JobHandle } from './job-handle.ts';
+import { JobQueries, type JobCounts, type JobInfo } from './job-queries.ts';
 import { JobIndex } from './job-index.ts';
 import { NodePings } from './node-pings.ts';
 import { admitNode } from './node-admission.ts';
@@ -70,6 +71,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   readonly #seen = new RecentKeys(100_000);
   readonly #cancels = new CancelRequests();
   #pings: NodePings | undefined;
+  readonly #queries: JobQueries;
   readonly #connections = new Set<Connection>();
   #server: { address: { host: string; port: number }; close(): Promise<void> } | undefined;
 
@@ -95,6 +97,20 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       isOpen: () => this.#state === 'listening',
       fail: (job, error, node) => this.#finishWithError(job, error, node),
       dispatched: (job, node) => this.emit('job:dispatched', job.spec.id, node),
+    });
+    this.#queries = new JobQueries({
+      clock: this.#clock,
+      log: this.#log,
+      find: (id) => this.#find(id),
+      sessions: () => this.#dispatch.sessions.filter((s) => !s.closed),
+      sent: () => {
+        let n = 0;
+        for (const job of this.#dispatch.held()) if (job.state === TrackState.Sent) n++;
+        return n;
+      },
+      waiting: () => this.#dispatch.waiting,
+      call: this.#call,
+      progressed: (id, name, value) => this.emit('job:progress', { id, name, value }),
     });
   }
 
@@ -143,7 +159,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     this.#assertListening();
     const prepared = this.#prepare(job, args, options, onSuccess, onError);
     if (prepared instanceof TrackedJob) {
-      return this.#admit(prepared, options?.signal) as JobHandle<A>;
+      return this.#admit(prepared, options) as JobHandle<A>;
     }
     return prepared as JobHandle<A>;
   }
@@ -165,7 +181,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     this.#dispatch.assertRoom(jobs.length);
     return prepared.map((p, i) =>
       p instanceof TrackedJob
-        ? (this.#admit(p, jobs[i]!.options?.signal) as JobHandle<A>)
+        ? (this.#admit(p, jobs[i]!.options) as JobHandle<A>)
         : (p as JobHandle<A>),
     );
   }
@@ -195,7 +211,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     });
     // A generated id is new by construction; only a caller-chosen one may be tracked already.
     const existing = options?.id === undefined ? undefined : this.#jobs.get(spec.id);
-    if (existing) return createHandle(existing, this.#cancelJob);
+    if (existing) return createHandle(existing, this.#handleOps);
     return trackJob(
       spec,
       routing,
@@ -206,13 +222,15 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   }
 
   /** Sends a prepared job to a node, or queues it. */
-  #admit(tracked: TrackedJob, signal: AbortSignal | undefined): JobHandle {
+  #admit(tracked: TrackedJob, options: EnqueueOptions | undefined): JobHandle {
     const spec = tracked.spec;
+    const signal = options?.signal;
     if (signal?.aborted) {
       // Like fetch(): an already-aborted signal never starts the work (nothing is sent).
       tracked.cancelWaiting();
-      return createHandle(tracked, this.#cancelJob);
+      return createHandle(tracked, this.#handleOps);
     }
+    if (options?.onProgress !== undefined) this.#queries.listen(tracked, options.onProgress);
     if (!this.#dispatch.admit(tracked)) this.emit('job:waiting', spec.id);
     this.#tracked++;
     if (spec.nonce !== undefined || !tracked.instant) this.#jobs.set(tracked);
@@ -223,7 +241,41 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       const detach = () => signal.removeEventListener('abort', onAbort);
       tracked.result.onSettled(detach);
     }
-    return createHandle(tracked, this.#cancelJob);
+    return createHandle(tracked, this.#handleOps);
+  }
+
+  /**
+   * Where job `id` is and how it stands (state, node, attempt, delivery, due time,
+   * progress, args): from this distributor while it waits here, else asked of the node
+   * that holds it, memory or durable, over the wire. A job this distributor does not
+   * track (a durable node's job after the application restarted, or a finished job a
+   * node keeps) is looked for on every connected node. Resolves to null when no one knows
+   * it; rejects with TimeoutError when a node does not answer within `timeout` ms
+   * (default 5000).
+   */
+  getJob(id: string, options: { timeout?: number } = {}): Promise<JobInfo | null> {
+    return this.#queries.getJob(id, options.timeout ?? 5000);
+  }
+
+  /**
+   * How many jobs are where: waiting here, sent, and on each connected node running,
+   * ready (due, waiting for a slot), scheduled (delayed, between runs, or a retry) and
+   * kept complete or failed; per node and in total. Rejects with TimeoutError when a node
+   * does not answer within `timeout` ms (default 5000).
+   */
+  counts(options: { timeout?: number } = {}): Promise<JobCounts> {
+    return this.#queries.counts(options.timeout ?? 5000);
+  }
+
+  /** A tracked job by id: the index, the sessions' tables, then the waiting queues (a scan). */
+  #find(id: string): TrackedJob | undefined {
+    const indexed = this.#jobs.get(id);
+    if (indexed !== undefined) return indexed;
+    for (const session of this.#dispatch.sessions) {
+      const held = session.held.get(id);
+      if (held !== undefined) return held;
+    }
+    return this.#dispatch.findWaiting(id);
   }
 
   /** True between `pause()` and `resume()`. */
@@ -384,6 +436,8 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     feedback: (session, fb) => this.#onFeedback(session, fb),
     cancelled: (req, ok) => this.#cancels.answered(req, ok),
     pong: (session, id) => this.#pings?.answered(session, id),
+    progress: (session, ids, values) => this.#queries.progress(session, ids, values),
+    answered: (session, answer) => this.#queries.answered(session, answer),
     room: (nodesChanged) => this.#dispatch.scheduleDrain(nodesChanged),
     status: (session) => this.emit('node:status', session.info()),
     protocolError: (session, err) => this.emit('protocol:error', session.connection.remote, err),
@@ -463,7 +517,10 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
 
   // ---- cancel --------------------------------------------------------------------
 
-  readonly #cancelJob = (job: TrackedJob): Promise<boolean> => this.#cancel(job);
+  readonly #handleOps: HandleOps = {
+    cancel: (job) => this.#cancel(job),
+    onProgress: (job, listener) => this.#queries.listen(job, listener),
+  };
 
   async #cancel(job: TrackedJob): Promise<boolean> {
     if (job.done) return false;

@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from '../errors.ts';
 import type { BackoffSpec, JobArgs, JobSpec } from '../model/job.ts';
 import { assertKnownOptions, type OptionKeys } from '../model/known-options.ts';
+import type { ProgressListener } from './job-handle.ts';
 import { parseDuration, toEpochMs } from '../model/duration.ts';
 import { assertJobName, assertNodeName } from '../model/names.ts';
 import { validateBackoff } from '../scheduling/retry.ts';
@@ -53,13 +54,10 @@ export interface EnqueueOptions {
    * when several come close together; always before the final feedback. Also the
    * distributor's `job:progress` event.
    */
-  onProgress?: (value: ProgressValue, job: { id: string; name: string }) => unknown;
+  onProgress?: ProgressListener;
   /** Aborting it cancels the job (as `handle.cancel()`), wherever it is. Never sent to the node. */
   signal?: AbortSignal;
 }
-
-/** What `ctx.progress()` reports: a number, or a small plain object (≤ 4 KiB encoded). */
-export type ProgressValue = number | Record<string, unknown>;
 
 const ENQUEUE_OPTION_KEYS = {
   after: true,

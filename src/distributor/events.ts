@@ -1,5 +1,6 @@
 import type { FeedbackHandlerError, JobReactorError } from '../errors.ts';
 import type { Feedback } from '../model/job.ts';
+import type { ProgressValue } from '../protocol/progress.ts';
 import type { NodeInfo } from './node-session.ts';
 
 /** Events of a Distributor (`distributor.on(name, listener)`). */
@@ -22,6 +23,8 @@ export type DistributorEvents = {
   /** A job left a lost or stopping node and will be dispatched again. */
   'job:requeued': [jobId: string, fromNode: string];
   'job:waiting': [jobId: string];
+  /** A running job reported progress (`ctx.progress(value)`): the latest value, coalesced. */
+  'job:progress': [progress: { id: string; name: string; value: ProgressValue }];
   /**
    * A job ended because its node crashed or froze while running it `maxDeliveries` times
    * (a poison job): `nodes` are the nodes it took down. Its handle rejects with

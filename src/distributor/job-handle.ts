@@ -1,5 +1,15 @@
 import type { JobArgs } from '../model/job.ts';
+import type { ProgressValue } from '../protocol/progress.ts';
 import type { TrackedJob } from './tracked-job.ts';
+
+/** What a handle asks of its distributor (one object per distributor, shared by every handle). */
+export interface HandleOps {
+  cancel(job: TrackedJob): Promise<boolean>;
+  onProgress(job: TrackedJob, listener: ProgressListener): void;
+}
+
+/** Hears a job's progress reports (`ctx.progress(value)` on the node). */
+export type ProgressListener = (value: ProgressValue, job: { id: string; name: string }) => unknown;
 
 /** What the application holds for an enqueued job. */
 export interface JobHandle<A extends JobArgs = JobArgs> {
@@ -10,16 +20,21 @@ export interface JobHandle<A extends JobArgs = JobArgs> {
   readonly result: Promise<A & JobArgs>;
   /** Cancels the job wherever it is. Resolves to whether something was cancelled. */
   cancel(): Promise<boolean>;
+  /**
+   * Calls `listener` with each progress value the job reports from now until it ends
+   * (see the enqueue option `onProgress`). Returns the handle.
+   */
+  onProgress(listener: ProgressListener): this;
 }
 
 /** The application's handle: two fields, getters and `cancel` on the prototype (one per enqueue). */
 class Handle implements JobHandle {
   readonly #job: TrackedJob;
-  readonly #cancel: (job: TrackedJob) => Promise<boolean>;
+  readonly #ops: HandleOps;
 
-  constructor(job: TrackedJob, cancel: (job: TrackedJob) => Promise<boolean>) {
+  constructor(job: TrackedJob, ops: HandleOps) {
     this.#job = job;
-    this.#cancel = cancel;
+    this.#ops = ops;
   }
 
   get id(): string {
@@ -35,13 +50,15 @@ class Handle implements JobHandle {
   }
 
   cancel(): Promise<boolean> {
-    return this.#cancel(this.#job);
+    return this.#ops.cancel(this.#job);
+  }
+
+  onProgress(listener: ProgressListener): this {
+    this.#ops.onProgress(this.#job, listener);
+    return this;
   }
 }
 
-export function createHandle(
-  job: TrackedJob,
-  cancel: (job: TrackedJob) => Promise<boolean>,
-): JobHandle {
-  return new Handle(job, cancel);
+export function createHandle(job: TrackedJob, ops: HandleOps): JobHandle {
+  return new Handle(job, ops);
 }

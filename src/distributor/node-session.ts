@@ -2,7 +2,7 @@ import { ProtocolError } from '../errors.ts';
 import type { Feedback } from '../model/job.ts';
 import { ItemBatch, idParts } from '../protocol/batch-frames.ts';
 import { encodeOwnFrame } from '../protocol/codec.ts';
-import type { HelloMessage, Message } from '../protocol/messages.ts';
+import type { AnswerMessage, HelloMessage, Message } from '../protocol/messages.ts';
 import type { Connection } from '../transport/connection.ts';
 import { JobIndex } from './job-index.ts';
 
@@ -42,6 +42,10 @@ export interface SessionHost {
   room(nodesChanged: boolean): void;
   /** The node's status changed (paused, job names). */
   status(session: NodeSession): void;
+  /** Running jobs reported progress: `values[i]` is job `ids[i]`'s latest. */
+  progress(session: NodeSession, ids: readonly string[], values: readonly unknown[]): void;
+  /** The answer to a query (see NodeQueries). */
+  answered(session: NodeSession, answer: AnswerMessage): void;
   /** The node sent what a node never sends: the link is closed with `error`. */
   protocolError(session: NodeSession, error: ProtocolError): void;
 }
@@ -173,6 +177,12 @@ export class NodeSession {
         return;
       case 'pong':
         this.#host.pong(this, m.id);
+        return;
+      case 'progress':
+        this.#host.progress(this, m.ids, m.values);
+        return;
+      case 'answer':
+        this.#host.answered(this, m);
         return;
       case 'status':
         this.paused = !m.accepting;

@@ -102,6 +102,16 @@ export class WaitingQueue {
     this.#size += jobs.length;
   }
 
+  /** The waiting job with this id (a scan: for lookups, not the hot path). */
+  find(id: string): TrackedJob | undefined {
+    for (const fifo of this.#levels.values()) {
+      for (let i = fifo.head; i < fifo.items.length; i++) {
+        if (fifo.items[i]!.spec.id === id) return fifo.items[i];
+      }
+    }
+    return undefined;
+  }
+
   remove(job: TrackedJob): boolean {
     const removed = this.#levels.get(levelOf(job))?.remove(job) === true;
     if (removed) this.#size--;

@@ -11,6 +11,8 @@ export type NodeEvents = {
   'node:paused': [];
   'node:resumed': [];
   'job:start': [job: JobRecord];
+  /** A running job reported progress (`ctx.progress()`). */
+  'job:progress': [job: JobRecord, value: unknown];
   'job:success': [job: JobRecord];
   /** An attempt failed and another is scheduled. */
   'job:retry': [job: JobRecord, error: ErrorInfo];

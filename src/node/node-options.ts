@@ -4,6 +4,7 @@ import { assertKnownOptions, type OptionKeys } from '../model/known-options.ts';
 import type { Logger } from '../model/logger.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
 import type { JobRegistry } from './definitions/job-registry.ts';
+import type { KeepOptions } from './lifecycle/kept-jobs.ts';
 
 /** A distributor address: `'host:port'` or an object. */
 export type DistributorAddress = string | { host: string; port: number };
@@ -58,6 +59,13 @@ export interface NodeOptions {
   removeCancelledJobs?: boolean;
   /** Delete failed jobs from storage. @default false */
   removeFailedJobs?: boolean;
+  /**
+   * Retention of the finished jobs this node keeps (complete ones when `removeDoneJobs` is
+   * false, failed ones unless `removeFailedJobs`): at most `count` of each, none older
+   * than `age` (seconds, or `'7d'`); the oldest go first. Enforced from an index the node
+   * keeps (no storage scan). @default `{ complete: { count: 10000 }, failed: { count: 10000 } }`
+   */
+  keep?: KeepOptions;
   /** Resume the jobs a durable storage holds when the node starts. @default true */
   retryJobsAtStart?: boolean;
   /**
@@ -149,6 +157,7 @@ const NODE_OPTION_KEYS = {
   removeDoneJobs: true,
   removeCancelledJobs: true,
   removeFailedJobs: true,
+  keep: true,
   retryJobsAtStart: true,
   leaseTtlMs: true,
   maxDeliveries: true,
@@ -172,8 +181,8 @@ const NODE_PEER_HINTS = {
   lockDuration: "use 'leaseTtlMs' (durable nodes) or the distributor's heartbeat (memory nodes)",
   stalledInterval: "use 'leaseTtlMs': a lost node's jobs are taken over after it",
   maxStalledCount: "use 'maxDeliveries'",
-  removeOnComplete: "use 'removeDoneJobs'",
-  removeOnFail: "use 'removeFailedJobs'",
+  removeOnComplete: "use 'removeDoneJobs' (true/false) and 'keep.complete' ({ count, age })",
+  removeOnFail: "use 'removeFailedJobs' (true/false) and 'keep.failed' ({ count, age })",
   autorun: 'a node runs once started (startNode); stop it with stop()',
   redis: "use 'storage' (a redis:// URL)",
 } as const;

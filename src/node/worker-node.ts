@@ -9,7 +9,7 @@ import {
 } from '../errors.ts';
 import { systemClock, type Clock } from '../model/clock.ts';
 import { ownedCopy, randomId } from '../model/ids.ts';
-import { FINAL_STATUSES, type JobRecord, type JobSpec } from '../model/job.ts';
+import { FINAL_STATUSES, JobStatus, type JobRecord, type JobSpec } from '../model/job.ts';
 import { silentLogger, type Logger } from '../model/logger.ts';
 import { assertNodeName } from '../model/names.ts';
 import { TypedEmitter } from '../model/typed-emitter.ts';
@@ -49,9 +49,12 @@ import { LifecycleRulesCache } from './lifecycle/lifecycle-rules.ts';
 import { createDistributorLinks } from './links/node-links.ts';
 import { RunSlots } from './lifecycle/run-slots.ts';
 import type { ReadyEntry } from './lifecycle/ready-queue.ts';
+import type { ProgressSink } from './running/job-context.ts';
+import { answerQuery, type QuerySources } from './node-queries.ts';
 import { OwedCredits } from './links/owed-credits.ts';
 import { LinkOwnership } from './ownership/link-ownership.ts';
 import { resumeStoredJobs } from './lifecycle/resume-jobs.ts';
+import { KeptJobs, type KeptStatus } from './lifecycle/kept-jobs.ts';
 import { StatusAnnouncer } from './links/status-announcer.ts';
 import { StorageSync, asStorageError } from './lifecycle/storage-sync.ts';
 import type { NodeEvents } from './node-events.ts';
@@ -70,6 +73,11 @@ const CREDIT_SLACK = 2;
 /** How often a recurring job of a distributor held back (outbox over its cap) looks again. */
 const HELD_RUN_RECHECK_MS = 1000;
 
+/** Finished statuses whose jobs are kept under retention (see KeptJobs). */
+function isKeptStatus(status: JobStatus): status is KeptStatus {
+  return status === JobStatus.Complete || status === JobStatus.Failed;
+}
+
 /** Why a running attempt was aborted by the node itself (not a failure of the job). */
 class Interrupted extends ShutdownError {}
 
@@ -78,6 +86,10 @@ interface Running {
   controller: Interrupter;
   byApp: boolean;
   distributor: string;
+  /** The record this attempt runs with (lookups read it). */
+  record: JobRecord;
+  /** The attempt's latest `ctx.progress()` value. */
+  progress?: unknown;
 }
 
 /**
@@ -102,6 +114,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly #mergeJobItself: boolean;
   readonly #links: DistributorLink[];
   readonly #timers: TimerQueue<string>;
+  /** The finished jobs kept in storage, oldest first: their retention and counts. */
+  readonly #kept: KeptJobs;
   /** Priorities of the jobs on a timer that have one (the ready queue orders by it). */
   readonly #timerPriority = new Map<string, number>();
   /** Due jobs, the run slots and who may start (see RunSlots). */
@@ -185,6 +199,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#blockWatch =
       blockWarnMs === 0 ? undefined : { thresholdMs: blockWarnMs, blocked: this.#blocked };
     this.#rules = new LifecycleRulesCache(options);
+    this.#kept = new KeptJobs(options.keep, this.#clock, (ids) => this.#evictKept(ids));
     this.#deferPool = new DeferPool({
       jobDirectory: options.jobDirectory,
       threads: options.threads,
@@ -318,7 +333,15 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#storage.onStatusChange = (up) => this.#onStorageStatus(up);
     if (this.#opts.jobDirectory !== undefined) await loadJobDirectory(this.#opts.jobDirectory);
     if (this.#storage.durable && (this.#opts.retryJobsAtStart ?? NODE_DEFAULTS.retryJobsAtStart)) {
-      await resumeStoredJobs(this.#storage, (r) => this.#lease.takeStored(r), this.#log, this.name);
+      const finished: JobRecord[] = [];
+      await resumeStoredJobs(
+        this.#storage,
+        (r) => this.#lease.takeStored(r),
+        this.#log,
+        this.name,
+        (r) => finished.push(r),
+      );
+      this.#indexKept(finished);
     }
     await this.#outbox.restore();
     this.#state = 'running';
@@ -340,6 +363,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#stopWatchingRegistry?.();
     for (const link of this.#links) link.send({ t: 'drain' });
     this.#timers.close();
+    this.#kept.close();
     this.#slots.clear();
     this.#ownership.clear();
     await this.#idle.until(() => this.#slots.active === 0, deadline);
@@ -388,6 +412,11 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         return;
       case 'cancel':
         void this.#cancel(m.id).then((ok) => link.send({ t: 'cancelled', req: m.req, ok }));
+        return;
+      case 'query':
+        void answerQuery(m, link.distributorId ?? '', this.#querySources).then((answer) => {
+          if (link.ready) link.send(answer);
+        });
         return;
       default:
         this.#log.warn({ type: m.t, address: link.address }, 'unexpected message from distributor');
@@ -485,6 +514,9 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     }
     if (!looked && spec.delivery > 1 && this.#storage.durable)
       return this.#receiveAgain(link, spec, instant);
+    // Its id may be a kept finished job's (a caller-chosen id, enqueued again): the new
+    // job replaces that record, and retention must not remove it later.
+    if (!this.#kept.empty) this.#kept.delete(spec.id);
     // A waiting job's id is a key of the storage and timer maps for as long as it waits.
     const id = instant ? spec.id : ownedCopy(spec.id);
     const record = newRecord(spec, id, this.name, this.#firstDue(spec, now), now);
@@ -636,6 +668,29 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
 
   // ---- running ---------------------------------------------------------------------
 
+  /** What a distributor's lookups and counts read (see answerQuery). */
+  readonly #querySources: QuerySources = {
+    running: (id) => this.#running.get(id),
+    queued: (id) => this.#slots.get(id)?.record,
+    load: (id) => this.#storage.load(id),
+    counts: () => ({
+      running: this.#slots.active,
+      ready: this.#slots.waiting,
+      scheduled: this.#timers.size,
+      complete: this.#kept.count('complete'),
+      failed: this.#kept.count('failed'),
+    }),
+  };
+
+  /** A running job reported progress (checked by its context): to its distributor, coalesced. */
+  readonly #onProgress: ProgressSink = (id, value) => {
+    const running = this.#running.get(id);
+    if (running === undefined) return; // it ended meanwhile (a step still going in the background)
+    running.progress = value;
+    this.#linkById.get(running.distributor)?.progress(id, value);
+    this.emit('job:progress', running.record, value);
+  };
+
   readonly #blocked = (record: JobRecord, ms: number): void => {
     const rounded = Math.round(ms);
     this.#log.warn(
@@ -677,6 +732,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       controller: new Interrupter(),
       byApp: false,
       distributor: record.distributor,
+      record,
     };
     this.#running.set(id, running);
     // A memory node's distributor counts a crash against a job only while it runs: every
@@ -708,6 +764,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         mergeJobItselfToArgs: this.#mergeJobItself,
         log: this.#log,
         blockWatch: this.#blockWatch,
+        progress: this.#onProgress,
       };
       if (record.timeout !== undefined) runOpts.timeoutMs = record.timeout;
       const pool = record.defer === true ? this.#deferPool.get() : undefined;
@@ -717,6 +774,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       this.#giveCredit(id);
     }
     if (running.controller.signal.reason instanceof Interrupted) return; // handed back, not finished
+    // A kept finished job shows its last progress in lookups.
+    if (running.progress !== undefined) record.progress = running.progress;
     await this.#settle(record, sendableOutcome(record, outcome), slot, running.byApp, def.options);
   }
 
@@ -788,8 +847,28 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     else if (t.next !== undefined) this.emit('job:retry', t.record, outcome.error);
     else this.emit('job:failed', t.record, outcome.error);
     if (t.next !== undefined) this.#schedule(t.record);
-    else this.#lease.known.delete(record.id);
+    else {
+      this.#lease.known.delete(record.id);
+      const status = t.record.status;
+      if (t.store === 'save' && isKeptStatus(status)) {
+        this.#kept.add(record.id, status, t.record.updatedAt);
+      }
+    }
     if (fb) await this.#outbox.push(fb, fbStored);
+  }
+
+  /** The kept finished jobs found at start, oldest first (their retention index). */
+  #indexKept(records: JobRecord[]): void {
+    records.sort((a, b) => a.updatedAt - b.updatedAt);
+    for (const r of records)
+      if (isKeptStatus(r.status)) this.#kept.add(r.id, r.status, r.updatedAt);
+  }
+
+  /** Kept finished jobs past their retention (`keep`): removed from the storage. */
+  #evictKept(ids: string[]): void {
+    for (const id of ids) {
+      void this.#storage.remove(id).catch((err: unknown) => this.#storageSync.failed(err, id));
+    }
   }
 
   /**

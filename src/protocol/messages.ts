@@ -34,11 +34,15 @@ import type { Feedback, JobSpec } from '../model/job.ts';
  *                     (its link went silent past its lease, or it reconnected)
  *   dist → owned      the subset still held by this node: it may run those; the rest went
  *                     elsewhere and the node drops them without running
+ *   node → progress   the latest `ctx.progress()` value of running jobs (coalesced: one
+ *                     per job per window, always before the job's feedback)
+ *   dist → query      where a job is (`id`), or how many jobs the node holds (no `id`);
+ *                     the node answers `answer` with the same `req`
  *   both → ping/pong  liveness when idle; a ping with an `id` (a measured round trip)
  *                     is answered by a pong with the same id
  *   both → error      fatal; the sender closes the connection after it
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 export interface HelloMessage {
   t: 'hello';
@@ -172,6 +176,60 @@ export interface OwnedMessage {
   ids: string[];
 }
 
+/** The latest progress of running jobs: `values[i]` is job `ids[i]`'s. */
+export interface ProgressMessage {
+  t: 'progress';
+  ids: string[];
+  values: unknown[];
+}
+
+/** A question for the node: job `id` (a lookup), or, without `id`, its counts. */
+export interface QueryMessage {
+  t: 'query';
+  req: number;
+  id?: string;
+}
+
+/** What a node holds of one job, as it answers a lookup. Times are epoch ms. */
+export interface NodeJobView {
+  id: string;
+  name: string;
+  /** The node's status of the job (`new`, `in progress`, `queued`, `error`, `complete`, …). */
+  status: string;
+  /** Attempts made in the current cycle. */
+  attempt: number;
+  delivery: number;
+  /** When its next attempt or run is due (for a running job: this one's). */
+  dueAt: number;
+  enqueuedAt: number;
+  runs: number;
+  args: Record<string, unknown>;
+  priority?: number;
+  progress?: unknown;
+  lastError?: unknown;
+}
+
+/** Jobs a node holds, by where they are. */
+export interface NodeCounts {
+  /** Attempts running now. */
+  running: number;
+  /** Due, waiting for a free run slot (or for the node to resume). */
+  ready: number;
+  /** Waiting on a timer: delayed, between the runs of a period or cron job, or a retry. */
+  scheduled: number;
+  /** Kept after they finished (see the node's `removeDoneJobs` / `keep`). */
+  complete: number;
+  failed: number;
+}
+
+/** The answer to `query`: the job (null: not held here) or the counts. */
+export interface AnswerMessage {
+  t: 'answer';
+  req: number;
+  job?: NodeJobView | null;
+  counts?: NodeCounts;
+}
+
 export interface DrainMessage {
   t: 'drain';
 }
@@ -210,6 +268,9 @@ export type Message =
   | RunsMessage
   | ReconcileMessage
   | OwnedMessage
+  | ProgressMessage
+  | QueryMessage
+  | AnswerMessage
   | DrainMessage
   | PingMessage
   | PongMessage

@@ -110,6 +110,24 @@ export function validateMessage(value: unknown): Message {
       count(m, 'req', 'cancelled');
       bool(m, 'ok', 'cancelled');
       break;
+    case 'progress': {
+      strArray(m, 'ids', 'progress');
+      const values = m.values;
+      if (!Array.isArray(values) || values.length !== (m.ids as string[]).length) {
+        throw bad('progress.values', 'must be one value per id');
+      }
+      for (let i = 0; i < values.length; i++) progressValue(values[i], `progress.values[${i}]`);
+      break;
+    }
+    case 'query':
+      count(m, 'req', 'query');
+      if (m.id !== undefined) nonEmpty(m, 'id', 'query');
+      break;
+    case 'answer':
+      count(m, 'req', 'answer');
+      if (m.job !== undefined && m.job !== null) jobView(m.job, 'answer.job');
+      if (m.counts !== undefined) nodeCounts(m.counts, 'answer.counts');
+      break;
     case 'error':
       errorInfo(m.error, 'error.error');
       break;
@@ -185,6 +203,36 @@ function jobSpec(v: Obj, where: string): void {
   if (v.priority !== undefined) count(v, 'priority', where);
   if (v.limit !== undefined) count(v, 'limit', where);
   if (v.endAt !== undefined) finite(v, 'endAt', where);
+}
+
+/** A progress value: a finite number or plain data (its size is bounded by the sender). */
+function progressValue(v: unknown, where: string): void {
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw bad(where, 'must be a finite number or a plain object');
+    return;
+  }
+  plainArgs(v, where);
+}
+
+function jobView(v: unknown, where: string): void {
+  if (!isPlainObject(v)) throw bad(where, 'must be a plain object');
+  nonEmpty(v, 'id', where);
+  nonEmpty(v, 'name', where);
+  nonEmpty(v, 'status', where);
+  count(v, 'attempt', where);
+  count(v, 'delivery', where);
+  finite(v, 'dueAt', where);
+  finite(v, 'enqueuedAt', where);
+  count(v, 'runs', where);
+  plainArgs(v.args, `${where}.args`);
+  if (v.priority !== undefined) count(v, 'priority', where);
+  if (v.progress !== undefined) progressValue(v.progress, `${where}.progress`);
+  if (v.lastError !== undefined) errorInfo(v.lastError, `${where}.lastError`);
+}
+
+function nodeCounts(v: unknown, where: string): void {
+  if (!isPlainObject(v)) throw bad(where, 'must be a plain object');
+  for (const key of ['running', 'ready', 'scheduled', 'complete', 'failed']) count(v, key, where);
 }
 
 function backoff(v: unknown, where: string): void {

@@ -1,5 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
+  InvalidArgumentError,
   JobRegistry,
   startDistributor,
   startNode,
@@ -8,6 +9,12 @@ import {
 } from '../../src/index.ts';
 import { fileURLToPath } from 'node:url';
 import { spawnNode } from '../helpers/node-process.ts';
+import {
+  randomPrefix,
+  redisAvailable,
+  startRedisServer,
+  type RedisServer,
+} from '../helpers/redis-server.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
 const JOBS = fileURLToPath(new URL('../fixtures/integration-jobs/', import.meta.url));
@@ -252,8 +259,8 @@ describe('job control - pause and resume a CLI node process', () => {
       extra: ['--paused'],
     });
     open.push({ stop: async () => (proc.kill(), void (await proc.exited)) });
-    await waitUntil(() => d.nodes().length === 1, 15_000, 'the node to connect');
-    expect(d.nodes()[0]!.paused).toBe(true);
+    // Told in a status right after the handshake.
+    await waitUntil(() => d.nodes()[0]?.paused === true, 15_000, 'the paused node to connect');
     const first = d.enqueue('it.echo', {});
     let done = false;
     void first.result.then(() => (done = true));
@@ -268,5 +275,193 @@ describe('job control - pause and resume a CLI node process', () => {
     expect(d.stats().waiting).toBe(1);
     proc.kill('SIGUSR2');
     await second.result;
+  });
+});
+
+describe('job control - progress', () => {
+  it('ctx.progress: job:progress events and onProgress in order, coalesced, the last before the result', async () => {
+    const reg = new JobRegistry();
+    reg.define('work', async (_args, ctx) => {
+      for (let i = 1; i <= 100; i++) ctx.progress(i); // a tight loop: coalesced
+      await new Promise((r) => setTimeout(r, 150)); // past the window: sent alone
+      ctx.progress({ stage: 'upload', pct: 50 });
+      const { progress } = ctx; // destructured works too
+      progress({ stage: 'done', pct: 100 });
+      return 'ok';
+    });
+    const { d } = await setup(reg);
+    const events: unknown[] = [];
+    d.on('job:progress', (p) => events.push(p.value));
+    const fromOption: unknown[] = [];
+    const fromHandle: unknown[] = [];
+    const order: string[] = [];
+    const h = d
+      .enqueue('work', {}, { onProgress: (v) => fromOption.push(v) }, () => order.push('success'))
+      .onProgress((v, job) => {
+        fromHandle.push(v);
+        expect(job.name).toBe('work');
+        order.push('progress');
+      });
+    expect((await h.result).returnValue).toBe('ok');
+    // Coalesced: far fewer reports than calls, and always the latest values.
+    expect(fromOption.length).toBeLessThan(10);
+    expect(fromOption[0]).toBe(100); // one turn's reports: only the latest goes
+    expect(fromOption).toContain(100);
+    expect(fromOption.at(-1)).toEqual({ stage: 'done', pct: 100 });
+    expect(fromHandle).toEqual(fromOption);
+    expect(events).toEqual(fromOption);
+    expect(order.at(-1)).toBe('success');
+  });
+
+  it('ctx.progress: a bad value throws into the job (typed), and the job decides', async () => {
+    const reg = new JobRegistry();
+    const errors: string[] = [];
+    reg.define('bad', (_args, ctx) => {
+      for (const value of [Number.NaN, 'text', [1], { big: 'x'.repeat(5000) }, { d: new Date() }]) {
+        try {
+          ctx.progress(value as never);
+        } catch (err) {
+          expect(err).toBeInstanceOf(InvalidArgumentError);
+          errors.push((err as Error).message);
+        }
+      }
+    });
+    const { d } = await setup(reg);
+    await d.enqueue('bad').result;
+    expect(errors).toHaveLength(5);
+    expect(errors[3]).toMatch(/over the 4096 allowed/);
+  });
+
+  it('ctx.progress from a worker thread (defer: true) reaches the application', async () => {
+    const dir = fileURLToPath(new URL('../fixtures/defer-jobs/', import.meta.url));
+    // The default registry: the job directory defines its jobs there (and in the thread).
+    const { d } = await setup(undefined as never, { jobDirectory: dir, threads: 1 });
+    const seen: unknown[] = [];
+    await d.enqueue('defer.progress', {}, { defer: true, onProgress: (v) => seen.push(v) }).result;
+    expect(seen.at(-1)).toBe(100);
+  });
+});
+
+describe('job control - getJob and counts', () => {
+  it('getJob: waiting, running (with progress), scheduled, unknown; counts per node and in total', async () => {
+    const reg = new JobRegistry();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    reg.define('hold', async (_args, ctx) => {
+      ctx.progress(42);
+      await gate;
+    });
+    reg.define('later', () => undefined);
+    const { d } = await setup(reg, { concurrency: 1 });
+    const running = d.enqueue('hold', { n: 1 }, { priority: 5 });
+    await waitUntil(async () => (await d.getJob(running.id))?.progress === 42, 5000, 'progress');
+    const view = await d.getJob(running.id);
+    expect(view).toMatchObject({
+      id: running.id,
+      name: 'hold',
+      state: 'in progress',
+      node: 'n1',
+      attempt: 1,
+      delivery: 1,
+      args: { n: 1 },
+      priority: 5,
+      progress: 42,
+    });
+    expect(view!.dueAt).toBeInstanceOf(Date);
+    const delayed = d.enqueue('later', {}, { after: '1h' });
+    await delayed.accepted;
+    expect(await d.getJob(delayed.id)).toMatchObject({ state: 'new', node: 'n1' });
+    const ready = d.enqueue('later');
+    await ready.accepted;
+    expect(await d.getJob(ready.id)).toMatchObject({ state: 'new', node: 'n1' });
+    expect(await d.getJob('no-such-job')).toBeNull();
+    await d.pause();
+    const waiting = d.enqueue('later');
+    expect(await d.getJob(waiting.id)).toMatchObject({ state: 'waiting', node: null });
+    const counts = await d.counts();
+    expect(counts.nodes.n1).toEqual({ running: 1, ready: 1, scheduled: 1, complete: 0, failed: 0 });
+    expect(counts.distributor).toEqual({ waiting: 1, sent: 0 });
+    expect(counts.total).toMatchObject({ running: 1, ready: 1, scheduled: 1, waiting: 1 });
+    await d.resume();
+    release();
+    await Promise.all([running.result, ready.result, waiting.result]);
+    await delayed.cancel();
+  });
+
+  it('retention (memory): kept failed jobs bounded by count, visible to getJob and counts', async () => {
+    const reg = new JobRegistry();
+    reg.define('boom', () => {
+      throw new Error('boom');
+    });
+    const { d } = await setup(reg, {
+      concurrency: 4,
+      maxAttempt: 1,
+      keep: { failed: { count: 3 } },
+    });
+    const handles = Array.from({ length: 6 }, () => d.enqueue('boom'));
+    await Promise.allSettled(handles.map((h) => h.result));
+    await waitUntil(async () => (await d.counts()).nodes.n1?.failed === 3, 5000, 'retention');
+    // The three newest are kept, the first three were removed.
+    const seen = await Promise.all(handles.map((h) => d.getJob(h.id)));
+    expect(seen.map((v) => v?.state ?? null)).toEqual([
+      null,
+      null,
+      null,
+      'failed',
+      'failed',
+      'failed',
+    ]);
+    expect(seen[5]!.lastError).toMatchObject({ message: 'boom' });
+  });
+
+  it('strict options: an unknown node option is a typed error naming the key', async () => {
+    await expect(
+      startNode({ name: 'x', distributors: [], registry: new JobRegistry(), limiter: {} } as never),
+    ).rejects.toThrow(/unknown node option 'limiter'/);
+  });
+});
+
+let redis: RedisServer | undefined;
+describe.skipIf(!redisAvailable())('job control - durable nodes (real redis-server)', () => {
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('retention (redis): kept jobs bounded by count and age, rebuilt after a restart', async () => {
+    const reg = new JobRegistry();
+    reg.define('ok', () => undefined);
+    const prefix = randomPrefix();
+    const opts = {
+      storage: redis!.url,
+      redisPrefix: prefix,
+      concurrency: 4,
+      removeDoneJobs: false,
+      keep: { complete: { count: 4, age: 2 } },
+    };
+    const { d, node } = await setup(reg, opts);
+    const first = Array.from({ length: 6 }, () => d.enqueue('ok'));
+    await Promise.all(first.map((h) => h.result));
+    await waitUntil(async () => (await d.counts()).nodes.n1?.complete === 4, 5000, 'count bound');
+    const views = await Promise.all(first.map((h) => d.getJob(h.id)));
+    expect(views.filter((v) => v === null)).toHaveLength(2); // the two that ended first
+    expect(views.filter((v) => v?.state === 'complete')).toHaveLength(4);
+    // A restarted node finds its kept jobs and goes on bounding them.
+    await node.stop();
+    open.splice(open.indexOf(node), 1);
+    const again = await startNode({
+      name: 'n1',
+      distributors: [`127.0.0.1:${d.address.port}`],
+      registry: reg,
+      ...opts,
+    });
+    open.push(again);
+    await waitUntil(() => d.nodes().length === 1, 5000, 'the node to reconnect');
+    expect((await d.counts()).nodes.n1?.complete).toBe(4);
+    // And by age: 2 s after they ended, they go (one timer, no polling).
+    await waitUntil(async () => (await d.counts()).nodes.n1?.complete === 0, 8000, 'age bound');
+    expect(await Promise.all(first.map((h) => d.getJob(h.id)))).toEqual(first.map(() => null));
   });
 });

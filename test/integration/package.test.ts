@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROTOCOL_VERSION } from '../../src/protocol/messages.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'jr-pkg-'));
@@ -68,7 +69,7 @@ describe('package - as installed from npm pack', () => {
     );
     for (const file of ['a.cjs', 'b.mjs']) {
       const r = spawnSync(process.execPath, [file], { cwd: app, encoding: 'utf8' });
-      expect(r.stdout.trim(), r.stderr).toBe('function 2');
+      expect(r.stdout.trim(), r.stderr).toBe(`function ${PROTOCOL_VERSION}`);
     }
   });
 

@@ -138,6 +138,10 @@ export class ReadyQueue {
     return this.#ids.has(id);
   }
 
+  get(id: string): ReadyEntry | undefined {
+    return this.#ids.get(id)?.entry;
+  }
+
   take(): ReadyEntry | undefined {
     while (this.#order.length > 0) {
       const priority = this.#order[0]!;

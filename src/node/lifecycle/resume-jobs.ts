@@ -10,15 +10,26 @@ import type { JobStorage } from '../../storage/job-storage.ts';
  * (`crashes + 1`, saved before it is handed over) so that one which keeps killing its
  * node is quarantined after `maxDeliveries` (the caller decides, in `take`).
  */
+const LIVE: ReadonlySet<JobStatus> = new Set([
+  JobStatus.New,
+  JobStatus.InProgress,
+  JobStatus.Queued,
+  JobStatus.Error,
+]);
+
 export async function resumeStoredJobs(
   storage: JobStorage,
   take: (record: JobRecord) => void,
   log: Logger,
   node: string,
+  kept: (record: JobRecord) => void = () => {},
 ): Promise<void> {
-  const live = await storage.list({
-    status: [JobStatus.New, JobStatus.InProgress, JobStatus.Queued, JobStatus.Error],
-  });
+  // One listing for both: the live jobs to resume, the finished ones kept (retention index).
+  const live: JobRecord[] = [];
+  for (const record of await storage.list()) {
+    if (LIVE.has(record.status)) live.push(record);
+    else kept(record);
+  }
   let crashed = 0;
   for (const record of live) {
     if (record.status !== JobStatus.InProgress) continue;

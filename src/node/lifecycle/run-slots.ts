@@ -100,6 +100,16 @@ export class RunSlots {
     this.pump();
   }
 
+  /** Jobs waiting for a slot (suspects too). */
+  get waiting(): number {
+    return this.#ready.size + this.#suspects.length;
+  }
+
+  /** The waiting entry of job `id`, if it waits. */
+  get(id: string): ReadyEntry | undefined {
+    return this.#ready.get(id) ?? this.#suspects.find((e) => e.id === id);
+  }
+
   has(id: string): boolean {
     return this.#ready.has(id) || this.#suspects.some((e) => e.id === id);
   }

@@ -135,6 +135,11 @@ export class DistributorLink {
     resolve?.();
   }
 
+  /** The latest progress of running job `id` (coalesced, see LinkBatch.progress). */
+  progress(id: string, value: unknown): void {
+    this.#batch?.progress(id, value);
+  }
+
   /**
    * Queues a feedback (batched). Throws what encoding throws (a feedback over the frame
    * limit, args that are not plain data): the caller sends something else instead.
@@ -201,6 +206,7 @@ export class DistributorLink {
       if (this.#conn !== conn) return;
       this.#conn = undefined;
       this.#batch = undefined;
+      batch.close();
       this.#releaseStarts();
       const wasReady = this.#state === 'ready';
       if (this.#state !== 'stopped') this.#state = 'backoff';

@@ -1,6 +1,14 @@
 import { ItemBatch, idParts } from '../../protocol/batch-frames.ts';
 import { encodeOwnFrame } from '../../protocol/codec.ts';
 import type { Message } from '../../protocol/messages.ts';
+import { MAX_PROGRESS_BYTES } from '../../protocol/progress.ts';
+
+/**
+ * Progress reports of one job closer together than this are coalesced (the latest wins):
+ * a job reporting in a tight loop costs a frame per window, not one per call. A report
+ * after a quiet spell goes at once, and pending ones always go before any feedback.
+ */
+export const PROGRESS_WINDOW_MS = 100;
 
 /** Where a batch goes: the link's connection. */
 export interface BatchSink {
@@ -29,6 +37,10 @@ export class LinkBatch {
   #started: string[] = [];
   #stopped: string[] = [];
   #attempts: number[] = [];
+  /** Latest progress per job, not yet sent. */
+  #progress = new Map<string, unknown>();
+  /** While set, a progress report waits for the window's end (see PROGRESS_WINDOW_MS). */
+  #progressWindow: NodeJS.Timeout | undefined;
   #pending = false;
 
   /** `requestFlush`: makes the connection write at the end of this turn. */
@@ -82,6 +94,19 @@ export class LinkBatch {
     this.#attempts.push(attempts);
   }
 
+  /** The latest progress of job `id` (checked by the job's context). */
+  progress(id: string, value: unknown): void {
+    this.#progress.set(id, value);
+    if (this.#progressWindow === undefined) this.#touch();
+  }
+
+  /** The connection is gone: nothing more will be flushed. */
+  close(): void {
+    clearTimeout(this.#progressWindow);
+    this.#progressWindow = undefined;
+    this.#progress.clear();
+  }
+
   /** A feedback, encoded as a `feedbacks` item. */
   feedback(item: Buffer): void {
     this.#touch();
@@ -90,7 +115,7 @@ export class LinkBatch {
 
   /**
    * Everything collected, in this order: accepted (a job's acceptance before its feedback),
-   * run notes, credit, feedbacks.
+   * run notes, credit, progress (a job's last report before its feedback), feedbacks.
    */
   flush(sink: BatchSink): void {
     if (!this.#pending) return;
@@ -124,7 +149,35 @@ export class LinkBatch {
       sink.sendFrame(encodeOwnFrame({ t: 'credit', n: this.#credit }, max));
       this.#credit = 0;
     }
+    if (this.#progress.size > 0) this.#flushProgress(sink);
     this.#feedbacks.flush((frame) => sink.sendFrame(frame));
+  }
+
+  #flushProgress(sink: BatchSink): void {
+    // Values are at most 4 KiB each (MAX_PROGRESS_BYTES): as many per frame as surely fit.
+    const perFrame = Math.max(1, Math.floor(this.#maxFrameSize / (MAX_PROGRESS_BYTES + 256)));
+    const entries = [...this.#progress];
+    this.#progress.clear();
+    for (let i = 0; i < entries.length; i += perFrame) {
+      const part = entries.slice(i, i + perFrame);
+      try {
+        const message: Message = {
+          t: 'progress',
+          ids: part.map((e) => e[0]),
+          values: part.map((e) => e[1]),
+        };
+        sink.sendFrame(encodeOwnFrame(message, this.#maxFrameSize));
+      } catch {
+        // Only a link whose frame limit is below one report: progress is a hint, and
+        // the job's feedback (which follows) is what counts.
+      }
+    }
+    // Reports from now until the window ends wait for it, then go together.
+    this.#progressWindow = setTimeout(() => {
+      this.#progressWindow = undefined;
+      if (this.#progress.size > 0) this.#touch();
+    }, PROGRESS_WINDOW_MS);
+    this.#progressWindow.unref();
   }
 
   #touch(): void {

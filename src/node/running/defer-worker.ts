@@ -71,7 +71,9 @@ export type FromWorkerMessage =
   | { type: 'chain'; timeoutMs?: number; errbacks: number }
   /** The first errback starts now; `error` is the failure that started them. */
   | { type: 'errbacks'; error: ErrorInfo }
-  | { type: 'log'; level: LogLevel; obj?: unknown; msg?: string };
+  | { type: 'log'; level: LogLevel; obj?: unknown; msg?: string }
+  /** The job reported progress (checked here, by its context). */
+  | { type: 'progress'; value: unknown };
 
 const { jobDirectory } = workerData as DeferWorkerData;
 
@@ -120,6 +122,7 @@ export default async function runDeferred(task: DeferTask): Promise<AttemptOutco
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
       mergeJobItselfToArgs: task.mergeJobItselfToArgs,
       log: portLogger(post),
+      progress: (_id, value) => post({ type: 'progress', value }),
     });
     return crossable(record, outcome);
   } finally {

@@ -1,5 +1,9 @@
 import { CancelJob } from '../../errors.ts';
 import type { JobArgs, JobRecord, JobStatus } from '../../model/job.ts';
+import { assertProgress, type ProgressValue } from '../../protocol/progress.ts';
+
+/** Where an attempt's progress reports go (one per node, not per job): the job's id and the value. */
+export type ProgressSink = (jobId: string, value: ProgressValue) => void;
 
 /**
  * The logging subset a job sees: pino-compatible, so a pino logger (or a child of one)
@@ -55,6 +59,14 @@ export interface JobContext {
   readonly signal: AbortSignal;
   /** Stops the job for good (periodic ones too): throws `CancelJob`. */
   cancel(reason?: string): never;
+  /**
+   * Reports how far the job is: a number (say a percentage) or a small plain object
+   * (≤ 4 KiB encoded). The application sees it as a `job:progress` event, the job's
+   * `onProgress`, and in `getJob()`. Reports close together are coalesced (the latest
+   * wins); the last one always arrives before the job's feedback. A value that is not a
+   * finite number or plain data throws InvalidArgumentError here.
+   */
+  readonly progress: (value: ProgressValue) => void;
   readonly log: JobLogger;
 }
 
@@ -66,6 +78,8 @@ export interface JobContextFacts {
   /** The attempt's signal, or a function that makes it when a step first reads `ctx.signal`. */
   signal: AbortSignal | (() => AbortSignal);
   log: JobLogger;
+  /** Where `ctx.progress()` reports go. @default nowhere (checked, then dropped) */
+  progress?: ProgressSink | undefined;
 }
 
 /**
@@ -98,6 +112,7 @@ class AttemptContext implements JobContext {
   readonly cancel: (reason?: string) => never;
   readonly log: JobLogger;
   readonly #signal: AbortSignal | (() => AbortSignal);
+  readonly #progress: ProgressSink | undefined;
 
   constructor(record: JobRecord, facts: JobContextFacts) {
     this.id = record.id;
@@ -118,11 +133,20 @@ class AttemptContext implements JobContext {
     };
     this.log = facts.log;
     this.#signal = facts.signal;
+    this.#progress = facts.progress;
   }
 
   get signal(): AbortSignal {
     const signal = this.#signal;
     return typeof signal === 'function' ? signal() : signal;
+  }
+
+  /** A function bound to this attempt, made when read: `const { progress } = ctx` works too. */
+  get progress(): (value: ProgressValue) => void {
+    return (value: ProgressValue): void => {
+      assertProgress(value);
+      this.#progress?.(this.id, value);
+    };
   }
 }
 

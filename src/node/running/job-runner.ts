@@ -10,7 +10,7 @@ import type { Clock } from '../../model/clock.ts';
 import type { JobArgs, JobRecord } from '../../model/job.ts';
 import { cloneArgs, isPlainObject, merge, snapshot } from './args-copy.ts';
 import { Phase, type PhaseResult } from './job-runner-phase.ts';
-import type { JobContext, JobLogger } from './job-context.ts';
+import type { JobContext, JobLogger, ProgressSink } from './job-context.ts';
 import { createJobContext, jobItself, noopLogger } from './job-context.ts';
 import type { StopSignal } from './interrupter.ts';
 import type { ChainStep, JobDefinition } from '../definitions/job-registry.ts';
@@ -52,6 +52,8 @@ export interface RunAttemptOptions {
   log?: JobLogger;
   /** Told about steps whose synchronous part held the event loop too long. @default none */
   blockWatch?: BlockWatch | undefined;
+  /** Where the steps' `ctx.progress()` reports go. @default nowhere */
+  progress?: ProgressSink | undefined;
 }
 
 /**
@@ -130,7 +132,13 @@ function attempt(
 
   // The phase's signal is made only if a step asks for it (most never do).
   const contextFor = (phase: Phase): JobContext =>
-    createJobContext(record, { node: opts.node, startedAt, signal: phase.signalGetter, log });
+    createJobContext(record, {
+      node: opts.node,
+      startedAt,
+      signal: phase.signalGetter,
+      log,
+      progress: opts.progress,
+    });
 
   // Job and callbacks. Snapshot the step list: a definition can gain steps meanwhile.
   const chain: ChainStep[] =

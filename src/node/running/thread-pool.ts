@@ -31,7 +31,7 @@ import type { Clock } from '../../model/clock.ts';
 import { systemClock } from '../../model/clock.ts';
 import type { JobArgs, JobRecord } from '../../model/job.ts';
 import type { DeferWorkerData, RescueSpec } from './defer-worker.ts';
-import type { JobLogger } from './job-context.ts';
+import type { JobLogger, ProgressSink } from './job-context.ts';
 import { noopLogger } from './job-context.ts';
 import type { AttemptOutcome, StopSignal } from './job-runner.ts';
 import { Task, within, type Ending, type TaskDeps } from './thread-task.ts';
@@ -96,6 +96,8 @@ export interface DeferRunOptions {
    * @default the pool's `log`
    */
   log?: JobLogger;
+  /** Receives the job's `ctx.progress()` reports, forwarded from the thread. @default none */
+  progress?: ProgressSink | undefined;
 }
 
 export interface ThreadPoolStats {

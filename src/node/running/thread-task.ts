@@ -14,6 +14,7 @@ import type { Clock, TimerHandle } from '../../model/clock.ts';
 import type { JobRecord } from '../../model/job.ts';
 import type { DeferTask, FromWorkerMessage, RescueSpec, ToWorkerMessage } from './defer-worker.ts';
 import type { JobLogger } from './job-context.ts';
+import type { ProgressValue } from '../../protocol/progress.ts';
 import type { AttemptOutcome } from './job-runner.ts';
 import type { DeferRunOptions } from './thread-pool.ts';
 
@@ -150,6 +151,10 @@ export class Task {
         break;
       case 'log':
         forwardLog(this.#log, message);
+        break;
+      case 'progress':
+        // Checked in the thread by the job's context.
+        this.#opts.progress?.(this.#record.id, message.value as ProgressValue);
         break;
     }
   };

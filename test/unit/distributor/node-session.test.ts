@@ -61,6 +61,8 @@ function recordingHost() {
     pong: (_s, id) => void calls.push(['pong', id]),
     room: (changed) => void calls.push(['room', changed]),
     status: () => void calls.push(['status']),
+    progress: (_s, ids, values) => void calls.push(['progress', ids, values]),
+    answered: (_s, answer) => void calls.push(['answered', answer.req]),
     protocolError: (_s, err) => void calls.push(['protocolError', err.code]),
   };
   return { host, calls };

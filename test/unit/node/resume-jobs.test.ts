@@ -14,18 +14,26 @@ describe('resume stored jobs', () => {
       dueAt: T0,
       period: 1000,
     });
-    const list = vi.fn(async () => [waiting, running]);
+    const done = makeRecord({ id: 'd', status: JobStatus.Complete });
+    const list = vi.fn(async () => [waiting, done, running]);
     const saved: JobRecord[] = [];
     const save = vi.fn(async (r: JobRecord) => void saved.push(structuredClone(r)));
     const storage = { list, save } as unknown as JobStorage;
     const log = { debug: vi.fn(), info: vi.fn(), warn: vi.fn(), error: vi.fn() } satisfies Logger;
     const scheduled: JobRecord[] = [];
 
-    await resumeStoredJobs(storage, (r) => scheduled.push(r), log, 'n1');
+    const kept: JobRecord[] = [];
+    await resumeStoredJobs(
+      storage,
+      (r) => scheduled.push(r),
+      log,
+      'n1',
+      (r) => kept.push(r),
+    );
 
-    expect(list).toHaveBeenCalledWith({
-      status: [JobStatus.New, JobStatus.InProgress, JobStatus.Queued, JobStatus.Error],
-    });
+    // One listing: the live jobs are resumed, the finished ones go to the retention index.
+    expect(list).toHaveBeenCalledTimes(1);
+    expect(kept).toEqual([done]);
     expect(scheduled).toHaveLength(2);
     expect(scheduled[0]).toBe(waiting);
     expect(scheduled[1]).toBe(running);

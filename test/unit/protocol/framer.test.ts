@@ -239,7 +239,7 @@ describe('framer', () => {
       { nothing: 1 },
       [1, 2, 3],
       'just a string',
-      { t: 'hello', v: 2 },
+      { t: 'hello', v: 3 },
       { t: 'jobs', j: [jobTuple({ ...sampleJob, id: 7 as unknown as string })] },
       { t: 'jobs', j: [jobTuple({ ...sampleJob, args: 'x' as unknown as JobArgs })] },
       { t: 'jobs', j: [jobTuple({ ...sampleJob, runAt: 'soon' as unknown as number })] },

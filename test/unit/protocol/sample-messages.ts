@@ -18,7 +18,7 @@ export const wireJob: JobSpec = { ...sampleJob, distributor: '' };
 export const sampleMessages: Message[] = [
   {
     t: 'hello',
-    v: 2,
+    v: 3,
     node: 'worker-1',
     instance: 'a1b2c3',
     capacity: 4,
@@ -30,7 +30,7 @@ export const sampleMessages: Message[] = [
   },
   {
     t: 'challenge',
-    v: 2,
+    v: 3,
     distributor: 'dist-1',
     nonce: 'ffeeddccbbaa99887766554433221100',
     proof: '',

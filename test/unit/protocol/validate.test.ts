@@ -47,7 +47,7 @@ describe('validate', () => {
       [
         {
           t: 'hello',
-          v: 2,
+          v: 3,
           node: 'n',
           instance: 'i',
           capacity: 1,
@@ -62,7 +62,7 @@ describe('validate', () => {
       [
         {
           t: 'hello',
-          v: 2,
+          v: 3,
           node: 'n',
           instance: 'i',
           capacity: 1.5,
@@ -77,7 +77,7 @@ describe('validate', () => {
       [
         {
           t: 'hello',
-          v: 2,
+          v: 3,
           node: 'n',
           instance: 'i',
           capacity: 1,
@@ -92,7 +92,7 @@ describe('validate', () => {
       [
         {
           t: 'hello',
-          v: 2,
+          v: 3,
           node: 'n',
           instance: 'i',
           capacity: 1,

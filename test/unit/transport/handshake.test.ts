@@ -222,7 +222,7 @@ describe('handshake', () => {
     conn.sendFrame(frame);
     const err = await dist.outcome().catch((e: unknown) => e);
     expect(err).toMatchObject({ code: ErrorCodes.VersionMismatch });
-    expect((err as Error).message).toMatch(/v1.*v2/);
+    expect((err as Error).message).toMatch(/v1.*v3/);
     expect(((await closed) as JobReactorError).code).toBe(ErrorCodes.VersionMismatch);
   });
 

@@ -1,0 +1,240 @@
+import { ConnectionError, InvalidArgumentError, type ErrorInfo } from '../errors.ts';
+import type { Clock } from '../model/clock.ts';
+import type { JobArgs, JobStatus } from '../model/job.ts';
+import type { Logger } from '../model/logger.ts';
+import type { NodeCounts, NodeJobView } from '../protocol/messages.ts';
+import type { ProgressValue } from '../protocol/progress.ts';
+import type { ProgressListener } from './job-handle.ts';
+import { NodeQueries } from './node-queries.ts';
+import type { NodeSession } from './node-session.ts';
+import { TrackState, type SafeCall, type TrackedJob } from './tracked-job.ts';
+
+/** Where a job is and how it stands, as `distributor.getJob()` reports it. */
+export interface JobInfo {
+  id: string;
+  name: string;
+  /**
+   * `waiting`: in this distributor's queue (no node has room, or it is paused); `sent`: on
+   * its way to a node; otherwise the node's status: `new`, `in progress`, `queued` (a
+   * period or cron job between runs), `error` (a retry waits), `complete`, `failed`,
+   * `cancelled` (the last three only for jobs a node keeps after they end).
+   */
+  state: 'waiting' | 'sent' | JobStatus;
+  /** The node that holds it; null while it waits here. */
+  node: string | null;
+  /** Attempts made in the current cycle. */
+  attempt: number;
+  delivery: number;
+  /** When its next attempt or run is due (a running job: this one's). */
+  dueAt: Date;
+  enqueuedAt: Date;
+  /** Runs a period or cron job has made. */
+  runs: number;
+  args: JobArgs;
+  priority?: number;
+  /** The last value it reported with `ctx.progress()`. */
+  progress?: unknown;
+  /** Why its last attempt failed (a retry waits, or it failed for good). */
+  lastError?: ErrorInfo;
+}
+
+/** `distributor.counts()`: jobs by where they are, per node and in total. */
+export interface JobCounts {
+  /** Jobs in this distributor's queue, and jobs sent and not yet stored by their node. */
+  distributor: { waiting: number; sent: number };
+  /** Each connected node's counts (every job it holds, whichever distributor sent it). */
+  nodes: Record<string, NodeCounts>;
+  /** The sums: this distributor's and every node's. */
+  total: NodeCounts & { waiting: number; sent: number };
+}
+
+/** What the lookups need of their distributor. */
+export interface QueryHost {
+  clock: Clock;
+  log: Logger;
+  /** A tracked job by id, wherever it is (index, a session, the waiting queue); O(waiting) at worst. */
+  find(id: string): TrackedJob | undefined;
+  /** The connected, open sessions. */
+  sessions(): readonly NodeSession[];
+  /** Jobs sent and not yet stored by their node. */
+  sent(): number;
+  /** Jobs in the waiting queue. */
+  waiting(): number;
+  call: SafeCall;
+  /** Emits `job:progress`. */
+  progressed(id: string, name: string, value: ProgressValue): void;
+}
+
+const EMPTY_COUNTS: NodeCounts = Object.freeze({
+  running: 0,
+  ready: 0,
+  scheduled: 0,
+  complete: 0,
+  failed: 0,
+});
+
+/**
+ * The application's questions about jobs (`getJob`, `counts`) and the jobs' progress
+ * reports: answered from what the distributor tracks, and from the nodes over the wire
+ * (`query` / `answer`) for what only a node knows (its status, attempt, due time, kept
+ * jobs of a durable node).
+ */
+export class JobQueries {
+  readonly #host: QueryHost;
+  readonly #queries: NodeQueries;
+  /** Progress listeners of the jobs that have some (the `onProgress` option, `handle.onProgress`). */
+  readonly #listeners = new Map<TrackedJob, ProgressListener[]>();
+
+  constructor(host: QueryHost) {
+    this.#host = host;
+    this.#queries = new NodeQueries(host.clock);
+  }
+
+  /** Adds a progress listener to `job`, dropped when it ends. */
+  listen(job: TrackedJob, listener: ProgressListener): void {
+    if (typeof listener !== 'function')
+      throw new InvalidArgumentError('onProgress must be a function');
+    if (job.done) return;
+    const list = this.#listeners.get(job);
+    if (list !== undefined) {
+      list.push(listener);
+      return;
+    }
+    this.#listeners.set(job, [listener]);
+    job.result.onSettled(() => this.#listeners.delete(job));
+  }
+
+  /** Progress from `session`: to the job's listeners and the `job:progress` event. */
+  progress(session: NodeSession, ids: readonly string[], values: readonly unknown[]): void {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      const job = session.held.get(id) ?? this.#host.find(id);
+      if (job === undefined || job.done) continue;
+      const value = values[i] as ProgressValue;
+      const name = job.spec.name;
+      this.#host.progressed(id, name, value);
+      const listeners = this.#listeners.get(job);
+      if (listeners === undefined) continue;
+      for (const listener of listeners) this.#host.call(id, () => listener(value, { id, name }));
+    }
+  }
+
+  answered = (session: NodeSession, answer: Parameters<NodeQueries['answered']>[1]): void =>
+    this.#queries.answered(session, answer);
+
+  /**
+   * Job `id` as it stands: from this distributor while it waits here, else from the node
+   * that holds it; a job this distributor does not track (a durable node's, after a
+   * restart of the application) is looked for on every connected node. Null when no one
+   * knows it. Rejects with TimeoutError when a node does not answer in `timeoutMs`.
+   */
+  async getJob(id: string, timeoutMs: number): Promise<JobInfo | null> {
+    if (typeof id !== 'string' || id.length === 0) {
+      throw new InvalidArgumentError('getJob needs a job id');
+    }
+    const job = this.#host.find(id);
+    if (job !== undefined && !job.done) {
+      if (job.state === TrackState.Waiting) return fromSpec(job, 'waiting', null);
+      const session = this.#openSession(job.session);
+      if (session !== undefined) {
+        const view = await this.#ask(session, id, timeoutMs);
+        if (view !== null) return fromNode(view, session.name);
+      }
+      // Not stored there yet (on its way), or its node is away for now.
+      if (job.state === TrackState.Sent || session === undefined) {
+        return fromSpec(job, 'sent', job.session?.name ?? null);
+      }
+    }
+    // Not tracked (or finished): a node may keep it (durable storage, kept finished jobs).
+    const sessions = this.#host.sessions();
+    const answers = await Promise.allSettled(sessions.map((s) => this.#ask(s, id, timeoutMs)));
+    for (let i = 0; i < answers.length; i++) {
+      const a = answers[i]!;
+      if (a.status === 'fulfilled' && a.value !== null) return fromNode(a.value, sessions[i]!.name);
+    }
+    const failed = answers.find((a): a is PromiseRejectedResult => a.status === 'rejected');
+    if (failed !== undefined && !(failed.reason instanceof ConnectionError)) throw failed.reason;
+    return null;
+  }
+
+  /** Counts by state from every connected node (asked at once) and this distributor. */
+  async counts(timeoutMs: number): Promise<JobCounts> {
+    const sessions = this.#host.sessions();
+    const answers = await Promise.all(
+      sessions.map((s) =>
+        this.#queries.ask(s, undefined, timeoutMs).then(
+          (a) => a.counts ?? EMPTY_COUNTS,
+          (err: unknown) => {
+            // A node that left meanwhile holds nothing to count.
+            if (err instanceof ConnectionError) return undefined;
+            throw err;
+          },
+        ),
+      ),
+    );
+    const waiting = this.#host.waiting();
+    const sent = this.#host.sent();
+    const total = { ...EMPTY_COUNTS, waiting, sent };
+    const nodes: Record<string, NodeCounts> = {};
+    for (let i = 0; i < sessions.length; i++) {
+      const c = answers[i];
+      if (c === undefined) continue;
+      nodes[sessions[i]!.name] = c;
+      total.running += c.running;
+      total.ready += c.ready;
+      total.scheduled += c.scheduled;
+      total.complete += c.complete;
+      total.failed += c.failed;
+    }
+    return { distributor: { waiting, sent }, nodes, total };
+  }
+
+  async #ask(session: NodeSession, id: string, timeoutMs: number): Promise<NodeJobView | null> {
+    const answer = await this.#queries.ask(session, id, timeoutMs);
+    return answer.job ?? null;
+  }
+
+  /** `session` if it is still open, else an open one of the same name (a durable node back). */
+  #openSession(session: NodeSession | undefined): NodeSession | undefined {
+    if (session === undefined) return undefined;
+    if (!session.closed) return session;
+    return this.#host.sessions().find((s) => s.name === session.name);
+  }
+}
+
+function fromSpec(job: TrackedJob, state: 'waiting' | 'sent', node: string | null): JobInfo {
+  const spec = job.spec;
+  const info: JobInfo = {
+    id: spec.id,
+    name: spec.name,
+    state,
+    node,
+    attempt: spec.attempt ?? 0,
+    delivery: spec.delivery,
+    dueAt: new Date(spec.runAt),
+    enqueuedAt: new Date(spec.enqueuedAt),
+    runs: spec.runs ?? 0,
+    args: spec.args,
+  };
+  if (spec.priority !== undefined) info.priority = spec.priority;
+  return info;
+}
+
+function fromNode(view: NodeJobView, node: string): JobInfo {
+  const info: JobInfo = {
+    id: view.id,
+    name: view.name,
+    state: view.status as JobStatus,
+    node,
+    attempt: view.attempt,
+    delivery: view.delivery,
+    dueAt: new Date(view.dueAt),
+    enqueuedAt: new Date(view.enqueuedAt),
+    runs: view.runs,
+    args: view.args,
+  };
+  if (view.priority !== undefined) info.priority = view.priority;
+  if (view.progress !== undefined) info.progress = view.progress;
+  if (view.lastError !== undefined) info.lastError = view.lastError as ErrorInfo;
+  return info;
+}
