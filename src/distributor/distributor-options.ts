@@ -3,6 +3,7 @@ import type { Clock } from '../model/clock.ts';
 import type { JobArgs } from '../model/job.ts';
 import { assertKnownOptions, type OptionKeys } from '../model/known-options.ts';
 import type { Logger } from '../model/logger.ts';
+import type { RateLimit } from '../scheduling/rate-limiter.ts';
 
 /** A job name, or the typed reference returned by `job()`. */
 export type JobName<A extends JobArgs = JobArgs> =
@@ -43,6 +44,14 @@ export interface DistributorOptions {
    * @default 3
    */
   maxDeliveries?: number;
+  /**
+   * Caps on job starts per job name, across every node: at most `max` jobs of that name
+   * start in any `duration` ms (a sliding window). A node starts such a job only with a
+   * permit from this distributor, granted in the order asked; a granted job starts as
+   * soon as its node has a free slot. Jobs of other names are not affected.
+   * `{ 'emails.send': { max: 100, duration: 60_000 } }`. @default none
+   */
+  limits?: Readonly<Record<string, RateLimit>>;
   /** Largest frame accepted or sent, bytes. @default 8 MiB */
   maxFrameSize?: number;
   /** Heartbeat interval; a silent peer is dropped after 3 of them. @default 1000 */
@@ -74,6 +83,7 @@ const DISTRIBUTOR_OPTION_KEYS = {
   unknownJobs: true,
   maxConnections: true,
   maxDeliveries: true,
+  limits: true,
   maxFrameSize: true,
   heartbeatMs: true,
   handshakeTimeoutMs: true,
@@ -85,7 +95,8 @@ const DISTRIBUTOR_PEER_HINTS = {
   connection:
     "a distributor needs no Redis connection: nodes keep the jobs (see the node's 'storage')",
   prefix: "the key prefix is a node option: 'redisPrefix'",
-  limiter: "use 'limits' (per job name, across nodes) here, or the node option 'limiter'",
+  limiter:
+    "use 'limits' ({ 'job.name': { max, duration } }, across nodes) here, or the node option 'limiter'",
   defaultJobOptions: 'pass options to each enqueue() (or wrap enqueue in a function of yours)',
 } as const;
 

@@ -32,6 +32,7 @@ import {
 import { Dispatcher } from './dispatcher.ts';
 import { createHandle, type HandleOps, type JobHandle } from './job-handle.ts';
 import { JobQueries, type JobCounts, type JobInfo } from './job-queries.ts';
+import { StartPermits } from './start-permits.ts';
 import { JobIndex } from './job-index.ts';
 import { NodePings } from './node-pings.ts';
 import { admitNode } from './node-admission.ts';
@@ -72,6 +73,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   readonly #cancels = new CancelRequests();
   #pings: NodePings | undefined;
   readonly #queries: JobQueries;
+  readonly #permits: StartPermits;
   readonly #connections = new Set<Connection>();
   #server: { address: { host: string; port: number }; close(): Promise<void> } | undefined;
 
@@ -98,6 +100,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       fail: (job, error, node) => this.#finishWithError(job, error, node),
       dispatched: (job, node) => this.emit('job:dispatched', job.spec.id, node),
     });
+    this.#permits = new StartPermits(options.limits, this.#clock, this.#maxFrameSize);
     this.#queries = new JobQueries({
       clock: this.#clock,
       log: this.#log,
@@ -361,6 +364,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     this.#jobs.clear();
     this.#tracked = 0;
     this.#cancels.clear();
+    this.#permits.close();
     this.#state = 'closed';
   }
 
@@ -410,6 +414,9 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     conn.onClose((reason) => this.#onSessionClosed(session, reason));
     this.#log.info({ node: session.name, remote: conn.remote }, 'node connected');
     this.emit('node:connected', session.info());
+    // Before any job: the node must know which names start only with a permit.
+    const limited = this.#permits.names;
+    if (limited.length > 0) session.send({ t: 'limits', names: limited });
     this.#cancels.connected(session);
     this.#dispatch.scheduleDrain(true);
   }
@@ -438,6 +445,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     pong: (session, id) => this.#pings?.answered(session, id),
     progress: (session, ids, values) => this.#queries.progress(session, ids, values),
     answered: (session, answer) => this.#queries.answered(session, answer),
+    permits: (session, ids, names) => this.#permits.request(session, ids, names),
     room: (nodesChanged) => this.#dispatch.scheduleDrain(nodesChanged),
     status: (session) => this.emit('node:status', session.info()),
     protocolError: (session, err) => this.emit('protocol:error', session.connection.remote, err),
@@ -465,6 +473,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       this.emit('job:requeued', job.spec.id, session.name);
     }
     this.#cancels.closed(session);
+    this.#permits.closed(session);
     this.#log.info(
       { node: session.name, requeued: back.length, reason: reason?.message },
       'node disconnected',

@@ -44,6 +44,8 @@ export interface SessionHost {
   status(session: NodeSession): void;
   /** Running jobs reported progress: `values[i]` is job `ids[i]`'s latest. */
   progress(session: NodeSession, ids: readonly string[], values: readonly unknown[]): void;
+  /** The node asks to start jobs of limited names (see StartPermits). */
+  permits(session: NodeSession, ids: readonly string[], names: readonly string[]): void;
   /** The answer to a query (see NodeQueries). */
   answered(session: NodeSession, answer: AnswerMessage): void;
   /** The node sent what a node never sends: the link is closed with `error`. */
@@ -183,6 +185,9 @@ export class NodeSession {
         return;
       case 'answer':
         this.#host.answered(this, m);
+        return;
+      case 'permits':
+        this.#host.permits(this, m.ids, m.names);
         return;
       case 'status':
         this.paused = !m.accepting;

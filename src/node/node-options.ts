@@ -5,6 +5,7 @@ import type { Logger } from '../model/logger.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
 import type { JobRegistry } from './definitions/job-registry.ts';
 import type { KeepOptions } from './lifecycle/kept-jobs.ts';
+import type { RateLimit } from '../scheduling/rate-limiter.ts';
 
 /** A distributor address: `'host:port'` or an object. */
 export type DistributorAddress = string | { host: string; port: number };
@@ -43,6 +44,13 @@ export interface NodeOptions {
    * large). @default 4 MiB
    */
   prefetchBytes?: number;
+  /**
+   * At most `max` job starts in any `duration` ms on this node (a sliding window), every
+   * job kind and distributor counted: the rest wait in the ready queue, in order, for the
+   * window to allow them (one timer, no polling); delayed jobs that fall due wait their
+   * turn the same way. `max` 1 to 1,000,000; `duration` ms. @default no limit
+   */
+  limiter?: RateLimit;
   /** Worker threads for `defer: true` jobs (they load `jobDirectory`). @default cores − 1, at least 1 */
   threads?: number;
   /** Shared secret for the distributors' handshake. */
@@ -149,6 +157,7 @@ const NODE_OPTION_KEYS = {
   concurrency: true,
   prefetch: true,
   prefetchBytes: true,
+  limiter: true,
   threads: true,
   secret: true,
   maxAttempt: true,

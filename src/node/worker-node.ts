@@ -55,6 +55,8 @@ import { OwedCredits } from './links/owed-credits.ts';
 import { LinkOwnership } from './ownership/link-ownership.ts';
 import { resumeStoredJobs } from './lifecycle/resume-jobs.ts';
 import { KeptJobs, type KeptStatus } from './lifecycle/kept-jobs.ts';
+import { PermitWaits } from './lifecycle/permit-waits.ts';
+import { RateLimiter } from '../scheduling/rate-limiter.ts';
 import { StatusAnnouncer } from './links/status-announcer.ts';
 import { StorageSync, asStorageError } from './lifecycle/storage-sync.ts';
 import type { NodeEvents } from './node-events.ts';
@@ -114,6 +116,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly #mergeJobItself: boolean;
   readonly #links: DistributorLink[];
   readonly #timers: TimerQueue<string>;
+  /** Jobs of names their distributor limits, waiting for its permit to start. */
+  readonly #permits = new PermitWaits();
   /** The finished jobs kept in storage, oldest first: their retention and counts. */
   readonly #kept: KeptJobs;
   /** Priorities of the jobs on a timer that have one (the ready queue orders by it). */
@@ -185,8 +189,10 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#concurrency = concurrency;
     this.#slots = new RunSlots(concurrency, {
       canStart: () => this.#state === 'running',
-      run: (entry) => this.#runOne(entry.id, entry.record, entry.marked),
+      run: (entry) => this.#runOne(entry.id, entry.record, entry.marked, entry.permitted),
       idle: () => this.#idle.wake(), // a stop() may be waiting for this
+      limiter: options.limiter === undefined ? undefined : new RateLimiter(options.limiter),
+      clock: this.#clock,
     });
     if (!Array.isArray(options.distributors)) {
       throw new InvalidArgumentError('distributors must be a list of host:port addresses');
@@ -364,6 +370,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     for (const link of this.#links) link.send({ t: 'drain' });
     this.#timers.close();
     this.#kept.close();
+    this.#permits.clear();
     this.#slots.clear();
     this.#ownership.clear();
     await this.#idle.until(() => this.#slots.active === 0, deadline);
@@ -391,6 +398,10 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     const held = this.#outbox.over(link.distributorId);
     if (held) link.holdCredits();
     this.#status.linkReady(link, held);
+    // Jobs that waited for this distributor's permit while its link was down ask again.
+    if (this.#permits.size > 0 && link.distributorId !== undefined) {
+      for (const r of this.#permits.of(link.distributorId)) link.askPermit(r.id, r.name);
+    }
     this.emit('distributor:connected', link.address, link.distributorId ?? '');
     this.#outbox.linkReady(link);
   }
@@ -412,6 +423,16 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         return;
       case 'cancel':
         void this.#cancel(m.id).then((ok) => link.send({ t: 'cancelled', req: m.req, ok }));
+        return;
+      case 'limits':
+        if (link.distributorId !== undefined) this.#permits.limits(link.distributorId, m.names);
+        return;
+      case 'granted':
+        for (const id of m.ids) {
+          const record = this.#permits.take(id);
+          // First in line: its start was counted when granted.
+          if (record !== undefined) this.#slots.push({ id, record, permitted: true, priority: -1 });
+        }
         return;
       case 'query':
         void answerQuery(m, link.distributorId ?? '', this.#querySources).then((answer) => {
@@ -534,7 +555,11 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     }
     // An instant job that has a free slot is stored already marked "in progress", its slot
     // held meanwhile: one write per job instead of two (stored, then marked at start).
-    const startsNow = instant && this.#registry.has(spec.name) && this.#slots.reserve(spec);
+    const startsNow =
+      instant &&
+      this.#registry.has(spec.name) &&
+      !this.#permits.needs(spec) && // it waits for a permit first
+      this.#slots.reserve(spec);
     if (startsNow) markStarted(record, now);
     const saving = { cancel: false };
     this.#saving.set(spec.id, saving);
@@ -620,6 +645,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       this.#timers.has(id) ||
       this.#slots.has(id) ||
       this.#ownership.has(id) ||
+      this.#permits.has(id) ||
       this.#lease.parks(id)
     );
   }
@@ -629,6 +655,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     const ids = new Set<string>();
     for (const r of await this.#storage.list()) if (r.distributor === id) ids.add(r.id);
     for (const e of this.#slots.values()) if (e.record?.distributor === id) ids.add(e.id);
+    for (const r of this.#permits.of(id)) ids.add(r.id);
     for (const [jid, r] of this.#running) if (r.distributor === id) ids.add(jid);
     return [...ids];
   }
@@ -636,6 +663,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   /** The distributor sent job `id` elsewhere: it leaves this node without running here. */
   #drop(id: string): void {
     this.#slots.remove(id);
+    this.#permits.take(id);
     this.#unschedule(id);
     this.#giveCredit(id);
     if (this.#running.has(id)) this.#disowned.add(id);
@@ -701,8 +729,16 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.emit('job:blocked', record, ms);
   };
 
-  /** `marked`: the record was stored already marked as started (see #receive). */
-  async #runOne(id: string, given: JobRecord | undefined, marked = false): Promise<void> {
+  /**
+   * `marked`: the record was stored already marked as started (see #receive); `permitted`:
+   * its distributor granted the start of this job of a limited name.
+   */
+  async #runOne(
+    id: string,
+    given: JobRecord | undefined,
+    marked = false,
+    permitted = false,
+  ): Promise<void> {
     let record: JobRecord | undefined;
     try {
       record = given ?? (await this.#storage.load(id));
@@ -728,6 +764,12 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (!durable && !this.#ownership.mayStart(record, { id, record })) return;
     // A crash suspect runs alone (see RunSlots): later, when the node is empty.
     if (!this.#slots.admit({ id, record })) return;
+    if (!permitted && this.#permits.needs(record)) {
+      // A name its distributor limits: ask, and wait without holding the slot.
+      this.#permits.wait(record);
+      this.#linkById.get(record.distributor)?.askPermit(id, record.name);
+      return;
+    }
     const running: Running = {
       controller: new Interrupter(),
       byApp: false,
@@ -915,7 +957,11 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       saving.cancel = true;
       return true;
     }
-    const inReady = this.#slots.remove(id) ?? this.#ownership.remove(id);
+    const awaiting = this.#permits.take(id);
+    const inReady =
+      this.#slots.remove(id) ??
+      this.#ownership.remove(id) ??
+      (awaiting === undefined ? undefined : { id, record: awaiting });
     const inTimer = this.#unschedule(id);
     if (!inReady && !inTimer) return false;
     const record =

@@ -38,6 +38,11 @@ import type { Feedback, JobSpec } from '../model/job.ts';
  *                     per job per window, always before the job's feedback)
  *   dist → query      where a job is (`id`), or how many jobs the node holds (no `id`);
  *                     the node answers `answer` with the same `req`
+ *   dist → limits     job names whose starts the distributor caps (its `limits`): the node
+ *                     starts one only with a permit
+ *   node → permits    asks to start these jobs (`ids`, of names `names`)
+ *   dist → granted    these may start now (at most `max` per `duration` per name, over
+ *                     every node)
  *   both → ping/pong  liveness when idle; a ping with an `id` (a measured round trip)
  *                     is answered by a pong with the same id
  *   both → error      fatal; the sender closes the connection after it
@@ -176,6 +181,25 @@ export interface OwnedMessage {
   ids: string[];
 }
 
+/** Names whose starts the distributor caps: a node asks a permit (`permits`) before each. */
+export interface LimitsMessage {
+  t: 'limits';
+  names: string[];
+}
+
+/** The node asks to start jobs `ids` (of names `names`, one per id). */
+export interface PermitsMessage {
+  t: 'permits';
+  ids: string[];
+  names: string[];
+}
+
+/** The distributor lets these jobs start. */
+export interface GrantedMessage {
+  t: 'granted';
+  ids: string[];
+}
+
 /** The latest progress of running jobs: `values[i]` is job `ids[i]`'s. */
 export interface ProgressMessage {
   t: 'progress';
@@ -269,6 +293,9 @@ export type Message =
   | ReconcileMessage
   | OwnedMessage
   | ProgressMessage
+  | LimitsMessage
+  | PermitsMessage
+  | GrantedMessage
   | QueryMessage
   | AnswerMessage
   | DrainMessage

@@ -119,6 +119,19 @@ export function validateMessage(value: unknown): Message {
       for (let i = 0; i < values.length; i++) progressValue(values[i], `progress.values[${i}]`);
       break;
     }
+    case 'limits':
+      strArray(m, 'names', 'limits');
+      break;
+    case 'permits':
+      strArray(m, 'ids', 'permits');
+      strArray(m, 'names', 'permits');
+      if ((m.names as string[]).length !== (m.ids as string[]).length) {
+        throw bad('permits.names', 'must be one name per id');
+      }
+      break;
+    case 'granted':
+      strArray(m, 'ids', 'granted');
+      break;
     case 'query':
       count(m, 'req', 'query');
       if (m.id !== undefined) nonEmpty(m, 'id', 'query');

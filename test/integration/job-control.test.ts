@@ -416,8 +416,8 @@ describe('job control - getJob and counts', () => {
 
   it('strict options: an unknown node option is a typed error naming the key', async () => {
     await expect(
-      startNode({ name: 'x', distributors: [], registry: new JobRegistry(), limiter: {} } as never),
-    ).rejects.toThrow(/unknown node option 'limiter'/);
+      startNode({ name: 'x', distributors: [], registry: new JobRegistry(), attempts: 3 } as never),
+    ).rejects.toThrow(/unknown node option 'attempts': use 'maxAttempt'/);
   });
 });
 
@@ -463,5 +463,74 @@ describe.skipIf(!redisAvailable())('job control - durable nodes (real redis-serv
     // And by age: 2 s after they ended, they go (one timer, no polling).
     await waitUntil(async () => (await d.counts()).nodes.n1?.complete === 0, 8000, 'age bound');
     expect(await Promise.all(first.map((h) => d.getJob(h.id)))).toEqual(first.map(() => null));
+  });
+});
+
+/** Start times (ms) never put more than `max` in any window of `duration`. */
+function expectWithin(starts: number[], max: number, duration: number): void {
+  const sorted = [...starts].sort((a, b) => a - b);
+  for (let i = max; i < sorted.length; i++) {
+    expect(sorted[i]! - sorted[i - max]!).toBeGreaterThanOrEqual(duration - 1);
+  }
+}
+
+describe('job control - rate limits', () => {
+  it('node limiter: at most max starts per duration, every kind counted, delayed ones too', async () => {
+    const reg = new JobRegistry();
+    const starts: number[] = [];
+    reg.define('a', () => void starts.push(Date.now()));
+    reg.define('b', () => void starts.push(Date.now()));
+    const { d } = await setup(reg, { concurrency: 8, limiter: { max: 3, duration: 200 } });
+    const handles = [
+      ...Array.from({ length: 5 }, () => d.enqueue('a')),
+      ...Array.from({ length: 4 }, () => d.enqueue('b', {}, { after: '20ms' })),
+    ];
+    await Promise.all(handles.map((h) => h.result));
+    expect(starts).toHaveLength(9);
+    expectWithin(starts, 3, 200);
+  });
+
+  it('distributor limits: a name is capped across two nodes; other names run freely', async () => {
+    const reg = new JobRegistry();
+    const mail: number[] = [];
+    let free = 0;
+    reg.define('mail', () => void mail.push(Date.now()));
+    reg.define('free', () => void free++);
+    const d = await startDistributor({ port: 0, limits: { mail: { max: 2, duration: 150 } } });
+    open.push(d);
+    for (const name of ['l1', 'l2']) {
+      const n = await startNode({
+        name,
+        distributors: [`127.0.0.1:${d.address.port}`],
+        registry: reg,
+        concurrency: 4,
+      });
+      open.push(n);
+    }
+    await waitUntil(() => d.nodes().length === 2, 5000, 'two nodes');
+    const t0 = Date.now();
+    const mails = Array.from({ length: 8 }, () => d.enqueue('mail'));
+    const frees = Array.from({ length: 20 }, () => d.enqueue('free'));
+    await Promise.all(frees.map((h) => h.result));
+    expect(free).toBe(20);
+    await Promise.all(mails.map((h) => h.result));
+    expect(mail).toHaveLength(8);
+    expectWithin(mail, 2, 150);
+    // 8 starts at 2 per 150 ms need at least three more windows after the first.
+    expect(Math.max(...mail) - t0).toBeGreaterThanOrEqual(3 * 150 - 1);
+  });
+
+  it('limits: bad values are typed errors', async () => {
+    await expect(
+      startDistributor({ port: 0, limits: { mail: { max: 0, duration: 1 } } }),
+    ).rejects.toThrow(/limits\['mail'\].max must be/);
+    await expect(
+      startNode({
+        name: 'x',
+        distributors: [],
+        registry: new JobRegistry(),
+        limiter: { max: 1 },
+      } as never),
+    ).rejects.toThrow(/limiter.duration must be/);
   });
 });

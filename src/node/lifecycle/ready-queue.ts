@@ -6,8 +6,13 @@ export interface ReadyEntry {
   record?: JobRecord;
   /** The record is already stored marked as started (see WorkerNode #receive). */
   marked?: boolean;
-  /** The job's priority when the record is not at hand (a timer fired for it). */
+  /**
+   * The job's priority when the record is not at hand (a timer fired for it), or -1 for a
+   * job granted a start by its distributor (it goes first: its start is counted).
+   */
   priority?: number;
+  /** Its distributor granted the start (a job of a name it limits, see PermitWaits). */
+  permitted?: boolean;
 }
 
 /** One distributor's due jobs, first in first out; removal leaves a hole that `take` skips. */

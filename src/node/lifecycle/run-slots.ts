@@ -1,4 +1,6 @@
+import type { Clock, TimerHandle } from '../../model/clock.ts';
 import type { JobRecord } from '../../model/job.ts';
+import type { RateLimiter } from '../../scheduling/rate-limiter.ts';
 import { ReadyQueue, type ReadyEntry } from './ready-queue.ts';
 
 /**
@@ -27,6 +29,10 @@ export interface SlotHooks {
   run(entry: ReadyEntry): Promise<void>;
   /** No slot is in use any more (a stopping node waits for this). */
   idle(): void;
+  /** The node's `limiter`: starts beyond it wait (in order) for its window to allow them. */
+  limiter?: RateLimiter | undefined;
+  /** Times the limiter's waits. */
+  clock?: Clock;
 }
 
 /** True for a job that crashed its node often enough to run alone. */
@@ -56,6 +62,8 @@ export class RunSlots {
   #yielded = false;
   /** Paused (`node.pause()`): due jobs wait in the queue, in due order, and nothing starts. */
   #paused = false;
+  /** Set while starts wait for the limiter's window: one timer, then a pump. */
+  #limitTimer: TimerHandle | undefined;
 
   constructor(concurrency: number, hooks: SlotHooks) {
     this.#concurrency = concurrency;
@@ -145,6 +153,7 @@ export class RunSlots {
   reserve(record: Pick<JobRecord, 'crashes'>): boolean {
     if (this.#paused || this.#active >= this.#concurrency || this.#ready.size > 0) return false;
     if (this.#aloneId !== undefined || this.#suspects.length > 0 || isSuspect(record)) return false;
+    if (!this.#allowedByLimiter()) return false;
     this.#active++;
     return true;
   }
@@ -160,6 +169,31 @@ export class RunSlots {
   clear(): void {
     this.#ready.clear();
     this.#suspects.length = 0;
+    if (this.#limitTimer !== undefined) this.#hooks.clock?.clearTimer(this.#limitTimer);
+    this.#limitTimer = undefined;
+  }
+
+  /**
+   * Whether the limiter lets one more start happen now (and counts it); otherwise arms its
+   * timer, once, for when the window allows the next.
+   */
+  #allowedByLimiter(): boolean {
+    const limiter = this.#hooks.limiter;
+    if (limiter === undefined) return true;
+    const clock = this.#hooks.clock!;
+    const now = clock.now();
+    const wait = limiter.wait(now);
+    if (wait === 0) {
+      limiter.take(now);
+      return true;
+    }
+    if (this.#limitTimer === undefined) {
+      this.#limitTimer = clock.setTimer(() => {
+        this.#limitTimer = undefined;
+        this.pump();
+      }, wait);
+    }
+    return false;
   }
 
   /** Starts waiting jobs while slots, the turn's budget and the suspect rule allow. */
@@ -170,21 +204,25 @@ export class RunSlots {
       if (this.#suspects.length > 0) {
         // A suspect waits until the node is empty, then runs alone.
         if (this.#active > 0) return;
+        if (!this.#allowedByLimiter()) return;
         const entry = this.#suspects.shift()!;
         this.#aloneId = entry.id;
         this.#start(entry);
         return;
       }
       if (this.#ready.size === 0) return;
-      if (this.#turnStarts === 0) {
-        this.#turnStartedAt = performance.now();
-        setImmediate(this.#nextTurn);
-      } else if (
-        this.#turnStarts >= PUMP_BUDGET_STARTS ||
-        performance.now() - this.#turnStartedAt > PUMP_BUDGET_MS
+      if (
+        this.#turnStarts > 0 &&
+        (this.#turnStarts >= PUMP_BUDGET_STARTS ||
+          performance.now() - this.#turnStartedAt > PUMP_BUDGET_MS)
       ) {
         this.#yielded = true;
         return;
+      }
+      if (!this.#allowedByLimiter()) return;
+      if (this.#turnStarts === 0) {
+        this.#turnStartedAt = performance.now();
+        setImmediate(this.#nextTurn);
       }
       this.#turnStarts++;
       this.#start(this.#ready.take()!);

@@ -135,6 +135,11 @@ export class DistributorLink {
     resolve?.();
   }
 
+  /** Asks a start permit for job `id` of limited name `name` (batched). */
+  askPermit(id: string, name: string): void {
+    this.#batch?.permit(id, name);
+  }
+
   /** The latest progress of running job `id` (coalesced, see LinkBatch.progress). */
   progress(id: string, value: unknown): void {
     this.#batch?.progress(id, value);

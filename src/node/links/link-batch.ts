@@ -37,6 +37,9 @@ export class LinkBatch {
   #started: string[] = [];
   #stopped: string[] = [];
   #attempts: number[] = [];
+  /** Start permits asked (jobs of names the distributor limits), with their names. */
+  #permitIds: string[] = [];
+  #permitNames: string[] = [];
   /** Latest progress per job, not yet sent. */
   #progress = new Map<string, unknown>();
   /** While set, a progress report waits for the window's end (see PROGRESS_WINDOW_MS). */
@@ -94,6 +97,13 @@ export class LinkBatch {
     this.#attempts.push(attempts);
   }
 
+  /** Asks the distributor to let job `id` (of a limited name) start. */
+  permit(id: string, name: string): void {
+    this.#touch();
+    this.#permitIds.push(id);
+    this.#permitNames.push(name);
+  }
+
   /** The latest progress of job `id` (checked by the job's context). */
   progress(id: string, value: unknown): void {
     this.#progress.set(id, value);
@@ -115,7 +125,8 @@ export class LinkBatch {
 
   /**
    * Everything collected, in this order: accepted (a job's acceptance before its feedback),
-   * run notes, credit, progress (a job's last report before its feedback), feedbacks.
+   * run notes, credit, permit requests, progress (a job's last report before its
+   * feedback), feedbacks.
    */
   flush(sink: BatchSink): void {
     if (!this.#pending) return;
@@ -148,6 +159,22 @@ export class LinkBatch {
     if (this.#credit > 0) {
       sink.sendFrame(encodeOwnFrame({ t: 'credit', n: this.#credit }, max));
       this.#credit = 0;
+    }
+    if (this.#permitIds.length > 0) {
+      const ids = this.#permitIds;
+      const names = this.#permitNames;
+      this.#permitIds = [];
+      this.#permitNames = [];
+      // Half a frame each for ids and names (a name is at most as long as the limit allows).
+      let at = 0;
+      for (const part of idParts(ids, max / 2)) {
+        const message: Message = {
+          t: 'permits',
+          ids: part,
+          names: names.slice(at, (at += part.length)),
+        };
+        sink.sendFrame(encodeOwnFrame(message, max));
+      }
     }
     if (this.#progress.size > 0) this.#flushProgress(sink);
     this.#feedbacks.flush((frame) => sink.sendFrame(frame));

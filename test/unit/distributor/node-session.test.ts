@@ -63,6 +63,7 @@ function recordingHost() {
     status: () => void calls.push(['status']),
     progress: (_s, ids, values) => void calls.push(['progress', ids, values]),
     answered: (_s, answer) => void calls.push(['answered', answer.req]),
+    permits: (_s, ids, names) => void calls.push(['permits', ids, names]),
     protocolError: (_s, err) => void calls.push(['protocolError', err.code]),
   };
   return { host, calls };

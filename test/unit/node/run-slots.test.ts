@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { RunSlots } from '../../../src/node/lifecycle/run-slots.ts';
 import type { ReadyEntry } from '../../../src/node/lifecycle/ready-queue.ts';
 import { JobStatus, type JobRecord } from '../../../src/model/job.ts';
+import { RateLimiter } from '../../../src/scheduling/rate-limiter.ts';
+import { FakeClock } from '../../helpers/fake-clock.ts';
 
 function record(id: string, crashes?: number): JobRecord {
   const r: JobRecord = {
@@ -133,5 +135,33 @@ describe('run slots - pause', () => {
     expect(started).toEqual(['a', 'b', 'c']);
     await finish('b');
     expect(started).toEqual(['a', 'b', 'c', 'd']);
+  });
+});
+
+describe('run slots - limiter', () => {
+  it('run slots - starts past the limiter wait for its window (one timer), in order; reserve counts too', () => {
+    const clock = new FakeClock(1_000_000);
+    const started: string[] = [];
+    const slots = new RunSlots(10, {
+      canStart: () => true,
+      run: (entry: ReadyEntry) => {
+        started.push(entry.id);
+        return new Promise<void>(() => {});
+      },
+      idle: () => {},
+      limiter: new RateLimiter({ max: 2, duration: 1000 }),
+      clock,
+    });
+    expect(slots.reserve(record('r'))).toBe(true); // takes one of the two
+    for (const id of ['a', 'b', 'c']) slots.push({ id, record: record(id) });
+    expect(started).toEqual(['a']);
+    expect(clock.pending).toBe(1);
+    clock.advance(999);
+    expect(started).toEqual(['a']);
+    clock.advance(1); // r and a leave the window: two more may start
+    expect(started).toEqual(['a', 'b', 'c']);
+    expect(slots.reserve(record('s'))).toBe(false); // the window is full again
+    clock.advance(1000);
+    expect(slots.reserve(record('s'))).toBe(true);
   });
 });

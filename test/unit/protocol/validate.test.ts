@@ -43,6 +43,14 @@ describe('validate', () => {
       [{ t: 'warp' }, 't'],
       [{ t: 'ping', id: -1 }, 'ping.id'],
       [{ t: 'pong', id: 'x' }, 'pong.id'],
+      [{ t: 'progress', ids: ['a'], values: [] }, 'progress.values'],
+      [{ t: 'progress', ids: ['a'], values: [Number.NaN] }, 'progress.values[0]'],
+      [{ t: 'progress', ids: ['a'], values: ['text'] }, 'progress.values[0]'],
+      [{ t: 'query', req: -1 }, 'query.req'],
+      [{ t: 'answer', req: 1, counts: { running: 1 } }, 'answer.counts.ready'],
+      [{ t: 'answer', req: 1, job: { id: 'x' } }, 'answer.job.name'],
+      [{ t: 'permits', ids: ['a'], names: [] }, 'permits.names'],
+      [{ t: 'granted', ids: [1] }, 'granted.ids[0]'],
       [{ t: 42 }, 't'],
       [
         {

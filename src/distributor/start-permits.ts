@@ -1,0 +1,140 @@
+import { InvalidArgumentError } from '../errors.ts';
+import type { Clock, TimerHandle } from '../model/clock.ts';
+import { assertJobName } from '../model/names.ts';
+import { idParts } from '../protocol/batch-frames.ts';
+import { RateLimiter, type RateLimit } from '../scheduling/rate-limiter.ts';
+import type { NodeSession } from './node-session.ts';
+
+interface Request {
+  session: NodeSession;
+  id: string;
+}
+
+/** One job name's limit and the starts waiting for it, first asked first granted. */
+class NameGate {
+  readonly limiter: RateLimiter;
+  queue: Request[] = [];
+  head = 0;
+  timer: TimerHandle | undefined;
+
+  constructor(limit: RateLimit, name: string) {
+    this.limiter = new RateLimiter(limit, `limits['${name}']`);
+  }
+}
+
+/**
+ * The distributor's `limits`: caps on how many jobs of a name start per window across all
+ * nodes. A node starts a job of a limited name only with a permit: it asks (`permits`),
+ * and this grants (`granted`) in the order asked, at most `max` per `duration` ms per name
+ * (a sliding window), arming one timer per name for when the window allows the next. A
+ * granted job starts as soon as its node has a free slot. Requests of a node that leaves
+ * are dropped (its jobs are re-sent, or asked for again when it reconnects).
+ */
+export class StartPermits {
+  readonly #gates = new Map<string, NameGate>();
+  readonly #clock: Clock;
+  /** Grants of this turn, per session: one `granted` frame each. */
+  #grants = new Map<NodeSession, string[]>();
+  #flushScheduled = false;
+
+  readonly #maxFrameSize: number;
+
+  constructor(
+    limits: Readonly<Record<string, RateLimit>> | undefined,
+    clock: Clock,
+    maxFrameSize: number,
+  ) {
+    this.#clock = clock;
+    this.#maxFrameSize = maxFrameSize;
+    if (limits === undefined) return;
+    if (typeof limits !== 'object' || limits === null) {
+      throw new InvalidArgumentError("limits must be an object: { 'job.name': { max, duration } }");
+    }
+    for (const [name, limit] of Object.entries(limits)) {
+      assertJobName(name);
+      this.#gates.set(name, new NameGate(limit, name));
+    }
+  }
+
+  /** The limited names (told to each node as it connects); empty without `limits`. */
+  get names(): string[] {
+    return [...this.#gates.keys()];
+  }
+
+  /** `session` asks to start jobs `ids` of `names`; granted now or when their window allows. */
+  request(session: NodeSession, ids: readonly string[], names: readonly string[]): void {
+    for (let i = 0; i < ids.length; i++) {
+      const gate = this.#gates.get(names[i]!);
+      // A name we do not limit (a node's stale list): nothing to wait for.
+      if (gate === undefined) this.#grant(session, ids[i]!);
+      else gate.queue.push({ session, id: ids[i]! });
+    }
+    for (let i = 0; i < names.length; i++) {
+      const gate = this.#gates.get(names[i]!);
+      if (gate !== undefined) this.#drain(gate);
+    }
+  }
+
+  /** The session left: its waiting requests go (a reconnecting node asks again). */
+  closed(session: NodeSession): void {
+    for (const gate of this.#gates.values()) {
+      if (gate.queue.length === gate.head) continue;
+      gate.queue = gate.queue.slice(gate.head).filter((r) => r.session !== session);
+      gate.head = 0;
+    }
+    this.#grants.delete(session);
+  }
+
+  /** Stops the timers (the distributor closes). */
+  close(): void {
+    for (const gate of this.#gates.values()) {
+      if (gate.timer !== undefined) this.#clock.clearTimer(gate.timer);
+      gate.timer = undefined;
+      gate.queue = [];
+      gate.head = 0;
+    }
+    this.#grants.clear();
+  }
+
+  #drain(gate: NameGate): void {
+    const now = this.#clock.now();
+    while (gate.head < gate.queue.length) {
+      const wait = gate.limiter.wait(now);
+      if (wait > 0) {
+        gate.timer ??= this.#clock.setTimer(() => {
+          gate.timer = undefined;
+          this.#drain(gate);
+        }, wait);
+        break;
+      }
+      const r = gate.queue[gate.head++]!;
+      if (r.session.closed) continue; // it left: no start to count
+      gate.limiter.take(now);
+      this.#grant(r.session, r.id);
+    }
+    if (gate.head === gate.queue.length) {
+      gate.queue = [];
+      gate.head = 0;
+    } else if (gate.head > 1024 && gate.head * 2 > gate.queue.length) {
+      gate.queue = gate.queue.slice(gate.head);
+      gate.head = 0;
+    }
+  }
+
+  #grant(session: NodeSession, id: string): void {
+    const list = this.#grants.get(session);
+    if (list === undefined) this.#grants.set(session, [id]);
+    else list.push(id);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => {
+      this.#flushScheduled = false;
+      const grants = this.#grants;
+      this.#grants = new Map();
+      for (const [s, ids] of grants) {
+        if (s.closed) continue;
+        for (const part of idParts(ids, this.#maxFrameSize)) s.send({ t: 'granted', ids: part });
+      }
+    });
+  }
+}
