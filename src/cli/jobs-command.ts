@@ -13,6 +13,8 @@ interface ConnectionFlags {
 }
 
 const STATUSES: readonly string[] = Object.values(JobStatus);
+/** How they are typed on a command line: `in-progress`, not `in progress`. */
+const STATUS_FLAGS: readonly string[] = STATUSES.map((s) => s.replace(/ /g, '-'));
 
 /** `--status new,error` or `--status in-progress` → statuses (`in progress` has a space). */
 function parseStatuses(value: string, previous: JobStatus[] | undefined): JobStatus[] {
@@ -21,7 +23,7 @@ function parseStatuses(value: string, previous: JobStatus[] | undefined): JobSta
     const name = raw.trim().toLowerCase().replace(/[-_]/g, ' ');
     if (name === '') continue;
     if (!STATUSES.includes(name)) {
-      throw new CliArgError(`unknown status '${raw.trim()}' (one of: ${STATUSES.join(', ')})`);
+      throw new CliArgError(`unknown status '${raw.trim()}' (one of: ${STATUS_FLAGS.join(', ')})`);
     }
     out.push(name as JobStatus);
   }

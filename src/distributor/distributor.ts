@@ -202,7 +202,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     onSuccess: SuccessFeedback<A> | undefined,
     onError: ErrorFeedback<A> | undefined,
   ): TrackedJob | JobHandle {
-    const name = typeof job === 'string' ? job : job?.name;
+    const name = jobNameOf(job);
     const now = this.#clock.now();
     const { spec, routing } = buildJobSpec({
       name,
@@ -574,6 +574,30 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
 function isKeyOf(key: string, spec: JobSpec): boolean {
   const base = feedbackKeyBase(spec);
   return key.length === base.length ? key === base : key.startsWith(`${base}@`);
+}
+
+/**
+ * The name of `job`: a string, or a job reference (`job()`'s result, or `{ name }`). Any
+ * other value is named as given in the error (`enqueue(42)` says 42, not undefined).
+ */
+function jobNameOf(job: unknown): string {
+  if (typeof job === 'string') return job;
+  if (
+    typeof job === 'object' &&
+    job !== null &&
+    typeof (job as { name?: unknown }).name === 'string'
+  ) {
+    return (job as { name: string }).name;
+  }
+  let shown: string;
+  try {
+    shown = typeof job === 'function' ? `a function` : (JSON.stringify(job) ?? String(job));
+  } catch {
+    shown = String(job);
+  }
+  throw new InvalidArgumentError(
+    `a job is named by a string or a job reference ({ name }) (got ${shown.slice(0, 80)})`,
+  );
 }
 
 /** Creates a distributor and starts listening. */

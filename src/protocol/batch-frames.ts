@@ -1,7 +1,7 @@
 import { InvalidArgumentError, PayloadTooLargeError } from '../errors.ts';
 import type { Feedback, JobSpec } from '../model/job.ts';
 import { FRAME_HEADER_SIZE, FRAME_VERSION, messageOf, packChecked } from './codec.ts';
-import { validateFeedback, validateJobSpec } from './validate.ts';
+import { argsProblem, validateFeedback, validateJobSpec } from './validate.ts';
 import { feedbackTuple, jobTuple } from './wire-forms.ts';
 
 /**
@@ -25,6 +25,13 @@ export function encodeJobItem(spec: JobSpec, maxFrameSize: number): Buffer {
   try {
     validateJobSpec(spec);
   } catch (err) {
+    // Bad args are the caller's (enqueue): say which value, and what to send instead.
+    const args = argsProblem(spec.args);
+    if (args !== undefined) {
+      throw new InvalidArgumentError(`args of job '${spec.name}' cannot be sent: ${args}`, {
+        cause: err,
+      });
+    }
     throw new InvalidArgumentError(`cannot send this job: ${messageOf(err)}`, { cause: err });
   }
   return fitItem(packChecked(jobTuple(spec)), maxFrameSize, `job ${spec.name}`);

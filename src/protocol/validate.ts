@@ -344,7 +344,29 @@ function errorInfo(v: unknown, where: string): void {
 export function argsProblem(args: unknown): string | undefined {
   if (!isPlainObject(args)) return 'args must be a plain object';
   const err = checkData(args, 1);
-  return err === undefined ? undefined : `args${err.path}: ${err.why}`;
+  if (err === undefined) return undefined;
+  if (err.tooDeep) {
+    const cycle = cyclePath(args, 'args', new Set());
+    if (cycle !== undefined)
+      return `${cycle} refers back to an object that contains it (a cycle): args must be a tree of plain data`;
+  }
+  return `args${err.path} ${err.why}`;
+}
+
+/** The path of the first value that refers back to one of its containers, if any (error path only). */
+function cyclePath(v: unknown, path: string, open: Set<object>): string | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  if (open.has(v)) return path;
+  open.add(v);
+  const entries = Array.isArray(v)
+    ? v.map((x, i) => [`[${i}]`, x] as const)
+    : Object.entries(v).map(([k, x]) => [`.${safeKey(k)}`, x] as const);
+  for (const [step, x] of entries) {
+    const found = cyclePath(x, path + step, open);
+    if (found !== undefined) return found;
+  }
+  open.delete(v);
+  return undefined;
 }
 
 /** A plain object of plain data (the root of args/details). */
@@ -357,9 +379,23 @@ function plainArgs(v: unknown, where: string): void {
 interface DataError {
   path: string;
   why: string;
+  /** The depth cap was hit: a cycle, most likely (its path is cut at the first repeat). */
+  tooDeep?: true;
 }
 
 /** Returns undefined when `v` is plain data; the path is built only on the way out of a failure. */
+/** Why an object is not plain data, and what to send instead. */
+function notPlainWhy(v: object): string {
+  if (v instanceof Date) {
+    return 'is a Date, which is not plain data: send epoch ms (date.getTime()) or an ISO string (date.toISOString())';
+  }
+  if (v instanceof Map) return 'is a Map: send a plain object (Object.fromEntries(map))';
+  if (v instanceof Set) return 'is a Set: send an array ([...set])';
+  const ctor = (v as { constructor?: { name?: unknown } }).constructor?.name;
+  const what = typeof ctor === 'string' && ctor !== '' ? `a ${ctor} instance` : 'a class instance';
+  return `is ${what}: only plain objects, arrays, strings, numbers, booleans and null are sent (send its fields as a plain object)`;
+}
+
 function checkData(v: unknown, depth: number): DataError | undefined {
   switch (typeof v) {
     case 'string':
@@ -370,26 +406,26 @@ function checkData(v: unknown, depth: number): DataError | undefined {
     case 'object':
       break;
     default:
-      return { path: '', why: `a ${typeof v} is not plain data` };
+      return { path: '', why: `is a ${typeof v}, which is not plain data` };
   }
   if (v === null || v instanceof Uint8Array) return undefined;
-  if (depth > MAX_ARGS_DEPTH) return { path: '', why: `nested deeper than ${MAX_ARGS_DEPTH}` };
+  if (depth > MAX_ARGS_DEPTH) {
+    return { path: '', why: `is nested deeper than ${MAX_ARGS_DEPTH} levels`, tooDeep: true };
+  }
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
       const err = checkData(v[i], depth + 1);
-      if (err !== undefined) return { path: `[${i}]${err.path}`, why: err.why };
+      if (err !== undefined) return { ...err, path: `[${i}]${err.path}` };
     }
     return undefined;
   }
-  if (!isPlainObject(v)) {
-    return { path: '', why: 'only plain objects are allowed (no class instances)' };
-  }
+  if (!isPlainObject(v)) return { path: '', why: notPlainWhy(v) };
   for (const key of Object.keys(v)) {
     if (key === '__proto__' || key === 'constructor' || key === 'prototype') {
       return { path: '', why: `forbidden key "${key}"` };
     }
     const err = checkData(v[key], depth + 1);
-    if (err !== undefined) return { path: `.${safeKey(key)}${err.path}`, why: err.why };
+    if (err !== undefined) return { ...err, path: `.${safeKey(key)}${err.path}` };
   }
   return undefined;
 }

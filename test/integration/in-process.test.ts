@@ -303,7 +303,7 @@ describe('in-process - distributor and node over real TCP', () => {
     await expect(d.enqueue('fine', {}).result).resolves.toEqual({ ok: true });
   });
 
-  it('a backoff function that gives no usable delay fails the job with that error, not the node', async () => {
+  it("a backoff function that gives no usable delay fails the job with the job's own error (the backoff problem its cause), not the node", async () => {
     const reg = new JobRegistry();
     let attempts = 0;
     reg.define(
@@ -312,7 +312,7 @@ describe('in-process - distributor and node over real TCP', () => {
         attempts++;
         throw new Error('boom');
       },
-      { maxAttempt: 3, backoff: () => Number.NaN },
+      { maxAttempt: 3, backoff: () => -1 },
     );
     reg.define('fine', () => ({ ok: true }));
     const { d } = await setup(reg);
@@ -321,8 +321,12 @@ describe('in-process - distributor and node over real TCP', () => {
       (e: unknown) => e,
     );
     expect(failure).toBeInstanceOf(JobFailedError);
-    expect((failure as JobFailedError).error).toMatchObject({ code: 'JR_ERR_INVALID_ARGUMENT' });
-    expect((failure as JobFailedError).error.message).toContain('backoff function');
+    const error = (failure as JobFailedError).error;
+    expect(error).toMatchObject({ name: 'Error', message: 'boom' });
+    expect(error.details?.backoffError).toMatchObject({ code: 'JR_ERR_INVALID_ARGUMENT' });
+    expect((error.details?.backoffError as { message: string }).message).toContain(
+      'backoff function',
+    );
     expect(attempts).toBe(1);
     await expect(d.enqueue('fine', {}).result).resolves.toEqual({ ok: true });
   });

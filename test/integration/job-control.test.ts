@@ -534,3 +534,79 @@ describe('job control - rate limits', () => {
     ).rejects.toThrow(/limiter.duration must be/);
   });
 });
+
+describe('job control - mends', () => {
+  function capture() {
+    const lines: { level: string; msg: string }[] = [];
+    const at = (level: string) => (obj: unknown, msg?: string) =>
+      void lines.push({ level, msg: typeof obj === 'string' ? obj : (msg ?? '') });
+    return {
+      lines,
+      logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') },
+    };
+  }
+
+  it('a job directory that defines no job, or defines them with another copy of job-reactor, is warned about', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const d = await startDistributor({ port: 0 });
+    open.push(d);
+    const empty = mkdtempSync(join(tmpdir(), 'jr-empty-'));
+    const a = capture();
+    const n1 = await startNode({
+      name: 'empty-dir',
+      distributors: [`127.0.0.1:${d.address.port}`],
+      registry: new JobRegistry(),
+      jobDirectory: empty,
+      logger: a.logger,
+    });
+    open.push(n1);
+    expect(a.lines.find((l) => l.level === 'warn')?.msg).toMatch(/has no \.js or \.ts job file/);
+
+    // Another copy of the library, as a second install would register itself.
+    const other = new JobRegistry();
+    const copies = (globalThis as Record<symbol, unknown>)[Symbol.for('job-reactor.copies')] as {
+      url: string;
+      registry: JobRegistry;
+    }[];
+    copies.push({
+      url: 'file:///elsewhere/node_modules/job-reactor/dist/index.js',
+      registry: other,
+    });
+    try {
+      const dir = mkdtempSync(join(tmpdir(), 'jr-copy-'));
+      writeFileSync(
+        join(dir, 'jobs.mjs'),
+        "const c = globalThis[Symbol.for('job-reactor.copies')].find((x) => x.url.includes('/elsewhere/'));\nc.registry.define('lost.job', () => {});\n",
+      );
+      const b = capture();
+      const n2 = await startNode({
+        name: 'other-copy',
+        distributors: [`127.0.0.1:${d.address.port}`],
+        registry: new JobRegistry(),
+        jobDirectory: dir,
+        logger: b.logger,
+      });
+      open.push(n2);
+      const warns = b.lines.filter((l) => l.level === 'warn').map((l) => l.msg);
+      expect(warns.some((m) => m.includes('another copy of job-reactor'))).toBe(true);
+      expect(warns.some((m) => m.includes('define no job'))).toBe(true);
+    } finally {
+      copies.splice(
+        copies.findIndex((c) => c.registry === other),
+        1,
+      );
+    }
+  });
+
+  it('enqueue(42) names 42; Date args say what to send instead', async () => {
+    const reg = new JobRegistry();
+    reg.define('j', () => undefined);
+    const { d } = await setup(reg);
+    expect(() => d.enqueue(42 as never)).toThrow(/\(got 42\)/);
+    expect(() => d.enqueue('j', { when: new Date() })).toThrow(
+      /args\.when is a Date.*epoch ms.*ISO string/,
+    );
+  });
+});

@@ -237,6 +237,28 @@ function checkOptions(job: string, options: JobDefinitionOptions): Readonly<Reso
 export const defaultRegistry = new JobRegistry();
 
 /**
+ * Every copy of job-reactor loaded in this process, with its default registry: job files
+ * that import another copy (a second install in node_modules, a bundled one) define their
+ * jobs in that copy's registry, which the node never reads. The node looks here after
+ * loading a job directory to say so, instead of starting with no jobs in silence.
+ */
+interface LoadedCopy {
+  readonly url: string;
+  readonly registry: JobRegistry;
+}
+const COPIES = Symbol.for('job-reactor.copies');
+const copies: LoadedCopy[] = ((globalThis as Record<symbol, unknown>)[COPIES] ??=
+  []) as LoadedCopy[];
+copies.push({ url: import.meta.url, registry: defaultRegistry });
+
+/** The other copies of job-reactor in this process and how many jobs each defines. */
+export function otherCopies(): { url: string; jobs: number }[] {
+  return copies
+    .filter((c) => c.registry !== defaultRegistry)
+    .map((c) => ({ url: c.url, jobs: c.registry.names().length }));
+}
+
+/**
  * Defines a job in the default registry and returns a typed reference to it.
  *
  * @example

@@ -324,8 +324,9 @@ export function sendableOutcome(record: JobRecord, outcome: AttemptOutcome): Att
 
 /**
  * `transition`, except that a retry delay the job's own backoff function cannot give (it
- * threw, or returned no finite delay) fails the job for good with that error, rather
- * than throwing inside the node where nobody would hear it.
+ * threw, or returned no finite delay) fails the job for good, rather than throwing inside
+ * the node where nobody would hear it. The job's own error stays the reported one (what
+ * the application wants to see); the backoff problem is its `details.backoffError`.
  */
 export function settleOutcome(
   record: JobRecord,
@@ -338,7 +339,20 @@ export function settleOutcome(
     return transition(record, outcome, slot, now, rules);
   } catch (err) {
     if (err instanceof IllegalTransitionError) throw err; // a bug, not the job's doing
-    return transition(record, finalFailure(record, toErrorInfo(err)), slot, now, rules);
+    const problem = toErrorInfo(err);
+    if (outcome.kind !== 'error')
+      return transition(record, finalFailure(record, problem), slot, now, rules);
+    const error: ErrorInfo = {
+      ...outcome.error,
+      details: { ...outcome.error.details, backoffError: problem },
+    };
+    const failed: AttemptOutcome = {
+      kind: 'error',
+      args: { ...outcome.args, error },
+      error,
+      unrecoverable: true,
+    };
+    return transition(record, failed, slot, now, rules);
   }
 }
 

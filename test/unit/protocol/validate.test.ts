@@ -217,9 +217,23 @@ describe('args problem', () => {
       argsProblem({ a: 1, b: [true, null, 'x'], c: { d: new Uint8Array(2) } }),
     ).toBeUndefined();
     expect(argsProblem({ when: new Date(0) })).toBe(
-      'args.when: only plain objects are allowed (no class instances)',
+      'args.when is a Date, which is not plain data: send epoch ms (date.getTime()) or an ISO string (date.toISOString())',
     );
-    expect(argsProblem({ list: [1, () => 2] })).toBe('args.list[1]: a function is not plain data');
+    expect(argsProblem({ m: new Map() })).toMatch(/^args.m is a Map: send a plain object/);
+    expect(argsProblem({ s: [new Set()] })).toMatch(/^args.s\[0\] is a Set: send an array/);
+    class Money {
+      cents = 1;
+    }
+    expect(argsProblem({ price: new Money() })).toMatch(/^args.price is a Money instance/);
+    expect(argsProblem({ list: [1, () => 2] })).toBe(
+      'args.list[1] is a function, which is not plain data',
+    );
+    // A cycle is named once, where it closes, not as 64 repeats of the path.
+    const cyclic: Record<string, unknown> = { a: { b: {} } };
+    (cyclic.a as { b: Record<string, unknown> }).b.back = cyclic;
+    expect(argsProblem(cyclic)).toBe(
+      'args.a.b.back refers back to an object that contains it (a cycle): args must be a tree of plain data',
+    );
     expect(argsProblem([])).toBe('args must be a plain object');
   });
 });
