@@ -7,6 +7,9 @@ import {
   type Distributor,
   type WorkerNode,
 } from '../../src/index.ts';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnNode } from '../helpers/node-process.ts';
 import {
@@ -547,9 +550,6 @@ describe('job control - mends', () => {
   }
 
   it('a job directory that defines no job, or defines them with another copy of job-reactor, is warned about', async () => {
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
     const d = await startDistributor({ port: 0 });
     open.push(d);
     const empty = mkdtempSync(join(tmpdir(), 'jr-empty-'));
