@@ -55,6 +55,17 @@ const EXPECTED: Record<string, RegExp[]> = {
     /reminder "after: 1\.5" ran/,
     /cron result rejected: JR_ERR_JOB_CANCELLED/,
   ],
+  'job-control': [
+    /^while paused: 0 started$/m,
+    /^after resume, in priority order: p1#1 p1#4 p2#2 p2#5 p3#0 p3#3$/m,
+    /^resize progress: 100$/m,
+    /^resize returned: "PNG 320x160"$/m,
+    /^getJob: state=in progress node=worker_1 progress=\{"stage":"waiting for release"\}$/m,
+    /^counts on worker_1: \{"running":1,"ready":0,"scheduled":1,"complete":0,"failed":0\}$/m,
+    /^tick ran 3 times \(n=3\), final: true$/m,
+    /^emails.send: 6 starts, never 3 within 100 ms: true$/m,
+    /^JR_ERR_INVALID_ARGUMENT: unknown enqueue option 'delay': use 'after'/m,
+  ],
   'child-process-nodes': [
     /node 'intruder' \(wrong secret\) refused: JR_ERR_AUTH_FAILED/,
     /8 thumbnails made: /,
