@@ -23,6 +23,7 @@ export {
   JobRegistry,
   defaultRegistry,
   job,
+  jobRef,
   jobCallback,
   jobErrback,
   type JobRef,

@@ -45,7 +45,7 @@ function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
   });
 }
 
-async function settle<A extends JobArgs>(handles: JobHandle<A>[]) {
+async function settle<A extends object = JobArgs>(handles: JobHandle<A>[]) {
   return Promise.allSettled(handles.map((h) => h.result));
 }
 

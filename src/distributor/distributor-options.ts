@@ -6,7 +6,7 @@ import type { Logger } from '../model/logger.ts';
 import type { RateLimit } from '../scheduling/rate-limiter.ts';
 
 /** A job name, or the typed reference returned by `job()`. */
-export type JobName<A extends JobArgs = JobArgs> =
+export type JobName<A extends object = JobArgs> =
   string | { readonly name: string; readonly __args?: A };
 
 export interface DistributorOptions {

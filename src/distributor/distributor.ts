@@ -152,7 +152,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
    * Sends a job to a node (or queues it until one can take it). Bad input throws
    * InvalidArgumentError here; a full waiting queue throws QueueFullError.
    */
-  enqueue<A extends JobArgs>(
+  enqueue<A extends object = JobArgs>(
     job: JobName<A>,
     args?: A,
     options?: EnqueueOptions,
@@ -173,7 +173,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
    * also before any is enqueued, unless the waiting queue has room for all of them.
    * Handles come back in order; the callbacks apply to every job.
    */
-  enqueueMany<A extends JobArgs>(
+  enqueueMany<A extends object = JobArgs>(
     jobs: readonly { job: JobName<A>; args?: A; options?: EnqueueOptions }[],
     onSuccess?: SuccessFeedback<A>,
     onError?: ErrorFeedback<A>,
@@ -195,7 +195,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   }
 
   /** Checks and encodes one job (throws on bad input); an already tracked id gives its handle. */
-  #prepare<A extends JobArgs>(
+  #prepare<A extends object = JobArgs>(
     job: JobName<A>,
     args: A | undefined,
     options: EnqueueOptions | undefined,

@@ -12,7 +12,7 @@ export interface HandleOps {
 export type ProgressListener = (value: ProgressValue, job: { id: string; name: string }) => unknown;
 
 /** What the application holds for an enqueued job. */
-export interface JobHandle<A extends JobArgs = JobArgs> {
+export interface JobHandle<A extends object = JobArgs> {
   readonly id: string;
   /** Resolves when a node has stored the job (for a durable node: it now owns it). */
   readonly accepted: Promise<{ node: string }>;

@@ -24,11 +24,11 @@ export interface FeedbackInfo {
   runs?: number;
 }
 
-export type SuccessFeedback<A extends JobArgs = JobArgs> = (
+export type SuccessFeedback<A extends object = JobArgs> = (
   args: A & JobArgs,
   info: FeedbackInfo,
 ) => unknown;
-export type ErrorFeedback<A extends JobArgs = JobArgs> = (
+export type ErrorFeedback<A extends object = JobArgs> = (
   args: A & JobArgs & { error: ErrorInfo },
   error: ErrorInfo,
   info: FeedbackInfo,

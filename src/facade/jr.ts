@@ -86,7 +86,7 @@ class JobReactorFacade {
     return this.#distributor;
   }
 
-  enqueue<A extends JobArgs>(
+  enqueue<A extends object = JobArgs>(
     job: JobName<A>,
     args?: A,
     options: EnqueueOptions = {},

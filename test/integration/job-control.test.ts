@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   InvalidArgumentError,
   JobRegistry,
+  jobRef,
   startDistributor,
   startNode,
   type Distributor,
@@ -539,6 +540,24 @@ describe('job control - rate limits', () => {
 });
 
 describe('job control - mends', () => {
+  it('typed references: interfaces as args, and jobRef<A>(name) without the job file', async () => {
+    interface Resize {
+      url: string;
+      width: number;
+      bytes?: number;
+    }
+    const reg = new JobRegistry();
+    reg.define('images.resize', (args: Resize) => ({ bytes: args.width * 10 }));
+    const { d } = await setup(reg);
+    const ref = jobRef<Resize>('images.resize');
+    const result = await d.enqueue(ref, { url: 'u', width: 32 }).result;
+    const bytes: number | undefined = result.bytes; // typed from the interface
+    expect(bytes).toBe(320);
+    // @ts-expect-error width must be a number
+    expect(() => d.enqueue(ref, { url: 'u', width: 'wide' })).not.toThrow();
+    expect(() => jobRef('bad name!')).toThrow(/job name must be/);
+  });
+
   function capture() {
     const lines: { level: string; msg: string }[] = [];
     const at = (level: string) => (obj: unknown, msg?: string) =>

@@ -10,10 +10,10 @@ import type { JobContext } from '../running/job-context.ts';
  * A job's body. Sync or async. It may mutate `args`; if it returns (or resolves to) a
  * plain object, that object is merged into `args`. Later steps see both.
  */
-export type JobHandler<A extends JobArgs = JobArgs> = (args: A, ctx: JobContext) => unknown;
+export type JobHandler<A extends object = JobArgs> = (args: A, ctx: JobContext) => unknown;
 
 /** A callback or errback: same shape and merge rule as a job handler. */
-export type ChainStep<A extends JobArgs = JobArgs> = (args: A, ctx: JobContext) => unknown;
+export type ChainStep<A extends object = JobArgs> = (args: A, ctx: JobContext) => unknown;
 
 /** What errbacks find in args besides the job's own fields. */
 export interface ErrbackArgs {
@@ -71,10 +71,26 @@ export interface JobDefinition {
 }
 
 /** A typed reference to a defined job: `enqueue(ref, args)` checks `args` at compile time. */
-export interface JobRef<A extends JobArgs = JobArgs> {
+export interface JobRef<A extends object = JobArgs> {
   readonly name: string;
   /** Phantom: carries the args type for the compiler; never set at run time. */
   readonly __args?: A;
+}
+
+/**
+ * A typed reference by name, for an application that enqueues a job without importing the
+ * job file that defines it (the file runs on the nodes, and may pull in what only they
+ * have). `enqueue(jobRef<ResizeArgs>('images.resize'), args)` checks `args` as `job()`'s
+ * reference would. Share the args type, not the code.
+ *
+ * ```ts
+ * export interface ResizeArgs { url: string; width: number }
+ * export const resize = jobRef<ResizeArgs>('images.resize');
+ * ```
+ */
+export function jobRef<A extends object = JobArgs>(name: string): JobRef<A> {
+  assertJobName(name);
+  return Object.freeze({ name });
 }
 
 interface MutableDefinition extends JobDefinition {
@@ -107,7 +123,7 @@ export class JobRegistry {
    * @throws InvalidArgumentError for a bad name, handler or option.
    * @throws DuplicateJobError when `name` is already defined in this registry.
    */
-  define<A extends JobArgs>(
+  define<A extends object = JobArgs>(
     name: string,
     handler: JobHandler<A>,
     options: JobDefinitionOptions = {},
@@ -132,8 +148,12 @@ export class JobRegistry {
    * succeeded, with the same args.
    * @throws UnknownJobError when the job is not defined (yet).
    */
-  callback<A extends JobArgs>(job: string | JobRef<A>, fn: ChainStep<A>): void;
-  callback<A extends JobArgs>(job: string | JobRef<A>, name: string, fn: ChainStep<A>): void;
+  callback<A extends object = JobArgs>(job: string | JobRef<A>, fn: ChainStep<A>): void;
+  callback<A extends object = JobArgs>(
+    job: string | JobRef<A>,
+    name: string,
+    fn: ChainStep<A>,
+  ): void;
   callback(job: string | JobRef, nameOrFn: string | ChainStep, fn?: ChainStep): void {
     this.#addStep('callbacks', job, nameOrFn, fn);
   }
@@ -143,8 +163,11 @@ export class JobRegistry {
    * threw, with the same args plus `args.error`.
    * @throws UnknownJobError when the job is not defined (yet).
    */
-  errback<A extends JobArgs>(job: string | JobRef<A>, fn: ChainStep<A & ErrbackArgs>): void;
-  errback<A extends JobArgs>(
+  errback<A extends object = JobArgs>(
+    job: string | JobRef<A>,
+    fn: ChainStep<A & ErrbackArgs>,
+  ): void;
+  errback<A extends object = JobArgs>(
     job: string | JobRef<A>,
     name: string,
     fn: ChainStep<A & ErrbackArgs>,
@@ -272,7 +295,7 @@ export function otherCopies(): { url: string; jobs: number }[] {
  * ```
  * @throws DuplicateJobError when `name` is already defined.
  */
-export function job<A extends JobArgs>(
+export function job<A extends object = JobArgs>(
   name: string,
   handler: JobHandler<A>,
   options?: JobDefinitionOptions,
@@ -292,8 +315,11 @@ export function job<A extends JobArgs>(
  * ```
  * @throws UnknownJobError when the job is not defined yet.
  */
-export function jobCallback<A extends JobArgs>(job: string | JobRef<A>, fn: ChainStep<A>): void;
-export function jobCallback<A extends JobArgs>(
+export function jobCallback<A extends object = JobArgs>(
+  job: string | JobRef<A>,
+  fn: ChainStep<A>,
+): void;
+export function jobCallback<A extends object = JobArgs>(
   job: string | JobRef<A>,
   name: string,
   fn: ChainStep<A>,
@@ -317,11 +343,11 @@ export function jobCallback(job: string | JobRef, nameOrFn: string | ChainStep, 
  * ```
  * @throws UnknownJobError when the job is not defined yet.
  */
-export function jobErrback<A extends JobArgs>(
+export function jobErrback<A extends object = JobArgs>(
   job: string | JobRef<A>,
   fn: ChainStep<A & ErrbackArgs>,
 ): void;
-export function jobErrback<A extends JobArgs>(
+export function jobErrback<A extends object = JobArgs>(
   job: string | JobRef<A>,
   name: string,
   fn: ChainStep<A & ErrbackArgs>,
