@@ -2,6 +2,7 @@ import { InvalidArgumentError } from '../errors.ts';
 import type { Clock } from '../model/clock.ts';
 import type { Logger } from '../model/logger.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
+import type { LmdbSync } from '../storage/lmdb-storage.ts';
 import type { JobRegistry } from './definitions/job-registry.ts';
 
 /** A distributor address: `'host:port'` or an object. */
@@ -13,12 +14,18 @@ export interface NodeOptions {
   /** Distributors to dial (the node connects to each and reconnects with backoff). */
   distributors: readonly DistributorAddress[];
   /**
-   * `'memory'`, a `redis://` / `rediss://` URL (jobs survive a crash of the node), or a
-   * JobStorage instance. @default 'memory'
+   * `'memory'`, a `redis://` / `rediss://` URL or `'lmdb:<directory>'` (jobs survive a
+   * crash of the node), or a JobStorage instance. @default 'memory'
    */
   storage?: string | JobStorage;
   /** Key prefix when `storage` is a Redis URL. @default 'jr' */
   redisPrefix?: string;
+  /**
+   * When `storage` is `'lmdb:…'`: `'flush'` resolves each write once it is on the disk
+   * (survives power loss), `'commit'` once it is in the OS page cache (survives a crash of
+   * the node, not of the machine; faster). See LmdbSync. @default 'flush'
+   */
+  lmdbSync?: LmdbSync;
   /** Folder of job files, loaded recursively (`.ts` and `.js`). */
   jobDirectory?: string;
   /** Registry to take job definitions from. @default the default registry (`job()`) */
@@ -63,7 +70,8 @@ export interface NodeOptions {
    * Lease TTL on the node's name when `storage` is a Redis URL, ms (renewed every third of
    * it). A second live node with this name fails to start; this node's jobs are adopted
    * by a live peer this long after it died; a node that could not renew for this long
-   * starts no job until it can. @default 10000
+   * starts no job until it can. With `'lmdb:…'`, only for a holder whose process cannot
+   * be checked (another host or container sharing the directory). @default 10000
    */
   leaseTtlMs?: number;
   /**

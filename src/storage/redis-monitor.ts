@@ -17,6 +17,7 @@ import {
   toStorageError,
 } from './redis-connection.ts';
 import { RedisKeys } from './redis-keys.ts';
+import type { StorageMonitor } from './storage-monitor.ts';
 
 export interface RedisMonitorOptions {
   /** Where the nodes keep their jobs. Ignored when `client` is given. @default 'redis://127.0.0.1:6379' */
@@ -71,7 +72,7 @@ type State = (typeof State)[keyof typeof State];
  * monitor removes stops at its next step (the node finds no record). A node that is
  * running the job at that moment may write the record back.
  */
-export class RedisMonitor {
+export class RedisMonitor implements StorageMonitor {
   readonly #keys: RedisKeys;
   readonly #url: string;
   readonly #safeUrl: string;
