@@ -1,6 +1,7 @@
 import { ClosedError, InvalidArgumentError, StorageError } from '../errors.ts';
 import { systemClock, type Clock } from '../model/clock.ts';
-import { JobStatus, type JobRecord } from '../model/job.ts';
+import type { JobStatus } from '../model/job.ts';
+import { type JobRecord } from '../model/job.ts';
 import { isValidNodeName } from '../model/names.ts';
 import { acquireLmdb, lmdbError, type LmdbHandle } from './lmdb-env.ts';
 import { LEASE_RANGE, leaseKey, NodeKeyspace } from './lmdb-keys.ts';
@@ -8,7 +9,7 @@ import { asRecord, describe } from './lmdb-lease.ts';
 import { currentProcess, isRunning } from './process-identity.ts';
 import type { MonitoredNode } from './redis-monitor.ts';
 import { decodeRecord, encodeRecord } from './record-codec.ts';
-import type { StorageMonitor } from './storage-monitor.ts';
+import { retriedRecord, type StorageMonitor } from './storage-monitor.ts';
 
 export interface LmdbMonitorOptions {
   /** The store directory the nodes use (`storage: 'lmdb:<path>'`). */
@@ -114,21 +115,7 @@ export class LmdbMonitor implements StorageMonitor {
       db.root.transactionSync(() => {
         const before = db.jobs.getBinary(key);
         if (before === undefined) throw new InvalidArgumentError(`no job ${id} on node ${node}`);
-        const record = decodeRecord(before, id, node);
-        if (record.status !== JobStatus.Failed) {
-          throw new InvalidArgumentError(
-            `job ${id} on node ${node} is '${record.status}': only failed jobs can be retried`,
-          );
-        }
-        const now = this.#clock.now();
-        const { failedAt: _failedAt, ...rest } = record;
-        const next: JobRecord = {
-          ...rest,
-          status: JobStatus.Error,
-          attempt: 0,
-          dueAt: now,
-          updatedAt: now,
-        };
+        const next = retriedRecord(decodeRecord(before, id, node), this.#clock.now());
         db.jobs.putSync(key, encodeRecord(next));
         return next;
       }),

@@ -75,7 +75,9 @@ type State = (typeof State)[keyof typeof State];
  * Writes are group-committed: every write of one event-loop turn joins one batch, sent as
  * one conditional block (fenced by the lease, see `lmdb-lease.ts`) into lmdb-js's write
  * transaction of that turn, which its own thread commits, and flushes when `sync` is
- * `'flush'`, off the event loop. Each write resolves once its batch is durable; a node
+ * `'flush'`, off the event loop. While a batch is being made durable, the writes of the
+ * following turns join the next one, sent when it is done: under load a flush carries
+ * thousands of writes, at rest a write goes at once. Each write resolves once its batch is durable; a node
  * says `accepted` only then. Only each key's last write of a batch is applied.
  *
  * Reads are synchronous memory-mapped lookups. They see the writes not yet committed too
@@ -363,12 +365,19 @@ export class LmdbStorage implements JobStorage {
     };
     this.#batch = batch;
     queueMicrotask(() => {
-      if (this.#batch === batch) void this.#send(batch).catch(() => undefined);
+      // With a batch still being made durable, this one waits for it (see #send).
+      if (this.#batch === batch && this.#inFlight.size === 0) {
+        void this.#send(batch).catch(() => undefined);
+      }
     });
     return batch;
   }
 
-  /** Hands `b` to lmdb-js, fenced by the lease; settles its writers once it is durable. */
+  /**
+   * Hands `b` to lmdb-js, fenced by the lease; settles its writers once it is durable
+   * (committed, and flushed with `sync: 'flush'`). One batch is in flight at a time: the
+   * next one collects every write until this one is durable, then goes at once.
+   */
   #send(b: WriteBatch): Promise<void> {
     this.#batch = undefined;
     this.#inFlight.add(b);
@@ -406,7 +415,18 @@ export class LmdbStorage implements JobStorage {
         );
       }
     })();
-    run.then(b.resolve, b.reject).finally(() => this.#inFlight.delete(b));
+    run
+      .then(b.resolve, b.reject)
+      .finally(() => {
+        this.#inFlight.delete(b);
+        // Group commit: the writes that came while this batch was being committed and
+        // flushed go now, as one batch, so one flush serves a whole burst under load.
+        const next = this.#batch;
+        if (next !== undefined && this.#inFlight.size === 0 && this.#state === State.Open) {
+          void this.#send(next).catch(() => undefined);
+        }
+      })
+      .catch(() => undefined);
     return b.done;
   }
 
