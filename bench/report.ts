@@ -98,6 +98,12 @@ export function metricDefs(sizes: Sizes): { section: string; metrics: MetricDef[
                 unit: 'B',
                 higher: false,
               } as MetricDef,
+              {
+                key: `scale.${d}.disk`,
+                label: `disk per waiting job (${k(d)})`,
+                unit: 'B',
+                higher: false,
+              } as MetricDef,
               tp(`scale.${d}.loadRate`, `loading ${k(d)} delayed jobs`),
             ]),
       ]),
@@ -139,8 +145,8 @@ export function markdownTable(res: Results): string {
   const head =
     '| metric | unit | ' +
     SYSTEMS.map((s) => LABELS[s]).join(' | ') +
-    ' | mem ÷ BullMQ | mem ÷ Bee | Redis ÷ BullMQ | Redis ÷ Bee |';
-  const sep = '|' + ' --- |'.repeat(2) + ' ---: |'.repeat(SYSTEMS.length + 4);
+    ' | mem ÷ BullMQ | mem ÷ Bee | Redis ÷ BullMQ | Redis ÷ Bee | LMDB ÷ mem | LMDB ÷ Bee |';
+  const sep = '|' + ' --- |'.repeat(2) + ' ---: |'.repeat(SYSTEMS.length + 6);
   const out: string[] = [];
   for (const { section, metrics } of metricDefs(res.sizes)) {
     const rows = metrics.filter((m) => SYSTEMS.some((s) => f[s]?.[m.key] !== undefined));
@@ -151,12 +157,14 @@ export function markdownTable(res: Results): string {
       const cells = SYSTEMS.map((s) => fmt(v(s), m.unit));
       const ratios =
         m.unit === 'count'
-          ? ['', '', '', '']
+          ? ['', '', '', '', '', '']
           : [
               ratio(v('jr-memory'), v('bullmq')),
               ratio(v('jr-memory'), v('bee')),
               ratio(v('jr-redis'), v('bullmq')),
               ratio(v('jr-redis'), v('bee')),
+              ratio(v('jr-lmdb'), v('jr-memory')),
+              ratio(v('jr-lmdb'), v('bee')),
             ];
       out.push(`| ${m.label} | ${m.unit} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`);
     }
@@ -221,6 +229,19 @@ export function checkTargets(res: Results): TargetResult[] {
     'Throughput (1 producer, 2 workers), memory ≥ its 1-worker figure',
     div(g('jr-memory', 'throughput.2nodes'), g('jr-memory', tp)),
     (v) => v >= 1,
+    x,
+  );
+  // Issue #13: LMDB storage (durable, sync 'flush'), in the same run.
+  add(
+    'Throughput (1 producer, 1 worker), LMDB ≥ 0.8× memory',
+    div(g('jr-lmdb', tp), g('jr-memory', tp)),
+    (v) => v >= 0.8,
+    x,
+  );
+  add(
+    'Throughput (1 producer, 1 worker), LMDB ≥ 2× Bee-Queue',
+    div(g('jr-lmdb', tp), g('bee', tp)),
+    (v) => v >= 2,
     x,
   );
   // Goal 2: Redis storage.
@@ -321,6 +342,12 @@ export function checkTargets(res: Results): TargetResult[] {
     add(
       `Scale: Redis ≤ 200 B per waiting job (Redis storage, ${kTop})`,
       g('jr-redis', `scale.${top}.redis`),
+      (v) => v <= 200,
+      (v) => `${Math.round(v)} B`,
+    );
+    add(
+      `Scale: disk ≤ 200 B per waiting job (LMDB storage, ${kTop})`,
+      g('jr-lmdb', `scale.${top}.disk`),
       (v) => v <= 200,
       (v) => `${Math.round(v)} B`,
     );

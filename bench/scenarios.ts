@@ -1,3 +1,5 @@
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { isJobReactor, type SystemId } from './adapters/types.ts';
 import type { Child } from './lib/ipc.ts';
 import type { BenchRedis } from './lib/redis-server.ts';
@@ -188,6 +190,7 @@ export async function scaleScenario(
       const w0 = await mem(worker);
       const p0 = await mem(producer);
       const r0 = await usedMemory(s);
+      const d0 = diskBytes(s);
       const { ms } = await producer.call<{ ms: number }>(
         'load',
         { n: waiting, from: 20_000_000, dueInMs: 3_600_000 },
@@ -197,6 +200,7 @@ export async function scaleScenario(
       const w1 = await mem(worker);
       const p1 = await mem(producer);
       const r1 = await usedMemory(s);
+      const d1 = diskBytes(s);
       if (isJobReactor(system)) {
         out[`${k}.nodeRss`] = (w1.rss - w0.rss) / waiting;
         out[`${k}.nodeHeap`] = (w1.heapUsed - w0.heapUsed) / waiting;
@@ -205,7 +209,8 @@ export async function scaleScenario(
         out[`${k}.nodeLazyFree`] = (w1.lazyFree - w0.lazyFree) / waiting;
         out[`${k}.producerHeap`] = (p1.heapUsed - p0.heapUsed) / waiting;
       }
-      if (system !== 'jr-memory') out[`${k}.redis`] = (r1 - r0) / waiting;
+      if (system === 'jr-lmdb') out[`${k}.disk`] = (d1 - d0) / waiting;
+      else if (system !== 'jr-memory') out[`${k}.redis`] = (r1 - r0) / waiting;
     }
     const { best, median } = await bestOf(s, sizes.scaleN, sizes.reps, sizes.warmupN);
     out[`${k}.throughput`] = best.rate;
@@ -215,6 +220,14 @@ export async function scaleScenario(
     out[`${k}.workerCpu`] = best.workerCpu;
     return out;
   });
+}
+
+/** Bytes of the LMDB store's data file (0 for other systems, or before it exists). */
+function diskBytes(s: Session): number {
+  if (s.system !== 'jr-lmdb') return 0;
+  const st = statSync(join(s.storeDir, 'data.mdb'), { throwIfNoEntry: false });
+  // Allocated blocks, not the apparent size: what the waiting jobs take on the disk.
+  return st === undefined ? 0 : st.blocks * 512;
 }
 
 /** Redis memory in use; BullMQ's event stream is first cut to its default length (10 000). */

@@ -44,6 +44,7 @@ export const ErrorCodes = {
   LeaseLost: 'JR_ERR_LEASE_LOST',
   PoisonJob: 'JR_ERR_POISON_JOB',
   StorageLost: 'JR_ERR_STORAGE_LOST',
+  StorageCorrupt: 'JR_ERR_STORAGE_CORRUPT',
   /** A state machine was asked for a transition its state does not allow: a bug in job-reactor. */
   IllegalTransition: 'JR_ERR_ILLEGAL_TRANSITION',
 } as const;
@@ -110,6 +111,11 @@ export class JobThrewError extends defineError(ErrorCodes.JobThrew) {}
 export class TimeoutError extends defineError(ErrorCodes.Timeout) {}
 /** A storage operation failed (Redis down, write refused). */
 export class StorageError extends defineError(ErrorCodes.Storage) {}
+/**
+ * What a storage found on disk is not a store it can read (an LMDB directory holding other
+ * files, a damaged data file). Nothing was written; move the files away or restore them.
+ */
+export class StorageCorruptError extends defineError(ErrorCodes.StorageCorrupt) {}
 /** An application feedback callback threw; reported as an event, never crashes the process. */
 export class FeedbackHandlerError extends defineError(ErrorCodes.FeedbackHandler) {}
 /** The node or distributor is shutting down. */

@@ -59,6 +59,14 @@ export {
   type MonitoredNode,
 } from './storage/redis-monitor.ts';
 export {
+  LmdbStorage,
+  LMDB_STORAGE_DEFAULTS,
+  type LmdbStorageOptions,
+  type LmdbSync,
+} from './storage/lmdb-storage.ts';
+export { LmdbMonitor, type LmdbMonitorOptions } from './storage/lmdb-monitor.ts';
+export type { StorageMonitor } from './storage/storage-monitor.ts';
+export {
   createStorage,
   type CreateStorageOptions,
   type StorageSpec,

@@ -111,7 +111,9 @@ export async function jobReactorWorker(cfg: WorkerConfig): Promise<WorkerAdapter
     storage:
       cfg.system === 'jr-redis'
         ? new RedisStorage({ url: cfg.redisUrl, prefix: cfg.queue })
-        : 'memory',
+        : cfg.system === 'jr-lmdb'
+          ? `lmdb:${cfg.storeDir}` // sync: 'flush', the default (on disk before accepted)
+          : 'memory',
     concurrency: cfg.concurrency,
     registry,
   });

@@ -1,15 +1,17 @@
 /** The systems compared. */
-export const SYSTEMS = ['jr-memory', 'jr-redis', 'bullmq', 'bee'] as const;
+export const SYSTEMS = ['jr-memory', 'jr-redis', 'jr-lmdb', 'bullmq', 'bee'] as const;
 export type SystemId = (typeof SYSTEMS)[number];
 
 export const LABELS: Record<SystemId, string> = {
   'jr-memory': 'job-reactor (memory)',
   'jr-redis': 'job-reactor (Redis)',
+  'jr-lmdb': 'job-reactor (LMDB)',
   bullmq: 'BullMQ',
   bee: 'Bee-Queue',
 };
 
-export const isJobReactor = (s: SystemId): boolean => s === 'jr-memory' || s === 'jr-redis';
+export const isJobReactor = (s: SystemId): boolean =>
+  s === 'jr-memory' || s === 'jr-redis' || s === 'jr-lmdb';
 
 /** What every process of one run shares. */
 export interface RunConfig {
@@ -19,6 +21,8 @@ export interface RunConfig {
   queue: string;
   /** Jobs each worker runs at once. */
   concurrency: number;
+  /** job-reactor LMDB: the store directory of this run (removed after it). */
+  storeDir: string;
 }
 
 export interface WorkerConfig extends RunConfig {

@@ -1,3 +1,6 @@
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   isJobReactor,
@@ -24,6 +27,8 @@ export interface Topology {
 export interface Session {
   system: SystemId;
   queue: string;
+  /** job-reactor LMDB: the run's store directory. */
+  storeDir: string;
   producers: Child[];
   workers: Child[];
   redis: BenchRedis;
@@ -44,7 +49,8 @@ export async function withSession<T>(
 ): Promise<T> {
   await redis.flush();
   const queue = `bench${++runSeq}`;
-  const base = { system, redisUrl: redis.url, queue, concurrency: CONCURRENCY };
+  const storeDir = join(tmpdir(), `jr-bench-${process.pid}`, queue);
+  const base = { system, redisUrl: redis.url, queue, concurrency: CONCURRENCY, storeDir };
   const producers: Child[] = [];
   const workers: Child[] = [];
   try {
@@ -69,10 +75,11 @@ export async function withSession<T>(
     if (isJobReactor(system)) {
       await Promise.all(producers.map((p) => p.call('waitForWorkers', topology.workers)));
     }
-    return await body({ system, queue, producers, workers, redis });
+    return await body({ system, queue, storeDir, producers, workers, redis });
   } finally {
     // Producers first: a job-reactor node would otherwise redial a gone distributor.
     await Promise.all(producers.map((p) => p.stop()));
     await Promise.all(workers.map((w) => w.stop()));
+    rmSync(storeDir, { recursive: true, force: true });
   }
 }

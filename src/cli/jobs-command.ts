@@ -3,13 +3,16 @@ import {
   InvalidArgumentError,
   JobReactorError,
   JobStatus,
+  LmdbMonitor,
   RedisMonitor,
   type JobRecord,
+  type StorageMonitor,
 } from '../index.ts';
 
 interface ConnectionFlags {
   redis: string;
   prefix?: string;
+  storage?: string;
 }
 
 const STATUSES: readonly string[] = Object.values(JobStatus);
@@ -41,20 +44,39 @@ function withConnectionOptions(cmd: Command): Command {
       new Option('--prefix <prefix>', 'key prefix the nodes use (default: jr)').env(
         'JR_REDIS_PREFIX',
       ),
+    )
+    .addOption(
+      new Option(
+        '--storage <lmdb:path>',
+        'the LMDB store the nodes use (lmdb:<directory>), instead of Redis',
+      ),
     );
+}
+
+/** The monitor the flags name: `--storage lmdb:<dir>`, else Redis at `--redis`. */
+function monitorFor(flags: ConnectionFlags): StorageMonitor {
+  if (flags.storage !== undefined) {
+    if (!/^lmdb:./i.test(flags.storage)) {
+      throw new InvalidArgumentError(
+        `--storage must be lmdb:<directory> (got ${JSON.stringify(flags.storage)}); for Redis use --redis <url>`,
+      );
+    }
+    return new LmdbMonitor({ path: flags.storage.slice('lmdb:'.length) });
+  }
+  return new RedisMonitor({
+    url: flags.redis,
+    ...(flags.prefix !== undefined ? { prefix: flags.prefix } : {}),
+  });
 }
 
 /** Runs `fn` with a monitor; a failure prints `code: message` and sets exit code 1. */
 async function withMonitor(
   flags: ConnectionFlags,
-  fn: (monitor: RedisMonitor) => Promise<void>,
+  fn: (monitor: StorageMonitor) => Promise<void>,
 ): Promise<void> {
-  let monitor: RedisMonitor | undefined;
+  let monitor: StorageMonitor | undefined;
   try {
-    monitor = new RedisMonitor({
-      url: flags.redis,
-      ...(flags.prefix !== undefined ? { prefix: flags.prefix } : {}),
-    });
+    monitor = monitorFor(flags);
     await fn(monitor);
   } catch (err) {
     const code = err instanceof JobReactorError ? err.code : 'JR_ERR';
@@ -122,13 +144,14 @@ function describeJob(job: JobRecord): string {
 }
 
 /**
- * `jobreactor jobs …`: inspect and repair the jobs nodes keep in Redis (list, nodes,
- * show, retry, remove, remove-all). Talks to Redis only, never to a running node.
+ * `jobreactor jobs …`: inspect and repair the jobs nodes keep in Redis or in an LMDB store
+ * (list, nodes, show, retry, remove, remove-all). Talks to the storage only, never to a
+ * running node.
  */
 export function registerJobsCommand(program: Command): void {
   const jobs = program
     .command('jobs')
-    .description('inspect and repair the jobs worker nodes keep in Redis');
+    .description('inspect and repair the jobs worker nodes keep in Redis or LMDB');
 
   withConnectionOptions(jobs.command('list'))
     .description('list jobs (of every node, or of one)')
@@ -150,7 +173,7 @@ export function registerJobsCommand(program: Command): void {
     );
 
   withConnectionOptions(jobs.command('nodes'))
-    .description('list the nodes that keep jobs in Redis')
+    .description('list the nodes that keep jobs in the storage')
     .option('--json', 'print JSON')
     .action(async (flags: ConnectionFlags & { json?: boolean }) =>
       withMonitor(flags, async (monitor) => {

@@ -34,6 +34,7 @@ interface NodeFlags {
   concurrency: number;
   secretFile?: string;
   redisPrefix?: string;
+  lmdbSync?: 'flush' | 'commit';
   threads?: number;
   maxAttempt?: number;
   retryMultiplier?: number;
@@ -61,7 +62,10 @@ export function registerNodeCommand(program: Command): void {
         .makeOptionMandatory(),
     )
     .addOption(
-      new Option('--storage <kind>', "job storage: 'memory' or a redis:// URL")
+      new Option(
+        '--storage <kind>',
+        "job storage: 'memory', a redis:// URL, or lmdb:<directory> (durable, no server)",
+      )
         .env('JR_STORAGE')
         .default('memory'),
     )
@@ -69,6 +73,14 @@ export function registerNodeCommand(program: Command): void {
       new Option('--redis-prefix <prefix>', 'key prefix in Redis (default jr)').env(
         'JR_REDIS_PREFIX',
       ),
+    )
+    .addOption(
+      new Option(
+        '--lmdb-sync <mode>',
+        'LMDB storage: flush (writes on disk before accepted; default) or commit (in the OS cache: survives a node crash, not a machine crash)',
+      )
+        .env('JR_LMDB_SYNC')
+        .choices(['flush', 'commit']),
     )
     .addOption(
       new Option('--jobs <dir>', 'job directory (loaded recursively)')
@@ -174,6 +186,7 @@ export function registerNodeCommand(program: Command): void {
           distributors: flags.distributor,
           storage: flags.storage,
           ...(flags.redisPrefix !== undefined ? { redisPrefix: flags.redisPrefix } : {}),
+          ...(flags.lmdbSync !== undefined ? { lmdbSync: flags.lmdbSync } : {}),
           jobDirectory: resolve(flags.jobs),
           concurrency: flags.concurrency,
           ...(secret !== undefined ? { secret } : {}),

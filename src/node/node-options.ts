@@ -3,6 +3,7 @@ import type { Clock } from '../model/clock.ts';
 import { assertKnownOptions, type OptionKeys } from '../model/known-options.ts';
 import type { Logger } from '../model/logger.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
+import type { LmdbSync } from '../storage/lmdb-storage.ts';
 import type { JobRegistry } from './definitions/job-registry.ts';
 import type { KeepOptions } from './lifecycle/kept-jobs.ts';
 import type { RateLimit } from '../scheduling/rate-limiter.ts';
@@ -16,12 +17,18 @@ export interface NodeOptions {
   /** Distributors to dial (the node connects to each and reconnects with backoff). */
   distributors: readonly DistributorAddress[];
   /**
-   * `'memory'`, a `redis://` / `rediss://` URL (jobs survive a crash of the node), or a
-   * JobStorage instance. @default 'memory'
+   * `'memory'`, a `redis://` / `rediss://` URL or `'lmdb:<directory>'` (jobs survive a
+   * crash of the node), or a JobStorage instance. @default 'memory'
    */
   storage?: string | JobStorage;
   /** Key prefix when `storage` is a Redis URL. @default 'jr' */
   redisPrefix?: string;
+  /**
+   * When `storage` is `'lmdb:…'`: `'flush'` resolves each write once it is on the disk
+   * (survives power loss), `'commit'` once it is in the OS page cache (survives a crash of
+   * the node, not of the machine; faster). See LmdbSync. @default 'flush'
+   */
+  lmdbSync?: LmdbSync;
   /** Folder of job files, loaded recursively (`.ts` and `.js`). */
   jobDirectory?: string;
   /** Registry to take job definitions from. @default the default registry (`job()`) */
@@ -80,7 +87,8 @@ export interface NodeOptions {
    * Lease TTL on the node's name when `storage` is a Redis URL, ms (renewed every third of
    * it). A second live node with this name fails to start; this node's jobs are adopted
    * by a live peer this long after it died; a node that could not renew for this long
-   * starts no job until it can. @default 10000
+   * starts no job until it can. With `'lmdb:…'`, only for a holder whose process cannot
+   * be checked (another host or container sharing the directory). @default 10000
    */
   leaseTtlMs?: number;
   /**

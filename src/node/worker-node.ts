@@ -160,6 +160,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       ...(options.redisPrefix !== undefined ? { prefix: options.redisPrefix } : {}),
       ...(options.leaseTtlMs !== undefined ? { leaseTtlMs: options.leaseTtlMs } : {}),
       ...(options.clock !== undefined ? { clock: options.clock } : {}),
+      ...(options.lmdbSync !== undefined ? { lmdbSync: options.lmdbSync } : {}),
     });
     const maxDeliveries = options.maxDeliveries ?? NODE_DEFAULTS.maxDeliveries;
     if (!Number.isInteger(maxDeliveries) || maxDeliveries < 1) {

@@ -1,27 +1,32 @@
 import { InvalidArgumentError } from '../errors.ts';
 import type { Clock } from '../model/clock.ts';
 import type { JobStorage } from './job-storage.ts';
+import { parseLmdbSpec } from './lmdb-env.ts';
+import { LmdbStorage, type LmdbSync } from './lmdb-storage.ts';
 import { MemoryStorage } from './memory-storage.ts';
 import { RedisStorage } from './redis-storage.ts';
 
 export interface CreateStorageOptions {
   /** Key prefix for a Redis storage (ignored otherwise). @default 'jr' */
   prefix?: string;
-  /** Lease TTL of a Redis storage, ms (see RedisStorageOptions). @default 10000 */
+  /** Lease TTL of a Redis or LMDB storage, ms (see their options). @default 10000 */
   leaseTtlMs?: number;
-  /** Clock of a Redis storage's lease. @default the system clock */
+  /** Clock of a Redis or LMDB storage's lease. @default the system clock */
   clock?: Clock;
+  /** When an LMDB storage's writes count as done (see LmdbSync). @default 'flush' */
+  lmdbSync?: LmdbSync;
 }
 
 /**
- * What `createStorage` accepts: the string `'memory'`, a `redis://` or `rediss://` URL, or
- * a JobStorage. (Typed `string` so a value read from a flag or the environment fits.)
+ * What `createStorage` accepts: the string `'memory'`, a `redis://` or `rediss://` URL,
+ * `'lmdb:<directory>'`, or a JobStorage. (Typed `string` so a value read from a flag or the environment fits.)
  */
 export type StorageSpec = string | JobStorage;
 
 /**
  * The composition root's one switch between backends: `'memory'` → MemoryStorage, a
- * `redis://` or `rediss://` URL → RedisStorage, a JobStorage → itself. Anything else throws
+ * `redis://` or `rediss://` URL → RedisStorage, `'lmdb:<directory>'` → LmdbStorage (the
+ * directory is created when missing), a JobStorage → itself. Anything else throws
  * InvalidArgumentError. Nothing connects here; the node calls `open(name)`.
  */
 export function createStorage(spec: StorageSpec, opts: CreateStorageOptions = {}): JobStorage {
@@ -35,13 +40,22 @@ export function createStorage(spec: StorageSpec, opts: CreateStorageOptions = {}
         ...(opts.clock !== undefined ? { clock: opts.clock } : {}),
       });
     }
+    const dir = parseLmdbSpec(spec);
+    if (dir !== undefined) {
+      return new LmdbStorage({
+        path: dir,
+        ...(opts.lmdbSync !== undefined ? { sync: opts.lmdbSync } : {}),
+        ...(opts.leaseTtlMs !== undefined ? { leaseTtlMs: opts.leaseTtlMs } : {}),
+        ...(opts.clock !== undefined ? { clock: opts.clock } : {}),
+      });
+    }
     throw new InvalidArgumentError(
-      `storage must be 'memory', a redis:// or rediss:// URL, or a JobStorage (got ${JSON.stringify(withoutCredentials(spec))})`,
+      `storage must be 'memory', a redis:// or rediss:// URL, 'lmdb:<directory>', or a JobStorage (got ${JSON.stringify(withoutCredentials(spec))})`,
     );
   }
   if (isJobStorage(spec)) return spec;
   throw new InvalidArgumentError(
-    `storage must be 'memory', a redis:// or rediss:// URL, or a JobStorage (got ${spec === null ? 'null' : typeof spec})`,
+    `storage must be 'memory', a redis:// or rediss:// URL, 'lmdb:<directory>', or a JobStorage (got ${spec === null ? 'null' : typeof spec})`,
   );
 }
 

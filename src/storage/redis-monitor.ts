@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import { ClosedError, InvalidArgumentError, StorageError } from '../errors.ts';
 import { systemClock, type Clock } from '../model/clock.ts';
-import { JobStatus, type JobRecord } from '../model/job.ts';
+import type { JobStatus } from '../model/job.ts';
+import { type JobRecord } from '../model/job.ts';
 import { isValidNodeName } from '../model/names.ts';
 import { decodeRecord, encodeRecord } from './record-codec.ts';
 import {
@@ -17,6 +18,7 @@ import {
   toStorageError,
 } from './redis-connection.ts';
 import { RedisKeys } from './redis-keys.ts';
+import { retriedRecord, type StorageMonitor } from './storage-monitor.ts';
 
 export interface RedisMonitorOptions {
   /** Where the nodes keep their jobs. Ignored when `client` is given. @default 'redis://127.0.0.1:6379' */
@@ -71,7 +73,7 @@ type State = (typeof State)[keyof typeof State];
  * monitor removes stops at its next step (the node finds no record). A node that is
  * running the job at that moment may write the record back.
  */
-export class RedisMonitor {
+export class RedisMonitor implements StorageMonitor {
   readonly #keys: RedisKeys;
   readonly #url: string;
   readonly #safeUrl: string;
@@ -165,21 +167,7 @@ export class RedisMonitor {
         client.hgetBuffer(keys.jobs, id),
       );
       if (before === null) throw new InvalidArgumentError(`no job ${id} on node ${node}`);
-      const record = decodeRecord(before, id, node);
-      if (record.status !== JobStatus.Failed) {
-        throw new InvalidArgumentError(
-          `job ${id} on node ${node} is '${record.status}': only failed jobs can be retried`,
-        );
-      }
-      const now = this.#clock.now();
-      const { failedAt: _failedAt, ...rest } = record;
-      const next: JobRecord = {
-        ...rest,
-        status: JobStatus.Error,
-        attempt: 0,
-        dueAt: now,
-        updatedAt: now,
-      };
+      const next = retriedRecord(decodeRecord(before, id, node), this.#clock.now());
       const after = encodeRecord(next);
       const written = await this.#run(`retry job ${id} of node ${node}`, () =>
         client.eval(CAS_SCRIPT, 1, keys.jobs, id, before, after),

@@ -1,0 +1,472 @@
+import {
+  ClosedError,
+  InvalidArgumentError,
+  JobReactorError,
+  LeaseLostError,
+  StorageError,
+} from '../errors.ts';
+import { systemClock, type Clock } from '../model/clock.ts';
+import { randomId } from '../model/ids.ts';
+import type { Feedback, JobRecord, JobStatus } from '../model/job.ts';
+import { assertNodeName } from '../model/names.ts';
+import type { JobStorage, StorageOwner } from './job-storage.ts';
+import { acquireLmdb, lmdbError, type LmdbHandle } from './lmdb-env.ts';
+import { NodeKeyspace } from './lmdb-keys.ts';
+import { LmdbLease } from './lmdb-lease.ts';
+import { decodeFeedback, decodeRecord, encodeFeedback, encodeRecord } from './record-codec.ts';
+
+/**
+ * When a write counts as done:
+ * - `'flush'`: the commit is flushed to the disk (fdatasync): what a node accepted survives
+ *   a crash of the machine or a power loss.
+ * - `'commit'`: the commit is in the operating system's page cache: it survives a crash of
+ *   the node process (SIGKILL included), not of the machine; the flush follows in the
+ *   background, so a machine crash loses at most the last moments, and never corrupts the
+ *   store (LMDB keeps the last flushed state valid).
+ */
+export type LmdbSync = 'flush' | 'commit';
+
+export interface LmdbStorageOptions {
+  /** The store's directory; created (with its parents) when missing. */
+  path: string;
+  /** When `save` and the other writes resolve (see {@link LmdbSync}). @default 'flush' */
+  sync?: LmdbSync;
+  /**
+   * How often the lease on the node's name is renewed (every third of it), ms. Only read
+   * for a holder whose process cannot be checked (another host or container sharing the
+   * directory): it is taken as gone once its last renewal is this old.
+   * @default 10000
+   */
+  leaseTtlMs?: number;
+  /** Clock for lease timing (tests inject a fake one). @default the system clock */
+  clock?: Clock;
+}
+
+/** Defaults of {@link LmdbStorageOptions}, in one place. */
+export const LMDB_STORAGE_DEFAULTS = { sync: 'flush', leaseTtlMs: 10_000 } as const;
+
+/** One turn's writes: each key's last value (`null`: removed), and who waits on them. */
+interface WriteBatch {
+  jobs: Map<string, Buffer | null>;
+  feedbacks: Map<string, Buffer | null>;
+  verb: string;
+  id: string;
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Lifecycle of an LmdbStorage:
+ *   created --open()--> opening --store open, lease taken--> open --close()--> closed
+ *   opening --failed--> created      (open may be called again)
+ *   created | opening --close()--> closed
+ * Data calls need `open`; before it they reject with StorageError, after `close` with
+ * ClosedError. `close()` is idempotent.
+ */
+const State = { Created: 'created', Opening: 'opening', Open: 'open', Closed: 'closed' } as const;
+type State = (typeof State)[keyof typeof State];
+
+/**
+ * Keeps a node's jobs and feedback outbox in an LMDB store in a local directory (the
+ * `lmdb` package): durable with no server. Several nodes (of different names) and monitors
+ * may share a directory, from one process or several.
+ *
+ * Writes are group-committed: every write of one event-loop turn joins one batch, sent as
+ * one conditional block (fenced by the lease, see `lmdb-lease.ts`) into lmdb-js's write
+ * transaction of that turn, which its own thread commits, and flushes when `sync` is
+ * `'flush'`, off the event loop. While a batch is being made durable, the writes of the
+ * following turns join the next one, sent when it is done: under load a flush carries
+ * thousands of writes, at rest a write goes at once. Each write resolves once its batch is durable; a node
+ * says `accepted` only then. Only each key's last write of a batch is applied.
+ *
+ * Reads are synchronous memory-mapped lookups. They see the writes not yet committed too
+ * (the open batch and those in flight), so a record read back right after `save` is the one
+ * saved. Records: `record-codec.ts`, without a string table (each stands alone); keys:
+ * `lmdb-keys.ts`.
+ */
+export class LmdbStorage implements JobStorage {
+  readonly durable = true;
+  /** Set by the node before `open` (instance id for the lease; lease lost). */
+  owner: StorageOwner | undefined;
+
+  readonly #path: string;
+  readonly #sync: LmdbSync;
+  readonly #leaseTtlMs: number;
+  readonly #clock: Clock;
+  #state: State = State.Created;
+  #db: LmdbHandle | undefined;
+  #keys: NodeKeyspace | undefined;
+  #lease: LmdbLease | undefined;
+  /** This turn's writes, not handed to lmdb-js yet. */
+  #batch: WriteBatch | undefined;
+  /** Batches handed over and not yet durable, oldest first (reads look here too). */
+  readonly #inFlight = new Set<WriteBatch>();
+
+  constructor(options: LmdbStorageOptions) {
+    if (typeof options?.path !== 'string' || options.path.trim() === '') {
+      throw new InvalidArgumentError('LmdbStorage needs a path (the store directory)');
+    }
+    this.#path = options.path;
+    const sync = options.sync ?? LMDB_STORAGE_DEFAULTS.sync;
+    if (sync !== 'flush' && sync !== 'commit') {
+      throw new InvalidArgumentError(`sync must be 'flush' or 'commit' (got ${String(sync)})`);
+    }
+    this.#sync = sync;
+    const ttl = options.leaseTtlMs ?? LMDB_STORAGE_DEFAULTS.leaseTtlMs;
+    if (!Number.isFinite(ttl) || ttl <= 0) {
+      throw new InvalidArgumentError(`leaseTtlMs must be a number > 0 (got ${String(ttl)})`);
+    }
+    this.#leaseTtlMs = ttl;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** The node this storage was opened for (empty before `open`). */
+  get node(): string {
+    return this.#keys?.node ?? '';
+  }
+
+  /** The store directory (as given; resolved once open). */
+  get path(): string {
+    return this.#db?.dir ?? this.#path;
+  }
+
+  get sync(): LmdbSync {
+    return this.#sync;
+  }
+
+  /** False once another process took the node's name (writes then fail with LeaseLostError). */
+  get leaseValid(): boolean {
+    const status = this.#lease?.state.status;
+    return status === 'held';
+  }
+
+  /** One lease renewal now, outside the timer (for tests and tools). */
+  async renewLease(): Promise<void> {
+    await this.#lease?.renew();
+  }
+
+  async open(node: string): Promise<void> {
+    if (this.#state === State.Closed) throw new ClosedError('lmdb storage is closed');
+    if (this.#state !== State.Created) {
+      throw new StorageError(`lmdb storage is already ${this.#state} for node ${this.node}`);
+    }
+    assertNodeName(node);
+    this.#setState(State.Opening);
+    let db: LmdbHandle | undefined;
+    try {
+      db = await acquireLmdb(this.#path);
+      const lease = new LmdbLease({
+        meta: db.meta,
+        node,
+        instance: this.owner?.instance ?? randomId(8),
+        ttlMs: this.#leaseTtlMs,
+        clock: this.#clock,
+        events: {
+          renewed: () => this.owner?.renewed(),
+          lost: (holder) => this.owner?.lost(holder),
+        },
+      });
+      if (this.#closed()) throw new ClosedError('lmdb storage was closed while opening');
+      try {
+        lease.acquire();
+      } catch (err) {
+        if (err instanceof JobReactorError) throw err;
+        throw lmdbError(err, `cannot take the lease of node ${node} in ${db.dir}`);
+      }
+      this.#db = db;
+      this.#keys = new NodeKeyspace(node);
+      this.#lease = lease;
+      this.#setState(State.Open);
+    } catch (err) {
+      await db?.release();
+      if (this.#closed())
+        throw err instanceof ClosedError
+          ? err
+          : new ClosedError('lmdb storage was closed while opening');
+      this.#setState(State.Created);
+      throw err;
+    }
+  }
+
+  save(job: JobRecord): Promise<void> {
+    try {
+      this.#live();
+      if (job.node !== this.node) {
+        throw new InvalidArgumentError(
+          `cannot save job ${job.id} of node ${job.node} in the storage of node ${this.node}`,
+        );
+      }
+      const b = this.#batchFor('save job', job.id);
+      b.jobs.set(job.id, encodeRecord(job));
+      return b.done;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async load(id: string): Promise<JobRecord | undefined> {
+    const { db, keys } = this.#live();
+    const pending = this.#pending('jobs', id);
+    if (pending !== undefined)
+      return pending === null ? undefined : decodeRecord(pending, id, keys.node);
+    const value = this.#read(`load job ${id}`, () => db.jobs.getBinary(keys.key(id)));
+    return value === undefined ? undefined : decodeRecord(value, id, keys.node);
+  }
+
+  remove(id: string): Promise<void> {
+    try {
+      this.#live();
+      const b = this.#batchFor('remove job', id);
+      b.jobs.set(id, null);
+      return b.done;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async list(filter?: { status?: JobStatus | readonly JobStatus[] }): Promise<JobRecord[]> {
+    const { db, keys } = this.#live();
+    const wanted = statusSet(filter?.status);
+    if (wanted?.size === 0) return [];
+    const out: JobRecord[] = [];
+    const seen = this.#pendingKeys('jobs');
+    this.#read('list jobs', () => {
+      for (const { key, value } of db.jobs.getRange({ start: keys.start, end: keys.end })) {
+        const id = keys.id(key);
+        if (seen?.has(id) === true) continue;
+        const record = decodeRecord(value, id, keys.node);
+        if (wanted === undefined || wanted.has(record.status)) out.push(record);
+      }
+    });
+    for (const [id, value] of this.#pendingEntries('jobs')) {
+      const record = decodeRecord(value, id, keys.node);
+      if (wanted === undefined || wanted.has(record.status)) out.push(record);
+    }
+    return out;
+  }
+
+  saveFeedback(feedback: Feedback): Promise<void> {
+    try {
+      this.#live();
+      const b = this.#batchFor('save feedback', feedback.key);
+      b.feedbacks.set(feedback.key, encodeFeedback(feedback));
+      return b.done;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** The record (or its removal) and the feedback in one batch: never one without the other. */
+  finish(id: string, record: JobRecord | undefined, feedback: Feedback): Promise<void> {
+    try {
+      this.#live();
+      if (record !== undefined && record.node !== this.node) {
+        throw new InvalidArgumentError(
+          `cannot save job ${id} of node ${record.node} in the storage of node ${this.node}`,
+        );
+      }
+      const value = record === undefined ? null : encodeRecord(record);
+      const fb = encodeFeedback(feedback);
+      const b = this.#batchFor('finish job', id);
+      b.feedbacks.set(feedback.key, fb);
+      b.jobs.set(id, value);
+      return b.done;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  removeFeedback(...fbKeys: string[]): Promise<void> {
+    try {
+      this.#live();
+      if (fbKeys.length === 0) return Promise.resolve();
+      const b = this.#batchFor('remove feedback', fbKeys[0]!);
+      for (const key of fbKeys) b.feedbacks.set(key, null);
+      return b.done;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async listFeedbacks(): Promise<Feedback[]> {
+    const { db, keys } = this.#live();
+    const out: Feedback[] = [];
+    const seen = this.#pendingKeys('feedbacks');
+    this.#read('list feedbacks', () => {
+      for (const { key, value } of db.feedbacks.getRange({ start: keys.start, end: keys.end })) {
+        const k = keys.id(key);
+        if (seen?.has(k) !== true) out.push(decodeFeedback(value, k, keys.node));
+      }
+    });
+    for (const [k, value] of this.#pendingEntries('feedbacks')) {
+      out.push(decodeFeedback(value, k, keys.node));
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === State.Closed) return;
+    const open = this.#state === State.Open;
+    this.#setState(State.Closed);
+    if (!open) return; // an open() under way releases what it took
+    // What this node wrote last is durable before the name is handed over.
+    const writing = [...this.#inFlight].map((b) => b.done.catch(() => undefined));
+    if (this.#batch !== undefined) writing.push(this.#send(this.#batch).catch(() => undefined));
+    await Promise.all(writing);
+    await this.#lease?.release();
+    await this.#db?.release();
+    this.#db = undefined;
+  }
+
+  #setState(next: State): void {
+    this.#state = next;
+  }
+
+  /** Read through a method: `close()` may run while `open()` awaits. */
+  #closed(): boolean {
+    return this.#state === State.Closed;
+  }
+
+  #live(): { db: LmdbHandle; keys: NodeKeyspace; lease: LmdbLease } {
+    if (this.#state === State.Open && this.#db && this.#keys && this.#lease) {
+      return { db: this.#db, keys: this.#keys, lease: this.#lease };
+    }
+    if (this.#state === State.Closed) throw new ClosedError('lmdb storage is closed');
+    throw new StorageError('lmdb storage is not open: call open(node) first');
+  }
+
+  #read<T>(what: string, op: () => T): T {
+    try {
+      return op();
+    } catch (err) {
+      throw lmdbError(err, `LMDB could not ${what} (node ${this.node}, ${this.path})`);
+    }
+  }
+
+  /** This turn's batch, opened by its first write and handed to lmdb-js in a microtask. */
+  #batchFor(verb: string, id: string): WriteBatch {
+    const open = this.#batch;
+    if (open !== undefined) return open;
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const done = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const batch: WriteBatch = {
+      jobs: new Map(),
+      feedbacks: new Map(),
+      verb,
+      id,
+      done,
+      resolve,
+      reject,
+    };
+    this.#batch = batch;
+    queueMicrotask(() => {
+      // With a batch still being made durable, this one waits for it (see #send).
+      if (this.#batch === batch && this.#inFlight.size === 0) {
+        void this.#send(batch).catch(() => undefined);
+      }
+    });
+    return batch;
+  }
+
+  /**
+   * Hands `b` to lmdb-js, fenced by the lease; settles its writers once it is durable
+   * (committed, and flushed with `sync: 'flush'`). One batch is in flight at a time: the
+   * next one collects every write until this one is durable, then goes at once.
+   */
+  #send(b: WriteBatch): Promise<void> {
+    this.#batch = undefined;
+    this.#inFlight.add(b);
+    const n = b.jobs.size + b.feedbacks.size;
+    const what = `${b.verb} ${b.id}${n > 1 ? ` and ${n - 1} more writes` : ''}`;
+    const run = (async () => {
+      // Not #live(): close() sends the last batch after refusing new writes.
+      const db = this.#db;
+      const keys = this.#keys;
+      const lease = this.#lease;
+      if (db === undefined || keys === undefined || lease === undefined) {
+        throw new ClosedError('lmdb storage is closed');
+      }
+      const committed = lease.fence(() => {
+        for (const [id, value] of b.jobs) {
+          if (value === null) void db.jobs.remove(keys.key(id));
+          else void db.jobs.put(keys.key(id), value);
+        }
+        for (const [key, value] of b.feedbacks) {
+          if (value === null) void db.feedbacks.remove(keys.key(key));
+          else void db.feedbacks.put(keys.key(key), value);
+        }
+      });
+      let ok: boolean;
+      try {
+        ok = await committed;
+        if (ok && this.#sync === 'flush')
+          await (committed as { flushed?: Promise<unknown> }).flushed;
+      } catch (err) {
+        throw lmdbError(err, `LMDB could not ${what} (node ${keys.node}, ${db.dir})`);
+      }
+      if (!ok) {
+        throw new LeaseLostError(
+          `LMDB refused to ${what}: node ${keys.node} no longer holds the lease on its name in ${db.dir}`,
+        );
+      }
+    })();
+    run
+      .then(b.resolve, b.reject)
+      .finally(() => {
+        this.#inFlight.delete(b);
+        // Group commit: the writes that came while this batch was being committed and
+        // flushed go now, as one batch, so one flush serves a whole burst under load.
+        const next = this.#batch;
+        if (next !== undefined && this.#inFlight.size === 0 && this.#state === State.Open) {
+          void this.#send(next).catch(() => undefined);
+        }
+      })
+      .catch(() => undefined);
+    return b.done;
+  }
+
+  /** The last value written and not yet committed for `key` (null: removed), if any. */
+  #pending(kind: 'jobs' | 'feedbacks', key: string): Buffer | null | undefined {
+    const open = this.#batch?.[kind].get(key);
+    if (open !== undefined) return open;
+    let found: Buffer | null | undefined;
+    for (const b of this.#inFlight) {
+      const v = b[kind].get(key);
+      if (v !== undefined) found = v; // the newest batch wins
+    }
+    return found;
+  }
+
+  /** Keys with writes not yet committed (undefined when there are none). */
+  #pendingKeys(kind: 'jobs' | 'feedbacks'): Set<string> | undefined {
+    if (this.#batch === undefined && this.#inFlight.size === 0) return undefined;
+    const keys = new Set<string>();
+    for (const b of this.#inFlight) for (const k of b[kind].keys()) keys.add(k);
+    if (this.#batch !== undefined) for (const k of this.#batch[kind].keys()) keys.add(k);
+    return keys;
+  }
+
+  /** The pending keys that end up written (not removed), with their last values. */
+  #pendingEntries(kind: 'jobs' | 'feedbacks'): Map<string, Buffer> {
+    const out = new Map<string, Buffer>();
+    const keys = this.#pendingKeys(kind);
+    if (keys === undefined) return out;
+    for (const k of keys) {
+      const v = this.#pending(kind, k);
+      if (v !== null && v !== undefined) out.set(k, v);
+    }
+    return out;
+  }
+}
+
+function statusSet(
+  status: JobStatus | readonly JobStatus[] | undefined,
+): ReadonlySet<JobStatus> | undefined {
+  if (status === undefined) return undefined;
+  return new Set(typeof status === 'string' ? [status] : status);
+}
