@@ -160,6 +160,7 @@ const NODE_OPTION_KEYS = {
   distributors: true,
   storage: true,
   redisPrefix: true,
+  lmdbSync: true,
   jobDirectory: true,
   registry: true,
   concurrency: true,
