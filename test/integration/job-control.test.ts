@@ -470,11 +470,16 @@ describe.skipIf(!redisAvailable())('job control - durable nodes (real redis-serv
   });
 });
 
-/** Start times (ms) never put more than `max` in any window of `duration`. */
+/**
+ * Start times (ms, as the job saw them) put no more than `max` in a window of `duration`.
+ * The limiter decides a start exactly; the job's own clock reading comes a little after
+ * (the start is told, the turn's write goes out), and by more on a loaded machine, so the
+ * window is checked with a quarter of it as slack. Without the limit, all start at once.
+ */
 function expectWithin(starts: number[], max: number, duration: number): void {
   const sorted = [...starts].sort((a, b) => a - b);
   for (let i = max; i < sorted.length; i++) {
-    expect(sorted[i]! - sorted[i - max]!).toBeGreaterThanOrEqual(duration - 1);
+    expect(sorted[i]! - sorted[i - max]!).toBeGreaterThanOrEqual(duration * 0.75);
   }
 }
 
@@ -484,14 +489,14 @@ describe('job control - rate limits', () => {
     const starts: number[] = [];
     reg.define('a', () => void starts.push(Date.now()));
     reg.define('b', () => void starts.push(Date.now()));
-    const { d } = await setup(reg, { concurrency: 8, limiter: { max: 3, duration: 200 } });
+    const { d } = await setup(reg, { concurrency: 8, limiter: { max: 3, duration: 300 } });
     const handles = [
       ...Array.from({ length: 5 }, () => d.enqueue('a')),
       ...Array.from({ length: 4 }, () => d.enqueue('b', {}, { after: '20ms' })),
     ];
     await Promise.all(handles.map((h) => h.result));
     expect(starts).toHaveLength(9);
-    expectWithin(starts, 3, 200);
+    expectWithin(starts, 3, 300);
   });
 
   it('distributor limits: a name is capped across two nodes; other names run freely', async () => {
@@ -500,7 +505,7 @@ describe('job control - rate limits', () => {
     let free = 0;
     reg.define('mail', () => void mail.push(Date.now()));
     reg.define('free', () => void free++);
-    const d = await startDistributor({ port: 0, limits: { mail: { max: 2, duration: 150 } } });
+    const d = await startDistributor({ port: 0, limits: { mail: { max: 2, duration: 300 } } });
     open.push(d);
     for (const name of ['l1', 'l2']) {
       const n = await startNode({
@@ -513,15 +518,15 @@ describe('job control - rate limits', () => {
     }
     await waitUntil(() => d.nodes().length === 2, 5000, 'two nodes');
     const t0 = Date.now();
-    const mails = Array.from({ length: 8 }, () => d.enqueue('mail'));
+    const mails = Array.from({ length: 6 }, () => d.enqueue('mail'));
     const frees = Array.from({ length: 20 }, () => d.enqueue('free'));
     await Promise.all(frees.map((h) => h.result));
     expect(free).toBe(20);
     await Promise.all(mails.map((h) => h.result));
-    expect(mail).toHaveLength(8);
-    expectWithin(mail, 2, 150);
-    // 8 starts at 2 per 150 ms need at least three more windows after the first.
-    expect(Math.max(...mail) - t0).toBeGreaterThanOrEqual(3 * 150 - 1);
+    expect(mail).toHaveLength(6);
+    expectWithin(mail, 2, 300);
+    // 6 starts at 2 per 300 ms need at least two more windows after the first.
+    expect(Math.max(...mail) - t0).toBeGreaterThanOrEqual(2 * 300 - 1);
   });
 
   it('limits: bad values are typed errors', async () => {
