@@ -126,6 +126,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   /** Due jobs, the run slots and who may start (see RunSlots). */
   readonly #slots: RunSlots;
   readonly #running = new Map<string, Running>();
+  /** Attempts that ended and whose outcome is being written (their slots are free already). */
+  #settling = 0;
   /** Jobs received and being written; a cancel that arrives meanwhile is noted here. */
   readonly #saving = new Map<string, { cancel: boolean }>();
   /** Instant jobs whose first attempt will give a credit back to their link. */
@@ -407,10 +409,13 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#permits.clear();
     this.#slots.clear();
     this.#ownership.clear();
-    await this.#idle.until(() => this.#slots.active === 0, deadline);
+    await this.#idle.until(() => this.#slots.active === 0 && this.#settling === 0, deadline);
     if (this.#slots.active > 0) {
       for (const r of this.#running.values()) r.controller.abort(new Interrupted('node stopping'));
-      await this.#idle.until(() => this.#slots.active === 0, Date.now() + 1000);
+      await this.#idle.until(
+        () => this.#slots.active === 0 && this.#settling === 0,
+        Date.now() + 1000,
+      );
     }
     await this.#deferPool.close();
     await this.#idle.until(() => !this.#outbox.deliverable, deadline);
@@ -822,7 +827,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     // re-runs such jobs); in memory it would be a record copy per job for nobody to read.
     if (this.#storage.durable && !marked) {
       try {
-        await this.#storage.save(record);
+        const storage = this.#storage;
+        await (storage.markStarted ? storage.markStarted(record) : storage.save(record));
       } catch (err) {
         this.#running.delete(id);
         this.#storageSync.failed(err, id);
@@ -852,7 +858,15 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (running.controller.signal.reason instanceof Interrupted) return; // handed back, not finished
     // A kept finished job shows its last progress in lookups.
     if (running.progress !== undefined) record.progress = running.progress;
-    await this.#settle(record, sendableOutcome(record, outcome), slot, running.byApp, def.options);
+    // The attempt is over: its slot frees now, while the outcome is written. A durable
+    // storage's write (a disk flush, a Redis round trip) no longer holds a slot, so the
+    // slots are not idle for a write per job. Nothing is reported before it is written.
+    this.#settling++;
+    void this.#settle(record, sendableOutcome(record, outcome), slot, running.byApp, def.options)
+      .catch((err: unknown) => this.#log.error({ err, jobId: id }, 'settling a job failed'))
+      .finally(() => {
+        if (--this.#settling === 0) this.#idle.wake(); // a stop() may be waiting for this
+      });
   }
 
   /**

@@ -65,6 +65,14 @@ export interface JobStorage {
    */
   finish?(id: string, record: JobRecord | undefined, feedback: Feedback): Promise<void>;
   /**
+   * Optional: saves the record of an attempt about to start (status `in progress`), and
+   * resolves once it survives a crash of this process, which is all the node's crash
+   * accounting needs (a job found `in progress` at restart counts a crash). A storage
+   * whose `save` waits for a disk flush can resolve sooner (LMDB: at commit). Without it
+   * the node calls `save`.
+   */
+  markStarted?(job: JobRecord): Promise<void>;
+  /**
    * Optional, for storages that can go away while the node runs (Redis): false while
    * writes cannot succeed. The node stops taking jobs meanwhile.
    */

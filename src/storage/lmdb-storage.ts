@@ -51,9 +51,16 @@ interface WriteBatch {
   feedbacks: Map<string, Buffer | null>;
   verb: string;
   id: string;
+  /** Durable as `sync` says: flushed to the disk (`'flush'`), or committed (`'commit'`). */
   done: Promise<void>;
   resolve: () => void;
   reject: (err: unknown) => void;
+  /** Committed: it survives a crash of this process (the OS holds it), not yet of the machine. */
+  committed: Promise<void>;
+  resolveCommitted: () => void;
+  rejectCommitted: (err: unknown) => void;
+  /** Set once its commit is done (a later batch may commit while this one flushes). */
+  isCommitted: boolean;
 }
 
 /**
@@ -190,6 +197,19 @@ export class LmdbStorage implements JobStorage {
   }
 
   save(job: JobRecord): Promise<void> {
+    return this.#saveRecord(job, 'done');
+  }
+
+  /**
+   * The record of an attempt that starts: resolves once it survives a crash of this
+   * process (committed; the disk flush follows, overlapping the next batches), which is
+   * what the node's crash accounting needs, without waiting a flush per start.
+   */
+  markStarted(job: JobRecord): Promise<void> {
+    return this.#saveRecord(job, 'committed');
+  }
+
+  #saveRecord(job: JobRecord, until: 'done' | 'committed'): Promise<void> {
     try {
       this.#live();
       if (job.node !== this.node) {
@@ -199,7 +219,7 @@ export class LmdbStorage implements JobStorage {
       }
       const b = this.#batchFor('save job', job.id);
       b.jobs.set(job.id, encodeRecord(job));
-      return b.done;
+      return b[until];
     } catch (err) {
       return Promise.reject(err);
     }
@@ -354,6 +374,14 @@ export class LmdbStorage implements JobStorage {
       resolve = res;
       reject = rej;
     });
+    let resolveCommitted!: () => void;
+    let rejectCommitted!: (err: unknown) => void;
+    const committed = new Promise<void>((res, rej) => {
+      resolveCommitted = res;
+      rejectCommitted = rej;
+    });
+    // Nobody may wait on it: no unhandled rejection for the committed stage alone.
+    committed.catch(() => undefined);
     const batch: WriteBatch = {
       jobs: new Map(),
       feedbacks: new Map(),
@@ -362,11 +390,15 @@ export class LmdbStorage implements JobStorage {
       done,
       resolve,
       reject,
+      committed,
+      resolveCommitted,
+      rejectCommitted,
+      isCommitted: false,
     };
     this.#batch = batch;
     queueMicrotask(() => {
-      // With a batch still being made durable, this one waits for it (see #send).
-      if (this.#batch === batch && this.#inFlight.size === 0) {
+      // With a batch still being committed, this one waits for it (see #send).
+      if (this.#batch === batch && !this.#committing()) {
         void this.#send(batch).catch(() => undefined);
       }
     });
@@ -375,8 +407,11 @@ export class LmdbStorage implements JobStorage {
 
   /**
    * Hands `b` to lmdb-js, fenced by the lease; settles its writers once it is durable
-   * (committed, and flushed with `sync: 'flush'`). One batch is in flight at a time: the
-   * next one collects every write until this one is durable, then goes at once.
+   * (committed, and flushed with `sync: 'flush'`), and those that asked for less (see
+   * markStarted) once committed. One batch is committed at a time: the next one collects
+   * every write until this one is committed, then goes at once, its commit overlapping
+   * this one's flush (lmdb-js's overlappingSync), so a flush per batch does not cap the
+   * batches at one per flush.
    */
   #send(b: WriteBatch): Promise<void> {
     this.#batch = undefined;
@@ -404,30 +439,57 @@ export class LmdbStorage implements JobStorage {
       let ok: boolean;
       try {
         ok = await committed;
-        if (ok && this.#sync === 'flush')
-          await (committed as { flushed?: Promise<unknown> }).flushed;
       } catch (err) {
-        throw lmdbError(err, `LMDB could not ${what} (node ${keys.node}, ${db.dir})`);
+        const e = lmdbError(err, `LMDB could not ${what} (node ${keys.node}, ${db.dir})`);
+        b.rejectCommitted(e);
+        throw e;
       }
       if (!ok) {
-        throw new LeaseLostError(
+        const e = new LeaseLostError(
           `LMDB refused to ${what}: node ${keys.node} no longer holds the lease on its name in ${db.dir}`,
         );
+        b.rejectCommitted(e);
+        throw e;
+      }
+      b.isCommitted = true;
+      b.resolveCommitted();
+      this.#sendNext();
+      if (this.#sync === 'flush') {
+        try {
+          await (committed as { flushed?: Promise<unknown> }).flushed;
+        } catch (err) {
+          throw lmdbError(err, `LMDB could not flush ${what} (node ${keys.node}, ${db.dir})`);
+        }
       }
     })();
     run
-      .then(b.resolve, b.reject)
+      .then(b.resolve, (err: unknown) => {
+        b.rejectCommitted(err); // a no-op once committed
+        b.reject(err);
+      })
       .finally(() => {
         this.#inFlight.delete(b);
-        // Group commit: the writes that came while this batch was being committed and
-        // flushed go now, as one batch, so one flush serves a whole burst under load.
-        const next = this.#batch;
-        if (next !== undefined && this.#inFlight.size === 0 && this.#state === State.Open) {
-          void this.#send(next).catch(() => undefined);
-        }
+        this.#sendNext(); // a failed commit frees the way too
       })
       .catch(() => undefined);
     return b.done;
+  }
+
+  /** A batch handed to lmdb-js and not yet committed, if any. */
+  #committing(): boolean {
+    for (const b of this.#inFlight) if (!b.isCommitted) return true;
+    return false;
+  }
+
+  /**
+   * Group commit: the writes that came while the last batch was being committed go now, as
+   * one batch, so one commit (and one flush) serves a whole burst under load.
+   */
+  #sendNext(): void {
+    const next = this.#batch;
+    if (next !== undefined && !this.#committing() && this.#state === State.Open) {
+      void this.#send(next).catch(() => undefined);
+    }
   }
 
   /** The last value written and not yet committed for `key` (null: removed), if any. */

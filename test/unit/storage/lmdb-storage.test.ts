@@ -123,6 +123,30 @@ describe('lmdb storage', () => {
     }
   });
 
+  it('lmdb storage - markStarted resolves at commit; later batches commit while it flushes; all is there after a reopen', async () => {
+    const path = sub('marks');
+    const a = new LmdbStorage({ path });
+    await a.open('n1');
+    const order: string[] = [];
+    const started = { ...record('m1'), status: 'in progress' as const, attempt: 1 };
+    const mark = a.markStarted(started).then(() => order.push('marked'));
+    const save = a.save(record('m2')).then(() => order.push('saved'));
+    await Promise.all([mark, save]);
+    // One batch: its commit comes before its flush.
+    expect(order).toEqual(['marked', 'saved']);
+    // Batches one after another, each written: none waits for the previous flush to start.
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 20; i++) {
+      writes.push(a.markStarted({ ...record(`s${i}`), status: 'in progress', attempt: 1 }));
+      await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(writes);
+    await a.close();
+    const b = await opened(path);
+    expect((await b.load('m1'))?.status).toBe('in progress');
+    expect(await b.list()).toHaveLength(22);
+  });
+
   it('lmdb storage - reads see writes not yet committed', async () => {
     const s = await opened(sub('pending'));
     const saved = s.save(record('p1'));
