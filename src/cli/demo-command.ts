@@ -9,7 +9,12 @@ export function registerDemoCommand(program: Command): void {
       'run a distributor and two worker nodes (child processes) through a tour of the features',
     )
     .option('--quiet', 'no live progress line')
-    .action(async (flags: { quiet?: boolean }) => {
-      process.exitCode = await runDemo({ quiet: flags.quiet === true });
+    .option(
+      '--storage <kind>',
+      "the nodes' storage: memory, lmdb:<dir> or a redis:// URL (durable: the killed node is restarted and resumes its jobs)",
+      'memory',
+    )
+    .action(async (flags: { quiet?: boolean; storage: string }) => {
+      process.exitCode = await runDemo({ quiet: flags.quiet === true, storage: flags.storage });
     });
 }

@@ -11,7 +11,7 @@ interface Check {
 const BIN = fileURLToPath(new URL('../../bin/jobreactor.js', import.meta.url));
 const JOBS = fileURLToPath(new URL('./demo-jobs/', import.meta.url));
 
-function spawnNode(name: string, address: string): ChildProcess {
+function spawnNode(name: string, address: string, storage: string): ChildProcess {
   const child = spawn(
     process.execPath,
     [
@@ -25,6 +25,8 @@ function spawnNode(name: string, address: string): ChildProcess {
       JOBS,
       '--concurrency',
       '4',
+      '--storage',
+      storage,
       '--log-level',
       'warn',
     ],
@@ -52,9 +54,13 @@ async function settle<A extends object = JobArgs>(handles: JobHandle<A>[]) {
 /**
  * The tour: instant jobs spread over two nodes, a callbacks chain whose args come back,
  * a failing job and its error feedback, node/notNode routing, an unknown job, and a node
- * killed mid-run whose jobs finish on the other node. Returns the exit code.
+ * killed mid-run: with memory storage its jobs finish on the other node; with a durable
+ * one (`lmdb:<dir>`, a Redis URL) the node is started again and resumes them from its
+ * storage. Returns the exit code.
  */
-export async function runDemo(options: { quiet: boolean }): Promise<number> {
+export async function runDemo(options: { quiet: boolean; storage?: string }): Promise<number> {
+  const storage = options.storage ?? 'memory';
+  const durable = storage !== 'memory';
   const started = Date.now();
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const d: Distributor = await startDistributor({ host: '127.0.0.1', port: 0 });
@@ -79,11 +85,11 @@ export async function runDemo(options: { quiet: boolean }): Promise<number> {
   const clearLine = () => live && process.stdout.write('\r\x1b[K');
 
   out(
-    `job-reactor demo — distributor on ${address}, starting worker_1 and worker_2 as child processes`,
+    `job-reactor demo — distributor on ${address}, starting worker_1 and worker_2 as child processes (storage: ${storage})`,
   );
   const children = new Map<string, ChildProcess>([
-    ['worker_1', spawnNode('worker_1', address)],
-    ['worker_2', spawnNode('worker_2', address)],
+    ['worker_1', spawnNode('worker_1', address, storage)],
+    ['worker_2', spawnNode('worker_2', address, storage)],
   ]);
   const checks: Check[] = [];
   const check = (title: string, ok: boolean, detail: string) => {
@@ -175,25 +181,46 @@ export async function runDemo(options: { quiet: boolean }): Promise<number> {
     );
     check('unknown job name', unknown === 'JR_ERR_UNKNOWN_JOB', `rejected with ${unknown}`);
 
-    // 6. A node killed (SIGKILL) while it runs jobs: they finish on the other node.
+    // 6. A node killed (SIGKILL) while it runs jobs. Memory storage: they finish on the
+    //    other node. Durable storage: the node owns them; started again, it resumes them.
     const slow = Array.from({ length: 8 }, () =>
-      d.enqueue('demo.slow', { ms: 600 }, { node: 'worker_1' }),
+      // Durable: all on worker_1 (strictNode), to show its storage gives them all back.
+      d.enqueue('demo.slow', { ms: 600 }, { node: 'worker_1', strictNode: durable }),
     );
-    await waitFor(
-      () => (d.nodes().find((n) => n.name === 'worker_1')?.held ?? 0) >= 4,
-      10_000,
-      'worker_1 to take jobs',
-    );
-    const held = d.nodes().find((n) => n.name === 'worker_1')?.held ?? 0;
-    children.get('worker_1')?.kill('SIGKILL');
+    if (durable) {
+      await Promise.all(slow.map((h) => h.accepted));
+    } else {
+      await waitFor(
+        () => (d.nodes().find((n) => n.name === 'worker_1')?.held ?? 0) >= 4,
+        10_000,
+        'worker_1 to take jobs',
+      );
+    }
+    const held = durable ? slow.length : (d.nodes().find((n) => n.name === 'worker_1')?.held ?? 0);
+    const killed = children.get('worker_1');
+    killed?.kill('SIGKILL');
+    if (durable) {
+      await new Promise((r) => killed?.once('exit', r));
+      out(`  worker_1 killed holding ${held} stored jobs; starting it again on its storage`);
+      children.set('worker_1', spawnNode('worker_1', address, storage));
+    }
     const r6 = await settle(slow);
     const finished = r6.filter((r) => r.status === 'fulfilled').length;
-    const moved = r6.filter((r) => r.status === 'fulfilled' && r.value.node === 'worker_2').length;
-    check(
-      'node killed mid-run',
-      finished === 8 && moved >= held,
-      `worker_1 killed holding ${held} jobs; ${finished}/8 finished, ${moved} on worker_2, lost ${8 - finished}`,
-    );
+    const on = (name: string) =>
+      r6.filter((r) => r.status === 'fulfilled' && r.value.node === name).length;
+    if (durable) {
+      check(
+        'node killed mid-run, restarted',
+        finished === 8 && on('worker_1') === 8,
+        `worker_1 killed holding ${held} jobs; after its restart ${finished}/8 finished, ${on('worker_1')} resumed by worker_1 from its storage, lost ${8 - finished}`,
+      );
+    } else {
+      check(
+        'node killed mid-run',
+        finished === 8 && on('worker_2') >= held,
+        `worker_1 killed holding ${held} jobs; ${finished}/8 finished, ${on('worker_2')} on worker_2, lost ${8 - finished}`,
+      );
+    }
   } catch (err) {
     check('demo', false, err instanceof Error ? err.message : String(err));
   } finally {
