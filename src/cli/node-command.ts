@@ -46,7 +46,15 @@ interface NodeFlags {
   prefetch?: number;
   prefetchBytes?: number;
   paused?: boolean;
+  limiter?: { max: number; duration: number };
   logLevel: string;
+}
+
+/** `--limiter 100/1000` → `{ max: 100, duration: 1000 }` (checked by the node). */
+function parseLimiter(value: string): { max: number; duration: number } {
+  const m = /^\s*(\d+)\s*\/\s*(\d+(?:\.\d+)?)\s*$/.exec(value);
+  if (!m) throw new CliArgError(`--limiter wants max/ms, e.g. 100/1000 (got ${JSON.stringify(value)})`);
+  return { max: Number(m[1]), duration: Number(m[2]) };
 }
 
 /** `jobreactor node`: runs a worker node until SIGTERM/SIGINT, then stops gracefully. */
@@ -163,6 +171,11 @@ export function registerNodeCommand(program: Command): void {
         .argParser(positiveInt),
     )
     .addOption(
+      new Option('--limiter <max/ms>', 'at most max job starts per ms on this node (e.g. 100/1000)')
+        .env('JR_LIMITER')
+        .argParser(parseLimiter),
+    )
+    .addOption(
       new Option(
         '--paused',
         'start paused: start no job until SIGUSR2 (SIGTSTP pauses a running node again)',
@@ -204,6 +217,7 @@ export function registerNodeCommand(program: Command): void {
           ...(flags.prefetch !== undefined ? { prefetch: flags.prefetch } : {}),
           ...(flags.prefetchBytes !== undefined ? { prefetchBytes: flags.prefetchBytes } : {}),
           ...(flags.paused === true ? { paused: true } : {}),
+          ...(flags.limiter !== undefined ? { limiter: flags.limiter } : {}),
           logger: log,
         });
       } catch (err) {

@@ -634,3 +634,40 @@ describe('job control - mends', () => {
     );
   });
 });
+
+describe('job control - through a real CLI node process', () => {
+  it('priorities, progress, getJob/counts and --limiter on a `jobreactor node` child process', async () => {
+    const d = await startDistributor({ port: 0 });
+    open.push(d);
+    const proc = spawnNode({
+      name: 'cli-control',
+      distributors: [`127.0.0.1:${d.address.port}`],
+      jobs: JOBS,
+      concurrency: 1,
+      extra: ['--paused', '--limiter', '4/300'],
+    });
+    open.push({ stop: async () => (proc.kill(), void (await proc.exited)) });
+    await waitUntil(() => d.nodes()[0]?.paused === true, 15_000, 'the paused node');
+    // While the node is paused the distributor keeps them: they leave by priority.
+    const priorities = [3, 1, 2, 3, 1, 2, 1, 3];
+    const progress: unknown[] = [];
+    const handles = priorities.map((priority) =>
+      d.enqueue('it.ordered', {}, { priority, onProgress: (v) => progress.push(v) }),
+    );
+    const first = await d.getJob(handles[0]!.id);
+    expect(first).toMatchObject({ state: 'waiting', node: null, priority: 3 });
+    expect((await d.counts()).distributor.waiting).toBe(8);
+    proc.kill('SIGUSR2');
+    const results = await Promise.all(handles.map((h) => h.result));
+    const byOrder = results
+      .map((r, i) => ({ order: r.order as number, priority: priorities[i]! }))
+      .sort((a, b) => a.order - b.order);
+    expect(byOrder.map((r) => r.priority)).toEqual([1, 1, 1, 2, 2, 3, 3, 3]);
+    expect(progress).toHaveLength(8); // each job's one report, before its result
+    expectWithin(
+      results.map((r) => r.at as number),
+      4,
+      300,
+    );
+  });
+});
