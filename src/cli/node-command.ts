@@ -53,7 +53,8 @@ interface NodeFlags {
 /** `--limiter 100/1000` → `{ max: 100, duration: 1000 }` (checked by the node). */
 function parseLimiter(value: string): { max: number; duration: number } {
   const m = /^\s*(\d+)\s*\/\s*(\d+(?:\.\d+)?)\s*$/.exec(value);
-  if (!m) throw new CliArgError(`--limiter wants max/ms, e.g. 100/1000 (got ${JSON.stringify(value)})`);
+  if (!m)
+    throw new CliArgError(`--limiter wants max/ms, e.g. 100/1000 (got ${JSON.stringify(value)})`);
   return { max: Number(m[1]), duration: Number(m[2]) };
 }
 

@@ -123,7 +123,7 @@ describe('lmdb storage', () => {
     }
   });
 
-  it('lmdb storage - markStarted resolves at commit; later batches commit while it flushes; all is there after a reopen', async () => {
+  it('lmdb storage - markStarted resolves at commit, before the flush; batch after batch, all is there after a reopen', async () => {
     const path = sub('marks');
     const a = new LmdbStorage({ path });
     await a.open('n1');
@@ -134,7 +134,7 @@ describe('lmdb storage', () => {
     await Promise.all([mark, save]);
     // One batch: its commit comes before its flush.
     expect(order).toEqual(['marked', 'saved']);
-    // Batches one after another, each written: none waits for the previous flush to start.
+    // Batches one after another, each written.
     const writes: Promise<void>[] = [];
     for (let i = 0; i < 20; i++) {
       writes.push(a.markStarted({ ...record(`s${i}`), status: 'in progress', attempt: 1 }));
