@@ -105,6 +105,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       clock: this.#clock,
       log: this.#log,
       find: (id) => this.#find(id),
+      indexed: (id) => this.#jobs.get(id),
       sessions: () => this.#dispatch.sessions.filter((s) => !s.closed),
       sent: () => {
         let n = 0;

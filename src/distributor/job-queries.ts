@@ -54,6 +54,8 @@ export interface QueryHost {
   log: Logger;
   /** A tracked job by id, wherever it is (index, a session, the waiting queue); O(waiting) at worst. */
   find(id: string): TrackedJob | undefined;
+  /** A tracked job found by id without a scan (the index): a durable node's, a moved one. */
+  indexed(id: string): TrackedJob | undefined;
   /** The connected, open sessions. */
   sessions(): readonly NodeSession[];
   /** Jobs sent and not yet stored by their node. */
@@ -108,7 +110,8 @@ export class JobQueries {
   progress(session: NodeSession, ids: readonly string[], values: readonly unknown[]): void {
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
-      const job = session.held.get(id) ?? this.#host.find(id);
+      // A job that reports progress runs on a node: never in the waiting queue (no scan).
+      const job = session.held.get(id) ?? this.#host.indexed(id);
       if (job === undefined || job.done) continue;
       const value = values[i] as ProgressValue;
       const name = job.spec.name;
