@@ -24,7 +24,6 @@ import { DeferPool } from './running/defer-pool.ts';
 import { FeedbackOutbox } from './links/feedback-outbox.ts';
 import {
   defaultRegistry,
-  otherCopies,
   type JobRegistry,
   type ResolvedJobOptions,
 } from './definitions/job-registry.ts';
@@ -36,7 +35,7 @@ import {
   settleOutcome,
   unknownJobFeedback,
 } from './lifecycle/job-lifecycle.ts';
-import { loadJobDirectory } from './definitions/job-loader.ts';
+import { loadJobDirectoryFor } from './definitions/job-loader.ts';
 import {
   Interrupter,
   runAttempt,
@@ -341,7 +340,9 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       throw err;
     }
     this.#storage.onStatusChange = (up) => this.#onStorageStatus(up);
-    if (this.#opts.jobDirectory !== undefined) await this.#loadJobs(this.#opts.jobDirectory);
+    if (this.#opts.jobDirectory !== undefined) {
+      await loadJobDirectoryFor(this.#opts.jobDirectory, this.#registry, this.#log);
+    }
     if (this.#storage.durable && (this.#opts.retryJobsAtStart ?? NODE_DEFAULTS.retryJobsAtStart)) {
       const finished: JobRecord[] = [];
       await resumeStoredJobs(
@@ -359,38 +360,6 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#slots.pump(); // jobs resumed from storage that are already due
     for (const link of this.#links) link.start();
     return this;
-  }
-
-  /**
-   * Loads the job directory, and says so when it gives the node nothing to run: no job
-   * file, files that define no job, or files that define theirs with another copy of
-   * job-reactor (whose registry this node never reads).
-   */
-  async #loadJobs(dir: string): Promise<void> {
-    const before = this.#registry.names().length;
-    const othersBefore = new Map(otherCopies().map((c) => [c.url, c.jobs]));
-    const files = await loadJobDirectory(dir);
-    const defined = this.#registry.names().length - before;
-    const elsewhere = otherCopies().filter((c) => c.jobs > (othersBefore.get(c.url) ?? 0));
-    for (const copy of elsewhere) {
-      this.#log.warn(
-        { jobDirectory: dir, copy: copy.url },
-        `job files in ${dir} define their jobs with another copy of job-reactor (${copy.url}): this node never sees them. Import job() from the job-reactor the node runs (one install, no bundled copy)`,
-      );
-    }
-    if (defined === 0 && this.#registry.names().length === 0) {
-      this.#log.warn(
-        { jobDirectory: dir, files: files.length },
-        files.length === 0
-          ? `job directory ${dir} has no .js or .ts job file: this node can run no job`
-          : `job files in ${dir} (${files.length}) define no job: this node can run no job (each file calls job('name', handler))`,
-      );
-    } else {
-      this.#log.info(
-        { jobDirectory: dir, files: files.length, jobs: this.#registry.names() },
-        'jobs loaded',
-      );
-    }
   }
 
   /**

@@ -3,6 +3,8 @@ import { readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from '../../errors.ts';
+import type { Logger } from '../../model/logger.ts';
+import { otherCopies, type JobRegistry } from './job-registry.ts';
 
 const JOB_FILE = /\.(?:m?js|m?ts)$/;
 const DECLARATION_FILE = /\.d\.m?ts$/;
@@ -121,4 +123,38 @@ function canImportTypeScript(): boolean {
   if (features.typescript !== undefined && features.typescript !== false) return true;
   const flags = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' ');
   return /\btsx\b|ts-node|--experimental-(?:strip|transform)-types/.test(flags);
+}
+
+/**
+ * A node's job directory: loads it, and says so when it gives the node nothing to run (no
+ * job file, files that define no job, or files that define theirs with another copy of
+ * job-reactor, whose registry the node never reads) instead of starting with no jobs in
+ * silence; otherwise logs what it loaded.
+ */
+export async function loadJobDirectoryFor(
+  dir: string,
+  registry: JobRegistry,
+  log: Logger,
+): Promise<void> {
+  const before = registry.names().length;
+  const othersBefore = new Map(otherCopies().map((c) => [c.url, c.jobs]));
+  const files = await loadJobDirectory(dir);
+  const defined = registry.names().length - before;
+  const elsewhere = otherCopies().filter((c) => c.jobs > (othersBefore.get(c.url) ?? 0));
+  for (const copy of elsewhere) {
+    log.warn(
+      { jobDirectory: dir, copy: copy.url },
+      `job files in ${dir} define their jobs with another copy of job-reactor (${copy.url}): this node never sees them. Import job() from the job-reactor the node runs (one install, no bundled copy)`,
+    );
+  }
+  if (defined === 0 && registry.names().length === 0) {
+    log.warn(
+      { jobDirectory: dir, files: files.length },
+      files.length === 0
+        ? `job directory ${dir} has no .js or .ts job file: this node can run no job`
+        : `job files in ${dir} (${files.length}) define no job: this node can run no job (each file calls job('name', handler))`,
+    );
+  } else {
+    log.info({ jobDirectory: dir, files: files.length, jobs: registry.names() }, 'jobs loaded');
+  }
 }
