@@ -205,7 +205,7 @@ export async function scaleScenario(
         out[`${k}.nodeLazyFree`] = (w1.lazyFree - w0.lazyFree) / waiting;
         out[`${k}.producerHeap`] = (p1.heapUsed - p0.heapUsed) / waiting;
       }
-      if (system !== 'jr-memory') out[`${k}.redis`] = (r1 - r0) / waiting;
+      if (system !== 'jr-memory' && system !== 'jr-tls') out[`${k}.redis`] = (r1 - r0) / waiting;
     }
     const { best, median } = await bestOf(s, sizes.scaleN, sizes.reps, sizes.warmupN);
     out[`${k}.throughput`] = best.rate;

@@ -7,6 +7,7 @@ export function makeProducer(cfg: ProducerConfig): Promise<ProducerAdapter> {
   switch (cfg.system) {
     case 'jr-memory':
     case 'jr-redis':
+    case 'jr-tls':
       return jobReactorProducer(cfg);
     case 'bullmq':
       return bullmqProducer(cfg);
@@ -19,6 +20,7 @@ export function makeWorker(cfg: WorkerConfig): Promise<WorkerAdapter> {
   switch (cfg.system) {
     case 'jr-memory':
     case 'jr-redis':
+    case 'jr-tls':
       return jobReactorWorker(cfg);
     case 'bullmq':
       return bullmqWorker(cfg);

@@ -1,15 +1,21 @@
-/** The systems compared. */
-export const SYSTEMS = ['jr-memory', 'jr-redis', 'bullmq', 'bee'] as const;
+/**
+ * The systems compared. `jr-tls` is job-reactor with memory storage over mutual TLS (with
+ * a shared secret inside), to measure what TLS costs against `jr-memory` in the same run;
+ * it runs only when named in `--systems`.
+ */
+export const SYSTEMS = ['jr-memory', 'jr-redis', 'bullmq', 'bee', 'jr-tls'] as const;
 export type SystemId = (typeof SYSTEMS)[number];
+export const DEFAULT_SYSTEMS: readonly SystemId[] = ['jr-memory', 'jr-redis', 'bullmq', 'bee'];
 
 export const LABELS: Record<SystemId, string> = {
   'jr-memory': 'job-reactor (memory)',
   'jr-redis': 'job-reactor (Redis)',
   bullmq: 'BullMQ',
   bee: 'Bee-Queue',
+  'jr-tls': 'job-reactor (memory, TLS)',
 };
 
-export const isJobReactor = (s: SystemId): boolean => s === 'jr-memory' || s === 'jr-redis';
+export const isJobReactor = (s: SystemId): boolean => s.startsWith('jr-');
 
 /** What every process of one run shares. */
 export interface RunConfig {

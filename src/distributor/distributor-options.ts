@@ -2,6 +2,7 @@ import { InvalidArgumentError } from '../errors.ts';
 import type { Clock } from '../model/clock.ts';
 import type { JobArgs } from '../model/job.ts';
 import type { Logger } from '../model/logger.ts';
+import type { TlsOptions } from '../transport/tls-options.ts';
 
 /** A job name, or the typed reference returned by `job()`. */
 export type JobName<A extends JobArgs = JobArgs> =
@@ -20,7 +21,16 @@ export interface DistributorOptions {
   id?: string;
   /** Shared secret; nodes must prove they know it (HMAC challenge-response), and so must we. */
   secret?: string;
-  /** Listen on a non-loopback address without a secret. @default false */
+  /**
+   * TLS for every node link: `cert` and `key` (PEM) are this distributor's certificate;
+   * with `ca`, nodes must present a certificate signed by it (mutual TLS). Plain nodes
+   * are refused with TlsMismatchError. See {@link TlsOptions}. @default plain TCP
+   */
+  tls?: TlsOptions;
+  /**
+   * Listen on a non-loopback address although nodes are not authenticated: no `secret`,
+   * and no `tls.ca` (client certificates). @default false
+   */
   allowInsecure?: boolean;
   /** Jobs that may wait for an eligible node; past it `enqueue` throws QueueFullError. @default 100000 */
   maxWaiting?: number;
@@ -66,14 +76,16 @@ export const DISTRIBUTOR_DEFAULTS = {
 const LOOPBACK = /^(127\.|::1$|localhost$)/;
 
 /**
- * Refuses to listen beyond loopback without a secret: anyone who reaches the port could
- * take jobs (and their args).
+ * Refuses to listen beyond loopback when nodes are not authenticated (no secret, no
+ * client certificates): anyone who reaches the port could take jobs (and their args).
+ * TLS without client certificates encrypts, but still lets anyone in.
  */
 export function assertSafeListen(options: DistributorOptions): void {
   const host = options.host ?? DISTRIBUTOR_DEFAULTS.host;
-  if (!options.secret && !options.allowInsecure && !LOOPBACK.test(host)) {
+  const clientCerts = options.tls?.ca !== undefined;
+  if (!options.secret && !clientCerts && !options.allowInsecure && !LOOPBACK.test(host)) {
     throw new InvalidArgumentError(
-      `refusing to listen on ${host} without a secret: anyone who reaches the port could take jobs. Set secret, or allowInsecure: true`,
+      `refusing to listen on ${host} without a secret: anyone who reaches the port could take jobs. Set secret, or tls with a ca (client certificates), or allowInsecure: true`,
     );
   }
 }

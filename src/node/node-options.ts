@@ -2,6 +2,7 @@ import { InvalidArgumentError } from '../errors.ts';
 import type { Clock } from '../model/clock.ts';
 import type { Logger } from '../model/logger.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
+import type { TlsOptions } from '../transport/tls-options.ts';
 import type { JobRegistry } from './definitions/job-registry.ts';
 
 /** A distributor address: `'host:port'` or an object. */
@@ -45,6 +46,13 @@ export interface NodeOptions {
   threads?: number;
   /** Shared secret for the distributors' handshake. */
   secret?: string;
+  /**
+   * Dial every distributor over TLS: `ca` (PEM) verifies their certificates (default:
+   * Node's bundled root CAs) against `servername` (default: the host dialled); `cert` and
+   * `key` present this node's certificate to a distributor that requires one (mutual
+   * TLS). See {@link TlsOptions}. @default plain TCP
+   */
+  tls?: TlsOptions;
   /** Attempts before a job fails for good (per-job `maxAttempt` wins), 1 to 10,000. @default 10 */
   maxAttempt?: number;
   /** JobReactor's retry rule: wait attempt × retryMultiplier seconds (0 to 86,400). @default 5 */
