@@ -71,7 +71,10 @@ export function registerNodeCommand(program: Command): void {
         .makeOptionMandatory(),
     )
     .addOption(
-      new Option('--storage <kind>', "job storage: 'memory' or a redis:// URL")
+      new Option(
+        '--storage <kind>',
+        "job storage: 'memory', a redis:// URL, or redis+cluster://host:port,host:port",
+      )
         .env('JR_STORAGE')
         .default('memory'),
     )

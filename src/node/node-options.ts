@@ -14,8 +14,8 @@ export interface NodeOptions {
   /** Distributors to dial (the node connects to each and reconnects with backoff). */
   distributors: readonly DistributorAddress[];
   /**
-   * `'memory'`, a `redis://` / `rediss://` URL (jobs survive a crash of the node), or a
-   * JobStorage instance. @default 'memory'
+   * `'memory'`, a `redis://` / `rediss://` URL (jobs survive a crash of the node), a Redis
+   * Cluster's `redis+cluster://host:port,host:port`, or a JobStorage instance. @default 'memory'
    */
   storage?: string | JobStorage;
   /** Key prefix when `storage` is a Redis URL. @default 'jr' */

@@ -20,7 +20,8 @@
  * spread the load. The cost: no per-job TTL (hash-field expiry needs Redis 7.4).
  *
  * `{node:N}` is a Redis Cluster hash tag: the slot is computed from `node:N` only, so all
- * of a node's keys live in one slot. Node names are `[A-Za-z0-9_.-]` (no `:`, `{`, `}`,
+ * of a node's keys live in one slot, and every script and multi-key command touches one
+ * slot (takeover, which moves between two nodes, goes slot by slot on a Cluster). Node names are `[A-Za-z0-9_.-]` (no `:`, `{`, `}`,
  * `*`), and the prefix cannot hold `{`, so the first `{` of a key always opens our tag
  * and node `a` and node `ba` can never share a key or a scan pattern.
  */
