@@ -170,6 +170,9 @@ export class AdoptionWatcher {
       holder: { kind: 'adopting', name: this.#node, instance: this.#owner.instance },
     });
     if (!(await adopting.acquire({ failIfHeld: false }))) return; // it is back, or a peer is on it
+    // Before anything moves: a node that was only cut off (a Redis failover slower than its
+    // TTL) then knows its missing jobs were adopted, not lost (see RedisLease).
+    await this.#redis.client.set(from.adopted, this.#node, 'PX', this.#lease.ttlMs * 10);
     const records: JobRecord[] = [];
     const feedbacks: Feedback[] = [];
     try {

@@ -56,6 +56,8 @@ export class RedisLease {
   #renewing: Promise<void> | undefined;
   /** Redis run_id when the key was last taken or renewed ('' unknown). */
   #renewedOn = '';
+  /** The key an adopter of this name's jobs sets (node leases only). */
+  readonly #adoptedKey: string | undefined;
 
   constructor(opts: {
     redis: RedisScripts;
@@ -64,7 +66,10 @@ export class RedisLease {
     clock: Clock;
     holder: Omit<LeaseHolder, 'clientId' | 'runId' | 'pid' | 'host'>;
     events?: LeaseEvents;
+    /** Node leases: the key adopters mark (`NodeKeys.adopted`). */
+    adoptedKey?: string;
   }) {
+    this.#adoptedKey = opts.adoptedKey;
     this.state = new LeaseState(opts.ttlMs);
     this.#redis = opts.redis;
     this.#key = opts.key;
@@ -162,7 +167,9 @@ export class RedisLease {
       } else if (r === 0) {
         this.state.vanished();
         if (await this.acquire({ failIfHeld: false, waitMs: this.ttlMs })) {
-          const dataLost = wasTrusted || restarted();
+          // A peer that adopted jobs of ours left its mark: what is missing went there.
+          const adopted = await this.#adoptedSince();
+          const dataLost = !adopted && (wasTrusted || restarted());
           this.#renewedOn = this.#holder.runId;
           this.#events?.vanished(dataLost);
         } else {
@@ -188,6 +195,16 @@ export class RedisLease {
     const held = this.state.status === LeaseStatus.Held;
     if (this.state.status !== LeaseStatus.Released) this.state.released();
     if (held) await this.#redis.jrRelease(this.#key, this.token).catch(() => 0);
+  }
+
+  /** True (and the mark cleared) when a peer adopted this name's jobs since the mark was last cleared. */
+  async #adoptedSince(): Promise<boolean> {
+    if (this.#adoptedKey === undefined) return false;
+    try {
+      return (await this.#redis.client.del(this.#adoptedKey)) === 1;
+    } catch {
+      return false; // unreachable again: decided as if no peer had come
+    }
   }
 
   #arm(): void {

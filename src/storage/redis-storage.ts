@@ -247,6 +247,7 @@ export class RedisStorage implements JobStorage {
     const lease = new RedisLease({
       redis: scripts,
       key: keys.lease,
+      adoptedKey: keys.adopted,
       ttlMs: this.#leaseTtlMs,
       clock: this.#clock,
       holder: { kind: 'node', name: node, instance: owner?.instance ?? randomId(8) },
@@ -263,6 +264,8 @@ export class RedisStorage implements JobStorage {
       await lease.acquire({ waitMs: this.#leaseTtlMs });
       // Registered once per open (not per save): the monitor lists nodes from this set.
       await client.sadd(this.#keys.nodes, node);
+      // A mark of an adoption before this start is no news: what is stored is ours.
+      await client.del(keys.adopted);
     } catch (err) {
       if (lease.state.status === 'held') await lease.release();
       if (this.#given === undefined) dropRedis(client);
