@@ -59,8 +59,8 @@ export function parseClusterUrl(url: string): ClusterUrl | undefined {
     const colon = auth.indexOf(':');
     const user = decodeURIComponent(colon < 0 ? auth : auth.slice(0, colon));
     password = colon < 0 ? undefined : decodeURIComponent(auth.slice(colon + 1));
+    // As ioredis reads redis:// URLs: `user@` is a user name, `:password@` a password.
     username = user === '' ? undefined : user;
-    if (colon < 0) [username, password] = [undefined, user]; // redis://secret@host
   }
   return {
     tls: scheme!.toLowerCase() === 'rediss',

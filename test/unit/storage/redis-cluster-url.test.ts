@@ -29,9 +29,9 @@ describe('redis cluster url', () => {
       ],
     });
     expect(parseClusterUrl('redis+cluster://:secret@h:1')?.password).toBe('secret');
-    expect(parseClusterUrl('redis+cluster://secret@h:1')).toMatchObject({
-      username: undefined,
-      password: 'secret',
+    expect(parseClusterUrl('redis+cluster://app@h:1')).toMatchObject({
+      username: 'app',
+      password: undefined,
     });
   });
 
