@@ -142,22 +142,27 @@ function ratio(a: number | undefined, b: number | undefined): string {
 
 export function markdownTable(res: Results): string {
   const f = res.figures;
+  // jr-tls only when it ran (it is opt-in), with its own ratio: TLS on ÷ off, same run.
+  const tls = f['jr-tls'] !== undefined;
+  const systems = SYSTEMS.filter((s) => s !== 'jr-tls' || tls);
   const head =
     '| metric | unit | ' +
-    SYSTEMS.map((s) => LABELS[s]).join(' | ') +
-    ' | mem ÷ BullMQ | mem ÷ Bee | Redis ÷ BullMQ | Redis ÷ Bee | LMDB ÷ mem | LMDB ÷ Bee |';
-  const sep = '|' + ' --- |'.repeat(2) + ' ---: |'.repeat(SYSTEMS.length + 6);
+    systems.map((s) => LABELS[s]).join(' | ') +
+    ' | mem ÷ BullMQ | mem ÷ Bee | Redis ÷ BullMQ | Redis ÷ Bee | LMDB ÷ mem | LMDB ÷ Bee |' +
+    (tls ? ' TLS ÷ mem |' : '');
+  const ratioCount = tls ? 7 : 6;
+  const sep = '|' + ' --- |'.repeat(2) + ' ---: |'.repeat(systems.length + ratioCount);
   const out: string[] = [];
   for (const { section, metrics } of metricDefs(res.sizes)) {
-    const rows = metrics.filter((m) => SYSTEMS.some((s) => f[s]?.[m.key] !== undefined));
+    const rows = metrics.filter((m) => systems.some((s) => f[s]?.[m.key] !== undefined));
     if (rows.length === 0) continue;
     out.push(`**${section}**`, '', head, sep);
     for (const m of rows) {
       const v = (s: SystemId) => f[s]?.[m.key];
-      const cells = SYSTEMS.map((s) => fmt(v(s), m.unit));
+      const cells = systems.map((s) => fmt(v(s), m.unit));
       const ratios =
         m.unit === 'count'
-          ? ['', '', '', '', '', '']
+          ? Array<string>(ratioCount).fill('')
           : [
               ratio(v('jr-memory'), v('bullmq')),
               ratio(v('jr-memory'), v('bee')),
@@ -165,6 +170,7 @@ export function markdownTable(res: Results): string {
               ratio(v('jr-redis'), v('bee')),
               ratio(v('jr-lmdb'), v('jr-memory')),
               ratio(v('jr-lmdb'), v('bee')),
+              ...(tls ? [ratio(v('jr-tls'), v('jr-memory'))] : []),
             ];
       out.push(`| ${m.label} | ${m.unit} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`);
     }

@@ -6,7 +6,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { LABELS, SYSTEMS, type SystemId } from './adapters/types.ts';
+import { DEFAULT_SYSTEMS, LABELS, SYSTEMS, type SystemId } from './adapters/types.ts';
+import { makeTestCerts } from '../test/helpers/tls-certs.ts';
 import { startRedis, type BenchRedis } from './lib/redis-server.ts';
 import { checkTargets, markdownTable, targetsMarkdown, type Results } from './report.ts';
 import {
@@ -76,7 +77,8 @@ if (flags.help) {
   --quick            small sizes, under 2 minutes (the CI smoke run)
   --standard         full sizes without the 1M-delayed scale run
   --only a,b         scenarios: ${SCENARIOS.join(', ')}
-  --systems a,b      systems: ${SYSTEMS.join(', ')}
+  --systems a,b      systems: ${SYSTEMS.join(', ')} (default: all but jr-tls;
+                     jr-tls is jr-memory over mutual TLS: name both to compare them)
   --save             also write bench/RESULTS.md (for a full run)
   --from-source      run job-reactor's TypeScript through tsx instead of a tsc build
   --topology a,b     throughput topologies: 1node, 2nodes, 2producers`);
@@ -85,10 +87,15 @@ if (flags.help) {
 const mode = flags.quick ? 'quick' : flags.standard ? 'standard' : 'full';
 const sizes = SIZES[mode];
 const scenarios = pick(flags.only, SCENARIOS, 'scenario');
-const systems = pick(flags.systems, SYSTEMS, 'system');
+const systems = pick(flags.systems, SYSTEMS, 'system', DEFAULT_SYSTEMS);
 
-function pick<T extends string>(list: string | undefined, all: readonly T[], what: string): T[] {
-  if (list === undefined) return [...all];
+function pick<T extends string>(
+  list: string | undefined,
+  all: readonly T[],
+  what: string,
+  byDefault: readonly T[] = all,
+): T[] {
+  if (list === undefined) return [...byDefault];
   const wanted = list.split(',').map((s) => s.trim());
   for (const w of wanted) {
     if (!all.includes(w as T)) {
@@ -152,6 +159,9 @@ const started = Date.now();
 const entry = buildLibrary();
 if (entry !== undefined) process.env.BENCH_JR_ENTRY = entry;
 const redis: BenchRedis = await startRedis();
+// jr-tls: certificates for this run (the bench's processes inherit the variable).
+const certs = systems.includes('jr-tls') ? makeTestCerts() : undefined;
+if (certs !== undefined) process.env.BENCH_TLS_DIR = certs.dir;
 const results: Results = {
   meta: {
     date: new Date().toISOString(),
@@ -241,6 +251,7 @@ for (const step of steps) {
   }
 }
 await redis.stop();
+certs?.remove();
 
 function summaryLine(m: Metrics): string {
   return Object.entries(m)

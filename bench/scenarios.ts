@@ -210,7 +210,8 @@ export async function scaleScenario(
         out[`${k}.producerHeap`] = (p1.heapUsed - p0.heapUsed) / waiting;
       }
       if (system === 'jr-lmdb') out[`${k}.disk`] = (d1 - d0) / waiting;
-      else if (system !== 'jr-memory') out[`${k}.redis`] = (r1 - r0) / waiting;
+      else if (system !== 'jr-memory' && system !== 'jr-tls')
+        out[`${k}.redis`] = (r1 - r0) / waiting;
     }
     const { best, median } = await bestOf(s, sizes.scaleN, sizes.reps, sizes.warmupN);
     out[`${k}.throughput`] = best.rate;

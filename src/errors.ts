@@ -45,6 +45,9 @@ export const ErrorCodes = {
   PoisonJob: 'JR_ERR_POISON_JOB',
   StorageLost: 'JR_ERR_STORAGE_LOST',
   StorageCorrupt: 'JR_ERR_STORAGE_CORRUPT',
+  TlsConfig: 'JR_ERR_TLS_CONFIG',
+  TlsUntrusted: 'JR_ERR_TLS_UNTRUSTED',
+  TlsMismatch: 'JR_ERR_TLS_MISMATCH',
   /** A state machine was asked for a transition its state does not allow: a bug in job-reactor. */
   IllegalTransition: 'JR_ERR_ILLEGAL_TRANSITION',
 } as const;
@@ -141,6 +144,21 @@ export class PoisonJobError extends defineError(ErrorCodes.PoisonJob) {}
  * the node knew of end with this error instead of vanishing.
  */
 export class StorageLostError extends defineError(ErrorCodes.StorageLost) {}
+
+/**
+ * The `tls` option is unusable: a certificate, key or CA that is not PEM (or not readable),
+ * a key that does not match its certificate, a key without a certificate, or a TLS
+ * distributor without a certificate. Thrown when the distributor or node starts.
+ */
+export class TlsConfigError extends defineError(ErrorCodes.TlsConfig) {}
+/**
+ * The TLS handshake failed on trust: the peer's certificate is not signed by a trusted CA,
+ * names another host, has expired, or a distributor that requires client certificates got
+ * none. The peer is not retried faster than a refused one.
+ */
+export class TlsUntrustedError extends defineError(ErrorCodes.TlsUntrusted) {}
+/** One side speaks TLS and the other does not: set `tls` on both, or on neither. */
+export class TlsMismatchError extends defineError(ErrorCodes.TlsMismatch) {}
 
 /**
  * Throw from a job, a callback or an errback to stop the job for good (periodic ones too).

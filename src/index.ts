@@ -48,6 +48,7 @@ export {
 export type { Clock } from './model/clock.ts';
 export type { Logger } from './model/logger.ts';
 export { PROTOCOL_VERSION } from './protocol/messages.ts';
+export type { TlsOptions, PemInput } from './transport/tls-options.ts';
 
 export * from './errors.ts';
 export { JR, type JRConfig } from './facade/jr.ts';

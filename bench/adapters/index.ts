@@ -8,6 +8,7 @@ export function makeProducer(cfg: ProducerConfig): Promise<ProducerAdapter> {
     case 'jr-memory':
     case 'jr-redis':
     case 'jr-lmdb':
+    case 'jr-tls':
       return jobReactorProducer(cfg);
     case 'bullmq':
       return bullmqProducer(cfg);
@@ -21,6 +22,7 @@ export function makeWorker(cfg: WorkerConfig): Promise<WorkerAdapter> {
     case 'jr-memory':
     case 'jr-redis':
     case 'jr-lmdb':
+    case 'jr-tls':
       return jobReactorWorker(cfg);
     case 'bullmq':
       return bullmqWorker(cfg);

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type * as Library from '../../src/index.ts';
-import type { JobArgs } from '../../src/index.ts';
+import type { JobArgs, TlsOptions } from '../../src/index.ts';
 import { sleep, tick, wallNow } from '../lib/clock.ts';
 import { stamp } from './stamp.ts';
 import type {
@@ -32,8 +34,27 @@ const MAX_UNACCEPTED = 50_000;
 /** Jobs per `enqueueMany` call (the peers' bulk calls take as many). */
 const CHUNK = 1000;
 
+/**
+ * jr-tls: mutual TLS (no shared secret, so that TLS is the only difference from
+ * jr-memory), with the certificates bench/run.ts made for this run (in BENCH_TLS_DIR).
+ */
+function tlsFor(system: string, side: 'server' | 'client'): { tls?: TlsOptions } {
+  if (system !== 'jr-tls') return {};
+  const dir = process.env.BENCH_TLS_DIR;
+  if (dir === undefined) throw new Error('jr-tls needs BENCH_TLS_DIR (set by bench/run.ts)');
+  const read = (file: string) => readFileSync(join(dir, file));
+  return {
+    tls: { cert: read(`${side}.pem`), key: read(`${side}.key`), ca: read('ca.pem') },
+  };
+}
+
 export async function jobReactorProducer(cfg: ProducerConfig): Promise<ProducerAdapter> {
-  const d = await startDistributor({ port: 0, id: cfg.name, maxWaiting: 10_000_000 });
+  const d = await startDistributor({
+    port: 0,
+    id: cfg.name,
+    maxWaiting: 10_000_000,
+    ...tlsFor(cfg.system, 'server'),
+  });
   let done: (i: number, s: Stamp | undefined, t: number) => void = () => {};
   // One callback for every job: the args carry the index (and the stamp, merged by the job).
   const onSuccess = (args: JobArgs) => {
@@ -116,6 +137,7 @@ export async function jobReactorWorker(cfg: WorkerConfig): Promise<WorkerAdapter
           : 'memory',
     concurrency: cfg.concurrency,
     registry,
+    ...tlsFor(cfg.system, 'client'),
   });
   return { close: () => node.stop({ timeout: 1000 }) };
 }

@@ -1,6 +1,11 @@
-/** The systems compared. */
-export const SYSTEMS = ['jr-memory', 'jr-redis', 'jr-lmdb', 'bullmq', 'bee'] as const;
+/**
+ * The systems compared. `jr-tls` is job-reactor with memory storage over mutual TLS (with
+ * a shared secret inside), to measure what TLS costs against `jr-memory` in the same run;
+ * it runs only when named in `--systems`.
+ */
+export const SYSTEMS = ['jr-memory', 'jr-redis', 'jr-lmdb', 'bullmq', 'bee', 'jr-tls'] as const;
 export type SystemId = (typeof SYSTEMS)[number];
+export const DEFAULT_SYSTEMS: readonly SystemId[] = ['jr-memory', 'jr-redis', 'bullmq', 'bee'];
 
 export const LABELS: Record<SystemId, string> = {
   'jr-memory': 'job-reactor (memory)',
@@ -8,10 +13,10 @@ export const LABELS: Record<SystemId, string> = {
   'jr-lmdb': 'job-reactor (LMDB)',
   bullmq: 'BullMQ',
   bee: 'Bee-Queue',
+  'jr-tls': 'job-reactor (memory, TLS)',
 };
 
-export const isJobReactor = (s: SystemId): boolean =>
-  s === 'jr-memory' || s === 'jr-redis' || s === 'jr-lmdb';
+export const isJobReactor = (s: SystemId): boolean => s.startsWith('jr-');
 
 /** What every process of one run shares. */
 export interface RunConfig {

@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidArgumentError as CliArgError, Option, type Command } from 'commander';
-import { ErrorCodes, JobReactorError, startNode, type WorkerNode } from '../index.ts';
+import {
+  ErrorCodes,
+  JobReactorError,
+  startNode,
+  TlsConfigError,
+  type TlsOptions,
+  type WorkerNode,
+} from '../index.ts';
 import { consoleLogger, isLogLevel } from './console-logger.ts';
 
 function positiveInt(value: string): number {
@@ -33,6 +40,10 @@ interface NodeFlags {
   jobs: string;
   concurrency: number;
   secretFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  tlsServername?: string;
   redisPrefix?: string;
   lmdbSync?: 'flush' | 'commit';
   threads?: number;
@@ -73,7 +84,7 @@ export function registerNodeCommand(program: Command): void {
     .addOption(
       new Option(
         '--storage <kind>',
-        "job storage: 'memory', a redis:// URL, or lmdb:<directory> (durable, no server)",
+        "job storage: 'memory', a redis:// URL, redis+cluster://host:port,host:port, or lmdb:<directory> (durable, no server)",
       )
         .env('JR_STORAGE')
         .default('memory'),
@@ -125,6 +136,26 @@ export function registerNodeCommand(program: Command): void {
     )
     .addOption(
       new Option('--secret-file <path>', 'file holding the shared secret').env('JR_SECRET_FILE'),
+    )
+    .addOption(
+      new Option('--tls-cert <path>', "TLS: this node's certificate (PEM), for mutual TLS").env(
+        'JR_TLS_CERT',
+      ),
+    )
+    .addOption(
+      new Option('--tls-key <path>', 'TLS: the private key of --tls-cert (PEM)').env('JR_TLS_KEY'),
+    )
+    .addOption(
+      new Option(
+        '--tls-ca <path>',
+        "TLS: CA certificates (PEM) that sign the distributors' (default: Node's root CAs)",
+      ).env('JR_TLS_CA'),
+    )
+    .addOption(
+      new Option(
+        '--tls-servername <name>',
+        "TLS: name the distributors' certificates must carry (default: the host dialled)",
+      ).env('JR_TLS_SERVERNAME'),
     )
     .addOption(
       new Option('--max-attempt <n>', 'attempts before a job fails')
@@ -195,6 +226,7 @@ export function registerNodeCommand(program: Command): void {
       else if (process.env.JR_SECRET) secret = process.env.JR_SECRET;
       let node: WorkerNode;
       try {
+        const tls = tlsFromFlags(flags);
         node = await startNode({
           name: flags.name,
           distributors: flags.distributor,
@@ -204,6 +236,7 @@ export function registerNodeCommand(program: Command): void {
           jobDirectory: resolve(flags.jobs),
           concurrency: flags.concurrency,
           ...(secret !== undefined ? { secret } : {}),
+          ...(tls !== undefined ? { tls } : {}),
           ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
           ...(flags.maxAttempt !== undefined ? { maxAttempt: flags.maxAttempt } : {}),
           ...(flags.retryMultiplier !== undefined
@@ -257,4 +290,31 @@ export function registerNodeCommand(program: Command): void {
         if (!stopping) void node.resume().catch(() => undefined);
       });
     });
+}
+
+/**
+ * `--tls-*` flags (file paths) → the `tls` option, or undefined when none is given (plain
+ * TCP). TLS is on as soon as one is: `--tls-ca` alone verifies the distributors.
+ */
+function tlsFromFlags(flags: NodeFlags): TlsOptions | undefined {
+  const read = (flag: string, path: string | undefined): Buffer | undefined => {
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new TlsConfigError(
+        `cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      );
+    }
+  };
+  const cert = read('--tls-cert', flags.tlsCert);
+  const key = read('--tls-key', flags.tlsKey);
+  const ca = read('--tls-ca', flags.tlsCa);
+  if ([cert, key, ca, flags.tlsServername].every((v) => v === undefined)) return undefined;
+  return {
+    ...(cert !== undefined ? { cert } : {}),
+    ...(key !== undefined ? { key } : {}),
+    ...(ca !== undefined ? { ca } : {}),
+    ...(flags.tlsServername !== undefined ? { servername: flags.tlsServername } : {}),
+  };
 }

@@ -4,6 +4,7 @@ import type { JobArgs } from '../model/job.ts';
 import { assertKnownOptions, type OptionKeys } from '../model/known-options.ts';
 import type { Logger } from '../model/logger.ts';
 import type { RateLimit } from '../scheduling/rate-limiter.ts';
+import type { TlsOptions } from '../transport/tls-options.ts';
 
 /** A job name, or the typed reference returned by `job()`. */
 export type JobName<A extends object = JobArgs> =
@@ -22,7 +23,16 @@ export interface DistributorOptions {
   id?: string;
   /** Shared secret; nodes must prove they know it (HMAC challenge-response), and so must we. */
   secret?: string;
-  /** Listen on a non-loopback address without a secret. @default false */
+  /**
+   * TLS for every node link: `cert` and `key` (PEM) are this distributor's certificate;
+   * with `ca`, nodes must present a certificate signed by it (mutual TLS). Plain nodes
+   * are refused with TlsMismatchError. See {@link TlsOptions}. @default plain TCP
+   */
+  tls?: TlsOptions;
+  /**
+   * Listen on a non-loopback address although nodes are not authenticated: no `secret`,
+   * and no `tls.ca` (client certificates). @default false
+   */
   allowInsecure?: boolean;
   /** Jobs that may wait for an eligible node; past it `enqueue` throws QueueFullError. @default 100000 */
   maxWaiting?: number;
@@ -78,6 +88,7 @@ const DISTRIBUTOR_OPTION_KEYS = {
   port: true,
   id: true,
   secret: true,
+  tls: true,
   allowInsecure: true,
   maxWaiting: true,
   unknownJobs: true,
@@ -111,14 +122,16 @@ export function assertDistributorOptions(options: DistributorOptions): void {
 const LOOPBACK = /^(127\.|::1$|localhost$)/;
 
 /**
- * Refuses to listen beyond loopback without a secret: anyone who reaches the port could
- * take jobs (and their args).
+ * Refuses to listen beyond loopback when nodes are not authenticated (no secret, no
+ * client certificates): anyone who reaches the port could take jobs (and their args).
+ * TLS without client certificates encrypts, but still lets anyone in.
  */
 export function assertSafeListen(options: DistributorOptions): void {
   const host = options.host ?? DISTRIBUTOR_DEFAULTS.host;
-  if (!options.secret && !options.allowInsecure && !LOOPBACK.test(host)) {
+  const clientCerts = options.tls?.ca !== undefined;
+  if (!options.secret && !clientCerts && !options.allowInsecure && !LOOPBACK.test(host)) {
     throw new InvalidArgumentError(
-      `refusing to listen on ${host} without a secret: anyone who reaches the port could take jobs. Set secret, or allowInsecure: true`,
+      `refusing to listen on ${host} without a secret: anyone who reaches the port could take jobs. Set secret, or tls with a ca (client certificates), or allowInsecure: true`,
     );
   }
 }

@@ -16,6 +16,7 @@ import { TypedEmitter } from '../model/typed-emitter.ts';
 import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/codec.ts';
 import type { Connection } from '../transport/connection.ts';
 import { listenTcp } from '../transport/tcp-endpoints.ts';
+import { resolveServerTls, type ServerTls } from '../transport/tls-options.ts';
 import { buildJobSpec, type EnqueueOptions } from './enqueue-options.ts';
 import type { DistributorEvents } from './events.ts';
 import { CancelRequests } from './cancel-requests.ts';
@@ -76,6 +77,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   readonly #permits: StartPermits;
   readonly #connections = new Set<Connection>();
   #server: { address: { host: string; port: number }; close(): Promise<void> } | undefined;
+  readonly #tls: ServerTls | undefined;
 
   constructor(options: DistributorOptions = {}) {
     super();
@@ -86,6 +88,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     this.id = options.id ?? randomId(8);
     assertNodeName(this.id, 'distributor id');
     assertSafeListen(options);
+    this.#tls = resolveServerTls(options.tls);
     const maxDeliveries = options.maxDeliveries ?? DISTRIBUTOR_DEFAULTS.maxDeliveries;
     if (!Number.isInteger(maxDeliveries) || maxDeliveries < 1) {
       throw new InvalidArgumentError(
@@ -135,13 +138,12 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
         ...(this.#opts.maxConnections !== undefined
           ? { maxConnections: this.#opts.maxConnections }
           : {}),
-        onDrop: (remote) => {
-          const error = new ConnectionError(
-            `too many connections: over maxConnections, ${remote} was closed`,
-          );
-          this.#log.warn({ remote }, error.message);
+        onDrop: (remote, error) => {
+          this.#log.warn({ remote, code: error.code }, `node rejected: ${error.message}`);
           this.emit('node:rejected', remote, error);
         },
+        tls: this.#tls,
+        tlsHandshakeTimeoutMs: this.#handshakeTimeoutMs,
       },
     );
     this.#state = 'listening';
@@ -379,6 +381,10 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     return this.#opts.maxDeliveries ?? DISTRIBUTOR_DEFAULTS.maxDeliveries;
   }
 
+  get #handshakeTimeoutMs(): number {
+    return this.#opts.handshakeTimeoutMs ?? DISTRIBUTOR_DEFAULTS.handshakeTimeoutMs;
+  }
+
   get #maxFrameSize(): number {
     return this.#opts.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
   }
@@ -397,7 +403,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     const hello = await admitNode(conn, {
       secret: this.#opts.secret,
       distributorId: this.id,
-      timeoutMs: this.#opts.handshakeTimeoutMs ?? DISTRIBUTOR_DEFAULTS.handshakeTimeoutMs,
+      timeoutMs: this.#handshakeTimeoutMs,
       sessions: this.#dispatch.sessions,
       rejected: (remote, error) => {
         this.#log.warn({ remote, code: error.code }, `node rejected: ${error.message}`);

@@ -4,6 +4,7 @@ import { assertKnownOptions, type OptionKeys } from '../model/known-options.ts';
 import type { Logger } from '../model/logger.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
 import type { LmdbSync } from '../storage/lmdb-storage.ts';
+import type { TlsOptions } from '../transport/tls-options.ts';
 import type { JobRegistry } from './definitions/job-registry.ts';
 import type { KeepOptions } from './lifecycle/kept-jobs.ts';
 import type { RateLimit } from '../scheduling/rate-limiter.ts';
@@ -18,7 +19,8 @@ export interface NodeOptions {
   distributors: readonly DistributorAddress[];
   /**
    * `'memory'`, a `redis://` / `rediss://` URL or `'lmdb:<directory>'` (jobs survive a
-   * crash of the node), or a JobStorage instance. @default 'memory'
+   * crash of the node), a Redis Cluster's `redis+cluster://host:port,host:port`, or a
+   * JobStorage instance. @default 'memory'
    */
   storage?: string | JobStorage;
   /** Key prefix when `storage` is a Redis URL. @default 'jr' */
@@ -62,6 +64,13 @@ export interface NodeOptions {
   threads?: number;
   /** Shared secret for the distributors' handshake. */
   secret?: string;
+  /**
+   * Dial every distributor over TLS: `ca` (PEM) verifies their certificates (default:
+   * Node's bundled root CAs) against `servername` (default: the host dialled); `cert` and
+   * `key` present this node's certificate to a distributor that requires one (mutual
+   * TLS). See {@link TlsOptions}. @default plain TCP
+   */
+  tls?: TlsOptions;
   /** Attempts before a job fails for good (per-job `maxAttempt` wins), 1 to 10,000. @default 10 */
   maxAttempt?: number;
   /** JobReactor's retry rule: wait attempt × retryMultiplier seconds (0 to 86,400). @default 5 */
@@ -169,6 +178,7 @@ const NODE_OPTION_KEYS = {
   limiter: true,
   threads: true,
   secret: true,
+  tls: true,
   maxAttempt: true,
   retryMultiplier: true,
   mergeJobItselfToArgs: true,

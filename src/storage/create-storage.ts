@@ -18,21 +18,23 @@ export interface CreateStorageOptions {
 }
 
 /**
- * What `createStorage` accepts: the string `'memory'`, a `redis://` or `rediss://` URL,
- * `'lmdb:<directory>'`, or a JobStorage. (Typed `string` so a value read from a flag or the environment fits.)
+ * What `createStorage` accepts: the string `'memory'`, a `redis://` or `rediss://` URL, a
+ * Redis Cluster's `redis+cluster://host:port,host:port` (or `rediss+cluster://`),
+ * `'lmdb:<directory>'`, or a JobStorage. (Typed `string` so a value read from a flag or the
+ * environment fits.)
  */
 export type StorageSpec = string | JobStorage;
 
 /**
  * The composition root's one switch between backends: `'memory'` → MemoryStorage, a
- * `redis://` or `rediss://` URL → RedisStorage, `'lmdb:<directory>'` → LmdbStorage (the
- * directory is created when missing), a JobStorage → itself. Anything else throws
+ * `redis://`, `rediss://` or `redis+cluster://` URL → RedisStorage, `'lmdb:<directory>'` →
+ * LmdbStorage (the directory is created when missing), a JobStorage → itself. Anything else throws
  * InvalidArgumentError. Nothing connects here; the node calls `open(name)`.
  */
 export function createStorage(spec: StorageSpec, opts: CreateStorageOptions = {}): JobStorage {
   if (typeof spec === 'string') {
     if (spec === 'memory') return new MemoryStorage();
-    if (/^rediss?:\/\//i.test(spec)) {
+    if (/^rediss?(\+cluster)?:\/\//i.test(spec)) {
       return new RedisStorage({
         url: spec,
         ...(opts.prefix !== undefined ? { prefix: opts.prefix } : {}),
@@ -50,12 +52,12 @@ export function createStorage(spec: StorageSpec, opts: CreateStorageOptions = {}
       });
     }
     throw new InvalidArgumentError(
-      `storage must be 'memory', a redis:// or rediss:// URL, 'lmdb:<directory>', or a JobStorage (got ${JSON.stringify(withoutCredentials(spec))})`,
+      `storage must be 'memory', a redis://, rediss:// or redis+cluster:// URL, 'lmdb:<directory>', or a JobStorage (got ${JSON.stringify(withoutCredentials(spec))})`,
     );
   }
   if (isJobStorage(spec)) return spec;
   throw new InvalidArgumentError(
-    `storage must be 'memory', a redis:// or rediss:// URL, 'lmdb:<directory>', or a JobStorage (got ${spec === null ? 'null' : typeof spec})`,
+    `storage must be 'memory', a redis://, rediss:// or redis+cluster:// URL, 'lmdb:<directory>', or a JobStorage (got ${spec === null ? 'null' : typeof spec})`,
   );
 }
 

@@ -17,8 +17,9 @@ export interface StorageOwner {
    */
   lost(holder: string): void;
   /**
-   * The lease key was gone and has been taken again. `dataLost`: Redis lost data (it
-   * restarted empty, or was flushed); otherwise the lease expired while the node was
+   * The lease key was gone and has been taken again, or (Redis Cluster) another server
+   * serves the node's slot after a failover. `dataLost`: Redis lost data (it restarted
+   * empty, was flushed, or failed over to a replica that lagged); otherwise the lease expired while the node was
    * frozen or cut off, and a peer may have adopted some of its jobs. Either way the node
    * checks its jobs against what is stored.
    */

@@ -10,6 +10,7 @@ import { isValidNodeName } from '../model/names.ts';
 import type { StorageOwner } from './job-storage.ts';
 import { decodeFeedback, decodeRecord, encodeRecord } from './record-codec.ts';
 import { RedisLease } from './redis-lease.ts';
+import { isCluster } from './redis-connection.ts';
 import type { RedisKeys } from './redis-keys.ts';
 import { isNoScript, type RedisScripts } from './redis-scripts.ts';
 
@@ -28,6 +29,60 @@ export function adoptedRecord(record: JobRecord, node: string, from: string): Jo
 }
 
 /**
+ * `jrMove` for a Redis Cluster, where no script may touch two nodes' keys (two slots,
+ * perhaps two masters): copy to the adopter's hash the fields it lacks (`jrPut`, fenced by
+ * the adopter's lease), delete from the dead node's hash the fields still unchanged
+ * (`jrTake`, fenced by the adopting lease), then delete the copies whose source was not
+ * deleted. Same outcome as `jrMove`; returns the fields moved.
+ *
+ * Copying first means a failure between the steps leaves a job in both hashes (it may run
+ * twice: at-least-once, as for any crash in a takeover), never in neither. Such copies are
+ * kept in `stranded`, and count as moved when a later scan takes their source.
+ */
+export async function moveAcrossSlots(
+  redis: RedisScripts,
+  m: {
+    srcLease: string;
+    src: string;
+    srcToken: string;
+    dstLease: string;
+    dst: string;
+    dstToken: string;
+    /** (field, old value, new value) triples, as for `jrMove`. */
+    triples: (string | Buffer)[];
+    stranded: Set<string>;
+  },
+): Promise<string[]> {
+  const put: (string | Buffer)[] = [];
+  const take: (string | Buffer)[] = [];
+  const copies = new Map<string, string | Buffer>();
+  for (let i = 0; i + 2 < m.triples.length; i += 3) {
+    const field = String(m.triples[i]);
+    put.push(field, m.triples[i + 2]!);
+    take.push(field, m.triples[i + 1]!);
+    copies.set(field, m.triples[i + 2]!);
+  }
+  const copied = (await redis.jrPut(m.dstLease, m.dst, m.dstToken, ...put)).map(String);
+  let taken: Set<string>;
+  try {
+    taken = new Set((await redis.jrTake(m.srcLease, m.src, m.srcToken, ...take)).map(String));
+  } catch (err) {
+    // The take may have run (a lost reply): deleting the copies could lose jobs.
+    for (const f of copied) m.stranded.add(f);
+    throw err;
+  }
+  const undo = copied.filter((f) => !taken.has(f));
+  if (undo.length > 0) {
+    await redis.jrTake(m.dstLease, m.dst, m.dstToken, ...undo.flatMap((f) => [f, copies.get(f)!]));
+  }
+  const moved = copied.filter((f) => taken.has(f));
+  for (const f of taken) {
+    if (m.stranded.delete(f) && !copied.includes(f)) moved.push(f);
+  }
+  return moved;
+}
+
+/**
  * Takeover of dead nodes' durable jobs. Every TTL/2 (± 25 % jitter, unref'd timer) it
  * looks at the other names in `P:nodes`: one with no lease key and stored jobs or
  * feedbacks is dead. It then takes a short `adopting` lease on that name (so two adopters
@@ -35,7 +90,9 @@ export function adoptedRecord(record: JobRecord, node: string, from: string): Jo
  * moves in HSCAN pages the live records whose job names the owner defines and that are
  * not `pinned`, and every unacknowledged feedback (they route by distributor id), each
  * page with one `jrMove` conditioned on both leases and on the source values being
- * unchanged, releases the adopting lease and hands what moved to the owner.
+ * unchanged, releases the adopting lease and hands what moved to the owner. On a Redis
+ * Cluster, where the two names' keys are in different slots, a page moves in three fenced
+ * single-slot steps instead ({@link moveAcrossSlots}).
  * Pinned jobs (`strictNode`) stay with their name until a node of that name returns.
  */
 export class AdoptionWatcher {
@@ -47,6 +104,8 @@ export class AdoptionWatcher {
   readonly #owner: StorageOwner;
   /** Dead names whose leftovers (final or unwanted jobs) were looked at: their counts then. */
   readonly #barren = new Map<string, string>();
+  /** Cluster only: fields copied here whose source a failed step left in place. */
+  readonly #stranded = new Set<string>();
   #timer: TimerHandle | undefined;
   #stopped = false;
 
@@ -111,6 +170,9 @@ export class AdoptionWatcher {
       holder: { kind: 'adopting', name: this.#node, instance: this.#owner.instance },
     });
     if (!(await adopting.acquire({ failIfHeld: false }))) return; // it is back, or a peer is on it
+    // Before anything moves: a node that was only cut off (a Redis failover slower than its
+    // TTL) then knows its missing jobs were adopted, not lost (see RedisLease).
+    await this.#redis.client.set(from.adopted, this.#node, 'PX', this.#lease.ttlMs * 10);
     const records: JobRecord[] = [];
     const feedbacks: Feedback[] = [];
     try {
@@ -173,15 +235,26 @@ export class AdoptionWatcher {
         done.set(field, picked.done);
       }
       if (args.length === 0) continue;
-      const moved = await this.#redis.jrMove(
-        srcLease,
-        src,
-        dstLease,
-        dst,
-        adopting.token,
-        this.#lease.token,
-        ...args,
-      );
+      const moved = isCluster(this.#redis.client)
+        ? await moveAcrossSlots(this.#redis, {
+            srcLease,
+            src,
+            srcToken: adopting.token,
+            dstLease,
+            dst,
+            dstToken: this.#lease.token,
+            triples: args,
+            stranded: this.#stranded,
+          })
+        : await this.#redis.jrMove(
+            srcLease,
+            src,
+            dstLease,
+            dst,
+            adopting.token,
+            this.#lease.token,
+            ...args,
+          );
       for (const field of moved) done.get(String(field))?.();
     } while (cursor !== '0' && !this.#stopped);
   }

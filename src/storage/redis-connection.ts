@@ -1,22 +1,108 @@
 /**
  * Connection helpers shared by RedisStorage and RedisMonitor: the ioredis client they
- * create, connecting and quitting it, URLs safe to print, and mapping ioredis failures to
- * StorageError.
+ * create (a single server, or a Redis Cluster), connecting and quitting it, URLs safe to
+ * print, and mapping ioredis failures to StorageError.
  */
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { InvalidArgumentError, JobReactorError, StorageError } from '../errors.ts';
 
 /** Redis reached when no URL is given. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
-/** @internal An ioredis client that fails fast while Redis is down and reconnects by itself. */
+/**
+ * What the storage and the monitor talk to: one server (ioredis `Redis`), or a Redis
+ * Cluster (ioredis `Cluster`), which routes each command by its keys' slot. Every command
+ * and script they send touches the keys of one node only, which share one slot (the
+ * `{node:N}` hash tag), or the one `P:nodes` set.
+ */
+export type RedisClient = Redis | Cluster;
+
+export function isCluster(client: RedisClient): client is Cluster {
+  return client instanceof Cluster;
+}
+
+/**
+ * @internal The client as the type its commands are called through. A Cluster takes the
+ * same commands as a Redis (both are ioredis Commanders, routed by key on a Cluster); the
+ * union would not resolve ioredis's overloads. The lifecycle helpers here (connect, quit,
+ * describe, scripts, server of a key) tell the two apart at run time with `isCluster`.
+ */
+export function commandsOf(client: RedisClient): Redis {
+  return client as Redis;
+}
+
+/** `redis+cluster://` or `rediss+cluster://` (TLS): a Redis Cluster, by some of its servers. */
+const CLUSTER_URL = /^(rediss?)\+cluster:\/\/(?:([^@/]*)@)?([^/?#]+)\/?$/i;
+
+interface ClusterUrl {
+  tls: boolean;
+  username: string | undefined;
+  password: string | undefined;
+  nodes: { host: string; port: number }[];
+}
+
+/** @internal Parses a cluster URL; undefined for anything else (a plain redis:// URL). */
+export function parseClusterUrl(url: string): ClusterUrl | undefined {
+  const m = CLUSTER_URL.exec(url);
+  if (m === null) return undefined;
+  const [, scheme, auth, hosts] = m;
+  const nodes = hosts!.split(',').map((h) => {
+    const hm = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(h.trim());
+    const port = Number(hm?.[2] ?? 6379);
+    if (hm === null || !Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+    return { host: hm[1]!.replace(/^\[|\]$/g, ''), port };
+  });
+  if (nodes.some((n) => n === undefined)) return undefined;
+  let username: string | undefined;
+  let password: string | undefined;
+  if (auth !== undefined) {
+    const colon = auth.indexOf(':');
+    const user = decodeURIComponent(colon < 0 ? auth : auth.slice(0, colon));
+    password = colon < 0 ? undefined : decodeURIComponent(auth.slice(colon + 1));
+    // As ioredis reads redis:// URLs: `user@` is a user name, `:password@` a password.
+    username = user === '' ? undefined : user;
+  }
+  return {
+    tls: scheme!.toLowerCase() === 'rediss',
+    username,
+    password,
+    nodes: nodes as { host: string; port: number }[],
+  };
+}
+
+/**
+ * @internal An ioredis client that fails fast while Redis is down and reconnects by
+ * itself; a `redis+cluster://` URL gives a Cluster client with the same behaviour.
+ */
 export function createRedisClient(
   url: string,
   opts: { connectTimeoutMs: number; commandTimeoutMs: number; connectionName?: string },
-): Redis {
+): RedisClient {
   // No retries until the first connection succeeded: unreachable at open is an error for
   // the caller, not a reconnect loop left running in the background.
   let connectedOnce = false;
+  const cluster = parseClusterUrl(url);
+  if (cluster !== undefined) {
+    const client = new Cluster(cluster.nodes, {
+      lazyConnect: true,
+      enableAutoPipelining: true,
+      enableOfflineQueue: false,
+      clusterRetryStrategy: (times) =>
+        connectedOnce ? Math.min(100 * 2 ** Math.min(times - 1, 5), 2000) : null,
+      redisOptions: {
+        maxRetriesPerRequest: 1,
+        connectTimeout: opts.connectTimeoutMs,
+        commandTimeout: opts.commandTimeoutMs,
+        ...(cluster.username !== undefined ? { username: cluster.username } : {}),
+        ...(cluster.password !== undefined ? { password: cluster.password } : {}),
+        ...(cluster.tls ? { tls: {} } : {}),
+        ...(opts.connectionName !== undefined ? { connectionName: opts.connectionName } : {}),
+      },
+    });
+    client.on('error', () => {});
+    client.once('ready', () => (connectedOnce = true));
+    return client;
+  }
   const client = new Redis(url, {
     lazyConnect: true,
     enableAutoPipelining: true,
@@ -40,7 +126,7 @@ export function createRedisClient(
 
 /** @internal Connects a client (if it is not yet) and checks it answers PING, within `timeoutMs`. */
 export async function connectRedis(
-  client: Redis,
+  client: RedisClient,
   timeoutMs: number,
   safeUrl: string,
 ): Promise<void> {
@@ -79,7 +165,7 @@ export async function connectRedis(
 }
 
 /** @internal Quits politely, or drops the connection when Redis does not answer. */
-export async function quitRedis(client: Redis): Promise<void> {
+export async function quitRedis(client: RedisClient): Promise<void> {
   if (client.status === 'end') return;
   try {
     if (client.status === 'ready') await client.quit();
@@ -93,7 +179,7 @@ export async function quitRedis(client: Redis): Promise<void> {
  * @internal Drops the connection at once. Skipped when it already ended: ioredis would
  * otherwise arm a 2 s timer for a socket that is gone, delaying process exit.
  */
-export function dropRedis(client: Redis): void {
+export function dropRedis(client: RedisClient): void {
   if (client.status !== 'end') client.disconnect();
 }
 
@@ -104,7 +190,7 @@ export function toStorageError(err: unknown, what: string): JobReactorError {
 }
 
 /** @internal All entries of a hash, by HSCAN (never HGETALL on a hash of unknown size). */
-export async function scanHash(client: Redis, key: string): Promise<Map<string, Buffer>> {
+export async function scanHash(client: RedisClient, key: string): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   let cursor = '0';
   do {
@@ -120,6 +206,7 @@ export async function scanHash(client: Redis, key: string): Promise<Map<string, 
 
 /** @internal The URL with its password replaced by `***`, for messages and logs. */
 export function redactUrl(url: string): string {
+  if (parseClusterUrl(url) !== undefined) return url.replace(/\/\/[^@/]*@/, '//***@');
   try {
     const parsed = new URL(url);
     if (parsed.password !== '') parsed.password = '***';
@@ -130,7 +217,13 @@ export function redactUrl(url: string): string {
 }
 
 /** @internal Where a caller's client points, for messages (never its password). */
-export function describeClient(client: Redis): string {
+export function describeClient(client: RedisClient): string {
+  if (isCluster(client)) {
+    const first = client.nodes()[0]?.options;
+    const tls = first?.tls !== undefined;
+    const where = first === undefined ? 'not connected yet' : `${first.host}:${first.port}, …`;
+    return `${tls ? 'rediss' : 'redis'}+cluster://${where}`;
+  }
   const { host, port, path, tls, db } = client.options;
   if (path) return `unix:${path}`;
   return `${tls ? 'rediss' : 'redis'}://${host ?? '127.0.0.1'}:${port ?? 6379}${db ? `/${db}` : ''}`;
@@ -144,13 +237,36 @@ export function assertRedisUrl(url: string): void {
   } catch {
     parsed = undefined;
   }
+  if (parseClusterUrl(url) !== undefined) return;
   if (parsed === undefined || (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')) {
     throw new InvalidArgumentError(
-      `Redis URL must look like redis://host:port or rediss://host:port (got ${redactUrl(url)})`,
+      `Redis URL must look like redis://host:port, rediss://host:port or redis+cluster://host:port,host:port (got ${redactUrl(url)})`,
     );
   }
 }
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * @internal The server that holds `key`: the client itself, or on a Cluster the master
+ * serving the key's slot now. For commands about a connection or a server (CLIENT ID,
+ * CLIENT LIST, INFO), which a Cluster would send to any of its nodes.
+ */
+export async function serverFor(client: Redis, key: string): Promise<Redis> {
+  if (!isCluster(client)) return client;
+  const cluster = client as RedisClient as Cluster;
+  const slot = Number(await cluster.cluster('KEYSLOT', key));
+  const address = cluster.slots[slot]?.[0];
+  const master = cluster
+    .nodes('master')
+    .find((n) => `${n.options.host}:${n.options.port}` === address);
+  if (master === undefined) throw new StorageError(`no Redis Cluster master serves slot ${slot}`);
+  return master;
+}
+
+/** @internal The servers a script must be loaded on: every master of a Cluster. */
+export function scriptServers(client: Redis): Redis[] {
+  return isCluster(client) ? (client as RedisClient as Cluster).nodes('master') : [client];
 }

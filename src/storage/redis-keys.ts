@@ -8,6 +8,7 @@
  * | `P:{node:N}:jobs`    | hash | job id → the record, one compact msgpack value (codec)   |
  * | `P:{node:N}:feedback`| hash | feedback key → the feedback, msgpack (the outbox)        |
 | `P:{node:N}:lease`   | str  | `<token>|<holder>`, PX = lease TTL: who owns the name    |
+ * | `P:{node:N}:adopted` | str  | name of the last node that adopted N's jobs, PX 10 × TTL |
  * | `P:nodes`            | set  | names of the nodes that opened a storage (for a monitor) |
  *
  * Why one hash per node instead of a key per job plus an index set: the hash *is* the
@@ -20,7 +21,8 @@
  * spread the load. The cost: no per-job TTL (hash-field expiry needs Redis 7.4).
  *
  * `{node:N}` is a Redis Cluster hash tag: the slot is computed from `node:N` only, so all
- * of a node's keys live in one slot. Node names are `[A-Za-z0-9_.-]` (no `:`, `{`, `}`,
+ * of a node's keys live in one slot, and every script and multi-key command touches one
+ * slot (takeover, which moves between two nodes, goes slot by slot on a Cluster). Node names are `[A-Za-z0-9_.-]` (no `:`, `{`, `}`,
  * `*`), and the prefix cannot hold `{`, so the first `{` of a key always opens our tag
  * and node `a` and node `ba` can never share a key or a scan pattern.
  */
@@ -51,6 +53,11 @@ export interface NodeKeys {
    * the node is fenced by its token; gone while the node runs means Redis lost data.
    */
   readonly lease: string;
+  /**
+   * String with a TTL: set by a peer that adopts this node's jobs (`redis-adoption.ts`),
+   * so that the node, finding its lease gone, tells "adopted" from "lost with Redis data".
+   */
+  readonly adopted: string;
 }
 
 /** Builds every key for one prefix. */
@@ -69,6 +76,11 @@ export class RedisKeys {
   node(node: string): NodeKeys {
     assertNodeName(node);
     const base = `${this.prefix}:{node:${node}}`;
-    return { jobs: `${base}:jobs`, feedback: `${base}:feedback`, lease: `${base}:lease` };
+    return {
+      jobs: `${base}:jobs`,
+      feedback: `${base}:feedback`,
+      lease: `${base}:lease`,
+      adopted: `${base}:adopted`,
+    };
   }
 }

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { DuplicateNodeError } from '../errors.ts';
 import type { Clock, TimerHandle } from '../model/clock.ts';
 import { LeaseState, LeaseStatus } from './lease-state.ts';
+import { isCluster, serverFor } from './redis-connection.ts';
 import { isNoScript, type RedisScripts } from './redis-scripts.ts';
 
 /** Who holds a lease, as stored after the token (short keys: it is read on every start). */
@@ -53,6 +54,10 @@ export class RedisLease {
   #timer: TimerHandle | undefined;
   /** The renewal under way: a second caller waits for it rather than sending another. */
   #renewing: Promise<void> | undefined;
+  /** Redis run_id when the key was last taken or renewed ('' unknown). */
+  #renewedOn = '';
+  /** The key an adopter of this name's jobs sets (node leases only). */
+  readonly #adoptedKey: string | undefined;
 
   constructor(opts: {
     redis: RedisScripts;
@@ -61,7 +66,10 @@ export class RedisLease {
     clock: Clock;
     holder: Omit<LeaseHolder, 'clientId' | 'runId' | 'pid' | 'host'>;
     events?: LeaseEvents;
+    /** Node leases: the key adopters mark (`NodeKeys.adopted`). */
+    adoptedKey?: string;
   }) {
+    this.#adoptedKey = opts.adoptedKey;
     this.state = new LeaseState(opts.ttlMs);
     this.#redis = opts.redis;
     this.#key = opts.key;
@@ -93,6 +101,7 @@ export class RedisLease {
       const sentAt = this.#clock.now();
       if ((await this.#redis.client.set(this.#key, value, 'PX', this.ttlMs, 'NX')) === 'OK') {
         this.state.acquired(sentAt);
+        this.#renewedOn ||= this.#holder.runId;
         return true;
       }
       const current = await this.#redis.client.get(this.#key);
@@ -101,6 +110,7 @@ export class RedisLease {
       if (holder !== undefined && (await this.#gone(holder))) {
         if ((await this.#redis.jrSwap(this.#key, current, value, this.ttlMs)) === 1) {
           this.state.acquired(sentAt);
+          this.#renewedOn ||= this.#holder.runId;
           return true;
         }
         continue; // changed in between: look again
@@ -133,18 +143,35 @@ export class RedisLease {
     const sentAt = this.#clock.now();
     const wasTrusted = this.state.trusted(sentAt);
     try {
-      const runIdBefore = this.#holder.runId;
+      // The server of the last renewal that got through, not of the last ask: a round
+      // that learns the new run_id and then fails (NOSCRIPT on a promoted replica) must
+      // not hide the change from the next one.
+      const runIdBefore = this.#renewedOn;
       await this.#refreshHolder();
       const r = await this.#redis.jrRenew(this.#key, this.token, this.#value(), this.ttlMs);
       if (this.state.status !== LeaseStatus.Held) return; // released meanwhile
-      if (r === 1) {
+      // Read again after `acquire` below, which asks the server anew: right after a
+      // failover the first ask may not have reached the new master yet.
+      const restarted = () => runIdBefore !== '' && runIdBefore !== this.#holder.runId;
+      if (r === 1 && restarted() && isCluster(this.#redis.client)) {
+        // Another server holds our slot now: a failover to a replica, which replicates
+        // asynchronously, so writes acknowledged just before it may be gone although the
+        // lease (renewed earlier) survived. Reconciled as a loss: what is gone is reported.
         this.state.renewed(sentAt);
+        this.#renewedOn = this.#holder.runId;
+        this.#events?.vanished(true);
+      } else if (r === 1) {
+        this.state.renewed(sentAt);
+        this.#renewedOn = this.#holder.runId;
         this.#events?.renewed();
       } else if (r === 0) {
         this.state.vanished();
-        const restarted = runIdBefore !== '' && runIdBefore !== this.#holder.runId;
         if (await this.acquire({ failIfHeld: false, waitMs: this.ttlMs })) {
-          this.#events?.vanished(wasTrusted || restarted);
+          // A peer that adopted jobs of ours left its mark: what is missing went there.
+          const adopted = await this.#adoptedSince();
+          const dataLost = !adopted && (wasTrusted || restarted());
+          this.#renewedOn = this.#holder.runId;
+          this.#events?.vanished(dataLost);
         } else {
           this.state.lost();
           this.#events?.lost(
@@ -168,6 +195,16 @@ export class RedisLease {
     const held = this.state.status === LeaseStatus.Held;
     if (this.state.status !== LeaseStatus.Released) this.state.released();
     if (held) await this.#redis.jrRelease(this.#key, this.token).catch(() => 0);
+  }
+
+  /** True (and the mark cleared) when a peer adopted this name's jobs since the mark was last cleared. */
+  async #adoptedSince(): Promise<boolean> {
+    if (this.#adoptedKey === undefined) return false;
+    try {
+      return (await this.#redis.client.del(this.#adoptedKey)) === 1;
+    } catch {
+      return false; // unreachable again: decided as if no peer had come
+    }
   }
 
   #arm(): void {
@@ -197,10 +234,9 @@ export class RedisLease {
   /** Our connection's CLIENT ID and the server's run_id (both change on a reconnect/restart). */
   async #refreshHolder(): Promise<void> {
     try {
-      const [id, info] = await Promise.all([
-        this.#redis.client.client('ID'),
-        this.#redis.client.info('server'),
-      ]);
+      // On a Cluster: the connection to, and the server of, the master holding our key.
+      const server = await serverFor(this.#redis.client, this.#key);
+      const [id, info] = await Promise.all([server.client('ID'), server.info('server')]);
       this.#holder.clientId = Number(id);
       this.#holder.runId = /run_id:(\w+)/.exec(info)?.[1] ?? '';
     } catch {
@@ -218,11 +254,8 @@ export class RedisLease {
     // Same connection: it is us only if it is our own instance (two storages may share a client).
     if (holder.clientId === this.#holder.clientId) return holder.instance === this.#holder.instance;
     try {
-      const list = (await this.#redis.client.client(
-        'LIST',
-        'ID',
-        String(holder.clientId),
-      )) as string;
+      const server = await serverFor(this.#redis.client, this.#key);
+      const list = (await server.client('LIST', 'ID', String(holder.clientId))) as string;
       return list.trim() === '';
     } catch {
       return false;

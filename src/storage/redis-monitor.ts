@@ -8,7 +8,9 @@ import { decodeRecord, encodeRecord } from './record-codec.ts';
 import {
   DEFAULT_REDIS_URL,
   assertRedisUrl,
+  commandsOf,
   connectRedis,
+  type RedisClient,
   createRedisClient,
   describeClient,
   dropRedis,
@@ -24,7 +26,8 @@ export interface RedisMonitorOptions {
   /** Where the nodes keep their jobs. Ignored when `client` is given. @default 'redis://127.0.0.1:6379' */
   url?: string;
   /** Bring your own ioredis client; `close()` does not quit it. */
-  client?: Redis;
+  /** A `Redis` or a `Cluster`. */
+  client?: RedisClient;
   /** The key prefix the nodes use. @default 'jr' */
   prefix?: string;
   /** Deadline to connect on first use, ms. @default 5000 */
@@ -89,7 +92,7 @@ export class RedisMonitor implements StorageMonitor {
     this.#url = options.url ?? DEFAULT_REDIS_URL;
     this.#safeUrl = options.client ? describeClient(options.client) : redactUrl(this.#url);
     if (options.client === undefined) assertRedisUrl(this.#url);
-    this.#given = options.client;
+    this.#given = options.client === undefined ? undefined : commandsOf(options.client);
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 5000;
     this.#clock = options.clock ?? systemClock;
   }
@@ -226,13 +229,14 @@ export class RedisMonitor implements StorageMonitor {
     if (this.#state === State.Closed) throw new ClosedError('redis monitor is closed');
     if (this.#client) return this.#client;
     this.#connecting ??= (async () => {
-      const client =
+      const client = commandsOf(
         this.#given ??
-        createRedisClient(this.#url, {
-          connectTimeoutMs: this.#connectTimeoutMs,
-          commandTimeoutMs: Math.max(this.#connectTimeoutMs, 5000),
-          connectionName: 'jobreactor:monitor',
-        });
+          createRedisClient(this.#url, {
+            connectTimeoutMs: this.#connectTimeoutMs,
+            commandTimeoutMs: Math.max(this.#connectTimeoutMs, 5000),
+            connectionName: 'jobreactor:monitor',
+          }),
+      );
       try {
         await connectRedis(client, this.#connectTimeoutMs, this.#safeUrl);
       } catch (err) {

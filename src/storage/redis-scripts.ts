@@ -7,11 +7,13 @@
  * their first ARGV and refuse, with an error reply starting `JRLEASE`, when the lease key
  * does not start with it (another node holds the name, or the key is gone): the fence.
  *
- * All keys of one script share a hash tag except `jrMove`'s (two nodes), so adoption needs
- * a single Redis, not a Cluster.
+ * All keys of one script share a hash tag (one node's keys, one Cluster slot) except
+ * `jrMove`'s (two nodes): on a Redis Cluster, adoption moves with `jrPut` on the adopter's
+ * slot, then `jrTake` on the dead node's (see `redis-adoption.ts`).
  */
 import { createHash } from 'node:crypto';
 import { Command, type Redis } from 'ioredis';
+import { scriptServers } from './redis-connection.ts';
 
 /** Prefix of the error reply a fenced script gives when the lease is not ours. */
 export const LEASE_REFUSED = 'JRLEASE';
@@ -105,6 +107,35 @@ for i = 3, #ARGV, 3 do
 end
 return moved`,
   },
+  /**
+   * KEYS: lease, hash. ARGV: token, then (field, value) pairs. Fenced; sets each field the
+   * hash does not have yet (HSETNX). Returns the fields set.
+   */
+  jrPut: {
+    keys: 2,
+    lua: `${FENCE}
+local set = {}
+for i = 2, #ARGV, 2 do
+  if redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1]) == 1 then set[#set + 1] = ARGV[i] end
+end
+return set`,
+  },
+  /**
+   * KEYS: lease, hash. ARGV: token, then (field, expected value) pairs. Fenced; deletes
+   * each field whose value is still the expected one. Returns the fields deleted.
+   */
+  jrTake: {
+    keys: 2,
+    lua: `${FENCE}
+local taken = {}
+for i = 2, #ARGV, 2 do
+  if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[2], ARGV[i])
+    taken[#taken + 1] = ARGV[i]
+  end
+end
+return taken`,
+  },
 } as const;
 
 type Arg = string | Buffer | number;
@@ -169,9 +200,20 @@ export class RedisScripts {
     return this.#call('jrMove', [srcLease, src, dstLease, dst], args) as Promise<string[]>;
   }
 
-  /** Puts every script on the server (SCRIPT LOAD is idempotent). */
+  jrPut(lease: string, hash: string, token: string, ...pairs: Arg[]): Promise<string[]> {
+    return this.#call('jrPut', [lease, hash], [token, ...pairs]) as Promise<string[]>;
+  }
+  jrTake(lease: string, hash: string, token: string, ...pairs: Arg[]): Promise<string[]> {
+    return this.#call('jrTake', [lease, hash], [token, ...pairs]) as Promise<string[]>;
+  }
+
+  /** Puts every script on the server, or on every master of a Cluster (SCRIPT LOAD is idempotent). */
   async load(): Promise<void> {
-    await Promise.all(Object.values(SCRIPTS).map((s) => this.client.script('LOAD', s.lua)));
+    await Promise.all(
+      scriptServers(this.client).flatMap((server) =>
+        Object.values(SCRIPTS).map((s) => server.script('LOAD', s.lua)),
+      ),
+    );
   }
 
   #call(name: Name, keys: string[], args: Arg[]): Promise<unknown> {

@@ -17,7 +17,9 @@ import {
 import {
   DEFAULT_REDIS_URL,
   assertRedisUrl,
+  commandsOf,
   connectRedis,
+  type RedisClient,
   createRedisClient,
   describeClient,
   dropRedis,
@@ -30,17 +32,20 @@ import { RedisKeys, type NodeKeys } from './redis-keys.ts';
 
 export interface RedisStorageOptions {
   /**
-   * `redis://[[user]:password@]host[:port][/db]` or `rediss://…` (TLS). Ignored when
+   * `redis://[[user]:password@]host[:port][/db]` or `rediss://…` (TLS); a Redis Cluster as
+   * `redis+cluster://[[user]:password@]host:port,host:port,…` (or `rediss+cluster://`),
+   * naming some of its servers (the client finds the rest). Ignored when
    * `client` is given. Never echoed with its password.
    * @default 'redis://127.0.0.1:6379'
    */
   url?: string;
   /**
-   * Bring your own ioredis client (Sentinel, custom TLS, …). It is used as configured and
+   * Bring your own ioredis client: a `Redis` (Sentinel, custom TLS, …) or a `Cluster`
+   * (Redis Cluster: each node's keys share one slot, see `redis-keys.ts`). It is used as configured and
    * `close()` does not quit it. Our own client fails commands fast while Redis is down
    * (`enableOfflineQueue: false`); yours behaves as you configured it.
    */
-  client?: Redis;
+  client?: RedisClient;
   /** Key prefix (see `redis-keys.ts` for the layout). @default 'jr' */
   prefix?: string;
   /** How long `open()` may take to connect and get a PING answer, ms. @default 5000 */
@@ -168,7 +173,7 @@ export class RedisStorage implements JobStorage {
     this.#url = options.url ?? DEFAULT_REDIS_URL;
     this.#safeUrl = options.client ? describeClient(options.client) : redactUrl(this.#url);
     if (options.client === undefined) assertRedisUrl(this.#url);
-    this.#given = options.client;
+    this.#given = options.client === undefined ? undefined : commandsOf(options.client);
     const d = REDIS_STORAGE_DEFAULTS;
     this.#connectTimeoutMs = positive(
       options.connectTimeoutMs,
@@ -228,19 +233,21 @@ export class RedisStorage implements JobStorage {
     const keys = this.#keys.node(node);
     this.#node = node;
     this.#setState(State.Opening);
-    const client =
+    const client = commandsOf(
       this.#given ??
-      createRedisClient(this.#url, {
-        connectTimeoutMs: this.#connectTimeoutMs,
-        commandTimeoutMs: this.#commandTimeoutMs,
-        connectionName: `jobreactor:${node}`,
-      });
+        createRedisClient(this.#url, {
+          connectTimeoutMs: this.#connectTimeoutMs,
+          commandTimeoutMs: this.#commandTimeoutMs,
+          connectionName: `jobreactor:${node}`,
+        }),
+    );
     const scripts = new RedisScripts(client);
     this.#client = client;
     const owner = this.owner;
     const lease = new RedisLease({
       redis: scripts,
       key: keys.lease,
+      adoptedKey: keys.adopted,
       ttlMs: this.#leaseTtlMs,
       clock: this.#clock,
       holder: { kind: 'node', name: node, instance: owner?.instance ?? randomId(8) },
@@ -257,6 +264,8 @@ export class RedisStorage implements JobStorage {
       await lease.acquire({ waitMs: this.#leaseTtlMs });
       // Registered once per open (not per save): the monitor lists nodes from this set.
       await client.sadd(this.#keys.nodes, node);
+      // A mark of an adoption before this start is no news: what is stored is ours.
+      await client.del(keys.adopted);
     } catch (err) {
       if (lease.state.status === 'held') await lease.release();
       if (this.#given === undefined) dropRedis(client);

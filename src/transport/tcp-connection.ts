@@ -1,6 +1,6 @@
 import type net from 'node:net';
+import type tls from 'node:tls';
 import {
-  ConnectionError,
   InvalidArgumentError,
   JobReactorError,
   PeerTimeoutError,
@@ -15,6 +15,7 @@ import { FrameDecoder } from '../protocol/framer.ts';
 import type { Message } from '../protocol/messages.ts';
 import type { Connection } from './connection.ts';
 import { Heartbeat } from './heartbeat.ts';
+import { looksLikeTls, socketError, tlsOnPlainLink } from './socket-errors.ts';
 
 export interface TcpConnectionOptions {
   /** Largest frame body sent or accepted, bytes. @default 8 MiB (DEFAULT_MAX_FRAME_SIZE) */
@@ -54,7 +55,8 @@ const State = { Open: 'open', Closing: 'closing', Closed: 'closed' } as const;
 type State = (typeof State)[keyof typeof State];
 
 /**
- * A `Connection` over one `net.Socket`: framing, batching, heartbeats, close handshake.
+ * A `Connection` over one `net.Socket`, or a `tls.TLSSocket` whose TLS handshake is done:
+ * framing, batching, heartbeats, close handshake.
  *
  * States:
  * - open → closing: `close()`, a decode error, a received `error`, a peer timeout, a slow
@@ -91,10 +93,13 @@ export class TcpConnection implements Connection {
   #graceTimer: TimerHandle | null = null;
   /** When the partial frame now in the decoder started arriving; -1 when none. */
   #frameStartedAt = -1;
+  readonly #tls: boolean;
+  #receivedAny = false;
 
-  constructor(socket: net.Socket, opts: TcpConnectionOptions = {}) {
+  constructor(socket: net.Socket | tls.TLSSocket, opts: TcpConnectionOptions = {}) {
     this.#opts = resolveOptions(opts);
     this.#socket = socket;
+    this.#tls = (socket as tls.TLSSocket).encrypted === true;
     this.#decoder = new FrameDecoder({ maxFrameSize: this.#opts.maxFrameSize });
     const host = socket.remoteAddress ?? 'unknown';
     this.remote = `${host.includes(':') ? `[${host}]` : host}:${socket.remotePort ?? 0}`;
@@ -232,6 +237,14 @@ export class TcpConnection implements Connection {
 
   #onData(chunk: Buffer): void {
     if (this.#state !== State.Open) return;
+    if (!this.#receivedAny) {
+      this.#receivedAny = true;
+      // A TLS hello (or alert) on a plain link: say so, not "malformed frame".
+      if (!this.#tls && looksLikeTls(chunk[0])) {
+        this.#closeWith(tlsOnPlainLink(this.remote));
+        return;
+      }
+    }
     this.#heartbeat.received();
     const framesBefore = this.#decoder.frames;
     try {
@@ -330,11 +343,7 @@ export class TcpConnection implements Connection {
   }
 
   #onError(err: Error): void {
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason = new ConnectionError(
-      `connection with ${this.remote} failed: ${code ?? err.message}`,
-      { cause: err },
-    );
+    const reason = socketError(err, this.remote, this.#tls);
     if (this.#state === State.Open) this.#beginClosing(reason);
     // Node destroys the socket after 'error'; 'close' follows.
   }

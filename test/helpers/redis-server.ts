@@ -190,11 +190,13 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   };
 }
 
-async function spawnRedis(
+/** Starts one redis-server and waits until it answers; `extra` flags go last (cluster mode). */
+export async function spawnRedis(
   bin: string,
   port: number,
   dir: string,
   persistence: 'none' | 'aof-always',
+  extra: string[] = [],
 ): Promise<ChildProcess> {
   const aof =
     persistence === 'aof-always'
@@ -218,6 +220,7 @@ async function spawnRedis(
       '',
       '--loglevel',
       'warning',
+      ...extra,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -7,6 +7,7 @@ import { reconnectDelay } from '../../transport/backoff.ts';
 import type { Connection } from '../../transport/connection.ts';
 import { initiateHandshake } from '../../transport/handshake.ts';
 import { connectTcp } from '../../transport/tcp-endpoints.ts';
+import type { ClientTls } from '../../transport/tls-options.ts';
 import { LinkBatch } from './link-batch.ts';
 
 export interface LinkHandlers {
@@ -22,7 +23,7 @@ export interface LinkOptions {
   port: number;
   secret: string | undefined;
   hello: () => Omit<HelloMessage, 't' | 'v' | 'nonce'>;
-  connection: { maxFrameSize: number; heartbeatMs: number };
+  connection: { maxFrameSize: number; heartbeatMs: number; tls: ClientTls | undefined };
   handshakeTimeoutMs: number;
   log: Logger;
 }
@@ -171,6 +172,8 @@ export class DistributorLink {
     try {
       conn = await connectTcp(host, port, this.options.connection);
     } catch (err) {
+      // A TLS refusal (certificate, TLS on one side only) is a rejection, like a wrong secret.
+      if (err instanceof JobReactorError && err.code !== 'JR_ERR_CONNECTION') this.#rejected(err);
       this.#retry(err instanceof Error ? err : undefined);
       return;
     }
@@ -184,11 +187,7 @@ export class DistributorLink {
       });
       this.distributorId = challenge.distributor;
     } catch (err) {
-      if (err instanceof JobReactorError && err.code !== 'JR_ERR_CONNECTION') {
-        this.handlers.onRejected(this, err.toInfo());
-        // Refused (wrong secret, other version): retrying fast would only flood its log.
-        this.#attempt = Math.max(this.#attempt, 6);
-      }
+      if (err instanceof JobReactorError && err.code !== 'JR_ERR_CONNECTION') this.#rejected(err);
       this.#retry(err instanceof Error ? err : undefined);
       return;
     }
@@ -223,6 +222,12 @@ export class DistributorLink {
       'connected to distributor',
     );
     this.handlers.onReady(this);
+  }
+
+  #rejected(err: JobReactorError): void {
+    this.handlers.onRejected(this, err.toInfo());
+    // Refused (wrong secret, other version, TLS): retrying fast would only flood its log.
+    this.#attempt = Math.max(this.#attempt, 6);
   }
 
   // A method, not an inline comparison: the state changes across awaits.

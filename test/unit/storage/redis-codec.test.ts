@@ -171,6 +171,7 @@ describe('redis keys', () => {
       jobs: 'jr:{node:worker_1}:jobs',
       feedback: 'jr:{node:worker_1}:feedback',
       lease: 'jr:{node:worker_1}:lease',
+      adopted: 'jr:{node:worker_1}:adopted',
     });
     expect(new RedisKeys('app:jobs-1').node('a').jobs).toBe('app:jobs-1:{node:a}:jobs');
     for (const bad of ['', 'a{', 'a}', 'a*', 'a b', 'x'.repeat(65)]) {
