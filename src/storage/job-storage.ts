@@ -66,6 +66,13 @@ export interface JobStorage {
    */
   finish?(id: string, record: JobRecord | undefined, feedback: Feedback): Promise<void>;
   /**
+   * Optional: true for a durable storage that cannot lose jobs while the node runs (a local
+   * store: LMDB), so the node keeps no index of the ids it holds for a reconcile after a
+   * data loss (see StorageOwner.vanished). Absent: the node keeps one (Redis can restart
+   * empty, be flushed, or fail over).
+   */
+  readonly keepsData?: boolean;
+  /**
    * Optional: saves the record of an attempt about to start (status `in progress`), and
    * resolves once it survives a crash of this process, which is all the node's crash
    * accounting needs (a job found `in progress` at restart counts a crash). A storage

@@ -107,6 +107,8 @@ export class LmdbStorage implements JobStorage {
   #batch: WriteBatch | undefined;
   /** Batches handed over and not yet durable, oldest first (reads look here too). */
   readonly #inFlight = new Set<WriteBatch>();
+  /** A local store does not lose jobs under a running node (no reconcile index needed). */
+  readonly keepsData = true;
 
   constructor(options: LmdbStorageOptions) {
     if (typeof options?.path !== 'string' || options.path.trim() === '') {

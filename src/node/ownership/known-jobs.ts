@@ -12,12 +12,19 @@ export class KnownJobs {
   readonly #distributors: string[] = [];
   readonly #index = new Map<string, number>();
   readonly #nonces = new Map<string, string>();
+  /** False: nothing is kept (the storage cannot lose jobs under a running node). */
+  readonly #enabled: boolean;
+
+  constructor(enabled = true) {
+    this.#enabled = enabled;
+  }
 
   get size(): number {
     return this.#jobs.size;
   }
 
   add(job: KnownJob): void {
+    if (!this.#enabled) return;
     let n = this.#index.get(job.distributor);
     if (n === undefined) {
       n = this.#distributors.push(job.distributor) - 1;

@@ -49,8 +49,11 @@ export interface OwnershipHost {
 export class NodeOwnership implements StorageOwner {
   readonly #host: OwnershipHost;
   readonly #maxDeliveries: number;
-  /** Jobs held, with their distributor (durable storage only). */
-  readonly known = new KnownJobs();
+  /**
+   * Jobs held, with their distributor (durable storage only): to end the ones a storage
+   * lost while the node ran. Not kept for a storage that cannot lose them so (`keepsData`).
+   */
+  readonly known: KnownJobs;
   /** Jobs due while the lease could not be trusted: started once a renewal succeeds. */
   readonly #parked = new Map<string, ReadyEntry>();
   #state: 'owning' | 'lost' = 'owning';
@@ -58,6 +61,7 @@ export class NodeOwnership implements StorageOwner {
   constructor(host: OwnershipHost, maxDeliveries: number) {
     this.#host = host;
     this.#maxDeliveries = maxDeliveries;
+    this.known = new KnownJobs(host.storage.keepsData !== true);
   }
 
   get instance(): string {

@@ -98,4 +98,11 @@ describe('ownership outcomes', () => {
     known.clear();
     expect(known.size).toBe(0);
   });
+
+  it('known jobs - disabled (a storage that keeps its data, LMDB): nothing is kept', () => {
+    const known = new KnownJobs(false);
+    known.add({ id: 'a', distributor: 'd1' });
+    expect(known.size).toBe(0);
+    expect(known.list()).toEqual([]);
+  });
 });
