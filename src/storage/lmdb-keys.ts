@@ -11,9 +11,37 @@
  * chosen by the application). Node names never hold 0x00 (see `model/names.ts`), so node
  * `a` and node `ab` never share a range.
  */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PACKED = 0x01;
 const TEXT = 0x02;
+
+/** Lowercase hex digit → value; -1 for anything else (uppercase ids are stored as text). */
+const HEX = new Int8Array(128).fill(-1);
+for (let i = 0; i < 10; i++) HEX[48 + i] = i;
+for (let i = 0; i < 6; i++) HEX[97 + i] = 10 + i;
+
+/**
+ * Writes the 16 bytes of `id` at `at` when it is a lowercase UUID (36 characters, dashes at
+ * 8, 13, 18, 23); false, with `out` partly written, otherwise. One pass over the string,
+ * no regular expression or temporary string: it runs for every write of every job.
+ */
+function packUuid(id: string, out: Buffer, at: number): boolean {
+  let o = at;
+  for (let i = 0; i < 36; ) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (id.charCodeAt(i) !== 45) return false;
+      i++;
+      continue;
+    }
+    const a = id.charCodeAt(i);
+    const b = id.charCodeAt(i + 1);
+    const hi = a < 128 ? HEX[a]! : -1;
+    const lo = b < 128 ? HEX[b]! : -1;
+    if (hi < 0 || lo < 0) return false;
+    out[o++] = (hi << 4) | lo;
+    i += 2;
+  }
+  return true;
+}
 
 /** The key prefix of one node's entries, and the bounds of its range. */
 export class NodeKeyspace {
@@ -35,12 +63,13 @@ export class NodeKeyspace {
 
   key(id: string): Buffer {
     const p = this.#prefix;
-    if (id.length === 36 && UUID.test(id)) {
+    if (id.length === 36) {
       const out = Buffer.allocUnsafe(p.length + 17);
-      p.copy(out, 0);
-      out[p.length] = PACKED;
-      out.write(id.replaceAll('-', ''), p.length + 1, 'hex');
-      return out;
+      if (packUuid(id, out, p.length + 1)) {
+        p.copy(out, 0);
+        out[p.length] = PACKED;
+        return out;
+      }
     }
     const out = Buffer.allocUnsafe(p.length + 1 + Buffer.byteLength(id, 'utf8'));
     p.copy(out, 0);
