@@ -11,6 +11,7 @@ import { systemClock, type Clock } from '../model/clock.ts';
 import { IdGenerator, randomId } from '../model/ids.ts';
 import { feedbackKeyBase, type Feedback, type JobArgs, type JobSpec } from '../model/job.ts';
 import { silentLogger, type Logger } from '../model/logger.ts';
+import { assertKnownOptions } from '../model/known-options.ts';
 import { assertNodeName } from '../model/names.ts';
 import { TypedEmitter } from '../model/typed-emitter.ts';
 import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/codec.ts';
@@ -183,7 +184,13 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   ): JobHandle<A>[] {
     this.#assertListening();
     if (!Array.isArray(jobs)) throw new InvalidArgumentError('jobs must be an array');
-    const prepared = jobs.map((j) => this.#prepare(j.job, j.args, j.options, onSuccess, onError));
+    const prepared = jobs.map((j) => {
+      if (typeof j !== 'object' || j === null) {
+        throw new InvalidArgumentError('each job of enqueueMany is { job, args?, options? }');
+      }
+      assertKnownOptions(j, MANY_ITEM_KEYS, 'enqueueMany item', MANY_ITEM_HINTS);
+      return this.#prepare(j.job, j.args, j.options, onSuccess, onError);
+    });
     this.#dispatch.assertRoom(jobs.length);
     return prepared.map((p, i) =>
       p instanceof TrackedJob
@@ -606,6 +613,14 @@ function jobNameOf(job: unknown): string {
     `a job is named by a string or a job reference ({ name }) (got ${shown.slice(0, 80)})`,
   );
 }
+
+const MANY_ITEM_KEYS = { job: true, args: true, options: true } as const;
+/** BullMQ's addBulk items are `{ name, data, opts }`. */
+const MANY_ITEM_HINTS = {
+  name: "use 'job' (a job name or reference)",
+  data: "use 'args'",
+  opts: "use 'options'",
+} as const;
 
 /** Creates a distributor and starts listening. */
 export async function startDistributor(options: DistributorOptions = {}): Promise<Distributor> {

@@ -26,7 +26,7 @@ for (let i = 0; i < 6; i++) HEX[97 + i] = 10 + i;
  */
 function packUuid(id: string, out: Buffer, at: number): boolean {
   let o = at;
-  for (let i = 0; i < 36; ) {
+  for (let i = 0; i < 36;) {
     if (i === 8 || i === 13 || i === 18 || i === 23) {
       if (id.charCodeAt(i) !== 45) return false;
       i++;

@@ -624,6 +624,17 @@ describe('job control - mends', () => {
     }
   });
 
+  it("enqueueMany items in BullMQ's addBulk shape say what to use", async () => {
+    const reg = new JobRegistry();
+    reg.define('j', () => undefined);
+    const { d } = await setup(reg);
+    expect(() => d.enqueueMany([{ name: 'j', data: {} } as never])).toThrow(
+      /unknown enqueueMany item option 'name': use 'job'/,
+    );
+    expect(() => d.enqueueMany([{ job: 'j', opts: {} } as never])).toThrow(/'opts': use 'options'/);
+    expect(d.stats().tracked).toBe(0); // none was enqueued
+  });
+
   it('enqueue(42) names 42; Date args say what to send instead', async () => {
     const reg = new JobRegistry();
     reg.define('j', () => undefined);
