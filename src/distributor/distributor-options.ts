@@ -4,6 +4,7 @@ import type { JobArgs } from '../model/job.ts';
 import { assertKnownOptions, type OptionKeys } from '../model/known-options.ts';
 import type { Logger } from '../model/logger.ts';
 import type { RateLimit } from '../scheduling/rate-limiter.ts';
+import type { AdminHttpOptions } from '../admin/admin-server.ts';
 
 /** A job name, or the typed reference returned by `job()`. */
 export type JobName<A extends object = JobArgs> =
@@ -58,6 +59,12 @@ export interface DistributorOptions {
   heartbeatMs?: number;
   /** Deadline for a node's handshake, ms. @default 2000 */
   handshakeTimeoutMs?: number;
+  /**
+   * Serve the admin HTTP API and the dashboard on a port of their own (see
+   * `httpHandler()` to mount them in your server instead). A token is required beyond
+   * loopback. @default off
+   */
+  http?: AdminHttpOptions;
   clock?: Clock;
   /** pino-compatible logger. @default silent */
   logger?: Logger;
@@ -87,6 +94,7 @@ const DISTRIBUTOR_OPTION_KEYS = {
   maxFrameSize: true,
   heartbeatMs: true,
   handshakeTimeoutMs: true,
+  http: true,
   clock: true,
   logger: true,
 } as const satisfies OptionKeys<DistributorOptions>;
@@ -110,13 +118,18 @@ export function assertDistributorOptions(options: DistributorOptions): void {
 
 const LOOPBACK = /^(127\.|::1$|localhost$)/;
 
+/** True for a listen address only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK.test(host);
+}
+
 /**
  * Refuses to listen beyond loopback without a secret: anyone who reaches the port could
  * take jobs (and their args).
  */
 export function assertSafeListen(options: DistributorOptions): void {
   const host = options.host ?? DISTRIBUTOR_DEFAULTS.host;
-  if (!options.secret && !options.allowInsecure && !LOOPBACK.test(host)) {
+  if (!options.secret && !options.allowInsecure && !isLoopbackHost(host)) {
     throw new InvalidArgumentError(
       `refusing to listen on ${host} without a secret: anyone who reaches the port could take jobs. Set secret, or allowInsecure: true`,
     );

@@ -1,4 +1,10 @@
 import {
+  createAdminHandler,
+  type AdminHandler,
+  type AdminHandlerOptions,
+} from '../admin/admin-handler.ts';
+import { assertAdminHttpOptions, listenAdmin, type AdminServer } from '../admin/admin-server.ts';
+import {
   ClosedError,
   ConnectionError,
   ErrorCodes,
@@ -31,7 +37,13 @@ import {
 } from './tracked-job.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { createHandle, type HandleOps, type JobHandle } from './job-handle.ts';
-import { JobQueries, type JobCounts, type JobInfo } from './job-queries.ts';
+import {
+  JobQueries,
+  type JobCounts,
+  type JobInfo,
+  type JobListFilter,
+  type JobPage,
+} from './job-queries.ts';
 import { StartPermits } from './start-permits.ts';
 import { JobIndex } from './job-index.ts';
 import { NodePings } from './node-pings.ts';
@@ -76,6 +88,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   readonly #permits: StartPermits;
   readonly #connections = new Set<Connection>();
   #server: { address: { host: string; port: number }; close(): Promise<void> } | undefined;
+  #admin: AdminServer | undefined;
 
   constructor(options: DistributorOptions = {}) {
     super();
@@ -86,6 +99,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     this.id = options.id ?? randomId(8);
     assertNodeName(this.id, 'distributor id');
     assertSafeListen(options);
+    if (options.http !== undefined) assertAdminHttpOptions(options.http);
     const maxDeliveries = options.maxDeliveries ?? DISTRIBUTOR_DEFAULTS.maxDeliveries;
     if (!Number.isInteger(maxDeliveries) || maxDeliveries < 1) {
       throw new InvalidArgumentError(
@@ -143,6 +157,19 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
         },
       },
     );
+    if (this.#opts.http !== undefined) {
+      const { token } = this.#opts.http;
+      try {
+        this.#admin = await listenAdmin(
+          this.httpHandler(token === undefined ? {} : { token }),
+          this.#opts.http,
+        );
+      } catch (err) {
+        await this.#server.close();
+        throw err;
+      }
+      this.#log.info({ address: this.#admin.address }, 'admin API and dashboard listening');
+    }
     this.#state = 'listening';
     this.#log.info({ address: this.#server.address, id: this.id }, 'distributor listening');
     return this;
@@ -270,6 +297,54 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     return this.#queries.counts(options.timeout ?? 5000);
   }
 
+  /**
+   * A page of the jobs the connected nodes hold for this distributor (running, ready,
+   * scheduled, retrying, kept finished), newest first, filtered by state, name and node;
+   * pass the page's `next` as `cursor` for the following one. Jobs waiting here are not
+   * listed (`counts()` has their number). Rejects with InvalidArgumentError for a bad
+   * filter, TimeoutError when a node does not answer within `timeout` ms (default 5000).
+   */
+  listJobs(filter: JobListFilter = {}, options: { timeout?: number } = {}): Promise<JobPage> {
+    return this.#queries.listJobs(filter, options.timeout ?? 5000);
+  }
+
+  /**
+   * Runs failed job `id` again, now, on the node that keeps it (its attempts counted from
+   * 0). The distributor does not track it again: its outcome comes as a `feedback` (and
+   * `feedback:orphan`) event, and a memory node that crashes before it ends loses it.
+   * Rejects with NotFoundError when no connected node keeps it, InvalidArgumentError when
+   * it has not failed.
+   */
+  retryJob(id: string, options: { timeout?: number } = {}): Promise<JobInfo> {
+    return this.#queries.retryJob(id, options.timeout ?? 5000);
+  }
+
+  /**
+   * Cancels job `id` as its handle's `cancel()` does; resolves false when this distributor
+   * does not track it (unknown, finished, or a durable node's job from before a restart).
+   */
+  async cancelJob(id: string): Promise<boolean> {
+    if (typeof id !== 'string' || id.length === 0) {
+      throw new InvalidArgumentError('cancelJob needs a job id');
+    }
+    const job = this.#find(id);
+    return job === undefined ? false : this.#cancel(job);
+  }
+
+  /**
+   * The admin HTTP API and the dashboard as a node:http request handler, to mount in your
+   * own server (node:http, Express `app.use('/jobs', h)`, Fastify's raw server). Without a
+   * `token`, only loopback requests are answered. See docs/operating.md.
+   */
+  httpHandler(options: AdminHandlerOptions = {}): AdminHandler {
+    return createAdminHandler(this, options);
+  }
+
+  /** Where the `http` option's admin server listens (after `listen()`); undefined without it. */
+  get httpAddress(): { host: string; port: number } | undefined {
+    return this.#admin?.address;
+  }
+
   /** A tracked job by id: the index, the sessions' tables, then the waiting queues (a scan). */
   #find(id: string): TrackedJob | undefined {
     const indexed = this.#jobs.get(id);
@@ -352,6 +427,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       await new Promise((r) => setTimeout(r, 10));
     }
     await this.#server?.close();
+    await this.#admin?.close();
     for (const conn of this.#connections) conn.close();
     const err = new ShutdownError('distributor closed before the job finished');
     for (const job of [

@@ -56,6 +56,7 @@ import { OwedCredits } from './links/owed-credits.ts';
 import { LinkOwnership } from './ownership/link-ownership.ts';
 import { resumeStoredJobs } from './lifecycle/resume-jobs.ts';
 import { KeptJobs, type KeptStatus } from './lifecycle/kept-jobs.ts';
+import { KeptRetry } from './lifecycle/kept-retry.ts';
 import { PermitWaits } from './lifecycle/permit-waits.ts';
 import { RateLimiter } from '../scheduling/rate-limiter.ts';
 import { StatusAnnouncer } from './links/status-announcer.ts';
@@ -747,7 +748,26 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       complete: this.#kept.count('complete'),
       failed: this.#kept.count('failed'),
     }),
+    runningRecords: () => Array.from(this.#running.values(), (r) => r.record),
+    list: (status) => this.#storage.list(status === undefined ? undefined : { status }),
+    retry: (id, distributorId) =>
+      (this.#keptRetry ??= this.#newKeptRetry()).retry(id, distributorId),
   };
+
+  /** Made at the first retry (field initializers run before the constructor sets its parts). */
+  #keptRetry: KeptRetry | undefined;
+
+  #newKeptRetry(): KeptRetry {
+    return new KeptRetry({
+      name: this.name,
+      clock: this.#clock,
+      storage: this.#storage,
+      running: () => this.#state === 'running',
+      busy: (id) => this.#running.has(id) || this.#slots.get(id) !== undefined,
+      unkeep: (id) => this.#kept.delete(id),
+      schedule: (record) => this.#schedule(record),
+    });
+  }
 
   /** A running job reported progress (checked by its context): to its distributor, coalesced. */
   readonly #onProgress: ProgressSink = (id, value) => {
