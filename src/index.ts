@@ -18,6 +18,7 @@ export type { JobHandle } from './distributor/job-handle.ts';
 export type { JobCounts, JobInfo, JobListFilter, JobPage } from './distributor/job-queries.ts';
 export type { AdminHandler, AdminHandlerOptions } from './admin/admin-handler.ts';
 export type { AdminHttpOptions } from './admin/admin-server.ts';
+export type { MetricsRegistry } from './metrics/registry.ts';
 
 export { WorkerNode, startNode } from './node/worker-node.ts';
 export type { NodeOptions, DistributorAddress } from './node/node-options.ts';

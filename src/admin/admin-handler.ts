@@ -4,6 +4,7 @@ import type { JobListFilter } from '../distributor/job-queries.ts';
 import { InvalidArgumentError, NotFoundError } from '../errors.ts';
 import { systemClock } from '../model/clock.ts';
 import { assertKnownOptions, type OptionKeys } from '../model/known-options.ts';
+import type { MetricsRegistry } from '../metrics/registry.ts';
 import { AdminAuth } from './admin-auth.ts';
 import { DashboardAssets } from './dashboard-assets.ts';
 import { MethodNotAllowed, readJsonBody, sendError, sendJson } from './http-io.ts';
@@ -65,6 +66,7 @@ type Route = (req: IncomingMessage, url: URL, match: RegExpExecArray) => Promise
 export function createAdminHandler(
   target: AdminTarget,
   options: AdminHandlerOptions = {},
+  metrics?: MetricsRegistry,
 ): AdminHandler {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError('httpHandler options must be an object');
@@ -114,6 +116,18 @@ export function createAdminHandler(
     const url = new URL(req.url ?? '/', 'http://admin.invalid');
     if (!url.pathname.startsWith(base)) throw new NotFoundError(`no route ${url.pathname}`);
     const path = url.pathname.slice(base.length) || '/';
+    if (path === '/metrics') {
+      // Prometheus text; behind the token like the API (a scraper sends it as a bearer token).
+      auth.check(req);
+      if (req.method !== 'GET') throw new MethodNotAllowed('GET');
+      if (metrics === undefined) {
+        throw new NotFoundError('metrics are off: start the distributor with the metrics option');
+      }
+      const text = await metrics.metrics();
+      res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
+      res.end(text);
+      return;
+    }
     if (!path.startsWith('/api/')) {
       // The dashboard's files hold no data: served without the token (the page asks for it).
       if (!assets.has(path)) throw new NotFoundError(`no route ${path}`);

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidArgumentError as CliArgError, Option, type Command } from 'commander';
 import { ErrorCodes, JobReactorError, startNode, type WorkerNode } from '../index.ts';
-import { consoleLogger, isLogLevel } from './console-logger.ts';
+import { consoleLogger, isLogFormat, isLogLevel } from './console-logger.ts';
+import { createMetricsRegistry, parseMetricsAddress, serveMetrics } from './metrics-server.ts';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -46,7 +47,9 @@ interface NodeFlags {
   prefetch?: number;
   prefetchBytes?: number;
   paused?: boolean;
+  metrics?: string;
   logLevel: string;
+  logFormat: string;
 }
 
 /** `jobreactor node`: runs a worker node until SIGTERM/SIGINT, then stops gracefully. */
@@ -169,18 +172,36 @@ export function registerNodeCommand(program: Command): void {
       ).env('JR_PAUSED'),
     )
     .addOption(
+      new Option(
+        '--metrics <[host:]port>',
+        'serve Prometheus metrics at /metrics (loopback unless a host is given; needs prom-client)',
+      ).env('JR_METRICS'),
+    )
+    .addOption(
       new Option('--log-level <level>', 'debug | info | warn | error | silent')
         .env('JR_LOG_LEVEL')
         .default('info'),
     )
+    .addOption(
+      new Option('--log-format <format>', 'pretty (one readable line) | json (pino lines)')
+        .env('JR_LOG_FORMAT')
+        .default('pretty'),
+    )
     .action(async (flags: NodeFlags) => {
       if (!isLogLevel(flags.logLevel)) throw new CliArgError(`unknown log level ${flags.logLevel}`);
-      const log = consoleLogger(flags.logLevel, flags.name);
+      if (!isLogFormat(flags.logFormat)) {
+        throw new CliArgError(`unknown log format ${flags.logFormat} (pretty or json)`);
+      }
+      const log = consoleLogger(flags.logLevel, flags.name, flags.logFormat);
       let secret: string | undefined;
       if (flags.secretFile) secret = readFileSync(flags.secretFile, 'utf8').trim();
       else if (process.env.JR_SECRET) secret = process.env.JR_SECRET;
       let node: WorkerNode;
+      let metrics: { port: number; close(): void } | undefined;
       try {
+        const address =
+          flags.metrics === undefined ? undefined : parseMetricsAddress(flags.metrics);
+        const registry = address === undefined ? undefined : await createMetricsRegistry();
         node = await startNode({
           name: flags.name,
           distributors: flags.distributor,
@@ -204,8 +225,18 @@ export function registerNodeCommand(program: Command): void {
           ...(flags.prefetch !== undefined ? { prefetch: flags.prefetch } : {}),
           ...(flags.prefetchBytes !== undefined ? { prefetchBytes: flags.prefetchBytes } : {}),
           ...(flags.paused === true ? { paused: true } : {}),
+          ...(registry !== undefined ? { metrics: registry } : {}),
           logger: log,
         });
+        if (registry !== undefined && address !== undefined) {
+          try {
+            metrics = await serveMetrics(registry, address);
+          } catch (err) {
+            await node.stop();
+            throw err;
+          }
+          log.info({ port: metrics.port, host: address.host }, 'metrics at /metrics');
+        }
       } catch (err) {
         const code = err instanceof JobReactorError ? err.code : 'JR_ERR';
         // The node logs a taken name itself (library users see it too): one line, not two.
@@ -227,6 +258,7 @@ export function registerNodeCommand(program: Command): void {
         }
         stopping = true;
         log.info(`${signal}: stopping (up to ${flags.stopTimeout} ms)`);
+        metrics?.close();
         void node.stop({ timeout: flags.stopTimeout }).then(() => {
           log.info('stopped');
           process.exit(0);

@@ -5,6 +5,7 @@ import { assertKnownOptions, type OptionKeys } from '../model/known-options.ts';
 import type { Logger } from '../model/logger.ts';
 import type { RateLimit } from '../scheduling/rate-limiter.ts';
 import type { AdminHttpOptions } from '../admin/admin-server.ts';
+import type { MetricsRegistry } from '../metrics/registry.ts';
 
 /** A job name, or the typed reference returned by `job()`. */
 export type JobName<A extends object = JobArgs> =
@@ -65,6 +66,13 @@ export interface DistributorOptions {
    * loopback. @default off
    */
   http?: AdminHttpOptions;
+  /**
+   * The application's prom-client `Registry`: the distributor registers its metrics there
+   * (`jobreactor_*`, labels job name and node only) and the admin API serves them at
+   * `/metrics`. prom-client is an optional peer dependency: the library itself never loads it.
+   * @default off
+   */
+  metrics?: MetricsRegistry;
   clock?: Clock;
   /** pino-compatible logger. @default silent */
   logger?: Logger;
@@ -95,6 +103,7 @@ const DISTRIBUTOR_OPTION_KEYS = {
   heartbeatMs: true,
   handshakeTimeoutMs: true,
   http: true,
+  metrics: true,
   clock: true,
   logger: true,
 } as const satisfies OptionKeys<DistributorOptions>;

@@ -4,6 +4,8 @@ import {
   type AdminHandlerOptions,
 } from '../admin/admin-handler.ts';
 import { assertAdminHttpOptions, listenAdmin, type AdminServer } from '../admin/admin-server.ts';
+import { DistributorMetrics } from '../metrics/distributor-metrics.ts';
+import { assertRegistry } from '../metrics/registry.ts';
 import {
   ClosedError,
   ConnectionError,
@@ -89,6 +91,8 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   readonly #connections = new Set<Connection>();
   #server: { address: { host: string; port: number }; close(): Promise<void> } | undefined;
   #admin: AdminServer | undefined;
+  /** Set by `listen()` with the `metrics` option; undefined costs the hot path one check. */
+  #metrics: DistributorMetrics | undefined;
 
   constructor(options: DistributorOptions = {}) {
     super();
@@ -100,6 +104,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     assertNodeName(this.id, 'distributor id');
     assertSafeListen(options);
     if (options.http !== undefined) assertAdminHttpOptions(options.http);
+    if (options.metrics !== undefined) assertRegistry(options.metrics, 'metrics');
     const maxDeliveries = options.maxDeliveries ?? DISTRIBUTOR_DEFAULTS.maxDeliveries;
     if (!Number.isInteger(maxDeliveries) || maxDeliveries < 1) {
       throw new InvalidArgumentError(
@@ -139,6 +144,13 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
 
   async listen(): Promise<this> {
     if (this.#state !== 'created') throw new ClosedError(`cannot listen in state ${this.#state}`);
+    if (this.#opts.metrics !== undefined) {
+      this.#metrics = new DistributorMetrics(this.#opts.metrics, {
+        waiting: () => this.#dispatch.waiting,
+        tracked: () => this.#tracked,
+        nodes: () => this.#dispatch.sessions.filter((s) => !s.closed).map((s) => s.info()),
+      });
+    }
     this.#server = await listenTcp(
       this.#opts.host ?? DISTRIBUTOR_DEFAULTS.host,
       this.#opts.port ?? DISTRIBUTOR_DEFAULTS.port,
@@ -263,6 +275,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     if (options?.onProgress !== undefined) this.#queries.listen(tracked, options.onProgress);
     if (!this.#dispatch.admit(tracked)) this.emit('job:waiting', spec.id);
     this.#tracked++;
+    this.#metrics?.enqueued(spec.name);
     if (spec.nonce !== undefined || !tracked.instant) this.#jobs.set(tracked);
     if (signal) {
       const onAbort = () => void this.#cancel(tracked);
@@ -337,7 +350,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
    * `token`, only loopback requests are answered. See docs/operating.md.
    */
   httpHandler(options: AdminHandlerOptions = {}): AdminHandler {
-    return createAdminHandler(this, options);
+    return createAdminHandler(this, options, this.#opts.metrics);
   }
 
   /** Where the `http` option's admin server listens (after `listen()`); undefined without it. */
@@ -550,11 +563,20 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     }
     this.#cancels.closed(session);
     this.#permits.closed(session);
+    const info = session.info();
+    // A clean close carries no error: say which kind it was, so the event always has a reason.
+    const why =
+      reason ??
+      new ConnectionError(
+        info.draining
+          ? `node ${session.name} stopped (it said it was stopping)`
+          : `node ${session.name} closed the connection (its process ended, or it stopped without draining)`,
+      );
     this.#log.info(
-      { node: session.name, requeued: back.length, reason: reason?.message },
+      { node: session.name, requeued: back.length, reason: why.message },
       'node disconnected',
     );
-    this.emit('node:disconnected', session.info(), reason, back.length);
+    this.emit('node:disconnected', info, why, back.length);
     if (this.#state === 'listening') this.#dispatch.scheduleDrain(true);
   }
 
@@ -580,6 +602,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       return;
     }
     this.emit('feedback', fb);
+    this.#metrics?.feedback(job.spec, fb, this.#clock.now());
     if (fb.final) this.#forget(job);
     this.#dispatch.feedback(job, fb, session, this.#call);
   }

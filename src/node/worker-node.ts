@@ -57,6 +57,8 @@ import { LinkOwnership } from './ownership/link-ownership.ts';
 import { resumeStoredJobs } from './lifecycle/resume-jobs.ts';
 import { KeptJobs, type KeptStatus } from './lifecycle/kept-jobs.ts';
 import { KeptRetry } from './lifecycle/kept-retry.ts';
+import { attachNodeMetrics } from '../metrics/node-metrics.ts';
+import { assertRegistry } from '../metrics/registry.ts';
 import { PermitWaits } from './lifecycle/permit-waits.ts';
 import { RateLimiter } from '../scheduling/rate-limiter.ts';
 import { StatusAnnouncer } from './links/status-announcer.ts';
@@ -154,6 +156,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   constructor(options: NodeOptions) {
     super();
     assertNodeOptions(options);
+    if (options.metrics !== undefined) assertRegistry(options.metrics, 'metrics');
     assertNodeName(options.name);
     this.name = options.name;
     this.#opts = options;
@@ -334,6 +337,10 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (this.#state !== 'created')
       throw new ClosedError(`cannot start a node that is ${this.#state}`);
     this.#state = 'starting';
+    if (this.#opts.metrics !== undefined) {
+      // Fed by this node's events: nothing on its own paths changes.
+      attachNodeMetrics(this.#opts.metrics, this, () => this.#clock.now());
+    }
     this.#storage.owner = this.#lease;
     try {
       await this.#storage.open(this.name);

@@ -116,4 +116,31 @@ describe('package - as installed from npm pack', () => {
     const r = spawnSync(process.execPath, ['dash.mjs'], { cwd: app, encoding: 'utf8' });
     expect(r.stdout.trim(), r.stderr).toBe('200 200 200 200 200 200 200');
   });
+
+  it('package - a CLI node with --metrics but without prom-client (an optional peer): exit 1 naming it', () => {
+    expect(readdirSync(join(app, 'node_modules'))).not.toContain('prom-client');
+    mkdirSync(join(app, 'jsjobs'));
+    writeFileSync(
+      join(app, 'jsjobs', 'noop.mjs'),
+      "import { job } from 'job-reactor';\njob('noop', () => undefined);\n",
+    );
+    const r = spawnSync(
+      join(app, 'node_modules', '.bin', 'jobreactor'),
+      [
+        'node',
+        '--name',
+        'pkg-m',
+        '--distributor',
+        '127.0.0.1:1',
+        '--jobs',
+        'jsjobs',
+        '--metrics',
+        '0',
+      ],
+      { cwd: app, encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(r.status).toBe(1);
+    expect(r.stderr + r.stdout).toMatch(/JR_ERR_INVALID_ARGUMENT|npm install prom-client/);
+    expect(r.stderr + r.stdout).toContain('npm install prom-client');
+  });
 });
