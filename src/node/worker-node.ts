@@ -962,7 +962,14 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (outcome.kind === 'success') this.emit('job:success', t.record);
     else if (outcome.kind === 'cancelled') this.emit('job:cancelled', t.record);
     else if (t.next !== undefined) this.emit('job:retry', t.record, outcome.error);
-    else this.emit('job:failed', t.record, outcome.error);
+    else {
+      const e = outcome.error;
+      this.#log.warn(
+        { jobId: t.record.id, name: t.record.name, attempt: t.record.attempt, code: e.code },
+        `job ${t.record.name} (${t.record.id}) failed: ${e.code}: ${e.message}`,
+      );
+      this.emit('job:failed', t.record, e);
+    }
     if (t.next !== undefined) this.#schedule(t.record);
     else {
       this.#lease.known.delete(record.id);

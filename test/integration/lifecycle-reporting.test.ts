@@ -1,4 +1,5 @@
 // `node:disconnected` always carries a reason: a graceful stop and a SIGKILL, over real TCP.
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionError, JobRegistry, startDistributor, startNode } from '../../src/index.ts';
@@ -46,7 +47,7 @@ describe('lifecycle reporting - disconnect reasons and log lines', () => {
     expect(killed![1].message).not.toBe('');
   });
 
-  it('a CLI node with --log-format json writes pino lines: level, time, name, msg, fields', async () => {
+  it('a CLI node with --log-format json writes pino lines: level, time, logger, msg, fields', async () => {
     const d = await startDistributor({});
     open.push(d);
     const proc = spawnNode({
@@ -64,8 +65,67 @@ describe('lifecycle reporting - disconnect reasons and log lines', () => {
       .filter((l) => l.trim() !== '')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     const started = lines.find((l) => l.msg === 'node started');
-    expect(started).toMatchObject({ level: 30, name: 'json-logs' });
+    expect(started).toMatchObject({ level: 30, logger: 'json-logs' });
     expect(typeof started!.time).toBe('number');
     expect(lines.some((l) => typeof l.msg === 'string' && /SIGTERM/.test(l.msg))).toBe(true);
   });
+
+  it('a wrong distributor port shows at info with its error, once per window, not once per retry', async () => {
+    const port = await closedPort();
+    const proc = spawnNode({
+      name: 'lost',
+      distributors: [`127.0.0.1:${port}`],
+      jobs: JOBS,
+      extra: ['--log-level', 'info', '--log-format', 'json'],
+    });
+    // The backoff starts at 100 ms: several retries happen in 2 s.
+    await new Promise((r) => setTimeout(r, 2000));
+    proc.kill('SIGTERM');
+    await proc.exited;
+    const lines = jsonLines(proc.stderr()).filter(
+      (l) => typeof l.msg === 'string' && /ECONNREFUSED.*retrying$/.test(l.msg),
+    );
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 30 });
+    expect(lines[0]).toMatchObject({ address: `127.0.0.1:${port}` });
+  });
+
+  it('a job that fails for good is logged at warn with its error', async () => {
+    const d = await startDistributor({});
+    open.push(d);
+    const proc = spawnNode({
+      name: 'failing',
+      distributors: [`127.0.0.1:${d.address.port}`],
+      jobs: JOBS,
+      extra: ['--log-format', 'json', '--max-attempt', '1'],
+    });
+    await waitUntil(() => d.nodes().length === 1, 15_000, 'the CLI node');
+    const h = d.enqueue('it.fail', {});
+    await h.result.catch(() => undefined);
+    await waitUntil(() => proc.stderr().includes('failed:'), 5000, 'the failure line');
+    proc.kill('SIGTERM');
+    await proc.exited;
+    const line = jsonLines(proc.stderr()).find((l) => l.jobId === h.id);
+    expect(line).toMatchObject({ level: 40, logger: 'failing', name: 'it.fail', attempt: 1 });
+    expect(line!.msg).toContain('it.fail always fails');
+  });
 });
+
+function jsonLines(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** A loopback port nothing listens on (bound a moment ago, then closed). */
+function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
