@@ -1,9 +1,9 @@
 // `node:disconnected` always carries a reason: a graceful stop and a SIGKILL, over real TCP.
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionError, JobRegistry, startDistributor, startNode } from '../../src/index.ts';
 import { spawnNode } from '../helpers/node-process.ts';
+import { unusedPort } from '../helpers/ports.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
 const JOBS = fileURLToPath(new URL('../fixtures/integration-jobs/', import.meta.url));
@@ -71,7 +71,7 @@ describe('lifecycle reporting - disconnect reasons and log lines', () => {
   });
 
   it('a wrong distributor port shows at info with its error, once per window, not once per retry', async () => {
-    const port = await closedPort();
+    const port = await unusedPort();
     const proc = spawnNode({
       name: 'lost',
       distributors: [`127.0.0.1:${port}`],
@@ -116,16 +116,4 @@ function jsonLines(text: string): Record<string, unknown>[] {
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-/** A loopback port nothing listens on (bound a moment ago, then closed). */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }

@@ -8,10 +8,10 @@ import {
   startNode,
   type Distributor,
 } from '../../src/index.ts';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { call } from '../helpers/admin-cluster.ts';
 import { spawnNode } from '../helpers/node-process.ts';
+import { unusedPort } from '../helpers/ports.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
 const open: { close?: () => Promise<void>; stop?: () => Promise<void> }[] = [];
@@ -112,7 +112,7 @@ describe('metrics - prom-client', () => {
   it('a CLI node serves /metrics with --metrics: its job counters and the process defaults', async () => {
     const d = await startDistributor({});
     open.push(d);
-    const port = await freePort();
+    const port = await unusedPort();
     const proc = spawnNode({
       name: 'cli-metrics',
       distributors: [`127.0.0.1:${d.address.port}`],
@@ -137,15 +137,3 @@ describe('metrics - prom-client', () => {
     expect((await call(`http://127.0.0.1:${port}/other`)).status).toBe(404);
   });
 });
-
-/** A port free a moment ago (the CLI needs a number up front to be scraped). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
