@@ -79,4 +79,9 @@ export default tseslint.config(
       parserOptions: { projectService: false, project: null },
     },
   },
+  {
+    // The dashboard runs in the browser (served as is, no build step).
+    files: ['dashboard/**/*.js'],
+    languageOptions: { globals: globals.browser },
+  },
 );

@@ -48,6 +48,8 @@ export const ErrorCodes = {
   TlsConfig: 'JR_ERR_TLS_CONFIG',
   TlsUntrusted: 'JR_ERR_TLS_UNTRUSTED',
   TlsMismatch: 'JR_ERR_TLS_MISMATCH',
+  /** No such thing: an admin API route, or a job id no one knows. */
+  NotFound: 'JR_ERR_NOT_FOUND',
   /** A state machine was asked for a transition its state does not allow: a bug in job-reactor. */
   IllegalTransition: 'JR_ERR_ILLEGAL_TRANSITION',
 } as const;
@@ -119,6 +121,8 @@ export class StorageError extends defineError(ErrorCodes.Storage) {}
  * files, a damaged data file). Nothing was written; move the files away or restore them.
  */
 export class StorageCorruptError extends defineError(ErrorCodes.StorageCorrupt) {}
+/** No such thing: an admin API route, or a job id no one knows. */
+export class NotFoundError extends defineError(ErrorCodes.NotFound) {}
 /** An application feedback callback threw; reported as an event, never crashes the process. */
 export class FeedbackHandlerError extends defineError(ErrorCodes.FeedbackHandler) {}
 /** The node or distributor is shutting down. */

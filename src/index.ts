@@ -15,6 +15,10 @@ export type { DistributorEvents } from './distributor/events.ts';
 export type { NodeInfo } from './distributor/node-session.ts';
 export type { ErrorFeedback, FeedbackInfo, SuccessFeedback } from './distributor/tracked-job.ts';
 export type { JobHandle } from './distributor/job-handle.ts';
+export type { JobCounts, JobInfo, JobListFilter, JobPage } from './distributor/job-queries.ts';
+export type { AdminHandler, AdminHandlerOptions } from './admin/admin-handler.ts';
+export type { AdminHttpOptions } from './admin/admin-server.ts';
+export type { MetricsRegistry } from './metrics/registry.ts';
 
 export { WorkerNode, startNode } from './node/worker-node.ts';
 export type { NodeOptions, DistributorAddress } from './node/node-options.ts';

@@ -24,6 +24,16 @@ const { JobRegistry, RedisStorage, startDistributor, startNode } = jr;
 const NAMES: Record<Kind, string> = { noop: 'bench.noop', stamp: 'bench.stamp' };
 
 /**
+ * `BENCH_JR_METRICS=1`: the distributor and the nodes run with Prometheus metrics on (a
+ * prom-client Registry each), to measure what they cost.
+ */
+const metrics = async (): Promise<{ metrics?: Library.MetricsRegistry }> => {
+  if (process.env.BENCH_JR_METRICS !== '1') return {};
+  const { Registry } = (await import('prom-client')).default;
+  return { metrics: new Registry() };
+};
+
+/**
  * Jobs enqueued and not yet accepted, at most, while bulk-loading: the bench's own pacing,
  * not the library's. It bounds how far the producer runs ahead of the node (a 1M-job load
  * would otherwise sit whole in the distributor's waiting queue); it shortens nothing that is
@@ -54,6 +64,7 @@ export async function jobReactorProducer(cfg: ProducerConfig): Promise<ProducerA
     id: cfg.name,
     maxWaiting: 10_000_000,
     ...tlsFor(cfg.system, 'server'),
+    ...(await metrics()),
   });
   let done: (i: number, s: Stamp | undefined, t: number) => void = () => {};
   // One callback for every job: the args carry the index (and the stamp, merged by the job).
@@ -138,6 +149,7 @@ export async function jobReactorWorker(cfg: WorkerConfig): Promise<WorkerAdapter
     concurrency: cfg.concurrency,
     registry,
     ...tlsFor(cfg.system, 'client'),
+    ...(await metrics()),
   });
   return { close: () => node.stop({ timeout: 1000 }) };
 }

@@ -5,9 +5,14 @@ import {
   JobStatus,
   LmdbMonitor,
   RedisMonitor,
+  type JobCounts,
+  type JobInfo,
+  type JobPage,
   type JobRecord,
+  type NodeInfo,
   type StorageMonitor,
 } from '../index.ts';
+import { AdminClient, type AdminFlags } from './admin-client.ts';
 
 interface ConnectionFlags {
   redis: string;
@@ -69,7 +74,14 @@ function monitorFor(flags: ConnectionFlags): StorageMonitor {
   });
 }
 
-/** Runs `fn` with a monitor; a failure prints `code: message` and sets exit code 1. */
+/** A failure: `code: message` on stderr, exit code 1. */
+function report(err: unknown): void {
+  const code = err instanceof JobReactorError ? err.code : 'JR_ERR';
+  process.stderr.write(`${code}: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+}
+
+/** Runs `fn` with a monitor; a failure is reported. */
 async function withMonitor(
   flags: ConnectionFlags,
   fn: (monitor: StorageMonitor) => Promise<void>,
@@ -79,12 +91,89 @@ async function withMonitor(
     monitor = monitorFor(flags);
     await fn(monitor);
   } catch (err) {
-    const code = err instanceof JobReactorError ? err.code : 'JR_ERR';
-    process.stderr.write(`${code}: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
+    report(err);
   } finally {
     await monitor?.close().catch(() => undefined);
   }
+}
+
+function withAdminOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option(
+        '--distributor-http <url>',
+        "a running distributor's admin API (its http option or httpHandler()), instead of the storage",
+      ).env('JR_DISTRIBUTOR_HTTP'),
+    )
+    .addOption(
+      new Option(
+        '--token-file <path>',
+        'file holding the admin API token (or set JR_ADMIN_TOKEN)',
+      ).env('JR_ADMIN_TOKEN_FILE'),
+    );
+}
+
+/** Runs `fn` against the admin API the flags name; a failure is reported. */
+async function withAdmin(
+  flags: AdminFlags,
+  fn: (api: AdminClient) => Promise<void>,
+): Promise<void> {
+  try {
+    if (flags.distributorHttp === undefined) {
+      throw new InvalidArgumentError(
+        'this subcommand asks a running distributor: give --distributor-http <url>',
+      );
+    }
+    await fn(new AdminClient({ ...flags, distributorHttp: flags.distributorHttp }));
+  } catch (err) {
+    report(err);
+  }
+}
+
+/** `show`/`retry`: `<node> <id>` for the storage, `<id>` for a distributor. */
+function nodeAndId(
+  flags: AdminFlags,
+  first: string,
+  second: string | undefined,
+): { node: string; id: string } | { id: string } {
+  if (flags.distributorHttp !== undefined) {
+    if (second !== undefined) {
+      throw new InvalidArgumentError('with --distributor-http give the job id only');
+    }
+    return { id: first };
+  }
+  if (second === undefined) {
+    throw new InvalidArgumentError('give <node> <id> (or --distributor-http <url> and <id>)');
+  }
+  return { node: first, id: second };
+}
+
+const INFO_HEADER = ['NODE', 'ID', 'NAME', 'STATE', 'ATTEMPT', 'DUE', 'LAST ERROR'];
+
+function infoRow(job: JobInfo): string[] {
+  return [
+    job.node ?? '-',
+    job.id,
+    job.name,
+    job.state,
+    String(job.attempt),
+    String(job.dueAt),
+    job.lastError === undefined ? '-' : `${job.lastError.code}: ${job.lastError.message}`,
+  ];
+}
+
+const COUNT_KEYS = ['running', 'ready', 'scheduled', 'complete', 'failed'] as const;
+
+function countsTable(c: JobCounts): string {
+  const rows = Object.entries(c.nodes).map(([name, n]) => [
+    name,
+    '-',
+    '-',
+    ...COUNT_KEYS.map((k) => String(n[k])),
+  ]);
+  const t = c.total;
+  rows.push(['total', String(t.waiting), String(t.sent), ...COUNT_KEYS.map((k) => String(t[k]))]);
+  return table(['NODE', 'WAITING', 'SENT', ...COUNT_KEYS.map((k) => k.toUpperCase())], rows);
 }
 
 function out(text: string): void {
@@ -145,22 +234,49 @@ function describeJob(job: JobRecord): string {
 
 /**
  * `jobreactor jobs …`: inspect and repair the jobs nodes keep in Redis or in an LMDB store
- * (list, nodes, show, retry, remove, remove-all). Talks to the storage only, never to a
- * running node.
+ * (list, nodes, show, retry, remove, remove-all), talking to the storage only; or, with
+ * `--distributor-http`, ask a running distributor's admin API (list, nodes, show, retry,
+ * and counts, cancel, pause, resume).
  */
 export function registerJobsCommand(program: Command): void {
   const jobs = program
     .command('jobs')
     .description('inspect and repair the jobs worker nodes keep in Redis or LMDB');
 
-  withConnectionOptions(jobs.command('list'))
+  withAdminOptions(withConnectionOptions(jobs.command('list')))
     .description('list jobs (of every node, or of one)')
     .option('--node <name>', 'only this node')
     .option('--status <status>', 'only these statuses (comma-separated)', parseStatuses)
+    .option('--name <job>', 'only jobs of this name (with --distributor-http)')
+    .option('--limit <n>', 'jobs on the page, newest first (with --distributor-http)', '50')
+    .option('--cursor <id>', 'the page after this cursor (with --distributor-http)')
     .option('--json', 'print JSON')
     .action(
-      async (flags: ConnectionFlags & { node?: string; status?: JobStatus[]; json?: boolean }) =>
-        withMonitor(flags, async (monitor) => {
+      async (
+        flags: ConnectionFlags &
+          AdminFlags & {
+            node?: string;
+            status?: JobStatus[];
+            name?: string;
+            limit: string;
+            cursor?: string;
+            json?: boolean;
+          },
+      ) => {
+        if (flags.distributorHttp !== undefined) {
+          return withAdmin(flags, async (api) => {
+            const q = new URLSearchParams({ limit: flags.limit });
+            for (const st of flags.status ?? []) q.append('state', st);
+            if (flags.node !== undefined) q.set('node', flags.node);
+            if (flags.name !== undefined) q.set('name', flags.name);
+            if (flags.cursor !== undefined) q.set('cursor', flags.cursor);
+            const page = await api.get<JobPage>(`jobs?${q.toString()}`);
+            if (flags.json) return json(page);
+            out(page.jobs.length === 0 ? 'no jobs' : table(INFO_HEADER, page.jobs.map(infoRow)));
+            if (page.next !== null) out(`more: --cursor ${page.next}`);
+          });
+        }
+        return withMonitor(flags, async (monitor) => {
           const names =
             flags.node !== undefined ? [flags.node] : (await monitor.nodes()).map((n) => n.name);
           const filter = flags.status !== undefined ? { status: flags.status } : {};
@@ -169,14 +285,39 @@ export function registerJobsCommand(program: Command): void {
           if (flags.json) return json(found);
           if (found.length === 0) return out('no jobs');
           out(table(JOB_HEADER, found.map(jobRow)));
-        }),
+        });
+      },
     );
 
-  withConnectionOptions(jobs.command('nodes'))
-    .description('list the nodes that keep jobs in the storage')
+  withAdminOptions(withConnectionOptions(jobs.command('nodes')))
+    .description(
+      'list the nodes that keep jobs in the storage (or those connected to a distributor)',
+    )
     .option('--json', 'print JSON')
-    .action(async (flags: ConnectionFlags & { json?: boolean }) =>
-      withMonitor(flags, async (monitor) => {
+    .action(async (flags: ConnectionFlags & AdminFlags & { json?: boolean }) => {
+      if (flags.distributorHttp !== undefined) {
+        return withAdmin(flags, async (api) => {
+          const { nodes } = await api.get<{ nodes: (NodeInfo & { lagMs: number | null })[] }>(
+            'nodes',
+          );
+          if (flags.json) return json(nodes);
+          if (nodes.length === 0) return out('no nodes');
+          out(
+            table(
+              ['NODE', 'REMOTE', 'SLOTS', 'CREDIT', 'STATE', 'LAG'],
+              nodes.map((n) => [
+                n.name,
+                n.remote,
+                String(n.capacity),
+                String(n.credit),
+                n.draining ? 'draining' : n.paused ? 'paused' : 'up',
+                n.lagMs === null ? 'no answer' : `${n.lagMs.toFixed(1)} ms`,
+              ]),
+            ),
+          );
+        });
+      }
+      return withMonitor(flags, async (monitor) => {
         const nodes = await monitor.nodes();
         if (flags.json) return json(nodes);
         if (nodes.length === 0) return out('no nodes');
@@ -186,36 +327,112 @@ export function registerJobsCommand(program: Command): void {
             nodes.map((n) => [n.name, String(n.jobs), String(n.feedbacks)]),
           ),
         );
-      }),
-    );
+      });
+    });
 
-  withConnectionOptions(jobs.command('show'))
+  withAdminOptions(withConnectionOptions(jobs.command('show')))
     .description('show one job')
-    .argument('<node>', 'node name')
-    .argument('<id>', 'job id')
+    .argument('<node|id>', 'node name (the job id alone with --distributor-http)')
+    .argument('[id]', 'job id')
     .option('--json', 'print JSON')
-    .action(async (node: string, id: string, flags: ConnectionFlags & { json?: boolean }) =>
-      withMonitor(flags, async (monitor) => {
-        const job = await monitor.load(node, id);
-        if (job === undefined) throw new InvalidArgumentError(`no job ${id} on node ${node}`);
-        if (flags.json) return json(job);
-        out(describeJob(job));
+    .action(
+      async (
+        first: string,
+        second: string | undefined,
+        flags: ConnectionFlags & AdminFlags & { json?: boolean },
+      ) => {
+        if (flags.distributorHttp !== undefined) {
+          return withAdmin(flags, async (api) => {
+            const { id } = nodeAndId(flags, first, second);
+            const { job } = await api.get<{ job: JobInfo }>(`jobs/${encodeURIComponent(id)}`);
+            if (flags.json) return json(job);
+            out(
+              table(
+                ['FIELD', 'VALUE'],
+                Object.entries(job).map(([k, v]) => [
+                  k,
+                  typeof v === 'object' ? JSON.stringify(v) : String(v),
+                ]),
+              ),
+            );
+          });
+        }
+        return withMonitor(flags, async (monitor) => {
+          const { node, id } = nodeAndId(flags, first, second) as { node: string; id: string };
+          const job = await monitor.load(node, id);
+          if (job === undefined) throw new InvalidArgumentError(`no job ${id} on node ${node}`);
+          if (flags.json) return json(job);
+          out(describeJob(job));
+        });
+      },
+    );
+
+  withAdminOptions(withConnectionOptions(jobs.command('retry')))
+    .description(
+      'put a failed job back to status error, due now (a running distributor has its node run it now; in the storage, its node runs it when it next starts)',
+    )
+    .argument('<node|id>', 'node name (the job id alone with --distributor-http)')
+    .argument('[id]', 'job id')
+    .action(
+      async (first: string, second: string | undefined, flags: ConnectionFlags & AdminFlags) => {
+        if (flags.distributorHttp !== undefined) {
+          return withAdmin(flags, async (api) => {
+            const { id } = nodeAndId(flags, first, second);
+            const { job } = await api.post<{ job: JobInfo }>(
+              `jobs/${encodeURIComponent(id)}/retry`,
+            );
+            out(`job ${job.id} on node ${job.node ?? '-'}: retried, now ${job.state}`);
+          });
+        }
+        return withMonitor(flags, async (monitor) => {
+          const { node, id } = nodeAndId(flags, first, second) as { node: string; id: string };
+          const job = await monitor.retry(node, id);
+          out(
+            `job ${job.id} on node ${node}: failed -> ${job.status}, attempt 0, due ${iso(job.dueAt)} ` +
+              '(a running node picks it up when it restarts)',
+          );
+        });
+      },
+    );
+
+  withAdminOptions(jobs.command('counts'))
+    .description("a running distributor's job counts, per node and in total")
+    .option('--json', 'print JSON')
+    .action(async (flags: AdminFlags & { json?: boolean }) =>
+      withAdmin(flags, async (api) => {
+        const counts = await api.get<JobCounts>('counts');
+        if (flags.json) return json(counts);
+        out(countsTable(counts));
       }),
     );
 
-  withConnectionOptions(jobs.command('retry'))
-    .description('put a failed job back to status error, due now (run when its node next starts)')
-    .argument('<node>', 'node name')
+  withAdminOptions(jobs.command('cancel'))
+    .description('cancel a job a running distributor tracks')
     .argument('<id>', 'job id')
-    .action(async (node: string, id: string, flags: ConnectionFlags) =>
-      withMonitor(flags, async (monitor) => {
-        const job = await monitor.retry(node, id);
-        out(
-          `job ${job.id} on node ${node}: failed -> ${job.status}, attempt 0, due ${iso(job.dueAt)} ` +
-            '(a running node picks it up when it restarts)',
-        );
+    .action(async (id: string, flags: AdminFlags) =>
+      withAdmin(flags, async (api) => {
+        const r = await api.post<{ cancelled: boolean }>(`jobs/${encodeURIComponent(id)}/cancel`);
+        if (!r.cancelled) {
+          throw new InvalidArgumentError(
+            `job ${id} is not tracked by the distributor (unknown or finished)`,
+          );
+        }
+        out(`job ${id} cancelled`);
       }),
     );
+
+  for (const op of ['pause', 'resume'] as const) {
+    withAdminOptions(jobs.command(op))
+      .description(
+        op === 'pause' ? 'a running distributor sends no job until resumed' : 'undo pause',
+      )
+      .action(async (flags: AdminFlags) =>
+        withAdmin(flags, async (api) => {
+          const r = await api.post<{ paused: boolean }>(op);
+          out(r.paused ? 'distributor paused' : 'distributor resumed');
+        }),
+      );
+  }
 
   withConnectionOptions(jobs.command('remove'))
     .description('remove one job')

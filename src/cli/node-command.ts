@@ -9,7 +9,8 @@ import {
   type TlsOptions,
   type WorkerNode,
 } from '../index.ts';
-import { consoleLogger, isLogLevel } from './console-logger.ts';
+import { consoleLogger, isLogFormat, isLogLevel } from './console-logger.ts';
+import { createMetricsRegistry, parseMetricsAddress, serveMetrics } from './metrics-server.ts';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -58,7 +59,9 @@ interface NodeFlags {
   prefetchBytes?: number;
   paused?: boolean;
   limiter?: { max: number; duration: number };
+  metrics?: string;
   logLevel: string;
+  logFormat: string;
 }
 
 /** `--limiter 100/1000` → `{ max: 100, duration: 1000 }` (checked by the node). */
@@ -214,19 +217,37 @@ export function registerNodeCommand(program: Command): void {
       ).env('JR_PAUSED'),
     )
     .addOption(
+      new Option(
+        '--metrics <[host:]port>',
+        'serve Prometheus metrics at /metrics (loopback unless a host is given; needs prom-client)',
+      ).env('JR_METRICS'),
+    )
+    .addOption(
       new Option('--log-level <level>', 'debug | info | warn | error | silent')
         .env('JR_LOG_LEVEL')
         .default('info'),
     )
+    .addOption(
+      new Option('--log-format <format>', 'pretty (one readable line) | json (pino lines)')
+        .env('JR_LOG_FORMAT')
+        .default('pretty'),
+    )
     .action(async (flags: NodeFlags) => {
       if (!isLogLevel(flags.logLevel)) throw new CliArgError(`unknown log level ${flags.logLevel}`);
-      const log = consoleLogger(flags.logLevel, flags.name);
+      if (!isLogFormat(flags.logFormat)) {
+        throw new CliArgError(`unknown log format ${flags.logFormat} (pretty or json)`);
+      }
+      const log = consoleLogger(flags.logLevel, flags.name, flags.logFormat);
       let secret: string | undefined;
       if (flags.secretFile) secret = readFileSync(flags.secretFile, 'utf8').trim();
       else if (process.env.JR_SECRET) secret = process.env.JR_SECRET;
       let node: WorkerNode;
+      let metrics: { port: number; close(): void } | undefined;
       try {
         const tls = tlsFromFlags(flags);
+        const address =
+          flags.metrics === undefined ? undefined : parseMetricsAddress(flags.metrics);
+        const registry = address === undefined ? undefined : await createMetricsRegistry();
         node = await startNode({
           name: flags.name,
           distributors: flags.distributor,
@@ -252,8 +273,18 @@ export function registerNodeCommand(program: Command): void {
           ...(flags.prefetchBytes !== undefined ? { prefetchBytes: flags.prefetchBytes } : {}),
           ...(flags.paused === true ? { paused: true } : {}),
           ...(flags.limiter !== undefined ? { limiter: flags.limiter } : {}),
+          ...(registry !== undefined ? { metrics: registry } : {}),
           logger: log,
         });
+        if (registry !== undefined && address !== undefined) {
+          try {
+            metrics = await serveMetrics(registry, address);
+          } catch (err) {
+            await node.stop();
+            throw err;
+          }
+          log.info({ port: metrics.port, host: address.host }, 'metrics at /metrics');
+        }
       } catch (err) {
         const code = err instanceof JobReactorError ? err.code : 'JR_ERR';
         // The node logs a taken name itself (library users see it too): one line, not two.
@@ -275,6 +306,7 @@ export function registerNodeCommand(program: Command): void {
         }
         stopping = true;
         log.info(`${signal}: stopping (up to ${flags.stopTimeout} ms)`);
+        metrics?.close();
         void node.stop({ timeout: flags.stopTimeout }).then(() => {
           log.info('stopped');
           process.exit(0);

@@ -5,6 +5,8 @@ import { assertKnownOptions, type OptionKeys } from '../model/known-options.ts';
 import type { Logger } from '../model/logger.ts';
 import type { RateLimit } from '../scheduling/rate-limiter.ts';
 import type { TlsOptions } from '../transport/tls-options.ts';
+import type { AdminHttpOptions } from '../admin/admin-server.ts';
+import type { MetricsRegistry } from '../metrics/registry.ts';
 
 /** A job name, or the typed reference returned by `job()`. */
 export type JobName<A extends object = JobArgs> =
@@ -68,6 +70,19 @@ export interface DistributorOptions {
   heartbeatMs?: number;
   /** Deadline for a node's handshake, ms. @default 2000 */
   handshakeTimeoutMs?: number;
+  /**
+   * Serve the admin HTTP API and the dashboard on a port of their own (see
+   * `httpHandler()` to mount them in your server instead). A token is required beyond
+   * loopback. @default off
+   */
+  http?: AdminHttpOptions;
+  /**
+   * The application's prom-client `Registry`: the distributor registers its metrics there
+   * (`jobreactor_*`, labels job name and node only) and the admin API serves them at
+   * `/metrics`. prom-client is an optional peer dependency: the library itself never loads it.
+   * @default off
+   */
+  metrics?: MetricsRegistry;
   clock?: Clock;
   /** pino-compatible logger. @default silent */
   logger?: Logger;
@@ -98,6 +113,8 @@ const DISTRIBUTOR_OPTION_KEYS = {
   maxFrameSize: true,
   heartbeatMs: true,
   handshakeTimeoutMs: true,
+  http: true,
+  metrics: true,
   clock: true,
   logger: true,
 } as const satisfies OptionKeys<DistributorOptions>;
@@ -121,6 +138,11 @@ export function assertDistributorOptions(options: DistributorOptions): void {
 
 const LOOPBACK = /^(127\.|::1$|localhost$)/;
 
+/** True for a listen address only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK.test(host);
+}
+
 /**
  * Refuses to listen beyond loopback when nodes are not authenticated (no secret, no
  * client certificates): anyone who reaches the port could take jobs (and their args).
@@ -129,7 +151,7 @@ const LOOPBACK = /^(127\.|::1$|localhost$)/;
 export function assertSafeListen(options: DistributorOptions): void {
   const host = options.host ?? DISTRIBUTOR_DEFAULTS.host;
   const clientCerts = options.tls?.ca !== undefined;
-  if (!options.secret && !clientCerts && !options.allowInsecure && !LOOPBACK.test(host)) {
+  if (!options.secret && !clientCerts && !options.allowInsecure && !isLoopbackHost(host)) {
     throw new InvalidArgumentError(
       `refusing to listen on ${host} without a secret: anyone who reaches the port could take jobs. Set secret, or tls with a ca (client certificates), or allowInsecure: true`,
     );

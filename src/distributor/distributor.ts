@@ -1,4 +1,12 @@
 import {
+  createAdminHandler,
+  type AdminHandler,
+  type AdminHandlerOptions,
+} from '../admin/admin-handler.ts';
+import { assertAdminHttpOptions, listenAdmin, type AdminServer } from '../admin/admin-server.ts';
+import { DistributorMetrics } from '../metrics/distributor-metrics.ts';
+import { assertRegistry } from '../metrics/registry.ts';
+import {
   ClosedError,
   ConnectionError,
   ErrorCodes,
@@ -33,7 +41,13 @@ import {
 } from './tracked-job.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { createHandle, type HandleOps, type JobHandle } from './job-handle.ts';
-import { JobQueries, type JobCounts, type JobInfo } from './job-queries.ts';
+import {
+  JobQueries,
+  type JobCounts,
+  type JobInfo,
+  type JobListFilter,
+  type JobPage,
+} from './job-queries.ts';
 import { StartPermits } from './start-permits.ts';
 import { JobIndex } from './job-index.ts';
 import { NodePings } from './node-pings.ts';
@@ -79,6 +93,9 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   readonly #connections = new Set<Connection>();
   #server: { address: { host: string; port: number }; close(): Promise<void> } | undefined;
   readonly #tls: ServerTls | undefined;
+  #admin: AdminServer | undefined;
+  /** Set by `listen()` with the `metrics` option; undefined costs the hot path one check. */
+  #metrics: DistributorMetrics | undefined;
 
   constructor(options: DistributorOptions = {}) {
     super();
@@ -90,6 +107,8 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     assertNodeName(this.id, 'distributor id');
     assertSafeListen(options);
     this.#tls = resolveServerTls(options.tls);
+    if (options.http !== undefined) assertAdminHttpOptions(options.http);
+    if (options.metrics !== undefined) assertRegistry(options.metrics, 'metrics');
     const maxDeliveries = options.maxDeliveries ?? DISTRIBUTOR_DEFAULTS.maxDeliveries;
     if (!Number.isInteger(maxDeliveries) || maxDeliveries < 1) {
       throw new InvalidArgumentError(
@@ -130,6 +149,13 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
 
   async listen(): Promise<this> {
     if (this.#state !== 'created') throw new ClosedError(`cannot listen in state ${this.#state}`);
+    if (this.#opts.metrics !== undefined) {
+      this.#metrics = new DistributorMetrics(this.#opts.metrics, {
+        waiting: () => this.#dispatch.waiting,
+        tracked: () => this.#tracked,
+        nodes: () => this.#dispatch.sessions.filter((s) => !s.closed).map((s) => s.info()),
+      });
+    }
     this.#server = await listenTcp(
       this.#opts.host ?? DISTRIBUTOR_DEFAULTS.host,
       this.#opts.port ?? DISTRIBUTOR_DEFAULTS.port,
@@ -147,6 +173,19 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
         tlsHandshakeTimeoutMs: this.#handshakeTimeoutMs,
       },
     );
+    if (this.#opts.http !== undefined) {
+      const { token } = this.#opts.http;
+      try {
+        this.#admin = await listenAdmin(
+          this.httpHandler(token === undefined ? {} : { token }),
+          this.#opts.http,
+        );
+      } catch (err) {
+        await this.#server.close();
+        throw err;
+      }
+      this.#log.info({ address: this.#admin.address }, 'admin API and dashboard listening');
+    }
     this.#state = 'listening';
     this.#log.info({ address: this.#server.address, id: this.id }, 'distributor listening');
     return this;
@@ -246,6 +285,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     if (options?.onProgress !== undefined) this.#queries.listen(tracked, options.onProgress);
     if (!this.#dispatch.admit(tracked)) this.emit('job:waiting', spec.id);
     this.#tracked++;
+    this.#metrics?.enqueued(spec.name);
     if (spec.nonce !== undefined || !tracked.instant) this.#jobs.set(tracked);
     if (signal) {
       const onAbort = () => void this.#cancel(tracked);
@@ -278,6 +318,54 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
    */
   counts(options: { timeout?: number } = {}): Promise<JobCounts> {
     return this.#queries.counts(options.timeout ?? 5000);
+  }
+
+  /**
+   * A page of the jobs the connected nodes hold for this distributor (running, ready,
+   * scheduled, retrying, kept finished), newest first, filtered by state, name and node;
+   * pass the page's `next` as `cursor` for the following one. Jobs waiting here are not
+   * listed (`counts()` has their number). Rejects with InvalidArgumentError for a bad
+   * filter, TimeoutError when a node does not answer within `timeout` ms (default 5000).
+   */
+  listJobs(filter: JobListFilter = {}, options: { timeout?: number } = {}): Promise<JobPage> {
+    return this.#queries.listJobs(filter, options.timeout ?? 5000);
+  }
+
+  /**
+   * Runs failed job `id` again, now, on the node that keeps it (its attempts counted from
+   * 0). The distributor does not track it again: its outcome comes as a `feedback` (and
+   * `feedback:orphan`) event, and a memory node that crashes before it ends loses it.
+   * Rejects with NotFoundError when no connected node keeps it, InvalidArgumentError when
+   * it has not failed.
+   */
+  retryJob(id: string, options: { timeout?: number } = {}): Promise<JobInfo> {
+    return this.#queries.retryJob(id, options.timeout ?? 5000);
+  }
+
+  /**
+   * Cancels job `id` as its handle's `cancel()` does; resolves false when this distributor
+   * does not track it (unknown, finished, or a durable node's job from before a restart).
+   */
+  async cancelJob(id: string): Promise<boolean> {
+    if (typeof id !== 'string' || id.length === 0) {
+      throw new InvalidArgumentError('cancelJob needs a job id');
+    }
+    const job = this.#find(id);
+    return job === undefined ? false : this.#cancel(job);
+  }
+
+  /**
+   * The admin HTTP API and the dashboard as a node:http request handler, to mount in your
+   * own server (node:http, Express `app.use('/jobs', h)`, Fastify's raw server). Without a
+   * `token`, only loopback requests are answered. See docs/operating.md.
+   */
+  httpHandler(options: AdminHandlerOptions = {}): AdminHandler {
+    return createAdminHandler(this, options, this.#opts.metrics);
+  }
+
+  /** Where the `http` option's admin server listens (after `listen()`); undefined without it. */
+  get httpAddress(): { host: string; port: number } | undefined {
+    return this.#admin?.address;
   }
 
   /** A tracked job by id: the index, the sessions' tables, then the waiting queues (a scan). */
@@ -362,6 +450,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       await new Promise((r) => setTimeout(r, 10));
     }
     await this.#server?.close();
+    await this.#admin?.close();
     for (const conn of this.#connections) conn.close();
     const err = new ShutdownError('distributor closed before the job finished');
     for (const job of [
@@ -488,11 +577,20 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     }
     this.#cancels.closed(session);
     this.#permits.closed(session);
+    const info = session.info();
+    // A clean close carries no error: say which kind it was, so the event always has a reason.
+    const why =
+      reason ??
+      new ConnectionError(
+        info.draining
+          ? `node ${session.name} stopped (it said it was stopping)`
+          : `node ${session.name} closed the connection (its process ended, or it stopped without draining)`,
+      );
     this.#log.info(
-      { node: session.name, requeued: back.length, reason: reason?.message },
+      { node: session.name, requeued: back.length, reason: why.message },
       'node disconnected',
     );
-    this.emit('node:disconnected', session.info(), reason, back.length);
+    this.emit('node:disconnected', info, why, back.length);
     if (this.#state === 'listening') this.#dispatch.scheduleDrain(true);
   }
 
@@ -518,6 +616,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       return;
     }
     this.emit('feedback', fb);
+    this.#metrics?.feedback(job.spec, fb, this.#clock.now());
     if (fb.final) this.#forget(job);
     this.#dispatch.feedback(job, fb, session, this.#call);
   }

@@ -7,8 +7,12 @@ import type { NodeInfo } from './node-session.ts';
 export type DistributorEvents = {
   /** A node finished its handshake. */
   'node:connected': [node: NodeInfo];
-  /** A node's connection ended; `requeued` jobs it held go to other nodes. */
-  'node:disconnected': [node: NodeInfo, reason: Error | undefined, requeued: number];
+  /**
+   * A node's connection ended; `requeued` jobs it held go to other nodes. `reason` is always
+   * set: the transport's error, or a ConnectionError saying whether the node had announced
+   * its stop.
+   */
+  'node:disconnected': [node: NodeInfo, reason: Error, requeued: number];
   /** A node paused or resumed taking jobs (e.g. its storage went away), or its job list changed. */
   'node:status': [node: NodeInfo];
   /** A peer failed the handshake (wrong secret, bad version, timeout) and was closed. */

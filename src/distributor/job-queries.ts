@@ -1,6 +1,12 @@
-import { ConnectionError, InvalidArgumentError, type ErrorInfo } from '../errors.ts';
+import {
+  ConnectionError,
+  InvalidArgumentError,
+  NotFoundError,
+  RemoteError,
+  type ErrorInfo,
+} from '../errors.ts';
 import type { Clock } from '../model/clock.ts';
-import type { JobArgs, JobStatus } from '../model/job.ts';
+import { JobStatus, type JobArgs } from '../model/job.ts';
 import type { Logger } from '../model/logger.ts';
 import type { NodeCounts, NodeJobView } from '../protocol/messages.ts';
 import type { ProgressValue } from '../protocol/progress.ts';
@@ -47,6 +53,31 @@ export interface JobCounts {
   /** The sums: this distributor's and every node's. */
   total: NodeCounts & { waiting: number; sent: number };
 }
+
+/** `distributor.listJobs()`: which jobs, and which page. */
+export interface JobListFilter {
+  /** Only jobs in this node status or these (`new`, `in progress`, `failed`, …). @default all */
+  state?: JobStatus | readonly JobStatus[];
+  /** Only jobs of this name. */
+  name?: string;
+  /** Only the jobs of the connected node of this name. @default every connected node */
+  node?: string;
+  /** Where the page starts: the `next` of the previous page. @default the newest job */
+  cursor?: string;
+  /** Jobs at most on the page, 1 to 500. @default 50 */
+  limit?: number;
+}
+
+/** One page of `listJobs()`: newest first; `next` is the cursor of the following page, or null. */
+export interface JobPage {
+  jobs: JobInfo[];
+  next: string | null;
+}
+
+export const LIST_DEFAULT_LIMIT = 50;
+export const LIST_MAX_LIMIT = 500;
+const STATUSES: ReadonlySet<string> = new Set(Object.values(JobStatus));
+const LIST_KEYS: ReadonlySet<string> = new Set(['state', 'name', 'node', 'cursor', 'limit']);
 
 /** What the lookups need of their distributor. */
 export interface QueryHost {
@@ -165,7 +196,7 @@ export class JobQueries {
     const sessions = this.#host.sessions();
     const answers = await Promise.all(
       sessions.map((s) =>
-        this.#queries.ask(s, undefined, timeoutMs).then(
+        this.#queries.ask(s, {}, timeoutMs).then(
           (a) => a.counts ?? EMPTY_COUNTS,
           (err: unknown) => {
             // A node that left meanwhile holds nothing to count.
@@ -192,8 +223,67 @@ export class JobQueries {
     return { distributor: { waiting, sent }, nodes, total };
   }
 
+  /**
+   * A page of the jobs the connected nodes hold for this distributor (running, ready,
+   * scheduled, kept), newest first. Each node is asked for a page after the cursor; the
+   * pages are merged. Jobs waiting in this distributor are not listed (see `counts`).
+   */
+  async listJobs(filter: JobListFilter, timeoutMs: number): Promise<JobPage> {
+    const q = resolveFilter(filter);
+    const sessions = this.#host
+      .sessions()
+      .filter((s) => filter.node === undefined || s.name === filter.node);
+    const answers = await Promise.all(
+      sessions.map((s) =>
+        this.#queries.ask(s, { list: q }, timeoutMs).then(
+          (a) => {
+            if (a.error !== undefined) throw new RemoteError(a.error);
+            return { node: s.name, jobs: a.jobs ?? [], more: a.next !== undefined };
+          },
+          (err: unknown) => {
+            if (err instanceof ConnectionError) return undefined; // left meanwhile
+            throw err;
+          },
+        ),
+      ),
+    );
+    const merged: JobInfo[] = [];
+    let more = false;
+    for (const a of answers) {
+      if (a === undefined) continue;
+      more ||= a.more;
+      for (const view of a.jobs) merged.push(fromNode(view, a.node));
+    }
+    merged.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    const jobs = merged.slice(0, q.limit);
+    more ||= merged.length > q.limit;
+    return { jobs, next: more && jobs.length > 0 ? jobs.at(-1)!.id : null };
+  }
+
+  /**
+   * Runs failed job `id` again, now, on the node that keeps it, with its attempts counted
+   * from 0. Resolves with the job as it stands then; rejects with NotFoundError when
+   * no connected node keeps it, or with the node's reason (not failed, storage down).
+   */
+  async retryJob(id: string, timeoutMs: number): Promise<JobInfo> {
+    const info = await this.getJob(id, timeoutMs);
+    if (info === null || info.node === null) {
+      throw new NotFoundError(`no connected node keeps job ${id}`);
+    }
+    if (info.state !== JobStatus.Failed) {
+      throw new InvalidArgumentError(
+        `job ${id} is '${info.state}': only failed jobs can be retried`,
+      );
+    }
+    const session = this.#host.sessions().find((s) => s.name === info.node);
+    if (session === undefined) throw new ConnectionError(`node ${info.node} left`);
+    const answer = await this.#queries.ask(session, { retry: id }, timeoutMs);
+    if (answer.error !== undefined) throw new RemoteError(answer.error);
+    return (await this.getJob(id, timeoutMs)) ?? info;
+  }
+
   async #ask(session: NodeSession, id: string, timeoutMs: number): Promise<NodeJobView | null> {
-    const answer = await this.#queries.ask(session, id, timeoutMs);
+    const answer = await this.#queries.ask(session, { id }, timeoutMs);
     return answer.job ?? null;
   }
 
@@ -203,6 +293,51 @@ export class JobQueries {
     if (!session.closed) return session;
     return this.#host.sessions().find((s) => s.name === session.name);
   }
+}
+
+function resolveFilter(filter: JobListFilter): {
+  status?: string[];
+  name?: string;
+  after?: string;
+  limit: number;
+} {
+  if (typeof filter !== 'object' || filter === null) {
+    throw new InvalidArgumentError('listJobs needs a filter object');
+  }
+  for (const key of Object.keys(filter)) {
+    if (!LIST_KEYS.has(key)) {
+      throw new InvalidArgumentError(
+        `unknown listJobs filter '${key}' (known: ${[...LIST_KEYS].join(', ')})`,
+      );
+    }
+  }
+  const limit = filter.limit ?? LIST_DEFAULT_LIMIT;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > LIST_MAX_LIMIT) {
+    throw new InvalidArgumentError(
+      `limit must be a whole number from 1 to ${LIST_MAX_LIMIT} (got ${String(filter.limit)})`,
+    );
+  }
+  const q: { status?: string[]; name?: string; after?: string; limit: number } = { limit };
+  if (filter.state !== undefined) {
+    const states: readonly unknown[] = Array.isArray(filter.state) ? filter.state : [filter.state];
+    for (const st of states) {
+      if (typeof st !== 'string' || !STATUSES.has(st)) {
+        throw new InvalidArgumentError(
+          `unknown job state ${JSON.stringify(st)} (known: ${[...STATUSES].join(', ')})`,
+        );
+      }
+    }
+    q.status = states as string[];
+  }
+  for (const key of ['name', 'node', 'cursor'] as const) {
+    const v = filter[key];
+    if (v !== undefined && (typeof v !== 'string' || v === '')) {
+      throw new InvalidArgumentError(`${key} must be a non-empty string`);
+    }
+  }
+  if (filter.name !== undefined) q.name = filter.name;
+  if (filter.cursor !== undefined) q.after = filter.cursor;
+  return q;
 }
 
 function fromSpec(job: TrackedJob, state: 'waiting' | 'sent', node: string | null): JobInfo {

@@ -1,6 +1,9 @@
 import { ConnectionError, TimeoutError } from '../errors.ts';
 import type { Clock, TimerHandle } from '../model/clock.ts';
-import type { AnswerMessage } from '../protocol/messages.ts';
+import type { AnswerMessage, QueryMessage } from '../protocol/messages.ts';
+
+/** A query without its envelope: `{}` asks for counts. */
+export type QueryBody = Omit<QueryMessage, 't' | 'req'>;
 import type { NodeSession } from './node-session.ts';
 
 interface Waiting {
@@ -12,7 +15,7 @@ interface Waiting {
 }
 
 /**
- * Questions to nodes (`getJob`, `counts`): a `query` with a request number, answered by
+ * Questions to nodes (`getJob`, `counts`, `listJobs`, `retryJob`): a `query` with a request number, answered by
  * the node with an `answer` carrying the same number. Each settles once: with the answer,
  * TimeoutError after `timeoutMs`, or ConnectionError when the node leaves first.
  */
@@ -25,8 +28,8 @@ export class NodeQueries {
     this.#clock = clock;
   }
 
-  /** Asks `session` about job `id`, or (no id) for its counts. */
-  ask(session: NodeSession, id: string | undefined, timeoutMs: number): Promise<AnswerMessage> {
+  /** Asks `session` the question in `body`. */
+  ask(session: NodeSession, body: QueryBody, timeoutMs: number): Promise<AnswerMessage> {
     return new Promise<AnswerMessage>((resolve, reject) => {
       const req = this.#nextReq++;
       const timer = this.#clock.setTimer(() => {
@@ -40,7 +43,7 @@ export class NodeQueries {
         );
       });
       this.#waiting.set(req, { session, resolve, reject, timer, unwatch });
-      session.send(id === undefined ? { t: 'query', req } : { t: 'query', req, id });
+      session.send({ t: 'query', req, ...body });
     });
   }
 

@@ -7,6 +7,7 @@ import type { LmdbSync } from '../storage/lmdb-storage.ts';
 import type { TlsOptions } from '../transport/tls-options.ts';
 import type { JobRegistry } from './definitions/job-registry.ts';
 import type { KeepOptions } from './lifecycle/kept-jobs.ts';
+import type { MetricsRegistry } from '../metrics/registry.ts';
 import type { RateLimit } from '../scheduling/rate-limiter.ts';
 
 /** A distributor address: `'host:port'` or an object. */
@@ -139,6 +140,13 @@ export interface NodeOptions {
    * nothing starts until `resume()`. @default false
    */
   paused?: boolean;
+  /**
+   * A prom-client `Registry` the node registers its metrics in (`jobreactor_node_*`:
+   * attempts by outcome, run time and start lateness, storage errors; labels job name and
+   * node only). prom-client is an optional peer dependency: the library itself never loads it.
+   * @default off
+   */
+  metrics?: MetricsRegistry;
   clock?: Clock;
   /** pino-compatible logger. @default silent */
   logger?: Logger;
@@ -196,6 +204,7 @@ const NODE_OPTION_KEYS = {
   blockWarnMs: true,
   maxPendingFeedbacks: true,
   paused: true,
+  metrics: true,
   clock: true,
   logger: true,
 } as const satisfies OptionKeys<NodeOptions>;

@@ -1,5 +1,12 @@
-import type { JobRecord } from '../model/job.ts';
-import type { AnswerMessage, NodeCounts, NodeJobView, QueryMessage } from '../protocol/messages.ts';
+import { toErrorInfo, type ErrorInfo } from '../errors.ts';
+import type { JobRecord, JobStatus } from '../model/job.ts';
+import type {
+  AnswerMessage,
+  ListQuery,
+  NodeCounts,
+  NodeJobView,
+  QueryMessage,
+} from '../protocol/messages.ts';
 
 /** Where a node looks for a job and its counts (see WorkerNode). */
 export interface QuerySources {
@@ -10,6 +17,15 @@ export interface QuerySources {
   /** The stored record (delayed, between runs, retrying, or kept after it ended). */
   load(id: string): Promise<JobRecord | undefined>;
   counts(): NodeCounts;
+  /** The records of the running attempts (fresher than their stored copies). */
+  runningRecords(): Iterable<JobRecord>;
+  /** The stored records, of these statuses only when given. */
+  list(status: readonly JobStatus[] | undefined): Promise<JobRecord[]>;
+  /**
+   * Puts failed kept job `id` of `distributorId` back to be run now; rejects with a
+   * JobReactorError saying why not (unknown here, not failed, storage down).
+   */
+  retry(id: string, distributorId: string): Promise<void>;
 }
 
 /**
@@ -22,6 +38,22 @@ export async function answerQuery(
   distributorId: string,
   sources: QuerySources,
 ): Promise<AnswerMessage> {
+  if (m.list !== undefined) {
+    try {
+      return { t: 'answer', req: m.req, ...(await listPage(m.list, distributorId, sources)) };
+    } catch (err) {
+      return { t: 'answer', req: m.req, jobs: [], error: toErrorInfo(err) };
+    }
+  }
+  if (m.retry !== undefined) {
+    const error = await sources.retry(m.retry, distributorId).then(
+      () => undefined,
+      (err: unknown): ErrorInfo => toErrorInfo(err),
+    );
+    return error === undefined
+      ? { t: 'answer', req: m.req, retried: true }
+      : { t: 'answer', req: m.req, retried: false, error };
+  }
   if (m.id === undefined) return { t: 'answer', req: m.req, counts: sources.counts() };
   const running = sources.running(m.id);
   const record =
@@ -30,6 +62,34 @@ export async function answerQuery(
     return { t: 'answer', req: m.req, job: null };
   }
   return { t: 'answer', req: m.req, job: jobView(record, running?.progress) };
+}
+
+/**
+ * A page of `distributorId`'s jobs here, newest id first (ids are time-ordered), after
+ * cursor `q.after`. A scan of the stored records: an operator's question, not a hot path.
+ */
+async function listPage(
+  q: ListQuery,
+  distributorId: string,
+  sources: QuerySources,
+): Promise<{ jobs: NodeJobView[]; next?: string }> {
+  const statuses = q.status?.length ? new Set(q.status) : undefined;
+  const byId = new Map<string, JobRecord>();
+  // A running attempt's stored status may lag behind: list every status, then overlay.
+  for (const r of await sources.list(undefined)) byId.set(r.id, r);
+  for (const r of sources.runningRecords()) byId.set(r.id, r);
+  const matching: JobRecord[] = [];
+  for (const r of byId.values()) {
+    if (r.distributor !== distributorId) continue;
+    if (statuses !== undefined && !statuses.has(r.status)) continue;
+    if (q.name !== undefined && r.name !== q.name) continue;
+    if (q.after !== undefined && r.id >= q.after) continue;
+    matching.push(r);
+  }
+  matching.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  const page = matching.slice(0, q.limit);
+  const jobs = page.map((r) => jobView(r, sources.running(r.id)?.progress));
+  return matching.length > q.limit ? { jobs, next: page.at(-1)!.id } : { jobs };
 }
 
 /** What a lookup shows of a record: its place and progress, not the node's bookkeeping. */

@@ -55,6 +55,9 @@ import { OwedCredits } from './links/owed-credits.ts';
 import { LinkOwnership } from './ownership/link-ownership.ts';
 import { resumeStoredJobs } from './lifecycle/resume-jobs.ts';
 import { KeptJobs, type KeptStatus } from './lifecycle/kept-jobs.ts';
+import { KeptRetry } from './lifecycle/kept-retry.ts';
+import { attachNodeMetrics } from '../metrics/node-metrics.ts';
+import { assertRegistry } from '../metrics/registry.ts';
 import { PermitWaits } from './lifecycle/permit-waits.ts';
 import { RateLimiter } from '../scheduling/rate-limiter.ts';
 import { StatusAnnouncer } from './links/status-announcer.ts';
@@ -152,6 +155,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   constructor(options: NodeOptions) {
     super();
     assertNodeOptions(options);
+    if (options.metrics !== undefined) assertRegistry(options.metrics, 'metrics');
     assertNodeName(options.name);
     this.name = options.name;
     this.#opts = options;
@@ -332,6 +336,10 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (this.#state !== 'created')
       throw new ClosedError(`cannot start a node that is ${this.#state}`);
     this.#state = 'starting';
+    if (this.#opts.metrics !== undefined) {
+      // Fed by this node's events: nothing on its own paths changes.
+      attachNodeMetrics(this.#opts.metrics, this, () => this.#clock.now());
+    }
     this.#storage.owner = this.#lease;
     try {
       await this.#storage.open(this.name);
@@ -716,7 +724,26 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       complete: this.#kept.count('complete'),
       failed: this.#kept.count('failed'),
     }),
+    runningRecords: () => Array.from(this.#running.values(), (r) => r.record),
+    list: (status) => this.#storage.list(status === undefined ? undefined : { status }),
+    retry: (id, distributorId) =>
+      (this.#keptRetry ??= this.#newKeptRetry()).retry(id, distributorId),
   };
+
+  /** Made at the first retry (field initializers run before the constructor sets its parts). */
+  #keptRetry: KeptRetry | undefined;
+
+  #newKeptRetry(): KeptRetry {
+    return new KeptRetry({
+      name: this.name,
+      clock: this.#clock,
+      storage: this.#storage,
+      running: () => this.#state === 'running',
+      busy: (id) => this.#running.has(id) || this.#slots.get(id) !== undefined,
+      unkeep: (id) => this.#kept.delete(id),
+      schedule: (record) => this.#schedule(record),
+    });
+  }
 
   /** A running job reported progress (checked by its context): to its distributor, coalesced. */
   readonly #onProgress: ProgressSink = (id, value) => {
@@ -904,7 +931,14 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (outcome.kind === 'success') this.emit('job:success', t.record);
     else if (outcome.kind === 'cancelled') this.emit('job:cancelled', t.record);
     else if (t.next !== undefined) this.emit('job:retry', t.record, outcome.error);
-    else this.emit('job:failed', t.record, outcome.error);
+    else {
+      const e = outcome.error;
+      this.#log.warn(
+        { jobId: t.record.id, name: t.record.name, attempt: t.record.attempt, code: e.code },
+        `job ${t.record.name} (${t.record.id}) failed: ${e.code}: ${e.message}`,
+      );
+      this.emit('job:failed', t.record, e);
+    }
     if (t.next !== undefined) this.#schedule(t.record);
     else {
       this.#lease.known.delete(record.id);

@@ -36,8 +36,9 @@ import type { Feedback, JobSpec } from '../model/job.ts';
  *                     elsewhere and the node drops them without running
  *   node → progress   the latest `ctx.progress()` value of running jobs (coalesced: one
  *                     per job per window, always before the job's feedback)
- *   dist → query      where a job is (`id`), or how many jobs the node holds (no `id`);
- *                     the node answers `answer` with the same `req`
+ *   dist → query      where a job is (`id`), how many jobs the node holds (nothing else),
+ *                     a page of this distributor's jobs (`list`), or a retry of one of its
+ *                     failed kept jobs (`retry`); the node answers `answer` with the same `req`
  *   dist → limits     job names whose starts the distributor caps (its `limits`): the node
  *                     starts one only with a permit
  *   node → permits    asks to start these jobs (`ids`, of names `names`)
@@ -207,11 +208,28 @@ export interface ProgressMessage {
   values: unknown[];
 }
 
-/** A question for the node: job `id` (a lookup), or, without `id`, its counts. */
+/**
+ * A question for the node: job `id` (a lookup), a page of jobs (`list`), a retry of failed
+ * job `retry`, or, with none of them, its counts.
+ */
 export interface QueryMessage {
   t: 'query';
   req: number;
   id?: string;
+  list?: ListQuery;
+  retry?: string;
+}
+
+/** A page of the asking distributor's jobs on a node, in id (= enqueue time) order. */
+export interface ListQuery {
+  /** Only jobs in one of these node statuses (`new`, `in progress`, `failed`, …). @default all */
+  status?: string[];
+  /** Only jobs of this name. */
+  name?: string;
+  /** Only jobs with an id after this one (the `next` of the previous page). */
+  after?: string;
+  /** Jobs at most on the page (≥ 1). */
+  limit: number;
 }
 
 /** What a node holds of one job, as it answers a lookup. Times are epoch ms. */
@@ -246,12 +264,20 @@ export interface NodeCounts {
   failed: number;
 }
 
-/** The answer to `query`: the job (null: not held here) or the counts. */
+/**
+ * The answer to `query`: the job (null: not held here), the counts, a page of jobs (`jobs`,
+ * with `next` when more follow), or a retry's outcome (`retried`: true, or `error` saying
+ * why not).
+ */
 export interface AnswerMessage {
   t: 'answer';
   req: number;
   job?: NodeJobView | null;
   counts?: NodeCounts;
+  jobs?: NodeJobView[];
+  next?: string;
+  retried?: boolean;
+  error?: ErrorInfo;
 }
 
 export interface DrainMessage {

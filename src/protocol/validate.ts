@@ -135,11 +135,20 @@ export function validateMessage(value: unknown): Message {
     case 'query':
       count(m, 'req', 'query');
       if (m.id !== undefined) nonEmpty(m, 'id', 'query');
+      if (m.retry !== undefined) nonEmpty(m, 'retry', 'query');
+      if (m.list !== undefined) listQuery(m.list, 'query.list');
       break;
     case 'answer':
       count(m, 'req', 'answer');
       if (m.job !== undefined && m.job !== null) jobView(m.job, 'answer.job');
       if (m.counts !== undefined) nodeCounts(m.counts, 'answer.counts');
+      if (m.jobs !== undefined) {
+        if (!Array.isArray(m.jobs)) throw bad('answer.jobs', 'must be an array');
+        for (let i = 0; i < m.jobs.length; i++) jobView(m.jobs[i], `answer.jobs[${i}]`);
+      }
+      if (m.next !== undefined) nonEmpty(m, 'next', 'answer');
+      if (m.retried !== undefined) bool(m, 'retried', 'answer');
+      if (m.error !== undefined) errorInfo(m.error, 'answer.error');
       break;
     case 'error':
       errorInfo(m.error, 'error.error');
@@ -241,6 +250,15 @@ function jobView(v: unknown, where: string): void {
   if (v.priority !== undefined) count(v, 'priority', where);
   if (v.progress !== undefined) progressValue(v.progress, `${where}.progress`);
   if (v.lastError !== undefined) errorInfo(v.lastError, `${where}.lastError`);
+}
+
+function listQuery(v: unknown, where: string): void {
+  if (!isPlainObject(v)) throw bad(where, 'must be a plain object');
+  if (v.status !== undefined) strArray(v, 'status', where);
+  if (v.name !== undefined) nonEmpty(v, 'name', where);
+  if (v.after !== undefined) nonEmpty(v, 'after', where);
+  count(v, 'limit', where);
+  if ((v.limit as number) < 1) throw bad(`${where}.limit`, 'must be at least 1');
 }
 
 function nodeCounts(v: unknown, where: string): void {

@@ -1,5 +1,3 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../src/model/job.ts';
 import { RedisStorage } from '../../src/storage/redis-storage.ts';
@@ -9,30 +7,13 @@ import {
   startRedisServer,
   type RedisServer,
 } from '../helpers/redis-server.ts';
+import { jobsCli, type CliResult } from '../helpers/jobs-cli.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/jobreactor.js', import.meta.url));
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0, 123);
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real CLI (`node bin/jobreactor.js jobs …`) from source in a child process. */
-function cli(env: Record<string, string>, ...args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, 'jobs', ...args],
-      { env: { ...process.env, JR_FROM_SOURCE: '1', ...env }, timeout: 30_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+/** Runs the real CLI with `env` (the storage to look at). */
+const cli = (env: Record<string, string>, ...args: string[]): Promise<CliResult> =>
+  jobsCli(args, env);
 
 function job(node: string, id: string, over: Partial<JobRecord> = {}): JobRecord {
   return {

@@ -1,7 +1,15 @@
 // The package as a user installs it: built with tsc, packed with `npm pack`, installed into
 // a fresh CommonJS project (`npm init -y`) without the optional peer tsx.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +26,13 @@ beforeAll(() => {
   const pkg = join(work, 'pkg');
   mkdirSync(pkg);
   for (const f of ['package.json', 'LICENSE', 'README.md']) cpSync(join(ROOT, f), join(pkg, f));
-  cpSync(join(ROOT, 'bin'), join(pkg, 'bin'), { recursive: true });
+  // What package.json `files` ships besides the build (bin, the dashboard, …).
+  const shipped = (
+    JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { files: string[] }
+  ).files;
+  for (const f of shipped.filter((f) => f !== 'dist')) {
+    cpSync(join(ROOT, f), join(pkg, f), { recursive: true });
+  }
   execFileSync(
     process.execPath,
     [
@@ -83,5 +97,50 @@ describe('package - as installed from npm pack', () => {
     );
     expect(r.status).toBe(1);
     expect(r.stderr + r.stdout).toMatch(/mail\.ts.*npm install tsx/);
+  });
+
+  it('package - ships the dashboard: served from the installed files (no network)', () => {
+    writeFileSync(
+      join(app, 'dash.mjs'),
+      [
+        "import { startDistributor } from 'job-reactor';",
+        'const d = await startDistributor({ http: {} });',
+        'const base = `http://127.0.0.1:${d.httpAddress.port}`;',
+        "const paths = ['/', '/app.js', '/style.css', '/vendor/htm-preact.js', '/vendor/uplot.js', '/vendor/uplot.css', '/api/counts'];",
+        'const out = [];',
+        'for (const p of paths) out.push((await fetch(base + p)).status);',
+        'console.log(out.join(" "));',
+        'await d.close();',
+      ].join('\n'),
+    );
+    const r = spawnSync(process.execPath, ['dash.mjs'], { cwd: app, encoding: 'utf8' });
+    expect(r.stdout.trim(), r.stderr).toBe('200 200 200 200 200 200 200');
+  });
+
+  it('package - a CLI node with --metrics but without prom-client (an optional peer): exit 1 naming it', () => {
+    expect(readdirSync(join(app, 'node_modules'))).not.toContain('prom-client');
+    mkdirSync(join(app, 'jsjobs'));
+    writeFileSync(
+      join(app, 'jsjobs', 'noop.mjs'),
+      "import { job } from 'job-reactor';\njob('noop', () => undefined);\n",
+    );
+    const r = spawnSync(
+      join(app, 'node_modules', '.bin', 'jobreactor'),
+      [
+        'node',
+        '--name',
+        'pkg-m',
+        '--distributor',
+        '127.0.0.1:1',
+        '--jobs',
+        'jsjobs',
+        '--metrics',
+        '0',
+      ],
+      { cwd: app, encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(r.status).toBe(1);
+    expect(r.stderr + r.stdout).toMatch(/JR_ERR_INVALID_ARGUMENT|npm install prom-client/);
+    expect(r.stderr + r.stdout).toContain('npm install prom-client');
   });
 });

@@ -239,9 +239,11 @@ export class DistributorLink {
     if (this.#state === 'stopped') return;
     this.#state = 'backoff';
     const delay = reconnectDelay(this.#attempt++);
-    this.options.log.debug(
+    // Info, with the error: a wrong port or a refused name must show at the default level
+    // (the CLI's logger folds the identical repeats of a long outage into one line).
+    this.options.log.info(
       { address: this.address, delay, reason: reason?.message },
-      'redialing distributor',
+      `${reason?.message ?? `connection to distributor ${this.address} closed`}; retrying`,
     );
     this.#timer = setTimeout(() => void this.#dial(), delay);
   }

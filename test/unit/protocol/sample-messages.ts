@@ -136,6 +136,16 @@ export const sampleMessages: Message[] = [
   { t: 'progress', ids: ['j1', 'j2'], values: [42, { stage: 'upload', pct: 50.5 }] },
   { t: 'query', req: 3 },
   { t: 'query', req: 4, id: 'j1' },
+  { t: 'query', req: 6, list: { status: ['failed'], name: 'send_email', after: 'j9', limit: 50 } },
+  { t: 'query', req: 7, retry: 'j1' },
+  { t: 'answer', req: 6, jobs: [], next: 'j2' },
+  { t: 'answer', req: 7, retried: true },
+  {
+    t: 'answer',
+    req: 8,
+    retried: false,
+    error: { name: 'InvalidArgumentError', code: 'JR_ERR_INVALID_ARGUMENT', message: 'x' },
+  },
   { t: 'answer', req: 3, counts: { running: 1, ready: 2, scheduled: 3, complete: 4, failed: 5 } },
   { t: 'answer', req: 4, job: null },
   {
