@@ -14,7 +14,15 @@ export function registerDemoCommand(program: Command): void {
       "the nodes' storage: memory, lmdb:<dir> or a redis:// URL (durable: the killed node is restarted and resumes its jobs)",
       'memory',
     )
-    .action(async (flags: { quiet?: boolean; storage: string }) => {
-      process.exitCode = await runDemo({ quiet: flags.quiet === true, storage: flags.storage });
+    .option(
+      '--dashboard',
+      'serve the live dashboard on a free loopback port, print its address, and stay up after the tour until Ctrl-C',
+    )
+    .action(async (flags: { quiet?: boolean; storage: string; dashboard?: boolean }) => {
+      process.exitCode = await runDemo({
+        quiet: flags.quiet === true,
+        storage: flags.storage,
+        dashboard: flags.dashboard === true,
+      });
     });
 }

@@ -58,12 +58,21 @@ async function settle<A extends object = JobArgs>(handles: JobHandle<A>[]) {
  * one (`lmdb:<dir>`, a Redis URL) the node is started again and resumes them from its
  * storage. Returns the exit code.
  */
-export async function runDemo(options: { quiet: boolean; storage?: string }): Promise<number> {
+export async function runDemo(options: {
+  quiet: boolean;
+  storage?: string;
+  /** Serve the dashboard (loopback, a free port), print its address, and keep running after the tour until SIGINT/SIGTERM. */
+  dashboard?: boolean;
+}): Promise<number> {
   const storage = options.storage ?? 'memory';
   const durable = storage !== 'memory';
   const started = Date.now();
   const out = (line: string) => process.stdout.write(`${line}\n`);
-  const d: Distributor = await startDistributor({ host: '127.0.0.1', port: 0 });
+  const d: Distributor = await startDistributor({
+    host: '127.0.0.1',
+    port: 0,
+    ...(options.dashboard === true ? { http: { host: '127.0.0.1', port: 0 } } : {}),
+  });
   const address = `${d.address.host}:${d.address.port}`;
   const counts = { dispatched: 0, accepted: 0, success: 0, error: 0, requeued: 0 };
   d.on('job:dispatched', () => counts.dispatched++);
@@ -87,6 +96,8 @@ export async function runDemo(options: { quiet: boolean; storage?: string }): Pr
   out(
     `job-reactor demo — distributor on ${address}, starting worker_1 and worker_2 as child processes (storage: ${storage})`,
   );
+  const web = d.httpAddress;
+  if (web !== undefined) out(`  dashboard: http://${web.host}:${web.port}/`);
   const children = new Map<string, ChildProcess>([
     ['worker_1', spawnNode('worker_1', address, storage)],
     ['worker_2', spawnNode('worker_2', address, storage)],
@@ -220,6 +231,16 @@ export async function runDemo(options: { quiet: boolean; storage?: string }): Pr
         finished === 8 && on('worker_2') >= held,
         `worker_1 killed holding ${held} jobs; ${finished}/8 finished, ${on('worker_2')} on worker_2, lost ${8 - finished}`,
       );
+    }
+    if (web !== undefined) {
+      clearLine();
+      out(
+        `  the tour is over; the dashboard stays at http://${web.host}:${web.port}/ until Ctrl-C`,
+      );
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
     }
   } catch (err) {
     check('demo', false, err instanceof Error ? err.message : String(err));
