@@ -21,6 +21,8 @@ export interface QuerySources {
   runningRecords(): Iterable<JobRecord>;
   /** The stored records, of these statuses only when given. */
   list(status: readonly JobStatus[] | undefined): Promise<JobRecord[]>;
+  /** Ids of the kept finished jobs of this status (the retention index), in no order. */
+  kept(status: 'complete' | 'failed'): Iterable<string>;
   /**
    * Puts failed kept job `id` of `distributorId` back to be run now; rejects with a
    * JobReactorError saying why not (unknown here, not failed, storage down).
@@ -74,6 +76,9 @@ async function listPage(
   sources: QuerySources,
 ): Promise<{ jobs: NodeJobView[]; next?: string }> {
   const statuses = q.status?.length ? new Set(q.status) : undefined;
+  if (statuses !== undefined && [...statuses].every((s) => s === 'complete' || s === 'failed')) {
+    return keptPage(q, statuses as Set<'complete' | 'failed'>, distributorId, sources);
+  }
   const byId = new Map<string, JobRecord>();
   // A running attempt's stored status may lag behind: list every status, then overlay.
   for (const r of await sources.list(undefined)) byId.set(r.id, r);
@@ -90,6 +95,41 @@ async function listPage(
   const page = matching.slice(0, q.limit);
   const jobs = page.map((r) => jobView(r, sources.running(r.id)?.progress));
   return matching.length > q.limit ? { jobs, next: page.at(-1)!.id } : { jobs };
+}
+
+/**
+ * A page of kept finished jobs (the dashboard polls the failed ones every few seconds):
+ * from the retention index, loading only the records of the page, so a node holding a
+ * million waiting jobs is not scanned for it.
+ */
+async function keptPage(
+  q: ListQuery,
+  statuses: ReadonlySet<'complete' | 'failed'>,
+  distributorId: string,
+  sources: QuerySources,
+): Promise<{ jobs: NodeJobView[]; next?: string }> {
+  const ids: string[] = [];
+  for (const status of statuses) {
+    for (const id of sources.kept(status)) if (q.after === undefined || id < q.after) ids.push(id);
+  }
+  ids.sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+  const jobs: NodeJobView[] = [];
+  let i = 0;
+  // Records of other distributors or names are skipped; load in small parallel runs.
+  while (i < ids.length && jobs.length <= q.limit) {
+    const run = ids.slice(i, i + q.limit + 1);
+    i += run.length;
+    const records = await Promise.all(run.map((id) => sources.load(id).catch(() => undefined)));
+    for (const r of records) {
+      if (r === undefined || r.distributor !== distributorId) continue;
+      if (!statuses.has(r.status as 'complete' | 'failed')) continue;
+      if (q.name !== undefined && r.name !== q.name) continue;
+      jobs.push(jobView(r, undefined));
+    }
+  }
+  if (jobs.length <= q.limit) return { jobs };
+  const page = jobs.slice(0, q.limit);
+  return { jobs: page, next: page.at(-1)!.id };
 }
 
 /** What a lookup shows of a record: its place and progress, not the node's bookkeeping. */

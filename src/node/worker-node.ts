@@ -726,6 +726,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     }),
     runningRecords: () => Array.from(this.#running.values(), (r) => r.record),
     list: (status) => this.#storage.list(status === undefined ? undefined : { status }),
+    kept: (status) => this.#kept.ids(status),
     retry: (id, distributorId) =>
       (this.#keptRetry ??= this.#newKeptRetry()).retry(id, distributorId),
   };

@@ -113,6 +113,11 @@ export class KeptJobs {
     return this.#lanes[status].ids.size;
   }
 
+  /** The kept jobs' ids of one kind, in no particular order. */
+  ids(status: KeptStatus): IterableIterator<string> {
+    return this.#lanes[status].ids.keys();
+  }
+
   /** True when any finished job is indexed (a cheap guard before `delete`). */
   get empty(): boolean {
     return this.#lanes.complete.ids.size === 0 && this.#lanes.failed.ids.size === 0;
