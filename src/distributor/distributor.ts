@@ -19,14 +19,13 @@ import { systemClock, type Clock } from '../model/clock.ts';
 import { IdGenerator, randomId } from '../model/ids.ts';
 import { feedbackKeyBase, type Feedback, type JobArgs, type JobSpec } from '../model/job.ts';
 import { silentLogger, type Logger } from '../model/logger.ts';
-import { assertKnownOptions } from '../model/known-options.ts';
 import { assertNodeName } from '../model/names.ts';
 import { TypedEmitter } from '../model/typed-emitter.ts';
 import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/codec.ts';
 import type { Connection } from '../transport/connection.ts';
 import { listenTcp } from '../transport/tcp-endpoints.ts';
 import { resolveServerTls, type ServerTls } from '../transport/tls-options.ts';
-import { buildJobSpec, type EnqueueOptions } from './enqueue-options.ts';
+import { assertManyItem, buildJobSpec, jobNameOf, type EnqueueOptions } from './enqueue-options.ts';
 import type { DistributorEvents } from './events.ts';
 import { CancelRequests } from './cancel-requests.ts';
 import { RecentKeys } from './recent-keys.ts';
@@ -224,10 +223,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     this.#assertListening();
     if (!Array.isArray(jobs)) throw new InvalidArgumentError('jobs must be an array');
     const prepared = jobs.map((j) => {
-      if (typeof j !== 'object' || j === null) {
-        throw new InvalidArgumentError('each job of enqueueMany is { job, args?, options? }');
-      }
-      assertKnownOptions(j, MANY_ITEM_KEYS, 'enqueueMany item', MANY_ITEM_HINTS);
+      assertManyItem(j);
       return this.#prepare(j.job, j.args, j.options, onSuccess, onError);
     });
     this.#dispatch.assertRoom(jobs.length);
@@ -688,38 +684,6 @@ function isKeyOf(key: string, spec: JobSpec): boolean {
   const base = feedbackKeyBase(spec);
   return key.length === base.length ? key === base : key.startsWith(`${base}@`);
 }
-
-/**
- * The name of `job`: a string, or a job reference (`job()`'s result, or `{ name }`). Any
- * other value is named as given in the error (`enqueue(42)` says 42, not undefined).
- */
-function jobNameOf(job: unknown): string {
-  if (typeof job === 'string') return job;
-  if (
-    typeof job === 'object' &&
-    job !== null &&
-    typeof (job as { name?: unknown }).name === 'string'
-  ) {
-    return (job as { name: string }).name;
-  }
-  let shown: string;
-  try {
-    shown = typeof job === 'function' ? `a function` : (JSON.stringify(job) ?? String(job));
-  } catch {
-    shown = String(job);
-  }
-  throw new InvalidArgumentError(
-    `a job is named by a string or a job reference ({ name }) (got ${shown.slice(0, 80)})`,
-  );
-}
-
-const MANY_ITEM_KEYS = { job: true, args: true, options: true } as const;
-/** BullMQ's addBulk items are `{ name, data, opts }`. */
-const MANY_ITEM_HINTS = {
-  name: "use 'job' (a job name or reference)",
-  data: "use 'args'",
-  opts: "use 'options'",
-} as const;
 
 /** Creates a distributor and starts listening. */
 export async function startDistributor(options: DistributorOptions = {}): Promise<Distributor> {

@@ -208,6 +208,46 @@ export function buildJobSpec(input: {
   return { spec, routing };
 }
 
+/**
+ * The name of `job`: a string, or a job reference (`job()`'s result, or `{ name }`). Any
+ * other value is named as given in the error (`enqueue(42)` says 42, not undefined).
+ */
+export function jobNameOf(job: unknown): string {
+  if (typeof job === 'string') return job;
+  if (
+    typeof job === 'object' &&
+    job !== null &&
+    typeof (job as { name?: unknown }).name === 'string'
+  ) {
+    return (job as { name: string }).name;
+  }
+  let shown: string;
+  try {
+    shown = typeof job === 'function' ? `a function` : (JSON.stringify(job) ?? String(job));
+  } catch {
+    shown = String(job);
+  }
+  throw new InvalidArgumentError(
+    `a job is named by a string or a job reference ({ name }) (got ${shown.slice(0, 80)})`,
+  );
+}
+
+/** Throws InvalidArgumentError unless `item` is an `enqueueMany` item `{ job, args?, options? }`. */
+export function assertManyItem(item: unknown): void {
+  if (typeof item !== 'object' || item === null) {
+    throw new InvalidArgumentError('each job of enqueueMany is { job, args?, options? }');
+  }
+  assertKnownOptions(item, MANY_ITEM_KEYS, 'enqueueMany item', MANY_ITEM_HINTS);
+}
+
+const MANY_ITEM_KEYS = { job: true, args: true, options: true } as const;
+/** BullMQ's addBulk items are `{ name, data, opts }`. */
+const MANY_ITEM_HINTS = {
+  name: "use 'job' (a job name or reference)",
+  data: "use 'args'",
+  opts: "use 'options'",
+} as const;
+
 /** True when the job takes a run slot as soon as it arrives (so it needs a node's credit). */
 export function isInstant(spec: JobSpec, now: number): boolean {
   return !isRecurring(spec) && spec.runAt <= now;
