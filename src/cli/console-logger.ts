@@ -4,44 +4,25 @@ const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 } as const
 export type LogLevel = keyof typeof LEVELS;
 export type LogFormat = 'pretty' | 'json';
 
-/** An identical line (level and message) within this long of the last one printed is counted, not printed. */
-export const REPEAT_WINDOW_MS = 10_000;
-/** Distinct lines remembered for folding; past it the memory starts over. */
-const MAX_REMEMBERED = 1000;
-
 /** pino's level numbers, so a JSON line reads as pino's does (log shippers know them). */
 const PINO_LEVELS = { debug: 20, info: 30, warn: 40, error: 50 } as const;
 
 /**
  * A small pino-shaped logger for the CLI: one line per entry on stderr, `pretty` (time,
  * level, name, message, key=value fields) or `json` (pino's line format: level, time, name,
- * msg and the fields, with the node's name as `logger`; errors as { type, message, code }). A line identical in level and
- * message to one printed less than REPEAT_WINDOW_MS ago is folded: the next one printed
- * after the window says how many were (`repeated`), so an outage logs once per window,
- * not once per retry.
+ * msg and the fields, with the node's name as `logger`; errors as { type, message, code }).
+ * Repeats are folded by the node it is given to (see foldRepeats), not here.
  */
 export function consoleLogger(
   level: LogLevel,
   prefix: string,
   format: LogFormat = 'pretty',
-  now: () => number = Date.now,
 ): Logger {
   const min = LEVELS[level];
-  const seen = new Map<string, { at: number; folded: number }>();
   const write = (lvl: Exclude<LogLevel, 'silent'>) => (obj: unknown, msg?: string) => {
     if (LEVELS[lvl] < min) return;
     const text = typeof obj === 'string' ? obj : (msg ?? '');
-    let fields = typeof obj === 'object' && obj !== null ? (obj as Record<string, unknown>) : {};
-    const key = `${lvl} ${text}`;
-    const t = now();
-    const last = seen.get(key);
-    if (last !== undefined && t - last.at < REPEAT_WINDOW_MS) {
-      last.folded++;
-      return;
-    }
-    if (last !== undefined && last.folded > 0) fields = { ...fields, repeated: last.folded };
-    if (seen.size >= MAX_REMEMBERED) seen.clear();
-    seen.set(key, { at: t, folded: 0 });
+    const fields = typeof obj === 'object' && obj !== null ? (obj as Record<string, unknown>) : {};
     process.stderr.write(
       format === 'json'
         ? jsonLine(lvl, prefix, text, fields)

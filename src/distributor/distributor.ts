@@ -18,6 +18,7 @@ import {
 import { systemClock, type Clock } from '../model/clock.ts';
 import { IdGenerator, randomId } from '../model/ids.ts';
 import { feedbackKeyBase, type Feedback, type JobArgs, type JobSpec } from '../model/job.ts';
+import { foldRepeats } from '../model/log-folding.ts';
 import { silentLogger, type Logger } from '../model/logger.ts';
 import { assertNodeName } from '../model/names.ts';
 import { TypedEmitter } from '../model/typed-emitter.ts';
@@ -101,7 +102,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     assertDistributorOptions(options);
     this.#opts = options;
     this.#clock = options.clock ?? systemClock;
-    this.#log = options.logger ?? silentLogger;
+    this.#log = foldRepeats(options.logger ?? silentLogger, () => this.#clock.now());
     this.id = options.id ?? randomId(8);
     assertNodeName(this.id, 'distributor id');
     assertSafeListen(options);

@@ -10,6 +10,7 @@ import {
 import { systemClock, type Clock } from '../model/clock.ts';
 import { ownedCopy, randomId } from '../model/ids.ts';
 import { FINAL_STATUSES, JobStatus, type JobRecord, type JobSpec } from '../model/job.ts';
+import { foldRepeats } from '../model/log-folding.ts';
 import { silentLogger, type Logger } from '../model/logger.ts';
 import { assertNodeName } from '../model/names.ts';
 import { TypedEmitter } from '../model/typed-emitter.ts';
@@ -109,7 +110,10 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   #state: 'created' | 'starting' | 'running' | 'stopping' | 'stopped' = 'created';
   readonly #opts: NodeOptions;
   readonly #clock: Clock;
+  /** The library's own lines, repeats folded (see foldRepeats). */
   readonly #log: Logger;
+  /** The application's logger as given: what a job's `ctx.log` writes to, never folded. */
+  readonly #jobLog: Logger;
   readonly #storage: JobStorage;
   readonly #registry: JobRegistry;
   readonly #concurrency: number;
@@ -160,7 +164,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.name = options.name;
     this.#opts = options;
     this.#clock = options.clock ?? systemClock;
-    this.#log = options.logger ?? silentLogger;
+    this.#jobLog = options.logger ?? silentLogger;
+    this.#log = foldRepeats(this.#jobLog, () => this.#clock.now());
     this.#storage = createStorage(options.storage ?? 'memory', {
       ...(options.redisPrefix !== undefined ? { prefix: options.redisPrefix } : {}),
       ...(options.leaseTtlMs !== undefined ? { leaseTtlMs: options.leaseTtlMs } : {}),
@@ -216,7 +221,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#deferPool = new DeferPool({
       jobDirectory: options.jobDirectory,
       threads: options.threads,
-      log: this.#log,
+      log: this.#jobLog,
     });
     this.#timers = new TimerQueue<string>({
       clock: this.#clock,
@@ -492,10 +497,9 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   #onStorageStatus(up: boolean): void {
     if (this.#state !== 'running' || up === this.#status.accepting || this.#lease.isLost) return;
     this.#status.accepting = up;
-    this.#log.warn(
-      { storageUp: up },
-      up ? 'storage is back: taking jobs again' : 'storage is down: not taking jobs',
-    );
+    // Down is a warning; back is news an operator waits for, at info.
+    if (up) this.#log.info({ storageUp: up }, 'storage is back: taking jobs again');
+    else this.#log.warn({ storageUp: up }, 'storage is down: not taking jobs');
     this.emit('storage:status', up);
     this.#status.broadcast();
     if (up) this.#storageSync.replay();
@@ -841,7 +845,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         clock: this.#clock,
         signal: running.controller.signal,
         mergeJobItselfToArgs: this.#mergeJobItself,
-        log: this.#log,
+        log: this.#jobLog,
         blockWatch: this.#blockWatch,
         progress: this.#onProgress,
       };
@@ -931,8 +935,14 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     }
     if (outcome.kind === 'success') this.emit('job:success', t.record);
     else if (outcome.kind === 'cancelled') this.emit('job:cancelled', t.record);
-    else if (t.next !== undefined) this.emit('job:retry', t.record, outcome.error);
-    else {
+    else if (t.next !== undefined) {
+      const e = outcome.error;
+      this.#log.info(
+        { jobId: t.record.id, name: t.record.name, attempt: record.attempt, code: e.code },
+        `job ${t.record.name} (${t.record.id}) attempt ${record.attempt} failed: ${e.code}: ${e.message}; runs again in ${Math.max(0, t.record.dueAt - this.#clock.now())} ms`,
+      );
+      this.emit('job:retry', t.record, e);
+    } else {
       const e = outcome.error;
       this.#log.warn(
         { jobId: t.record.id, name: t.record.name, attempt: t.record.attempt, code: e.code },
@@ -1062,6 +1072,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         this.#slots.clear();
       },
       saving: (id) => this.#saving.has(id),
+      storageUp: () => this.#status.accepting,
       stopAccepting: () => {
         this.#status.accepting = false;
         this.#status.broadcast();

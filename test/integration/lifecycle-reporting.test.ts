@@ -1,9 +1,16 @@
 // `node:disconnected` always carries a reason: a graceful stop and a SIGKILL, over real TCP.
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConnectionError, JobRegistry, startDistributor, startNode } from '../../src/index.ts';
+import {
+  ConnectionError,
+  JobRegistry,
+  startDistributor,
+  startNode,
+  type Logger,
+} from '../../src/index.ts';
 import { spawnNode } from '../helpers/node-process.ts';
 import { unusedPort } from '../helpers/ports.ts';
+import { redisAvailable, startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
 const JOBS = fileURLToPath(new URL('../fixtures/integration-jobs/', import.meta.url));
@@ -109,6 +116,137 @@ describe('lifecycle reporting - disconnect reasons and log lines', () => {
     expect(line).toMatchObject({ level: 40, logger: 'failing', name: 'it.fail', attempt: 1 });
     expect(line!.msg).toContain('it.fail always fails');
   });
+});
+
+interface Line {
+  level: string;
+  fields: Record<string, unknown>;
+  msg: string;
+}
+
+/** A logger that keeps its lines, as an application's pino would write them. */
+function recordingLogger(): { logger: Logger; lines: Line[]; find(re: RegExp): Line[] } {
+  const lines: Line[] = [];
+  const at = (level: string) => (obj: unknown, msg?: string) =>
+    void lines.push({
+      level,
+      fields: typeof obj === 'object' && obj !== null ? (obj as Record<string, unknown>) : {},
+      msg: typeof obj === 'string' ? obj : (msg ?? ''),
+    });
+  return {
+    logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') },
+    lines,
+    find: (re) => lines.filter((l) => re.test(l.msg)),
+  };
+}
+
+describe('lifecycle log lines through the application logger', () => {
+  it('a refused duplicate name: one error line with the reason, its retries at debug only', async () => {
+    const d = await startDistributor({});
+    open.push(d);
+    const first = await startNode({
+      name: 'twin',
+      distributors: [`127.0.0.1:${d.address.port}`],
+      registry: new JobRegistry(),
+    });
+    open.push({ close: () => first.stop() });
+    await waitUntil(() => d.nodes().length === 1, 5000, 'the first twin');
+    const log = recordingLogger();
+    const second = await startNode({
+      name: 'twin',
+      distributors: [`127.0.0.1:${d.address.port}`],
+      registry: new JobRegistry(),
+      logger: log.logger,
+    });
+    open.push({ close: () => second.stop() });
+    await waitUntil(() => log.find(/already connected/).length > 0, 5000, 'the refusal');
+    const refusal = log.find(/already connected/).filter((l) => l.level !== 'debug');
+    expect(refusal).toHaveLength(1);
+    expect(refusal[0]).toMatchObject({ level: 'error', fields: { code: 'JR_ERR_DUPLICATE_NODE' } });
+    expect(log.lines.filter((l) => l.level === 'info' && /retrying/.test(l.msg))).toEqual([]);
+    expect(log.find(/retrying$/).every((l) => l.level === 'debug')).toBe(true);
+  });
+
+  it('connected, a retried attempt, the final failure, and a distributor that closes', async () => {
+    const d = await startDistributor({});
+    const log = recordingLogger();
+    const registry = new JobRegistry();
+    registry.define('flaky', () => {
+      throw new Error('flaky broke');
+    });
+    const node = await startNode({
+      name: 'talker',
+      distributors: [`127.0.0.1:${d.address.port}`],
+      registry,
+      logger: log.logger,
+    });
+    open.push({ close: () => node.stop() });
+    await waitUntil(() => d.nodes().length === 1, 5000, 'the node');
+    expect(log.find(/^connected to distributor$/)).toMatchObject([
+      { level: 'info', fields: { address: `127.0.0.1:${d.address.port}`, distributor: d.id } },
+    ]);
+    const h = d.enqueue('flaky', {}, { maxAttempt: 2, retryMultiplier: 0.05 });
+    await expect(h.result).rejects.toMatchObject({ code: 'JR_ERR_JOB_FAILED' });
+    await waitUntil(() => log.find(/failed: JR_ERR_JOB_THREW: flaky broke$/).length > 0, 5000, 'x');
+    const retry = log.find(
+      /attempt 1 failed: JR_ERR_JOB_THREW: flaky broke; runs again in \d+ ms$/,
+    );
+    expect(retry).toMatchObject([
+      {
+        level: 'info',
+        fields: { jobId: h.id, name: 'flaky', attempt: 1, code: 'JR_ERR_JOB_THREW' },
+      },
+    ]);
+    expect(log.find(/failed: JR_ERR_JOB_THREW: flaky broke$/)).toMatchObject([
+      { level: 'warn', fields: { jobId: h.id, attempt: 2 } },
+    ]);
+
+    await d.close();
+    await waitUntil(() => log.find(/closed the connection; retrying$/).length > 0, 5000, 'close');
+    expect(log.find(/closed the connection; retrying$/)[0]).toMatchObject({
+      level: 'info',
+      msg: `distributor 127.0.0.1:${d.address.port} closed the connection; retrying`,
+    });
+  });
+
+  it.skipIf(!redisAvailable())(
+    'a Redis that goes away and comes back empty: down (warn), back (info), each once',
+    async () => {
+      const redis: RedisServer = await startRedisServer();
+      open.push({ close: () => redis.stop() });
+      const d = await startDistributor({});
+      open.push(d);
+      const log = recordingLogger();
+      const node = await startNode({
+        name: 'stored',
+        distributors: [`127.0.0.1:${d.address.port}`],
+        registry: new JobRegistry(),
+        storage: redis.url,
+        redisPrefix: `jr-log-${process.pid}`,
+        logger: log.logger,
+      });
+      open.push({ close: () => node.stop() });
+      await waitUntil(() => d.nodes().length === 1, 5000, 'the node');
+      redis.kill();
+      await waitUntil(() => log.find(/^storage is down/).length > 0, 10_000, 'storage down');
+      // A few seconds down: the reconnect and takeover loops would log each try.
+      await new Promise((r) => setTimeout(r, 2500));
+      await redis.restart();
+      await waitUntil(() => log.find(/^storage is back/).length > 0, 15_000, 'storage back');
+      await waitUntil(() => log.find(/lost data/).length > 0, 10_000, 'the data-loss line');
+      expect(log.find(/^storage is down/)).toMatchObject([{ level: 'warn' }]);
+      expect(log.find(/^storage is back/)).toMatchObject([{ level: 'info' }]);
+      // Emptied, but it held no job: a warning, not an error.
+      expect(log.find(/lost data/)).toMatchObject([
+        { level: 'warn', fields: { code: 'JR_ERR_STORAGE_LOST', jobs: 0 } },
+      ]);
+      expect(log.find(/takeover scan failed/)).toEqual([]);
+      // Nothing else repeated while it was down.
+      const texts = log.lines.filter((l) => l.level !== 'debug').map((l) => `${l.level} ${l.msg}`);
+      expect(new Set(texts).size).toBe(texts.length);
+    },
+    40_000,
+  );
 });
 
 function jsonLines(text: string): Record<string, unknown>[] {

@@ -44,6 +44,8 @@ export class DistributorLink {
   #startsWritten: Promise<void> | undefined;
   #startsResolve: (() => void) | undefined;
   #attempt = 0;
+  /** The last dial was refused (and logged as such): its retry line is not repeated at info. */
+  #refusal = false;
   #timer: NodeJS.Timeout | undefined;
   #connections = 0;
   /** The distributor's id, learned in the handshake. */
@@ -228,6 +230,7 @@ export class DistributorLink {
     this.handlers.onRejected(this, err.toInfo());
     // Refused (wrong secret, other version, TLS): retrying fast would only flood its log.
     this.#attempt = Math.max(this.#attempt, 6);
+    this.#refusal = true;
   }
 
   // A method, not an inline comparison: the state changes across awaits.
@@ -238,13 +241,17 @@ export class DistributorLink {
   #retry(reason: Error | undefined): void {
     if (this.#state === 'stopped') return;
     this.#state = 'backoff';
-    const delay = reconnectDelay(this.#attempt++);
+    const delayMs = reconnectDelay(this.#attempt++);
     // Info, with the error: a wrong port or a refused name must show at the default level
-    // (the CLI's logger folds the identical repeats of a long outage into one line).
-    this.options.log.info(
-      { address: this.address, delay, reason: reason?.message },
-      `${reason?.message ?? `connection to distributor ${this.address} closed`}; retrying`,
+    // (repeats of a long outage fold into one line per window: see foldRepeats). A refusal
+    // was logged at error already, with its reason: its retry is only a debug line.
+    const refused = this.#refusal;
+    this.#refusal = false;
+    const why = reason?.message ?? `distributor ${this.address} closed the connection`;
+    this.options.log[refused ? 'debug' : 'info'](
+      { address: this.address, delayMs },
+      `${why}; retrying`,
     );
-    this.#timer = setTimeout(() => void this.#dial(), delay);
+    this.#timer = setTimeout(() => void this.#dial(), delayMs);
   }
 }

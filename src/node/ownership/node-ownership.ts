@@ -32,6 +32,8 @@ export interface OwnershipHost {
   forgetAll(): void;
   /** The job is being stored right now (received, write not answered yet). */
   saving(id: string): boolean;
+  /** False while the storage is known to be down (or the node takes no job for good). */
+  storageUp(): boolean;
   /** Tells the distributors to send nothing more. */
   stopAccepting(): void;
   storageFailed(err: unknown, id: string): void;
@@ -102,7 +104,7 @@ export class NodeOwnership implements StorageOwner {
       this.#host.log.error(
         {
           jobId: record.id,
-          job: record.name,
+          name: record.name,
           nodes: record.crashedOn ?? [],
           code: poison.error.code,
         },
@@ -149,6 +151,8 @@ export class NodeOwnership implements StorageOwner {
   }
 
   adoptionFailed(err: unknown): void {
+    // While the storage is down every scan fails: that is said once, by 'storage is down'.
+    if (!this.#host.storageUp()) return;
     this.#host.log.warn({ err }, 'takeover scan failed');
   }
 
@@ -176,7 +180,11 @@ export class NodeOwnership implements StorageOwner {
       const error = new StorageLostError(
         `the storage of node ${host.name} lost data (Redis restarted empty or was flushed): ${gone.length} jobs it held end with this error`,
       );
-      host.log.error({ code: error.code, jobs: gone.length }, error.message);
+      // With no job lost it is worth a warning (the storage was emptied), not an error.
+      host.log[gone.length > 0 ? 'error' : 'warn'](
+        { code: error.code, jobs: gone.length },
+        error.message,
+      );
       host.emit('storage:lost', error, gone.length);
       await host.outbox.repersist();
       for (const job of gone) await host.outbox.push(storageLostFeedback(job, host.name));

@@ -37,6 +37,7 @@ function fakeHost(opts: { leaseValid?: boolean; stored?: JobRecord[] } = {}) {
     forget: (id) => void calls.push(`forget:${id}`),
     forgetAll: () => void calls.push('forgetAll'),
     saving: () => false,
+    storageUp: () => true,
     stopAccepting: () => void calls.push('stopAccepting'),
     storageFailed: (_err, id) => void calls.push(`failed:${id}`),
     emit: (event, ..._args) => void calls.push(`emit:${event}`),
