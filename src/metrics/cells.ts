@@ -158,17 +158,24 @@ export class CellHistogram extends OwnMetric {
 /** A gauge read when scraped (nothing between scrapes). */
 export class ReadGauge extends OwnMetric {
   readonly type = 'gauge';
+  /** One reader per source (several nodes of one process may share a registry). */
+  readonly #readers = new Set<() => Sample[]>();
 
-  constructor(
-    name: string,
-    help: string,
-    readonly read: () => Sample[],
-  ) {
+  constructor(name: string, help: string, read?: () => Sample[]) {
     super(name, help);
+    if (read !== undefined) this.#readers.add(read);
+  }
+
+  /** Adds a source's reader; the returned function takes it out again (a stopped node). */
+  add(read: () => Sample[]): () => void {
+    this.#readers.add(read);
+    return () => void this.#readers.delete(read);
   }
 
   protected samples(): Sample[] {
-    return this.read();
+    const samples: Sample[] = [];
+    for (const read of this.#readers) samples.push(...read());
+    return samples;
   }
 }
 

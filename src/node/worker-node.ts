@@ -343,7 +343,19 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#state = 'starting';
     if (this.#opts.metrics !== undefined) {
       // Fed by this node's events: nothing on its own paths changes.
-      attachNodeMetrics(this.#opts.metrics, this, () => this.#clock.now());
+      this.#detachMetrics = attachNodeMetrics(
+        this.#opts.metrics,
+        this,
+        () => this.#clock.now(),
+        () => ({
+          running: this.#slots.active,
+          ready: this.#slots.waiting,
+          scheduled: this.#timers.size,
+          outbox: this.#outbox.size,
+          connections: this.#links.reduce((n, l) => n + (l.ready ? 1 : 0), 0),
+          paused: this.#slots.paused,
+        }),
+      );
     }
     this.#storage.owner = this.#lease;
     try {
@@ -403,6 +415,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     await this.#idle.until(() => !this.#outbox.deliverable, deadline);
     for (const link of this.#links) link.stop();
     await this.#storage.close();
+    this.#detachMetrics?.();
     this.#state = 'stopped';
     this.emit('stopped');
   }
@@ -734,6 +747,9 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     retry: (id, distributorId) =>
       (this.#keptRetry ??= this.#newKeptRetry()).retry(id, distributorId),
   };
+
+  /** Takes this node's gauges out of the metrics registry (set at start with `metrics`). */
+  #detachMetrics: (() => void) | undefined;
 
   /** Made at the first retry (field initializers run before the constructor sets its parts). */
   #keptRetry: KeptRetry | undefined;

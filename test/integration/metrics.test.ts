@@ -95,6 +95,58 @@ describe('metrics - prom-client', () => {
     expect(sum('jobreactor_node_jobs_failed_total{name="broken"')).toBe(1);
     expect(sum('jobreactor_node_job_run_seconds_count{name="resize"')).toBe(4);
     expect(sum('jobreactor_node_job_lateness_seconds_count{name="broken"')).toBe(2);
+    // Enqueue to first start: instant jobs' first attempts only (not the retry).
+    expect(sum('jobreactor_node_job_start_latency_seconds_count{name="resize"')).toBe(4);
+    expect(sum('jobreactor_node_job_start_latency_seconds_count{name="broken"')).toBe(1);
+    await d.enqueue('resize', {}, { after: 60 }).accepted;
+    expect(sum('jobreactor_node_job_start_latency_seconds_count{name="resize"')).toBe(4);
+  });
+
+  it('node gauges: running, ready, scheduled, feedback outbox, connections, paused; gone at stop', async () => {
+    const jobs = new JobRegistry();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    jobs.define('held', () => gate);
+    const d = await startDistributor({});
+    open.push(d);
+    const registry = new Registry();
+    const n = await startNode({
+      name: 'g1',
+      distributors: [`127.0.0.1:${d.address.port}`],
+      registry: jobs,
+      concurrency: 2,
+      metrics: registry,
+    });
+    await waitUntil(() => d.nodes().length === 1, 5000, 'the node');
+    const handles = Array.from({ length: 5 }, () => d.enqueue('held', {}));
+    const later = d.enqueue('held', {}, { after: 60 });
+    await Promise.all([...handles, later].map((h) => h.accepted));
+    const read = async () => parse(await registry.metrics());
+    let s = await read();
+    expect(s.get('jobreactor_node_running_jobs{node="g1"}')).toBe(2);
+    expect(s.get('jobreactor_node_ready_jobs{node="g1"}')).toBe(3);
+    expect(s.get('jobreactor_node_scheduled_jobs{node="g1"}')).toBe(1);
+    expect(s.get('jobreactor_node_connections{node="g1"}')).toBe(1);
+    expect(s.get('jobreactor_node_paused{node="g1"}')).toBe(0);
+    expect(s.has('jobreactor_node_feedback_outbox{node="g1"}')).toBe(true);
+    await n.pause();
+    expect((await read()).get('jobreactor_node_paused{node="g1"}')).toBe(1);
+    await n.resume();
+    release();
+    await Promise.all(handles.map((h) => h.result));
+    await waitUntil(
+      async () => (await read()).get('jobreactor_node_feedback_outbox{node="g1"}') === 0,
+      5000,
+      'the feedbacks acknowledged',
+    );
+    s = await read();
+    expect(s.get('jobreactor_node_running_jobs{node="g1"}')).toBe(0);
+    expect(s.get('jobreactor_node_ready_jobs{node="g1"}')).toBe(0);
+    await n.stop();
+    s = await read();
+    expect(s.has('jobreactor_node_running_jobs{node="g1"}')).toBe(false);
+    // Its counters stay: a restarted node in the same registry adds to them.
+    expect(s.has('jobreactor_node_jobs_started_total{name="held",node="g1"}')).toBe(true);
   });
 
   it('off: /metrics is 404; a registry must look like one; one registry per distributor', async () => {
