@@ -1,5 +1,5 @@
 import { toErrorInfo, type ErrorInfo } from '../errors.ts';
-import type { JobRecord, JobStatus } from '../model/job.ts';
+import type { JobRecord } from '../model/job.ts';
 import type {
   AnswerMessage,
   ListQuery,
@@ -17,10 +17,13 @@ export interface QuerySources {
   /** The stored record (delayed, between runs, retrying, or kept after it ended). */
   load(id: string): Promise<JobRecord | undefined>;
   counts(): NodeCounts;
-  /** The records of the running attempts (fresher than their stored copies). */
-  runningRecords(): Iterable<JobRecord>;
-  /** The stored records, of these statuses only when given. */
-  list(status: readonly JobStatus[] | undefined): Promise<JobRecord[]>;
+  /** Ids of the running attempts' jobs (the only ones `in progress`). */
+  runningIds(): Iterable<string>;
+  /**
+   * Ids of every other job held and not finished: on a timer, due, being stored, held back
+   * (some may repeat). With the running and the kept ones, every record the node stores.
+   */
+  waitingIds(): Iterable<string>;
   /** Ids of the kept finished jobs of this status (the retention index), in no order. */
   kept(status: 'complete' | 'failed'): Iterable<string>;
   /**
@@ -57,79 +60,74 @@ export async function answerQuery(
       : { t: 'answer', req: m.req, retried: false, error };
   }
   if (m.id === undefined) return { t: 'answer', req: m.req, counts: sources.counts() };
-  const running = sources.running(m.id);
-  const record =
-    running?.record ?? sources.queued(m.id) ?? (await sources.load(m.id).catch(() => undefined));
-  if (record === undefined || record.distributor !== distributorId) {
+  const found = await current(m.id, sources);
+  if (found === undefined || found[0].distributor !== distributorId) {
     return { t: 'answer', req: m.req, job: null };
   }
-  return { t: 'answer', req: m.req, job: jobView(record, running?.progress) };
+  return { t: 'answer', req: m.req, job: jobView(found[0], found[1]) };
 }
+
+const KEPT_STATUSES = ['complete', 'failed'] as const;
+/** Statuses no waiting job has: a running attempt's, and those kept after the end. */
+const FOUND_ELSEWHERE: ReadonlySet<string> = new Set(['in progress', ...KEPT_STATUSES]);
 
 /**
  * A page of `distributorId`'s jobs here, newest id first (ids are time-ordered), after
- * cursor `q.after`. A scan of the stored records: an operator's question, not a hot path.
+ * cursor `q.after`. The candidates come from the node's own indexes (the jobs it holds,
+ * and the retention index when finished ones are asked for), and only the page's records
+ * are loaded: a node holding a million jobs is not scanned for it (the dashboard polls
+ * the failed ones every few seconds).
  */
 async function listPage(
   q: ListQuery,
   distributorId: string,
   sources: QuerySources,
 ): Promise<{ jobs: NodeJobView[]; next?: string }> {
-  const statuses = q.status?.length ? new Set(q.status) : undefined;
-  if (statuses !== undefined && [...statuses].every((s) => s === 'complete' || s === 'failed')) {
-    return keptPage(q, statuses as Set<'complete' | 'failed'>, distributorId, sources);
+  const statuses = q.status?.length ? new Set<string>(q.status) : undefined;
+  const candidates = new Set<string>();
+  const take = (ids: Iterable<string>) => {
+    for (const id of ids) if (q.after === undefined || id < q.after) candidates.add(id);
+  };
+  // Each status is looked for where it can be: `in progress` among the running attempts,
+  // finished ones in the retention index, the rest among the jobs held.
+  if (statuses === undefined || statuses.has('in progress')) take(sources.runningIds());
+  if (statuses === undefined || [...statuses].some((s) => !FOUND_ELSEWHERE.has(s))) {
+    take(sources.waitingIds());
   }
-  const byId = new Map<string, JobRecord>();
-  // A running attempt's stored status may lag behind: list every status, then overlay.
-  for (const r of await sources.list(undefined)) byId.set(r.id, r);
-  for (const r of sources.runningRecords()) byId.set(r.id, r);
-  const matching: JobRecord[] = [];
-  for (const r of byId.values()) {
-    if (r.distributor !== distributorId) continue;
-    if (statuses !== undefined && !statuses.has(r.status)) continue;
-    if (q.name !== undefined && r.name !== q.name) continue;
-    if (q.after !== undefined && r.id >= q.after) continue;
-    matching.push(r);
+  for (const status of KEPT_STATUSES) {
+    if (statuses === undefined || statuses.has(status)) take(sources.kept(status));
   }
-  matching.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-  const page = matching.slice(0, q.limit);
-  const jobs = page.map((r) => jobView(r, sources.running(r.id)?.progress));
-  return matching.length > q.limit ? { jobs, next: page.at(-1)!.id } : { jobs };
-}
-
-/**
- * A page of kept finished jobs (the dashboard polls the failed ones every few seconds):
- * from the retention index, loading only the records of the page, so a node holding a
- * million waiting jobs is not scanned for it.
- */
-async function keptPage(
-  q: ListQuery,
-  statuses: ReadonlySet<'complete' | 'failed'>,
-  distributorId: string,
-  sources: QuerySources,
-): Promise<{ jobs: NodeJobView[]; next?: string }> {
-  const ids: string[] = [];
-  for (const status of statuses) {
-    for (const id of sources.kept(status)) if (q.after === undefined || id < q.after) ids.push(id);
-  }
-  ids.sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+  const ids = [...candidates].sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
   const jobs: NodeJobView[] = [];
   let i = 0;
-  // Records of other distributors or names are skipped; load in small parallel runs.
+  // Records of other distributors, names or statuses are skipped; load in small parallel runs.
   while (i < ids.length && jobs.length <= q.limit) {
     const run = ids.slice(i, i + q.limit + 1);
     i += run.length;
-    const records = await Promise.all(run.map((id) => sources.load(id).catch(() => undefined)));
-    for (const r of records) {
-      if (r === undefined || r.distributor !== distributorId) continue;
-      if (!statuses.has(r.status as 'complete' | 'failed')) continue;
+    const records = await Promise.all(run.map((id) => current(id, sources)));
+    for (const found of records) {
+      if (found === undefined) continue;
+      const [r, progress] = found;
+      if (r.distributor !== distributorId) continue;
+      if (statuses !== undefined && !statuses.has(r.status)) continue;
       if (q.name !== undefined && r.name !== q.name) continue;
-      jobs.push(jobView(r, undefined));
+      jobs.push(jobView(r, progress));
     }
   }
   if (jobs.length <= q.limit) return { jobs };
   const page = jobs.slice(0, q.limit);
   return { jobs: page, next: page.at(-1)!.id };
+}
+
+/** Job `id`'s freshest record: its running attempt's, its ready entry's, else the stored one. */
+async function current(
+  id: string,
+  sources: QuerySources,
+): Promise<[JobRecord, unknown] | undefined> {
+  const running = sources.running(id);
+  if (running !== undefined) return [running.record, running.progress];
+  const record = sources.queued(id) ?? (await sources.load(id).catch(() => undefined));
+  return record === undefined ? undefined : [record, undefined];
 }
 
 /** What a lookup shows of a record: its place and progress, not the node's bookkeeping. */

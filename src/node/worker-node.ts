@@ -741,12 +741,22 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       complete: this.#kept.count('complete'),
       failed: this.#kept.count('failed'),
     }),
-    runningRecords: () => Array.from(this.#running.values(), (r) => r.record),
-    list: (status) => this.#storage.list(status === undefined ? undefined : { status }),
+    runningIds: () => this.#running.keys(),
+    waitingIds: () => this.#waitingIds(),
     kept: (status) => this.#kept.ids(status),
     retry: (id, distributorId) =>
       (this.#keptRetry ??= this.#newKeptRetry()).retry(id, distributorId),
   };
+
+  /** Ids of every job held here, not finished and not running, wherever it waits (some may repeat). */
+  *#waitingIds(): IterableIterator<string> {
+    yield* this.#saving.keys();
+    yield* this.#timers.keys();
+    for (const entry of this.#slots.values()) yield entry.id;
+    yield* this.#ownership.ids();
+    yield* this.#permits.ids();
+    yield* this.#lease.parkedIds();
+  }
 
   /** Takes this node's gauges out of the metrics registry (set at start with `metrics`). */
   #detachMetrics: (() => void) | undefined;

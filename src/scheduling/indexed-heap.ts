@@ -27,6 +27,11 @@ export class IndexedHeap<K> {
   }
 
   /** The heap slot of `key`, -1 when it is not in the heap; 0 is the smallest entry. */
+  /** Every key, in no order. */
+  keys(): IterableIterator<K> {
+    return this.#index.keys();
+  }
+
   indexOf(key: K): number {
     const index = this.#index.get(key);
     return index === undefined ? -1 : index;

@@ -124,6 +124,11 @@ export class TimerQueue<K> {
     return this.#heap.has(key);
   }
 
+  /** Every key with an entry, in no order. */
+  keys(): IterableIterator<K> {
+    return this.#heap.keys();
+  }
+
   /** When `key` is due, or undefined when it has no entry. */
   dueAt(key: K): number | undefined {
     const index = this.#heap.indexOf(key);

@@ -35,6 +35,11 @@ export class PermitWaits {
     return this.#waiting.has(id);
   }
 
+  /** Ids of the jobs waiting for a permit. */
+  ids(): IterableIterator<string> {
+    return this.#waiting.keys();
+  }
+
   /** Takes job `id` out (granted, cancelled, dropped): its record, or undefined. */
   take(id: string): JobRecord | undefined {
     const record = this.#waiting.get(id);

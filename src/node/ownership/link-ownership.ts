@@ -86,6 +86,11 @@ export class LinkOwnership {
     return false;
   }
 
+  /** Ids of the suspended jobs (held back until their distributor confirms them). */
+  *ids(): IterableIterator<string> {
+    for (const s of this.#standing.values()) yield* s.suspended.keys();
+  }
+
   /** Takes a suspended job out (it was cancelled); its entry, or undefined. */
   remove(id: string): ReadyEntry | undefined {
     for (const s of this.#standing.values()) {

@@ -80,6 +80,11 @@ export class NodeOwnership implements StorageOwner {
     return this.#parked.has(id);
   }
 
+  /** Ids of the jobs parked until the lease is trusted again. */
+  parkedIds(): IterableIterator<string> {
+    return this.#parked.keys();
+  }
+
   accepts(name: string): boolean {
     return this.#host.accepts(name);
   }
