@@ -294,10 +294,6 @@ export function registerNodeCommand(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      log.info(
-        { distributors: flags.distributor.join(','), concurrency: flags.concurrency },
-        'node started',
-      );
       let stopping = false;
       const onSignal = (signal: string) => {
         if (stopping) {
@@ -321,6 +317,12 @@ export function registerNodeCommand(program: Command): void {
       process.on('SIGUSR2', () => {
         if (!stopping) void node.resume().catch(() => undefined);
       });
+      // Said once the handlers are in place: a supervisor (or a test) that signals as soon as
+      // it reads this line must not meet the default action, which kills without a stop.
+      log.info(
+        { distributors: flags.distributor.join(','), concurrency: flags.concurrency },
+        'node started',
+      );
     });
 }
 

@@ -217,8 +217,9 @@ describe('job control - pause and resume', () => {
     const { d, node } = await setup(reg, { concurrency: 4 });
     const statuses: boolean[] = [];
     d.on('node:status', (info) => statuses.push(info.paused));
-    // Sent before the pause: they sit on the node's timers.
-    const delayed = [60, 30, 90].map((ms) =>
+    // Sent before the pause: they sit on the node's timers. (Hundreds of ms: on a loaded
+    // machine the pause itself may come tens of ms after their acceptance.)
+    const delayed = [800, 400, 1200].map((ms) =>
       d.enqueue('tagged', { tag: `after${ms}` }, { after: `${ms}ms` }),
     );
     await Promise.all(delayed.map((h) => h.accepted));
@@ -227,12 +228,12 @@ describe('job control - pause and resume', () => {
     await waitUntil(() => statuses.includes(true), 5000, 'the distributor to hear of the pause');
     // Sent while the node is paused: the distributor keeps them.
     const instant = d.enqueue('tagged', { tag: 'instant' });
-    await new Promise((r) => setTimeout(r, 200)); // every delayed job is due by now
+    await new Promise((r) => setTimeout(r, 1300)); // every delayed job is due by now
     expect(started).toEqual([]);
     expect(d.stats().waiting).toBe(1);
     await node.resume();
     await Promise.all([...delayed, instant].map((h) => h.result));
-    expect(started.slice(0, 3)).toEqual(['after30', 'after60', 'after90']);
+    expect(started.slice(0, 3)).toEqual(['after400', 'after800', 'after1200']);
     expect(started).toContain('instant');
   });
 
