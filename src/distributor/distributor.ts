@@ -215,24 +215,12 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     this.#assertListening();
     const tracing = this.#tracing;
     if (tracing !== undefined) {
-      return tracing.send(1, (t) => this.#enqueueOne(job, args, options, onSuccess, onError, t));
+      return tracing.send(1, (t) =>
+        this.#handleOf(this.#prepare(job, args, options, onSuccess, onError, t), options),
+      ) as JobHandle<A>;
     }
-    return this.#enqueueOne(job, args, options, onSuccess, onError, undefined);
-  }
-
-  #enqueueOne<A extends object = JobArgs>(
-    job: JobName<A>,
-    args: A | undefined,
-    options: EnqueueOptions | undefined,
-    onSuccess: SuccessFeedback<A> | undefined,
-    onError: ErrorFeedback<A> | undefined,
-    trace: EnqueueTrace | undefined,
-  ): JobHandle<A> {
-    const prepared = this.#prepare(job, args, options, onSuccess, onError, trace);
-    if (prepared instanceof TrackedJob) {
-      return this.#admit(prepared, options) as JobHandle<A>;
-    }
-    return prepared as JobHandle<A>;
+    const prepared = this.#prepare(job, args, options, onSuccess, onError, undefined);
+    return this.#handleOf(prepared, options) as JobHandle<A>;
   }
 
   /**
@@ -266,11 +254,12 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       return this.#prepare(j.job, j.args, j.options, onSuccess, onError, trace);
     });
     this.#dispatch.assertRoom(jobs.length);
-    return prepared.map((p, i) =>
-      p instanceof TrackedJob
-        ? (this.#admit(p, jobs[i]!.options) as JobHandle<A>)
-        : (p as JobHandle<A>),
-    );
+    return prepared.map((p, i) => this.#handleOf(p, jobs[i]!.options) as JobHandle<A>);
+  }
+
+  /** A prepared job's handle: a new job is sent or queued first (an already tracked one is not). */
+  #handleOf(prepared: TrackedJob | JobHandle, options: EnqueueOptions | undefined): JobHandle {
+    return prepared instanceof TrackedJob ? this.#admit(prepared, options) : prepared;
   }
 
   #assertListening(): void {

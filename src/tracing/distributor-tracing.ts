@@ -1,13 +1,14 @@
-import {
-  context,
-  isSpanContextValid,
-  SpanKind,
-  trace,
-  type Attributes,
-  type Span,
-} from '@opentelemetry/api';
+import { context, SpanKind, trace, type Span, type SpanOptions } from '@opentelemetry/api';
 import type { Feedback, JobSpec } from '../model/job.ts';
-import { ATTR, MESSAGING_SYSTEM, Otel, recordFailure, recordThrown } from './otel.ts';
+import {
+  ATTR,
+  hasContext,
+  messageAttributes,
+  MESSAGING_SYSTEM,
+  Otel,
+  recordFailure,
+  recordThrown,
+} from './otel.ts';
 import type { ResolvedTracing } from './tracing-options.ts';
 
 /** One enqueue's (or enqueueMany's) send span, as the distributor's #prepare sees it. */
@@ -29,30 +30,37 @@ export interface EnqueueTrace {
  *   (through the job's carrier), error status for an error feedback. INTERNAL rather than
  *   the conventions' CLIENT for settle: nothing is called, the settlement is received.
  *
- * Nothing is injected while the send span's context is not valid (no SDK registered: the
- * API's no-op tracer), so a job carries no trace and its feedback makes no span.
+ * With no SDK registered (the API's no-op tracer) the send span has no valid context:
+ * nothing is injected, so the job carries no trace and its feedback makes no span.
  */
 export class DistributorTracing {
   readonly #otel: Otel;
   readonly #distributorId: string;
+  /** The send span's options, the same for every enqueue: nothing built per call. */
+  readonly #sendOptions: SpanOptions;
 
   constructor(resolved: ResolvedTracing, distributorId: string) {
     this.#otel = new Otel(resolved);
     this.#distributorId = distributorId;
-  }
-
-  /** Runs one enqueue call (`count` jobs, 1 for `enqueue`) inside its send span. */
-  send<T>(count: number, run: (trace: EnqueueTrace) => T): T {
-    const span = this.#otel.tracer.startSpan('send', {
+    this.#sendOptions = {
       kind: SpanKind.PRODUCER,
       attributes: {
         [ATTR.system]: MESSAGING_SYSTEM,
         [ATTR.operationName]: 'send',
         [ATTR.operationType]: 'send',
-        [ATTR.distributor]: this.#distributorId,
-        ...(count === 1 ? {} : { [ATTR.batchCount]: count }),
+        [ATTR.distributor]: distributorId,
       },
-    });
+    };
+  }
+
+  /**
+   * Runs one enqueue call (`count` jobs, 1 for `enqueue`) inside its send span. `run` gets
+   * no trace when the span is a no-op (no SDK): then nothing more is done per job.
+   */
+  send<T>(count: number, run: (trace: EnqueueTrace | undefined) => T): T {
+    const span = this.#otel.tracer.startSpan('send', this.#sendOptions);
+    if (!span.isRecording() && !hasContext(span)) return run(undefined);
+    if (count !== 1) span.setAttribute(ATTR.batchCount, count);
     const send = new SendSpan(span, this.#otel, count === 1);
     try {
       const out = run(send);
@@ -70,18 +78,12 @@ export class DistributorTracing {
     // No carrier: the send span was not recorded (no SDK), so neither is this.
     if (spec.trace === undefined) return deliver();
     const parent = this.#otel.extract(spec.trace);
-    const attributes: Attributes = {
-      [ATTR.system]: MESSAGING_SYSTEM,
-      [ATTR.operationName]: 'settle',
-      [ATTR.operationType]: 'settle',
-      [ATTR.destination]: spec.name,
-      [ATTR.messageId]: spec.id,
-      [ATTR.distributor]: this.#distributorId,
-      [ATTR.node]: fb.node,
-      [ATTR.attempt]: fb.attempt,
-      [ATTR.outcome]: fb.outcome,
-      [ATTR.final]: fb.final,
-    };
+    const attributes = messageAttributes('settle', spec);
+    attributes[ATTR.distributor] = this.#distributorId;
+    attributes[ATTR.node] = fb.node;
+    attributes[ATTR.attempt] = fb.attempt;
+    attributes[ATTR.outcome] = fb.outcome;
+    attributes[ATTR.final] = fb.final;
     if (fb.runs !== undefined) attributes[ATTR.run] = fb.runs;
     const span = this.#otel.tracer.startSpan(
       `settle ${spec.name}`,
@@ -117,13 +119,8 @@ class SendSpan implements EnqueueTrace {
     if (this.#name === undefined) this.#name = spec.name;
     else if (this.#name !== spec.name) this.#name = null;
     if (this.#single) this.#span.setAttribute(ATTR.messageId, spec.id);
-    if (this.#carrier === undefined) {
-      // The no-op tracer's span has no valid context: then nothing is serialized per job.
-      const valid = isSpanContextValid(this.#span.spanContext());
-      this.#carrier = valid
-        ? (this.#otel.inject(trace.setSpan(context.active(), this.#span)) ?? null)
-        : null;
-    }
+    // Made once per call, at its first job (a sampled-out span's context travels too).
+    this.#carrier ??= this.#otel.inject(trace.setSpan(context.active(), this.#span)) ?? null;
     if (this.#carrier !== null) spec.trace = this.#carrier;
   }
 

@@ -5,12 +5,13 @@ import {
   SpanKind,
   trace,
   type Attributes,
-  type Link,
+  type Context,
   type Span,
+  type SpanOptions,
 } from '@opentelemetry/api';
 import type { JobRecord } from '../model/job.ts';
 import type { AttemptOutcome } from '../node/running/job-runner.ts';
-import { ATTR, MESSAGING_SYSTEM, Otel, recordFailure, recordThrown } from './otel.ts';
+import { ATTR, hasContext, messageAttributes, Otel, recordFailure, recordThrown } from './otel.ts';
 import type { ResolvedTracing } from './tracing-options.ts';
 
 /**
@@ -34,32 +35,31 @@ export class NodeTracing {
 
   /** Runs one attempt of `record` (already marked started) inside its span. */
   attempt(record: JobRecord, run: () => Promise<AttemptOutcome>): Promise<AttemptOutcome> {
-    const parent = this.#otel.extract(record.trace);
-    const creation = record.trace === undefined ? undefined : trace.getSpanContext(parent);
-    const links: Link[] | undefined =
-      creation !== undefined && isSpanContextValid(creation) ? [{ context: creation }] : undefined;
-    const attributes: Attributes = {
-      [ATTR.system]: MESSAGING_SYSTEM,
-      [ATTR.operationName]: 'process',
-      [ATTR.operationType]: 'process',
-      [ATTR.destination]: record.name,
-      [ATTR.messageId]: record.id,
-      [ATTR.node]: this.#node,
-      [ATTR.attempt]: record.attempt,
-      [ATTR.delivery]: record.delivery,
-    };
-    if (record.period !== undefined || record.cron !== undefined) {
-      attributes[ATTR.run] = record.runs + 1;
+    const name = `process ${record.name}`;
+    let span: Span;
+    let base: Context = ROOT_CONTEXT;
+    if (record.trace === undefined) {
+      // An untraced job (its distributor has no SDK, or tracing off): a no-op tracer here
+      // costs no attributes object; a real one gets them just after the start.
+      span = this.#otel.tracer.startSpan(name, CONSUMER, ROOT_CONTEXT);
+      if (!span.isRecording()) {
+        if (!hasContext(span)) return run();
+      } else span.setAttributes(this.#attributes(record));
+    } else {
+      const parent = this.#otel.extract(record.trace);
+      const creation = trace.getSpanContext(parent);
+      const linked = creation !== undefined && isSpanContextValid(creation);
+      if (linked) base = parent;
+      span = this.#otel.tracer.startSpan(
+        name,
+        {
+          kind: SpanKind.CONSUMER,
+          attributes: this.#attributes(record),
+          ...(linked ? { links: [{ context: creation }] } : {}),
+        },
+        base,
+      );
     }
-    if (record.defer === true) attributes[ATTR.deferred] = true;
-    const base = links === undefined ? ROOT_CONTEXT : parent;
-    const span = this.#otel.tracer.startSpan(
-      `process ${record.name}`,
-      { kind: SpanKind.CONSUMER, attributes, ...(links ? { links } : {}) },
-      base,
-    );
-    // No SDK and no trace to continue: nothing to run the job in.
-    if (!span.isRecording() && !isSpanContextValid(span.spanContext())) return run();
     return context.with(trace.setSpan(base, span), run).then(
       (outcome) => {
         ended(span, outcome);
@@ -72,7 +72,21 @@ export class NodeTracing {
       },
     );
   }
+
+  #attributes(record: JobRecord): Attributes {
+    const attributes = messageAttributes('process', record);
+    attributes[ATTR.node] = this.#node;
+    attributes[ATTR.attempt] = record.attempt;
+    attributes[ATTR.delivery] = record.delivery;
+    if (record.period !== undefined || record.cron !== undefined) {
+      attributes[ATTR.run] = record.runs + 1;
+    }
+    if (record.defer === true) attributes[ATTR.deferred] = true;
+    return attributes;
+  }
 }
+
+const CONSUMER: SpanOptions = { kind: SpanKind.CONSUMER };
 
 function ended(span: Span, outcome: AttemptOutcome): void {
   span.setAttribute(ATTR.outcome, outcome.kind);

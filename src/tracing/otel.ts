@@ -8,10 +8,13 @@
 import {
   defaultTextMapGetter,
   defaultTextMapSetter,
+  INVALID_SPAN_CONTEXT,
+  isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
   SpanStatusCode,
   trace,
+  type Attributes,
   type Context,
   type Span,
   type TextMapPropagator,
@@ -55,6 +58,20 @@ export const ATTR = {
   deferred: 'messaging.jobreactor.deferred',
 } as const;
 
+/** The conventions' attributes of a span about one job (a message): process or settle. */
+export function messageAttributes(
+  operation: 'process' | 'settle',
+  job: { readonly name: string; readonly id: string },
+): Attributes {
+  return {
+    [ATTR.system]: MESSAGING_SYSTEM,
+    [ATTR.operationName]: operation,
+    [ATTR.operationType]: operation,
+    [ATTR.destination]: job.name,
+    [ATTR.messageId]: job.id,
+  };
+}
+
 /** The tracer and the propagator one distributor or node uses. */
 export class Otel {
   readonly tracer: Tracer;
@@ -92,6 +109,15 @@ export class Otel {
       return ROOT_CONTEXT; // whatever a hostile peer wrote: no parent, the job still runs
     }
   }
+}
+
+/**
+ * Whether `span` has a context worth carrying on: false for the no-op tracer's spans (no
+ * SDK registered), whose context is the invalid one (checked by identity first).
+ */
+export function hasContext(span: Span): boolean {
+  const sc = span.spanContext();
+  return sc !== INVALID_SPAN_CONTEXT && isSpanContextValid(sc);
 }
 
 /** A failed operation: error status, `error.type` (the library's code) and the exception. */
