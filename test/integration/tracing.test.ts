@@ -1,8 +1,9 @@
 // OpenTelemetry traces: a real distributor and nodes over TCP, spans captured with the SDK's
 // in-memory exporter (registered globally here, as an application's setup would).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncHooksContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -23,6 +24,7 @@ import {
   type NodeOptions,
   type WorkerNode,
 } from '../../src/index.ts';
+import { spawnNode } from '../helpers/node-process.ts';
 import { rawSpec, startRawDistributor } from '../helpers/raw-distributor.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
@@ -284,6 +286,23 @@ describe('tracing - OpenTelemetry spans', () => {
     expect(one('job.inner').parentSpanContext).toBeUndefined();
   });
 
+  it('tracing - the node on, the distributor off: each attempt is a root span with its attributes', async () => {
+    const { d } = await cluster({}, { tracing: true });
+    const h = d.enqueue('tr.echo', {});
+    await h.result;
+    await waitUntil(() => spans('process tr.echo').length === 1, 5000, 'the attempt');
+    const proc = one('process tr.echo');
+    expect(proc.parentSpanContext).toBeUndefined();
+    expect(proc.links).toEqual([]);
+    expect(proc.attributes).toMatchObject({
+      'messaging.system': 'jobreactor',
+      'messaging.message.id': h.id,
+      'messaging.jobreactor.outcome': 'success',
+    });
+    expect(one('job.inner').parentSpanContext?.spanId).toBe(idOf(proc));
+    expect(spans('send tr.echo')).toEqual([]);
+  });
+
   it('tracing - a bad option is refused at construction', async () => {
     await expect(startDistributor({ tracing: { provider: {} } as never })).rejects.toThrow(
       /unknown tracing option 'provider'/,
@@ -394,6 +413,63 @@ describe('tracing - OpenTelemetry spans', () => {
       await waitUntil(() => spans('process tr.echo').length === 1, 5000, 'the attempt');
       const proc = one('process tr.echo');
       expect(proc.parentSpanContext?.spanId).toBe(idOf(one('send tr.echo')));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('tracing - a CLI node in its own process (--tracing, an SDK loaded with node --import): the trace id crosses processes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jr-trace-cli-'));
+    const file = join(dir, 'spans.jsonl');
+    const setup = fileURLToPath(new URL('../fixtures/tracing/otel-setup.mjs', import.meta.url));
+    const jobDir = fileURLToPath(new URL('../fixtures/tracing-jobs/', import.meta.url));
+    try {
+      const d = await startDistributor({ port: 0, tracing: true });
+      open.push(d);
+      const child = spawnNode({
+        name: 'tracer-cli',
+        distributors: [`127.0.0.1:${d.address.port}`],
+        jobs: jobDir,
+        extra: ['--tracing'],
+        env: { NODE_OPTIONS: `--import ${pathToFileURL(setup).href}`, JR_SPANS_FILE: file },
+      });
+      open.push({
+        close: async () => {
+          child.kill();
+          await child.exited;
+        },
+      });
+      await waitUntil(() => d.nodes().length === 1, 15_000, `the CLI node (${child.stderr()})`);
+      const h = tracer().startActiveSpan('app.request', (app) => {
+        const handle = d.enqueue('tr.child', { n: 5 });
+        app.end();
+        return handle;
+      });
+      expect((await h.result).seen).toBe(5);
+      type Line = {
+        name: string;
+        traceId: string;
+        spanId: string;
+        parentSpanId?: string;
+        links: string[];
+        attributes: Record<string, unknown>;
+      };
+      const lines = (): Line[] =>
+        existsSync(file)
+          ? readFileSync(file, 'utf8')
+              .trim()
+              .split('\n')
+              .map((l) => JSON.parse(l) as Line)
+          : [];
+      await waitUntil(() => lines().length >= 2, 5000, 'the child process spans');
+      const byName = new Map(lines().map((l) => [l.name, l]));
+      const proc = byName.get('process tr.child')!;
+      const send = one('send tr.child');
+      expect(proc.traceId).toBe(traceOf(one('app.request')));
+      expect(proc.parentSpanId).toBe(idOf(send));
+      expect(proc.links).toEqual([idOf(send)]);
+      expect(proc.attributes['messaging.jobreactor.node']).toBe('tracer-cli');
+      expect(byName.get('child.inner')?.parentSpanId).toBe(proc.spanId);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
