@@ -34,6 +34,13 @@ const metrics = async (): Promise<{ metrics?: Library.MetricsRegistry }> => {
 };
 
 /**
+ * `BENCH_JR_TRACING=1`: the distributor and the nodes run with `tracing: true` and no
+ * OpenTelemetry SDK registered (the API's no-op tracer), to measure what that costs.
+ */
+const tracing = (): { tracing?: true } =>
+  process.env.BENCH_JR_TRACING === '1' ? { tracing: true } : {};
+
+/**
  * Jobs enqueued and not yet accepted, at most, while bulk-loading: the bench's own pacing,
  * not the library's. It bounds how far the producer runs ahead of the node (a 1M-job load
  * would otherwise sit whole in the distributor's waiting queue); it shortens nothing that is
@@ -65,6 +72,7 @@ export async function jobReactorProducer(cfg: ProducerConfig): Promise<ProducerA
     maxWaiting: 10_000_000,
     ...tlsFor(cfg.system, 'server'),
     ...(await metrics()),
+    ...tracing(),
   });
   let done: (i: number, s: Stamp | undefined, t: number) => void = () => {};
   // One callback for every job: the args carry the index (and the stamp, merged by the job).
@@ -150,6 +158,7 @@ export async function jobReactorWorker(cfg: WorkerConfig): Promise<WorkerAdapter
     registry,
     ...tlsFor(cfg.system, 'client'),
     ...(await metrics()),
+    ...tracing(),
   });
   return { close: () => node.stop({ timeout: 1000 }) };
 }

@@ -60,6 +60,7 @@ interface NodeFlags {
   paused?: boolean;
   limiter?: { max: number; duration: number };
   metrics?: string;
+  tracing?: boolean;
   logLevel: string;
   logFormat: string;
 }
@@ -223,6 +224,12 @@ export function registerNodeCommand(program: Command): void {
       ).env('JR_METRICS'),
     )
     .addOption(
+      new Option(
+        '--tracing',
+        'OpenTelemetry spans per attempt, continuing the enqueue trace (needs @opentelemetry/api; register an SDK with node --import)',
+      ).env('JR_TRACING'),
+    )
+    .addOption(
       new Option('--log-level <level>', 'debug | info | warn | error | silent')
         .env('JR_LOG_LEVEL')
         .default('info'),
@@ -274,6 +281,7 @@ export function registerNodeCommand(program: Command): void {
           ...(flags.paused === true ? { paused: true } : {}),
           ...(flags.limiter !== undefined ? { limiter: flags.limiter } : {}),
           ...(registry !== undefined ? { metrics: registry } : {}),
+          ...(flags.tracing === true ? { tracing: true } : {}),
           logger: log,
         });
         if (registry !== undefined && address !== undefined) {

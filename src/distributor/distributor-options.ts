@@ -7,6 +7,7 @@ import type { RateLimit } from '../scheduling/rate-limiter.ts';
 import type { TlsOptions } from '../transport/tls-options.ts';
 import type { AdminHttpOptions } from '../admin/admin-server.ts';
 import type { MetricsRegistry } from '../metrics/registry.ts';
+import type { TracingOption } from '../tracing/tracing-options.ts';
 
 /** A job name, or the typed reference returned by `job()`. */
 export type JobName<A extends object = JobArgs> =
@@ -83,6 +84,18 @@ export interface DistributorOptions {
    * @default off
    */
   metrics?: MetricsRegistry;
+  /**
+   * OpenTelemetry traces: a `send <job name>` span per enqueue (a child of the active
+   * context; its context travels in the job, W3C `traceparent`, to the node's attempt
+   * spans) and a `settle <job name>` span around each feedback's onSuccess / onError.
+   * `true` uses the global tracer provider and propagator (register your SDK, e.g. with
+   * `node --import ./otel-setup.js`), `{ tracerProvider, propagator }` chooses them.
+   * `@opentelemetry/api` is an optional peer dependency, loaded only when this is on (a
+   * missing one fails `listen()` naming it). With no SDK registered it costs next to
+   * nothing: the no-op spans are not serialized into jobs. See docs/operating.md.
+   * @default false
+   */
+  tracing?: TracingOption;
   clock?: Clock;
   /** pino-compatible logger. @default silent */
   logger?: Logger;
@@ -115,6 +128,7 @@ const DISTRIBUTOR_OPTION_KEYS = {
   handshakeTimeoutMs: true,
   http: true,
   metrics: true,
+  tracing: true,
   clock: true,
   logger: true,
 } as const satisfies OptionKeys<DistributorOptions>;

@@ -6,6 +6,9 @@ import {
 import { assertAdminHttpOptions, listenAdmin, type AdminServer } from '../admin/admin-server.ts';
 import { DistributorMetrics } from '../metrics/distributor-metrics.ts';
 import { assertRegistry } from '../metrics/registry.ts';
+import type { DistributorTracing, EnqueueTrace } from '../tracing/distributor-tracing.ts';
+import { loadDistributorTracing } from '../tracing/load-tracing.ts';
+import { resolveTracing, type ResolvedTracing } from '../tracing/tracing-options.ts';
 import {
   ClosedError,
   ConnectionError,
@@ -96,6 +99,9 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   #admin: AdminServer | undefined;
   /** Set by `listen()` with the `metrics` option; undefined costs the hot path one check. */
   #metrics: DistributorMetrics | undefined;
+  readonly #tracingOptions: ResolvedTracing | undefined;
+  /** Set by `listen()` with the `tracing` option; undefined costs the hot path one check. */
+  #tracing: DistributorTracing | undefined;
 
   constructor(options: DistributorOptions = {}) {
     super();
@@ -109,6 +115,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     this.#tls = resolveServerTls(options.tls);
     if (options.http !== undefined) assertAdminHttpOptions(options.http);
     if (options.metrics !== undefined) assertRegistry(options.metrics, 'metrics');
+    this.#tracingOptions = resolveTracing(options.tracing);
     const maxDeliveries = options.maxDeliveries ?? DISTRIBUTOR_DEFAULTS.maxDeliveries;
     if (!Number.isInteger(maxDeliveries) || maxDeliveries < 1) {
       throw new InvalidArgumentError(
@@ -149,6 +156,9 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
 
   async listen(): Promise<this> {
     if (this.#state !== 'created') throw new ClosedError(`cannot listen in state ${this.#state}`);
+    if (this.#tracingOptions !== undefined) {
+      this.#tracing = await loadDistributorTracing(this.#tracingOptions, this.id);
+    }
     if (this.#opts.metrics !== undefined) {
       this.#metrics = new DistributorMetrics(this.#opts.metrics, {
         waiting: () => this.#dispatch.waiting,
@@ -203,11 +213,14 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     onError?: ErrorFeedback<A>,
   ): JobHandle<A> {
     this.#assertListening();
-    const prepared = this.#prepare(job, args, options, onSuccess, onError);
-    if (prepared instanceof TrackedJob) {
-      return this.#admit(prepared, options) as JobHandle<A>;
+    const tracing = this.#tracing;
+    if (tracing !== undefined) {
+      return tracing.send(1, (t) =>
+        this.#handleOf(this.#prepare(job, args, options, onSuccess, onError, t), options),
+      ) as JobHandle<A>;
     }
-    return prepared as JobHandle<A>;
+    const prepared = this.#prepare(job, args, options, onSuccess, onError, undefined);
+    return this.#handleOf(prepared, options) as JobHandle<A>;
   }
 
   /**
@@ -223,16 +236,30 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   ): JobHandle<A>[] {
     this.#assertListening();
     if (!Array.isArray(jobs)) throw new InvalidArgumentError('jobs must be an array');
+    const tracing = this.#tracing;
+    if (tracing !== undefined) {
+      return tracing.send(jobs.length, (t) => this.#enqueueBatch(jobs, onSuccess, onError, t));
+    }
+    return this.#enqueueBatch(jobs, onSuccess, onError, undefined);
+  }
+
+  #enqueueBatch<A extends object = JobArgs>(
+    jobs: readonly { job: JobName<A>; args?: A; options?: EnqueueOptions }[],
+    onSuccess: SuccessFeedback<A> | undefined,
+    onError: ErrorFeedback<A> | undefined,
+    trace: EnqueueTrace | undefined,
+  ): JobHandle<A>[] {
     const prepared = jobs.map((j) => {
       assertManyItem(j);
-      return this.#prepare(j.job, j.args, j.options, onSuccess, onError);
+      return this.#prepare(j.job, j.args, j.options, onSuccess, onError, trace);
     });
     this.#dispatch.assertRoom(jobs.length);
-    return prepared.map((p, i) =>
-      p instanceof TrackedJob
-        ? (this.#admit(p, jobs[i]!.options) as JobHandle<A>)
-        : (p as JobHandle<A>),
-    );
+    return prepared.map((p, i) => this.#handleOf(p, jobs[i]!.options) as JobHandle<A>);
+  }
+
+  /** A prepared job's handle: a new job is sent or queued first (an already tracked one is not). */
+  #handleOf(prepared: TrackedJob | JobHandle, options: EnqueueOptions | undefined): JobHandle {
+    return prepared instanceof TrackedJob ? this.#admit(prepared, options) : prepared;
   }
 
   #assertListening(): void {
@@ -247,6 +274,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     options: EnqueueOptions | undefined,
     onSuccess: SuccessFeedback<A> | undefined,
     onError: ErrorFeedback<A> | undefined,
+    trace: EnqueueTrace | undefined,
   ): TrackedJob | JobHandle {
     const name = jobNameOf(job);
     const now = this.#clock.now();
@@ -258,6 +286,8 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       distributor: this.id,
       now,
     });
+    // Before the job is encoded: its trace context travels with it.
+    trace?.message(spec);
     // A generated id is new by construction; only a caller-chosen one may be tracked already.
     const existing = options?.id === undefined ? undefined : this.#jobs.get(spec.id);
     if (existing) return createHandle(existing, this.#handleOps);
@@ -615,7 +645,9 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     this.emit('feedback', fb);
     this.#metrics?.feedback(job.spec, fb, this.#clock.now());
     if (fb.final) this.#forget(job);
-    this.#dispatch.feedback(job, fb, session, this.#call);
+    const tracing = this.#tracing;
+    if (tracing === undefined) this.#dispatch.feedback(job, fb, session, this.#call);
+    else tracing.settle(job.spec, fb, () => this.#dispatch.feedback(job, fb, session, this.#call));
   }
 
   #finishWithError(job: TrackedJob, error: ErrorInfo, node: string): void {

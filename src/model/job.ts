@@ -105,6 +105,13 @@ export interface JobSpec {
    * feedbacks of a job whose id is reused after it finished are told apart from the old ones.
    */
   nonce?: string;
+  /**
+   * The trace context of the enqueue (an OpenTelemetry propagator's text map: W3C
+   * `traceparent`, `tracestate`), set when the distributor's `tracing` is on and the
+   * enqueue span is sampled; the node's attempt spans continue that trace. See
+   * protocol/trace-carrier.ts for its bounds.
+   */
+  trace?: Record<string, string>;
 }
 
 /** A job as a node keeps it in its storage. */

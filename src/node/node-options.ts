@@ -9,6 +9,7 @@ import type { JobRegistry } from './definitions/job-registry.ts';
 import type { KeepOptions } from './lifecycle/kept-jobs.ts';
 import type { MetricsRegistry } from '../metrics/registry.ts';
 import type { RateLimit } from '../scheduling/rate-limiter.ts';
+import type { TracingOption } from '../tracing/tracing-options.ts';
 
 /** A distributor address: `'host:port'` or an object. */
 export type DistributorAddress = string | { host: string; port: number };
@@ -147,6 +148,18 @@ export interface NodeOptions {
    * @default off
    */
   metrics?: MetricsRegistry;
+  /**
+   * OpenTelemetry traces: a `process <job name>` span (CONSUMER) per attempt, retries and
+   * each run of a period or cron job included, continuing the trace its distributor's
+   * enqueue carried in the job (parent and link); the job's steps run inside it, so their
+   * own spans nest under it. `true` uses the global tracer provider and propagator (the
+   * CLI's `--tracing`, with an SDK registered by `node --import ./otel-setup.js`),
+   * `{ tracerProvider, propagator }` chooses them. `@opentelemetry/api` is an optional
+   * peer dependency, loaded only when this is on (a missing one fails `start()` naming
+   * it). See docs/operating.md.
+   * @default false
+   */
+  tracing?: TracingOption;
   clock?: Clock;
   /** pino-compatible logger. @default silent */
   logger?: Logger;
@@ -205,6 +218,7 @@ const NODE_OPTION_KEYS = {
   maxPendingFeedbacks: true,
   paused: true,
   metrics: true,
+  tracing: true,
   clock: true,
   logger: true,
 } as const satisfies OptionKeys<NodeOptions>;

@@ -25,6 +25,7 @@ import { DeferPool } from './running/defer-pool.ts';
 import { FeedbackOutbox } from './links/feedback-outbox.ts';
 import {
   defaultRegistry,
+  type JobDefinition,
   type JobRegistry,
   type ResolvedJobOptions,
 } from './definitions/job-registry.ts';
@@ -59,6 +60,9 @@ import { KeptJobs, type KeptStatus } from './lifecycle/kept-jobs.ts';
 import { KeptRetry } from './lifecycle/kept-retry.ts';
 import { attachNodeMetrics } from '../metrics/node-metrics.ts';
 import { assertRegistry } from '../metrics/registry.ts';
+import { loadNodeTracing } from '../tracing/load-tracing.ts';
+import type { NodeTracing } from '../tracing/node-tracing.ts';
+import { resolveTracing, type ResolvedTracing } from '../tracing/tracing-options.ts';
 import { PermitWaits } from './lifecycle/permit-waits.ts';
 import { RateLimiter } from '../scheduling/rate-limiter.ts';
 import { StatusAnnouncer } from './links/status-announcer.ts';
@@ -155,11 +159,15 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly #disowned = new Set<string>();
   /** Owning durable jobs through the storage's lease (see node-ownership.ts). */
   readonly #lease: NodeOwnership;
+  readonly #tracingOptions: ResolvedTracing | undefined;
+  /** Set by `start()` with the `tracing` option; undefined costs each attempt one check. */
+  #tracing: NodeTracing | undefined;
 
   constructor(options: NodeOptions) {
     super();
     assertNodeOptions(options);
     if (options.metrics !== undefined) assertRegistry(options.metrics, 'metrics');
+    this.#tracingOptions = resolveTracing(options.tracing);
     assertNodeName(options.name);
     this.name = options.name;
     this.#opts = options;
@@ -341,6 +349,9 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (this.#state !== 'created')
       throw new ClosedError(`cannot start a node that is ${this.#state}`);
     this.#state = 'starting';
+    if (this.#tracingOptions !== undefined) {
+      this.#tracing = await loadNodeTracing(this.#tracingOptions, this.name);
+    }
     if (this.#opts.metrics !== undefined) {
       // Fed by this node's events: nothing on its own paths changes.
       this.#detachMetrics = attachNodeMetrics(
@@ -876,8 +887,10 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         progress: this.#onProgress,
       };
       if (record.timeout !== undefined) runOpts.timeoutMs = record.timeout;
-      const pool = record.defer === true ? this.#deferPool.get() : undefined;
-      outcome = pool ? await pool.run(record, runOpts) : await runAttempt(def, record, runOpts);
+      const tracing = this.#tracing;
+      outcome = await (tracing === undefined
+        ? this.#attempt(def, record, runOpts)
+        : tracing.attempt(record, () => this.#attempt(def, record, runOpts)));
     } finally {
       this.#running.delete(id);
       this.#giveCredit(id);
@@ -894,6 +907,16 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       .finally(() => {
         if (--this.#settling === 0) this.#idle.wake(); // a stop() may be waiting for this
       });
+  }
+
+  /** One attempt's chain: on the worker threads for `defer: true`, else on this loop. */
+  #attempt(
+    def: JobDefinition,
+    record: JobRecord,
+    runOpts: RunAttemptOptions,
+  ): Promise<AttemptOutcome> {
+    const pool = record.defer === true ? this.#deferPool.get() : undefined;
+    return pool ? pool.run(record, runOpts) : runAttempt(def, record, runOpts);
   }
 
   /**

@@ -1,6 +1,7 @@
 import { ProtocolError } from '../errors.ts';
 import type { Feedback, JobSpec } from '../model/job.ts';
 import { PROTOCOL_VERSION, type Message } from './messages.ts';
+import { cleanTraceCarrier } from './trace-carrier.ts';
 import {
   FB_BY_APP,
   FB_CODE_MAX,
@@ -225,6 +226,19 @@ function jobSpec(v: Obj, where: string): void {
   if (v.priority !== undefined) count(v, 'priority', where);
   if (v.limit !== undefined) count(v, 'limit', where);
   if (v.endAt !== undefined) finite(v, 'endAt', where);
+  if (v.trace !== undefined) keepUsableTrace(v);
+}
+
+/**
+ * Tracing is best effort: a carrier out of bounds is cut down to what fits, or dropped,
+ * and the job goes on (see trace-carrier.ts): the one field that is mended, not refused.
+ * The receiver's spec is a fresh object read from the tuple; a distributor's own spec
+ * was cleaned at enqueue already, so this changes nothing it sends.
+ */
+function keepUsableTrace(v: Obj): void {
+  const trace = cleanTraceCarrier(v.trace);
+  if (trace === undefined) delete v.trace;
+  else v.trace = trace;
 }
 
 /** A progress value: a finite number or plain data (its size is bounded by the sender). */

@@ -34,6 +34,7 @@ export const JOB_OPTION_KEYS = [
   'priority',
   'limit',
   'endAt',
+  'trace',
 ] as const satisfies readonly (keyof JobSpec)[];
 
 export const OUTCOME_CODES: readonly FeedbackOutcome[] = ['success', 'error', 'cancelled'];

@@ -9,7 +9,7 @@
  *   [format, name, args, distributor, enqueuedAt, runAt, delivery, status, attempt, dueAt,
  *    runs, updatedAt, startedAt?, lastError?, failedAt?, period?, cron?, tz?, maxAttempt?,
  *    retryMultiplier?, backoff?, timeout?, defer?, pinned?, crashes?, crashedOn?, nonce?,
- *    priority?, limit?, endAt?, progress?]
+ *    priority?, limit?, endAt?, progress?, trace?]
  *
  * - `format` 2: the times after `enqueuedAt` are stored relative to it (a few bytes each
  *   instead of a 9-byte float); used when every time is a safe integer, so the sums are
@@ -24,6 +24,7 @@ import { Packr, Unpackr } from 'msgpackr';
 import { InvalidArgumentError, StorageError } from '../errors.ts';
 import type { ErrorInfo } from '../errors.ts';
 import type { BackoffSpec, Feedback, JobRecord, JobStatus } from '../model/job.ts';
+import { cleanTraceCarrier } from '../protocol/trace-carrier.ts';
 
 const FORMAT_ABSOLUTE = 1;
 const FORMAT_RELATIVE = 2;
@@ -133,6 +134,7 @@ export function encodeRecord(job: JobRecord, table?: StringTable): Buffer {
     job.limit,
     job.endAt,
     job.progress,
+    job.trace,
   ];
   while (tuple.length > 0 && tuple[tuple.length - 1] === undefined) tuple.pop();
   for (let i = 0; i < tuple.length; i++) if (tuple[i] === undefined) tuple[i] = null;
@@ -267,6 +269,9 @@ export function decodeRecord(
   if (!f.absent(28)) job.limit = f.num(28, 'limit');
   if (!f.absent(29)) job.endAt = f.num(29, 'endAt');
   if (!f.absent(30)) job.progress = f.value(30);
+  // Best effort, as on the wire: a trace that is not a usable carrier is dropped, not an error.
+  const trace = f.absent(31) ? undefined : cleanTraceCarrier(f.value(31));
+  if (trace !== undefined) job.trace = trace;
   return job;
 }
 

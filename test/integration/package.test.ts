@@ -143,4 +143,28 @@ describe('package - as installed from npm pack', () => {
     expect(r.stderr + r.stdout).toMatch(/JR_ERR_INVALID_ARGUMENT|npm install prom-client/);
     expect(r.stderr + r.stdout).toContain('npm install prom-client');
   });
+
+  it('package - without @opentelemetry/api (an optional peer): runs with tracing off; tracing: true fails at start naming it', () => {
+    expect(readdirSync(join(app, 'node_modules'))).not.toContain('@opentelemetry');
+    writeFileSync(
+      join(app, 'tracing.mjs'),
+      [
+        "import { startDistributor, startNode } from 'job-reactor';",
+        'const d = await startDistributor();',
+        'await d.close();',
+        'const out = [];',
+        'for (const start of [() => startDistributor({ tracing: true }), () => startNode({ name: "t", distributors: [], tracing: true })]) {',
+        '  try { await start(); out.push("started"); } catch (err) { out.push(`${err.code}: ${err.message}`); }',
+        '}',
+        'console.log(out.join("\\n"));',
+      ].join('\n'),
+    );
+    const r = spawnSync(process.execPath, ['tracing.mjs'], { cwd: app, encoding: 'utf8' });
+    const lines = r.stdout.trim().split('\n');
+    expect(lines, r.stderr).toHaveLength(2);
+    for (const line of lines) {
+      expect(line).toMatch(/^JR_ERR_INVALID_ARGUMENT: /);
+      expect(line).toContain('npm install @opentelemetry/api');
+    }
+  });
 });

@@ -83,6 +83,7 @@ export function newRecord(
   if (spec.priority !== undefined) r.priority = spec.priority;
   if (spec.limit !== undefined) r.limit = spec.limit;
   if (spec.endAt !== undefined) r.endAt = spec.endAt;
+  if (spec.trace !== undefined) r.trace = spec.trace;
   return r;
 }
 

@@ -63,6 +63,7 @@ export const sampleMessages: Message[] = [
         runs: 4,
         attempt: 2,
         nonce: 'n0nce',
+        trace: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
       },
     ],
   },

@@ -77,6 +77,21 @@ describe('redis codec', () => {
       lastError: { name: 'E', code: 'C', message: 'm', details: { a: [1] } },
     });
     expect(roundTrip(full)).toStrictEqual(full);
+    // The trace context, last of the tuple: kept, so an attempt after a restart is in its trace.
+    const traced = job({
+      trace: {
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        tracestate: 'a=1',
+      },
+    });
+    expect(roundTrip(traced)).toStrictEqual(traced);
+    // A stored trace that is not a usable carrier is dropped (best effort), the job still reads.
+    const odd = decodeRecord(
+      encodeRecord(job({ trace: { traceparent: 7 } as never })),
+      traced.id,
+      traced.node,
+    );
+    expect(odd).toStrictEqual(job());
     // Only the last optional field set: the nils before it stand for absent fields.
     expect(roundTrip(job({ defer: true }))).toStrictEqual(job({ defer: true }));
   });
