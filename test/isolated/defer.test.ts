@@ -59,7 +59,9 @@ describe('defer - jobs on worker threads', () => {
       `defer: ${quick} instant jobs ran during the burn; event-loop delay max ${maxMs.toFixed(1)} ms`,
     );
     expect(quick).toBeGreaterThan(50);
-    expect(maxMs).toBeLessThan(50);
+    // On this loop the burn would hold it for the whole 1.5 s window. The bound is far from
+    // both: a loaded CI machine deschedules the process for 100-200 ms at times.
+    expect(maxMs).toBeLessThan(500);
   });
 
   it('will_cancel and will_cancel_in_errback give the same feedbacks with defer: true', async () => {
