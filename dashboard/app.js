@@ -255,6 +255,7 @@ function App() {
   const s = state.series;
   const xs = s.completed.map((_, i) => (s.start + i * s.stepMs) / 1000);
   const throughput = [xs, s.completed, s.failed];
+  const latency = [xs, s.p50, s.p99];
   const h = history.current;
   const depth = [h.t.slice(), h.waiting.slice(), h.lag.slice()];
 
@@ -284,6 +285,16 @@ function App() {
           { label: 'failed', stroke: '#d33' },
         ]}
         data=${throughput}
+        spanS=${600}
+      />
+      <${Chart}
+        title="Turnaround ms, due → final feedback (last 10 min)"
+        series=${[
+          // Seconds with no job ended are gaps: points show the ones between them.
+          { label: 'p50', stroke: '#36c', points: { show: true, size: 5 } },
+          { label: 'p99', stroke: '#c3c', points: { show: true, size: 5 } },
+        ]}
+        data=${latency}
         spanS=${600}
       />
       <${Chart}

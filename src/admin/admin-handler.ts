@@ -3,6 +3,7 @@ import type { Distributor } from '../distributor/distributor.ts';
 import type { JobListFilter } from '../distributor/job-queries.ts';
 import { InvalidArgumentError, NotFoundError } from '../errors.ts';
 import { systemClock } from '../model/clock.ts';
+import type { Feedback, JobSpec } from '../model/job.ts';
 import { assertKnownOptions, type OptionKeys } from '../model/known-options.ts';
 import type { MetricsRegistry } from '../metrics/registry.ts';
 import { AdminAuth } from './admin-auth.ts';
@@ -63,10 +64,16 @@ type Route = (req: IncomingMessage, url: URL, match: RegExpExecArray) => Promise
  * The admin HTTP API and the dashboard: JSON under `/api/`, the dashboard's files at `/`.
  * Every failure is a JSON error with a library code; a handler never throws into the server.
  */
+/** The distributor's internal feed of finished tracked jobs (their spec, for latencies). */
+export type FinishedFeed = (
+  listener: (spec: JobSpec, fb: Feedback, now: number) => void,
+) => () => void;
+
 export function createAdminHandler(
   target: AdminTarget,
   options: AdminHandlerOptions = {},
   metrics?: MetricsRegistry,
+  finished?: FinishedFeed,
 ): AdminHandler {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError('httpHandler options must be an object');
@@ -81,6 +88,7 @@ export function createAdminHandler(
   const assets = new DashboardAssets();
   const series = new ThroughputRing(systemClock);
   target.on('feedback', series.record);
+  finished?.(series.turnaround);
   const t = { timeout };
 
   const get: [RegExp, Route][] = [

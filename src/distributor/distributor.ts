@@ -97,6 +97,8 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   #server: { address: { host: string; port: number }; close(): Promise<void> } | undefined;
   readonly #tls: ServerTls | undefined;
   #admin: AdminServer | undefined;
+  /** The admin handlers' latency series: told of each processed feedback with its job. */
+  readonly #finishedFeed = new Set<(spec: JobSpec, fb: Feedback, now: number) => void>();
   /** Set by `listen()` with the `metrics` option; undefined costs the hot path one check. */
   #metrics: DistributorMetrics | undefined;
   readonly #tracingOptions: ResolvedTracing | undefined;
@@ -387,7 +389,10 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
    * `token`, only loopback requests are answered. See docs/operating.md.
    */
   httpHandler(options: AdminHandlerOptions = {}): AdminHandler {
-    return createAdminHandler(this, options, this.#opts.metrics);
+    return createAdminHandler(this, options, this.#opts.metrics, (listener) => {
+      this.#finishedFeed.add(listener);
+      return () => void this.#finishedFeed.delete(listener);
+    });
   }
 
   /** Where the `http` option's admin server listens (after `listen()`); undefined without it. */
@@ -644,6 +649,10 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     }
     this.emit('feedback', fb);
     this.#metrics?.feedback(job.spec, fb, this.#clock.now());
+    if (this.#finishedFeed.size > 0) {
+      const now = this.#clock.now();
+      for (const listener of this.#finishedFeed) listener(job.spec, fb, now);
+    }
     if (fb.final) this.#forget(job);
     const tracing = this.#tracing;
     if (tracing === undefined) this.#dispatch.feedback(job, fb, session, this.#call);

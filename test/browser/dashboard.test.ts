@@ -68,6 +68,11 @@ describe.skipIf(executable === undefined)('dashboard - in Chromium', () => {
     expect(await row.textContent()).toContain('invoice INV-2041 is not ready');
     expect(await row.textContent()).toContain('"invoice":"INV-2041"');
 
+    // The plots: throughput, turnaround latency, queue depth and lag (uPlot draws each title).
+    for (const title of ['Finished jobs per second', 'Turnaround ms', 'Queue depth and node lag']) {
+      await page.locator('.u-title', { hasText: title }).waitFor();
+    }
+
     // The failed job with its Retry button, for the README.
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
 

@@ -45,6 +45,11 @@ describe('admin API - reading', () => {
     expect(status.body).toMatchObject({ id: c.d.id, paused: false, nodes: 2 });
     const series = await call(`${c.base}/api/series`);
     expect(series.body.completed.reduce((a: number, b: number) => a + b, 0)).toBe(3);
+    // The second they ended in has their turnaround; the others are empty.
+    const measured = series.body.p99.filter((v: number | null) => v !== null);
+    expect(measured.length).toBeGreaterThanOrEqual(1);
+    for (const v of measured) expect(v).toBeGreaterThan(0);
+    expect(series.body.p50).toHaveLength(series.body.completed.length);
   });
 
   it('one job by id; a failed job has its error and args; unknown ids and routes are 404', async () => {
