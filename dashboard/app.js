@@ -161,6 +161,65 @@ function Jobs({ jobs, act, testid }) {
   </table>`;
 }
 
+const BROWSE_STATES = ['in progress', 'new', 'error', 'complete', 'failed', 'cancelled'];
+const BROWSE_LIMIT = 10;
+
+/**
+ * Jobs by state and name, a page at a time (the nodes answer from their indexes, so a
+ * page is cheap). The first page follows the poll; a later one stays put until asked.
+ */
+function Browse({ act, tick }) {
+  const [state, setState] = useState('in progress');
+  const [name, setName] = useState('');
+  const [cursors, setCursors] = useState([]);
+  const [page, setPage] = useState(null);
+  const cursor = cursors.at(-1);
+  const first = cursor === undefined;
+
+  async function load() {
+    const q = [`limit=${BROWSE_LIMIT}`];
+    if (state !== 'all') q.push(`state=${encodeURIComponent(state)}`);
+    if (name.trim() !== '') q.push(`name=${encodeURIComponent(name.trim())}`);
+    if (cursor !== undefined) q.push(`cursor=${encodeURIComponent(cursor)}`);
+    try {
+      setPage(await api(`jobs?${q.join('&')}`));
+    } catch (err) {
+      setPage({ jobs: [], next: null, error: err.message });
+    }
+  }
+  useEffect(() => void load(), [state, name, cursor]);
+  useEffect(() => void (first && load()), [tick]);
+
+  const choose = (next) => (setState(next), setCursors([]));
+  return html`<section>
+    <h2>Browse jobs</h2>
+    <form class="browse" onSubmit=${(e) => e.preventDefault()}>
+      <select data-testid="browse-state" value=${state} onChange=${(e) => choose(e.target.value)}>
+        <option value="all">all states</option>
+        ${BROWSE_STATES.map((s) => html`<option value=${s}>${s}</option>`)}
+      </select>
+      <input
+        data-testid="browse-name"
+        placeholder="job name"
+        value=${name}
+        onChange=${(e) => (setName(e.target.value), setCursors([]))}
+      />
+      <button type="button" disabled=${first} onClick=${() => setCursors([])}>First page</button>
+      <button
+        type="button"
+        data-testid="browse-next"
+        disabled=${!page?.next}
+        onClick=${() => setCursors([...cursors, page.next])}
+      >
+        Next page
+      </button>
+      <span data-testid="browse-page">page ${cursors.length + 1}</span>
+    </form>
+    ${page?.error ? html`<p class="error">${page.error}</p>` : null}
+    ${page ? html`<${Jobs} jobs=${page.jobs} act=${act} testid="browse" />` : null}
+  </section>`;
+}
+
 function TokenForm({ onSet }) {
   const [value, setValue] = useState('');
   return html`<section>
@@ -331,6 +390,7 @@ function App() {
       <h2>Failed jobs</h2>
       <${Jobs} jobs=${state.failed} act=${act} testid="failed" />
     </section>
+    <${Browse} act=${act} tick=${tick} />
   `;
 }
 

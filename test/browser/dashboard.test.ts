@@ -76,6 +76,21 @@ describe.skipIf(executable === undefined)('dashboard - in Chromium', () => {
     // The failed job with its Retry button, for the README.
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
+    // Browsing by state, a page at a time: 12 complete jobs are a page of 10 and one of 2.
+    const browse = page.getByTestId('browse');
+    await page.getByTestId('browse-state').selectOption('complete');
+    await expect.poll(() => browse.locator('tr[data-testid^="job-"]').count()).toBe(10);
+    await page.getByTestId('browse-next').click();
+    await expect.poll(() => browse.locator('tr[data-testid^="job-"]').count()).toBe(2);
+    expect(await page.getByTestId('browse-page').textContent()).toBe('page 2');
+    expect(await page.getByTestId('browse-next').isDisabled()).toBe(true);
+    await page.getByTestId('browse-state').selectOption('failed');
+    await expect.poll(() => browse.locator('tr[data-testid^="job-"]').count()).toBe(1);
+    expect(await browse.textContent()).toContain(failing.id);
+    await page.getByTestId('browse-name').fill('ok');
+    await page.getByTestId('browse-name').press('Enter');
+    await expect.poll(() => browse.textContent()).toContain('None.');
+
     c.flaky.fixed = true;
     await row.getByTestId('retry').click();
     await page.getByTestId('notice').filter({ hasText: 'retried' }).waitFor();
