@@ -123,27 +123,26 @@ describe('lmdb storage', () => {
     }
   });
 
-  it('lmdb storage - markStarted resolves at commit, before the flush; batch after batch, all is there after a reopen', async () => {
+  it('lmdb storage - markStarted resolves at once (a start mark, no transaction); reads show the job started; all is there after a close and a reopen', async () => {
     const path = sub('marks');
     const a = new LmdbStorage({ path });
     await a.open('n1');
+    await Promise.all([a.save(record('m1')), ...range(20).map((i) => a.save(record(`s${i}`)))]);
     const order: string[] = [];
-    const started = { ...record('m1'), status: 'in progress' as const, attempt: 1 };
+    const started = { ...record('m1'), status: 'in progress' as const, attempt: 1, startedAt: 7 };
     const mark = a.markStarted(started).then(() => order.push('marked'));
     const save = a.save(record('m2')).then(() => order.push('saved'));
     await Promise.all([mark, save]);
-    // One batch: its commit comes before its flush.
     expect(order).toEqual(['marked', 'saved']);
-    // Batches one after another, each written.
-    const writes: Promise<void>[] = [];
+    expect(await a.load('m1')).toMatchObject({ status: 'in progress', attempt: 1, startedAt: 7 });
+    expect((await a.list({ status: 'in progress' })).map((r) => r.id)).toEqual(['m1']);
     for (let i = 0; i < 20; i++) {
-      writes.push(a.markStarted({ ...record(`s${i}`), status: 'in progress', attempt: 1 }));
-      await new Promise((r) => setImmediate(r));
+      await a.markStarted({ ...record(`s${i}`), status: 'in progress', attempt: 1, startedAt: 9 });
     }
-    await Promise.all(writes);
     await a.close();
     const b = await opened(path);
-    expect((await b.load('m1'))?.status).toBe('in progress');
+    expect(await b.load('m1')).toMatchObject({ status: 'in progress', attempt: 1, startedAt: 7 });
+    expect(await b.list({ status: 'in progress' })).toHaveLength(21);
     expect(await b.list()).toHaveLength(22);
   });
 
@@ -216,4 +215,8 @@ function feedback(jobId: string): Feedback {
     args: {},
     attempt: 1,
   };
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
 }
