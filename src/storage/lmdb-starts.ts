@@ -36,27 +36,38 @@ const USED = 1;
  * Lifecycle: closed --open()--> open --close()--> closed (open may be called again).
  *
  * The start marks of a node's running attempts, kept in a small file beside the LMDB store
- * (one per node name) instead of in LMDB. Marking is one `pwrite` of a 128-byte cell into
- * the page cache, synchronous: it survives a crash of the process (SIGKILL included) as an
- * LMDB commit does, which is all a start mark needs (a job found started at restart counts
- * a crash), without a write transaction per start. An attempt then starts at once instead
- * of waiting a commit with its run slot held (each slot's next job waited about a
- * transaction and a half: the LMDB node's throughput was its concurrency per commit).
+ * (one per node name) instead of in LMDB. The marks of one event-loop turn (a pump starts
+ * up to hundreds of jobs in one) are written together: one `pwrite` into the page cache,
+ * in a microtask, after which {@link durable} resolves. That survives a crash of the
+ * process (SIGKILL included) as an LMDB commit does, which is all a start mark needs (a job
+ * found started at restart counts a crash), without a write transaction per start. An
+ * attempt then starts at once instead of waiting a commit with its run slot held (each
+ * slot's next job waited about a transaction and a half: the LMDB node's throughput was its
+ * concurrency per commit). One `pwrite` per mark cost 2 µs of the event loop per job.
  *
- * Each running job has its cell, reused by the next job once the job's next write (its
- * outcome) is issued; a cell is never cleared on the disk, so a stale one may remain: read
- * back, it counts only against a stored record of the same enqueue that it is ahead of (see
- * `LmdbStorage`). A cell whose checksum fails (torn by a machine crash) is ignored.
+ * The file's bytes live in memory too (the image); a write sends the range of cells
+ * changed since the last one. Each running job has its cell, reused by the next job once
+ * the job's next write (its outcome) is issued; a cell is never cleared, so a stale one may
+ * remain: read back, it counts only against a stored record of the same enqueue that it is
+ * ahead of (see `LmdbStorage`). A cell whose checksum fails (torn by a machine crash) is
+ * ignored.
  */
 export class StartMarks {
   readonly #file: string;
   #fd: number | undefined;
+  /** The cell of each marked id. */
   readonly #cellOf = new Map<string, number>();
-  readonly #marks = new Map<string, StartMark>();
+  /** Cells free for reuse (a stack: the lowest cells are reused first, mostly). */
   readonly #free: number[] = [];
+  /** Cells used so far: the image's extent. */
   #cells = 0;
-  /** One cell's bytes, reused by every write. */
-  readonly #buf = Buffer.alloc(CELL);
+  #image = Buffer.alloc(64 * CELL);
+  /** Cells changed and not written yet: [lo, hi). */
+  #lo = Infinity;
+  #hi = 0;
+  /** The write queued for this turn's marks, and who waits on it. */
+  #pending:
+    { done: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | undefined;
 
   constructor(file: string) {
     this.#file = file;
@@ -64,7 +75,7 @@ export class StartMarks {
 
   /** Marks held now (running attempts whose outcome was not written yet). */
   get size(): number {
-    return this.#marks.size;
+    return this.#cellOf.size;
   }
 
   /** closed → open: opens (or creates) the file and returns the marks it holds. */
@@ -85,77 +96,137 @@ export class StartMarks {
   /** open: forgets every mark and empties the file (they were applied to the store). */
   reset(): void {
     const fd = this.#open();
-    this.#cellOf.clear();
-    this.#marks.clear();
-    this.#free.length = 0;
-    this.#cells = 0;
+    this.#forget();
     ftruncateSync(fd, 0);
   }
 
   /**
-   * open: writes the mark of `mark.id` (into its cell, or a free one). False, writing
-   * nothing, when the id is too long for a cell (the caller marks another way).
+   * open: records the mark of `mark.id` (in its cell, or a free one); {@link durable}
+   * resolves once it is written. False, recording nothing, when the id is too long for a
+   * cell (the caller marks another way).
    */
   mark(mark: StartMark): boolean {
-    const fd = this.#open();
-    const buf = this.#buf;
-    buf.fill(0);
-    const n = buf.write(mark.id, 2, ID_BYTES + 1, 'utf8');
-    if (n > ID_BYTES || Buffer.byteLength(mark.id, 'utf8') !== n) return false;
+    this.#open();
+    const n = Buffer.byteLength(mark.id, 'utf8');
+    if (n > ID_BYTES) return false;
     let cell = this.#cellOf.get(mark.id);
-    if (cell === undefined) cell = this.#free.pop() ?? this.#cells++;
-    buf[0] = USED;
-    buf[1] = n;
-    buf.writeUInt32LE(mark.runs >>> 0, AT.runs);
-    buf.writeUInt32LE(mark.attempt >>> 0, AT.attempt);
-    buf.writeDoubleLE(mark.startedAt, AT.startedAt);
-    buf.writeDoubleLE(mark.enqueuedAt, AT.enqueuedAt);
-    buf.writeUInt32LE(checksum(buf), AT.sum);
-    try {
-      writeSync(fd, buf, 0, CELL, cell * CELL);
-    } catch (err) {
-      if (!this.#cellOf.has(mark.id)) this.#free.push(cell);
-      throw new StorageError(`cannot write a start mark to ${this.#file}: ${messageOf(err)}`, {
-        cause: err,
-      });
+    if (cell === undefined) {
+      cell = this.#free.pop() ?? this.#grow();
+      this.#cellOf.set(mark.id, cell);
     }
-    this.#cellOf.set(mark.id, cell);
-    this.#marks.set(mark.id, mark);
+    const at = cell * CELL;
+    const img = this.#image;
+    img.fill(0, at, at + CELL);
+    img[at] = USED;
+    img[at + 1] = n;
+    img.write(mark.id, at + 2, n, 'utf8');
+    img.writeUInt32LE(mark.runs >>> 0, at + AT.runs);
+    img.writeUInt32LE(mark.attempt >>> 0, at + AT.attempt);
+    img.writeDoubleLE(mark.startedAt, at + AT.startedAt);
+    img.writeDoubleLE(mark.enqueuedAt, at + AT.enqueuedAt);
+    img.writeUInt32LE(checksum(img, at), at + AT.sum);
+    if (cell < this.#lo) this.#lo = cell;
+    if (cell + 1 > this.#hi) this.#hi = cell + 1;
+    this.#schedule();
     return true;
+  }
+
+  /** Resolves once every mark recorded so far is written (rejects if that write failed). */
+  durable(): Promise<void> {
+    return this.#pending?.done ?? Promise.resolve();
   }
 
   /** The mark held for `id`, if any. */
   get(id: string): StartMark | undefined {
-    return this.#marks.size === 0 ? undefined : this.#marks.get(id);
+    if (this.#cellOf.size === 0) return undefined;
+    const cell = this.#cellOf.get(id);
+    return cell === undefined ? undefined : this.#markAt(this.#image, cell * CELL);
   }
 
   /** The job's outcome is being written: its cell is free for the next start. */
   release(id: string): void {
-    if (this.#marks.size === 0) return;
+    if (this.#cellOf.size === 0) return;
     const cell = this.#cellOf.get(id);
     if (cell === undefined) return;
     this.#cellOf.delete(id);
-    this.#marks.delete(id);
     this.#free.push(cell);
   }
 
   /** Every mark held now. */
   held(): StartMark[] {
-    return [...this.#marks.values()];
+    return Array.from(this.#cellOf.values(), (cell) => this.#markAt(this.#image, cell * CELL)!);
   }
 
-  /** open → closed (the file stays). No-op when closed. */
+  /** open → closed (the file stays; marks not written yet are written first). No-op when closed. */
   close(): void {
-    this.#cellOf.clear();
-    this.#marks.clear();
-    this.#free.length = 0;
-    this.#cells = 0;
+    if (this.#fd !== undefined && this.#pending !== undefined) this.#write();
+    this.#forget();
     this.#closeFd();
   }
 
   #open(): number {
     if (this.#fd === undefined) throw new StorageError(`start marks ${this.#file} are not open`);
     return this.#fd;
+  }
+
+  #grow(): number {
+    const cell = this.#cells++;
+    if (this.#cells * CELL > this.#image.length) {
+      const bigger = Buffer.alloc(this.#image.length * 2);
+      this.#image.copy(bigger);
+      this.#image = bigger;
+    }
+    return cell;
+  }
+
+  /** This turn's write, queued once (a microtask: after the turn's starts have marked). */
+  #schedule(): void {
+    if (this.#pending !== undefined) return;
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const done = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    done.catch(() => undefined); // a mark nobody awaits must not warn
+    this.#pending = { done, resolve, reject };
+    queueMicrotask(() => {
+      if (this.#pending?.done === done) this.#write();
+    });
+  }
+
+  /** Writes the changed cells in one pwrite and settles who waits on them. */
+  #write(): void {
+    const pending = this.#pending!;
+    this.#pending = undefined;
+    const lo = this.#lo;
+    const hi = this.#hi;
+    this.#lo = Infinity;
+    this.#hi = 0;
+    try {
+      if (hi > lo) writeSync(this.#open(), this.#image, lo * CELL, (hi - lo) * CELL, lo * CELL);
+      pending.resolve();
+    } catch (err) {
+      pending.reject(
+        err instanceof StorageError
+          ? err
+          : new StorageError(`cannot write start marks to ${this.#file}: ${messageOf(err)}`, {
+              cause: err,
+            }),
+      );
+    }
+  }
+
+  #forget(): void {
+    this.#cellOf.clear();
+    this.#free.length = 0;
+    this.#cells = 0;
+    this.#lo = Infinity;
+    this.#hi = 0;
+    this.#image.fill(0);
+    const pending = this.#pending;
+    this.#pending = undefined;
+    pending?.reject(new StorageError(`start marks ${this.#file} were closed`));
   }
 
   #closeFd(): void {
@@ -168,31 +239,36 @@ export class StartMarks {
     this.#fd = undefined;
   }
 
+  #markAt(buf: Buffer, at: number): StartMark | undefined {
+    if (buf[at] !== USED || buf.readUInt32LE(at + AT.sum) !== checksum(buf, at)) return undefined;
+    const n = buf[at + 1]!;
+    if (n === 0 || n > ID_BYTES) return undefined;
+    return {
+      id: buf.toString('utf8', at + 2, at + 2 + n),
+      runs: buf.readUInt32LE(at + AT.runs),
+      attempt: buf.readUInt32LE(at + AT.attempt),
+      startedAt: buf.readDoubleLE(at + AT.startedAt),
+      enqueuedAt: buf.readDoubleLE(at + AT.enqueuedAt),
+    };
+  }
+
   #readAll(fd: number): StartMark[] {
     const size = fstatSync(fd).size;
     const out: StartMark[] = [];
     const buf = Buffer.alloc(CELL);
     for (let at = 0; at + CELL <= size; at += CELL) {
       if (readSync(fd, buf, 0, CELL, at) !== CELL) break;
-      if (buf[0] !== USED || buf.readUInt32LE(AT.sum) !== checksum(buf)) continue;
-      const n = buf[1]!;
-      if (n === 0 || n > ID_BYTES) continue;
-      out.push({
-        id: buf.toString('utf8', 2, 2 + n),
-        runs: buf.readUInt32LE(AT.runs),
-        attempt: buf.readUInt32LE(AT.attempt),
-        startedAt: buf.readDoubleLE(AT.startedAt),
-        enqueuedAt: buf.readDoubleLE(AT.enqueuedAt),
-      });
+      const mark = this.#markAt(buf, 0);
+      if (mark !== undefined) out.push(mark);
     }
     return out;
   }
 }
 
-/** FNV-1a over the cell's first 120 bytes: tells a whole cell from a torn or foreign one. */
-function checksum(buf: Buffer): number {
+/** FNV-1a over a cell's first 120 bytes: tells a whole cell from a torn or foreign one. */
+function checksum(buf: Buffer, at: number): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < AT.sum; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+  for (let i = at; i < at + AT.sum; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
   return h >>> 0;
 }
 

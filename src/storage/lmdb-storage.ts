@@ -223,9 +223,9 @@ export class LmdbStorage implements JobStorage {
   /**
    * The record of an attempt that starts: resolves once it survives a crash of this
    * process, which is what the node's crash accounting needs. Written as a start mark
-   * (lmdb-starts.ts: one pwrite, done when this returns) rather than a record rewrite in a
-   * transaction; the record itself keeps its last written state until the attempt's
-   * outcome, and reads here show it started. An id too long for a mark is rewritten in the
+   * (lmdb-starts.ts: the turn's marks in one pwrite, in a microtask) rather than a
+   * record rewrite in a transaction; the record itself keeps its last written state until
+   * the attempt's outcome, and reads here show it started. An id too long for a mark is rewritten in the
    * turn's transaction instead (resolved at its commit, not its flush).
    */
   markStarted(job: JobRecord): Promise<void> {
@@ -241,14 +241,15 @@ export class LmdbStorage implements JobStorage {
           `cannot save job ${job.id} of node ${job.node} in the storage of node ${this.node}`,
         );
       }
-      const marked = this.#starts!.mark({
+      const starts = this.#starts!;
+      const marked = starts.mark({
         id: job.id,
         runs: job.runs,
         attempt: job.attempt,
         startedAt: job.startedAt ?? job.updatedAt,
         enqueuedAt: job.enqueuedAt,
       });
-      return marked ? Promise.resolve() : this.#saveRecord(job, 'committed');
+      return marked ? starts.durable() : this.#saveRecord(job, 'committed');
     } catch (err) {
       return Promise.reject(err);
     }

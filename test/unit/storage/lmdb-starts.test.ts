@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -144,6 +144,41 @@ describe('lmdb start marks', () => {
     const garbage = new StartMarks(file);
     expect(garbage.open()).toEqual([]);
     garbage.close();
+  });
+
+  it('lmdb start marks - the marks of one turn are written together, in a microtask: durable() resolves after that write', async () => {
+    const dir = freshDir();
+    const file = join(dir, 'marks');
+    const m = new StartMarks(file);
+    m.open();
+    for (let i = 0; i < 100; i++) {
+      m.mark({ id: `j${i}`, runs: 0, attempt: 1, startedAt: 10, enqueuedAt: 1 });
+    }
+    expect(statSync(file).size).toBe(0); // nothing written during the turn
+    await m.durable();
+    expect(statSync(file).size).toBe(100 * 128);
+    m.release('j0');
+    m.mark({ id: 'k', runs: 0, attempt: 1, startedAt: 11, enqueuedAt: 1 }); // j0's cell
+    await m.durable();
+    expect(statSync(file).size).toBe(100 * 128);
+    m.close();
+    const back = new StartMarks(file);
+    const read = back.open();
+    expect(read).toHaveLength(100);
+    expect(read[0]).toEqual({ id: 'k', runs: 0, attempt: 1, startedAt: 11, enqueuedAt: 1 });
+    back.close();
+  });
+
+  it('lmdb start marks - closed: marking throws; opened twice: throws; close is idempotent', () => {
+    const m = new StartMarks(join(freshDir(), 'marks'));
+    expect(() => m.mark({ id: 'a', runs: 0, attempt: 1, startedAt: 1, enqueuedAt: 1 })).toThrow(
+      /not open/,
+    );
+    m.open();
+    expect(() => m.open()).toThrow(/open already/);
+    m.close();
+    m.close();
+    expect(() => m.reset()).toThrow(/not open/);
   });
 });
 
