@@ -9,6 +9,7 @@ import type { JobRecord } from '../../../src/model/job.ts';
 import { resumeStoredJobs } from '../../../src/node/lifecycle/resume-jobs.ts';
 import { LmdbStorage } from '../../../src/storage/lmdb-storage.ts';
 import { StartMarks } from '../../../src/storage/lmdb-starts.ts';
+import { storedJob } from '../../helpers/job-records.ts';
 
 const DIE = fileURLToPath(new URL('../../fixtures/lmdb/mark-and-die.ts', import.meta.url));
 
@@ -183,19 +184,5 @@ describe('lmdb start marks', () => {
 });
 
 function record(id: string): JobRecord {
-  return {
-    id,
-    name: 'job',
-    args: {},
-    distributor: 'd',
-    enqueuedAt: 1,
-    runAt: 1,
-    delivery: 1,
-    node: 'n1',
-    status: 'new',
-    attempt: 0,
-    dueAt: 1,
-    runs: 0,
-    updatedAt: 1,
-  };
+  return storedJob(id, 'n1');
 }
