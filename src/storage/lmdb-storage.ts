@@ -6,7 +6,7 @@ import {
   LeaseLostError,
   StorageError,
 } from '../errors.ts';
-import { systemClock, type Clock } from '../model/clock.ts';
+import { systemClock, type Clock, type TimerHandle } from '../model/clock.ts';
 import { randomId } from '../model/ids.ts';
 import { FINAL_STATUSES, JobStatus, type Feedback, type JobRecord } from '../model/job.ts';
 import { assertNodeName } from '../model/names.ts';
@@ -43,6 +43,15 @@ export interface LmdbStorageOptions {
   /** Clock for lease timing (tests inject a fake one). @default the system clock */
   clock?: Clock;
 }
+
+/**
+ * How long an acknowledged feedback's removal waits for another write to ride with, ms:
+ * at a low rate each `fback` would otherwise be a transaction (and a flush) of its own.
+ * Under load a batch is always being collected and the removals join it at once.
+ */
+const LAZY_REMOVAL_MS = 10;
+/** Removals waiting lazily at most: past this many they go at once. */
+const MAX_LAZY_REMOVALS = 2000;
 
 /** Defaults of {@link LmdbStorageOptions}, in one place. */
 export const LMDB_STORAGE_DEFAULTS = { sync: 'flush', leaseTtlMs: 10_000 } as const;
@@ -113,6 +122,15 @@ export class LmdbStorage implements JobStorage {
   readonly keepsData = true;
   /** The start marks of running attempts (see lmdb-starts.ts); set while open. */
   #starts: StartMarks | undefined;
+  /**
+   * Acknowledged feedbacks to remove with the next batch, made while none was open (see
+   * LAZY_REMOVAL_MS); reads treat them as removed. The next batch takes them all, so there
+   * are some only while no batch is open.
+   */
+  readonly #lazy = new Set<string>();
+  #lazyDone:
+    { done: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | undefined;
+  #lazyTimer: TimerHandle | undefined;
 
   constructor(options: LmdbStorageOptions) {
     if (typeof options?.path !== 'string' || options.path.trim() === '') {
@@ -357,16 +375,60 @@ export class LmdbStorage implements JobStorage {
     }
   }
 
+  /**
+   * Resolves once the removals are durable. With a batch open they join it; otherwise they
+   * wait (up to LAZY_REMOVAL_MS) for the next write's batch: a crash meanwhile only means
+   * the feedbacks are sent again after the restart (the distributor drops repeats).
+   */
   removeFeedback(...fbKeys: string[]): Promise<void> {
     try {
       this.#live();
       if (fbKeys.length === 0) return Promise.resolve();
-      const b = this.#batchFor('remove feedback', fbKeys[0]!);
-      for (const key of fbKeys) b.feedbacks.set(key, null);
-      return b.done;
+      const open = this.#batch;
+      if (open !== undefined) {
+        for (const key of fbKeys) open.feedbacks.set(key, null);
+        return open.done;
+      }
+      for (const key of fbKeys) this.#lazy.add(key);
+      let lazy = this.#lazyDone;
+      if (lazy === undefined) {
+        let resolve!: () => void;
+        let reject!: (err: unknown) => void;
+        const done = new Promise<void>((res, rej) => {
+          resolve = res;
+          reject = rej;
+        });
+        done.catch(() => undefined); // nobody may wait on it
+        this.#lazyDone = lazy = { done, resolve, reject };
+      }
+      if (this.#lazy.size >= MAX_LAZY_REMOVALS) this.#batchFor('remove feedback', fbKeys[0]!);
+      else if (this.#lazyTimer === undefined) {
+        this.#lazyTimer = this.#clock.setTimer(() => this.#lazyDue(), LAZY_REMOVAL_MS);
+        this.#lazyTimer.unref?.();
+      }
+      return lazy.done;
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /** No other write came in time: the waiting removals go in a batch of their own. */
+  #lazyDue(): void {
+    this.#lazyTimer = undefined;
+    const first = this.#lazy.values().next();
+    if (first.done !== true && this.#state === State.Open)
+      this.#batchFor('remove feedback', first.value);
+  }
+
+  /** A new batch takes the removals waiting lazily; they settle with it. */
+  #takeLazy(b: WriteBatch): void {
+    for (const key of this.#lazy) b.feedbacks.set(key, null);
+    this.#lazy.clear();
+    if (this.#lazyTimer !== undefined) this.#clock.clearTimer(this.#lazyTimer);
+    this.#lazyTimer = undefined;
+    const lazy = this.#lazyDone;
+    this.#lazyDone = undefined;
+    if (lazy !== undefined) b.done.then(lazy.resolve, lazy.reject);
   }
 
   async listFeedbacks(): Promise<Feedback[]> {
@@ -392,6 +454,8 @@ export class LmdbStorage implements JobStorage {
     // started, as a restart would find them; then the marks file is done with.
     const starts = this.#starts;
     if (open && starts !== undefined && starts.size > 0) this.#writeMarks(starts.held());
+    const firstLazy = this.#lazy.values().next();
+    if (open && firstLazy.done !== true) this.#batchFor('remove feedback', firstLazy.value);
     starts?.close();
     this.#starts = undefined;
     this.#setState(State.Closed);
@@ -490,6 +554,7 @@ export class LmdbStorage implements JobStorage {
       rejectCommitted,
     };
     this.#batch = batch;
+    if (this.#lazy.size > 0) this.#takeLazy(batch);
     queueMicrotask(() => {
       // With a batch still being made durable, this one waits for it (see #send).
       if (this.#batch === batch && !this.#committing()) {
@@ -586,6 +651,7 @@ export class LmdbStorage implements JobStorage {
 
   /** The last value written and not yet committed for `key` (null: removed), if any. */
   #pending(kind: 'jobs' | 'feedbacks', key: string): Buffer | null | undefined {
+    if (kind === 'feedbacks' && this.#lazy.has(key)) return null; // newer than any batch
     const open = this.#batch?.[kind].get(key);
     if (open !== undefined) return open;
     let found: Buffer | null | undefined;
@@ -598,8 +664,9 @@ export class LmdbStorage implements JobStorage {
 
   /** Keys with writes not yet committed (undefined when there are none). */
   #pendingKeys(kind: 'jobs' | 'feedbacks'): Set<string> | undefined {
-    if (this.#batch === undefined && this.#inFlight.size === 0) return undefined;
-    const keys = new Set<string>();
+    const lazy = kind === 'feedbacks' ? this.#lazy : undefined;
+    if (this.#batch === undefined && this.#inFlight.size === 0 && !lazy?.size) return undefined;
+    const keys = new Set<string>(lazy);
     for (const b of this.#inFlight) for (const k of b[kind].keys()) keys.add(k);
     if (this.#batch !== undefined) for (const k of this.#batch[kind].keys()) keys.add(k);
     return keys;
