@@ -73,11 +73,13 @@ export interface JobStorage {
    */
   readonly keepsData?: boolean;
   /**
-   * Optional: saves the record of an attempt about to start (status `in progress`), and
-   * resolves once it survives a crash of this process, which is all the node's crash
-   * accounting needs (a job found `in progress` at restart counts a crash). A storage
-   * whose `save` waits for a disk flush can resolve sooner (LMDB: at commit). Without it
-   * the node calls `save`.
+   * Optional: records that an attempt of a job this storage holds is about to start (the
+   * record as `markStarted` in job-lifecycle.ts left it: status `in progress`, the next
+   * attempt, its start time), and resolves once that survives a crash of this process,
+   * which is all the node's crash accounting needs (a job found `in progress` at restart
+   * counts a crash). A storage whose `save` waits for a disk flush can resolve sooner;
+   * LMDB keeps such marks apart from the records, one file write each, with no
+   * transaction (lmdb-starts.ts). Without it the node calls `save`.
    */
   markStarted?(job: JobRecord): Promise<void>;
   /**

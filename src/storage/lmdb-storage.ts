@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import {
   ClosedError,
   InvalidArgumentError,
@@ -5,14 +6,15 @@ import {
   LeaseLostError,
   StorageError,
 } from '../errors.ts';
-import { systemClock, type Clock } from '../model/clock.ts';
+import { systemClock, type Clock, type TimerHandle } from '../model/clock.ts';
 import { randomId } from '../model/ids.ts';
-import type { Feedback, JobRecord, JobStatus } from '../model/job.ts';
+import { FINAL_STATUSES, JobStatus, type Feedback, type JobRecord } from '../model/job.ts';
 import { assertNodeName } from '../model/names.ts';
 import type { JobStorage, StorageOwner } from './job-storage.ts';
 import { acquireLmdb, lmdbError, type LmdbHandle } from './lmdb-env.ts';
 import { NodeKeyspace } from './lmdb-keys.ts';
 import { LmdbLease } from './lmdb-lease.ts';
+import { StartMarks, type StartMark } from './lmdb-starts.ts';
 import { decodeFeedback, decodeRecord, encodeFeedback, encodeRecord } from './record-codec.ts';
 
 /**
@@ -41,6 +43,15 @@ export interface LmdbStorageOptions {
   /** Clock for lease timing (tests inject a fake one). @default the system clock */
   clock?: Clock;
 }
+
+/**
+ * How long an acknowledged feedback's removal waits for another write to ride with, ms:
+ * at a low rate each `fback` would otherwise be a transaction (and a flush) of its own.
+ * Under load a batch is always being collected and the removals join it at once.
+ */
+const LAZY_REMOVAL_MS = 10;
+/** Removals waiting lazily at most: past this many they go at once. */
+const MAX_LAZY_REMOVALS = 2000;
 
 /** Defaults of {@link LmdbStorageOptions}, in one place. */
 export const LMDB_STORAGE_DEFAULTS = { sync: 'flush', leaseTtlMs: 10_000 } as const;
@@ -109,6 +120,17 @@ export class LmdbStorage implements JobStorage {
   readonly #inFlight = new Set<WriteBatch>();
   /** A local store does not lose jobs under a running node (no reconcile index needed). */
   readonly keepsData = true;
+  /** The start marks of running attempts (see lmdb-starts.ts); set while open. */
+  #starts: StartMarks | undefined;
+  /**
+   * Acknowledged feedbacks to remove with the next batch, made while none was open (see
+   * LAZY_REMOVAL_MS); reads treat them as removed. The next batch takes them all, so there
+   * are some only while no batch is open.
+   */
+  readonly #lazy = new Set<string>();
+  #lazyDone:
+    { done: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | undefined;
+  #lazyTimer: TimerHandle | undefined;
 
   constructor(options: LmdbStorageOptions) {
     if (typeof options?.path !== 'string' || options.path.trim() === '') {
@@ -161,6 +183,7 @@ export class LmdbStorage implements JobStorage {
     assertNodeName(node);
     this.#setState(State.Opening);
     let db: LmdbHandle | undefined;
+    let opened = false;
     try {
       db = await acquireLmdb(this.#path);
       const lease = new LmdbLease({
@@ -184,8 +207,22 @@ export class LmdbStorage implements JobStorage {
       this.#db = db;
       this.#keys = new NodeKeyspace(node);
       this.#lease = lease;
+      const starts = new StartMarks(join(db.dir, `jr-starts-${node}`));
+      this.#starts = starts;
       this.#setState(State.Open);
+      opened = true;
+      // The marks of attempts that ran when this node last stopped go into their records
+      // (durably) before anything reads them: a restart sees those jobs in progress.
+      await this.#applyMarks(starts.open());
+      starts.reset();
     } catch (err) {
+      this.#starts?.close();
+      this.#starts = undefined;
+      if (opened && !this.#closed()) this.#setState(State.Opening);
+      await this.#lease?.release().catch(() => undefined);
+      this.#lease = undefined;
+      this.#keys = undefined;
+      this.#db = undefined;
       await db?.release();
       if (this.#closed())
         throw err instanceof ClosedError
@@ -197,16 +234,43 @@ export class LmdbStorage implements JobStorage {
   }
 
   save(job: JobRecord): Promise<void> {
+    this.#starts?.release(job.id);
     return this.#saveRecord(job, 'done');
   }
 
   /**
    * The record of an attempt that starts: resolves once it survives a crash of this
-   * process (committed; the disk flush follows, overlapping the next batches), which is
-   * what the node's crash accounting needs, without waiting a flush per start.
+   * process, which is what the node's crash accounting needs. Written as a start mark
+   * (lmdb-starts.ts: the turn's marks in one pwrite, in a microtask) rather than a
+   * record rewrite in a transaction; the record itself keeps its last written state until
+   * the attempt's outcome, and reads here show it started. An id too long for a mark is rewritten in the
+   * turn's transaction instead (resolved at its commit, not its flush).
    */
   markStarted(job: JobRecord): Promise<void> {
-    return this.#saveRecord(job, 'committed');
+    try {
+      const { lease } = this.#live();
+      if (lease.state.status !== 'held') {
+        throw new LeaseLostError(
+          `node ${this.node} no longer holds the lease on its name in ${this.path}: no job starts`,
+        );
+      }
+      if (job.node !== this.node) {
+        throw new InvalidArgumentError(
+          `cannot save job ${job.id} of node ${job.node} in the storage of node ${this.node}`,
+        );
+      }
+      const starts = this.#starts!;
+      const marked = starts.mark({
+        id: job.id,
+        runs: job.runs,
+        attempt: job.attempt,
+        startedAt: job.startedAt ?? job.updatedAt,
+        enqueuedAt: job.enqueuedAt,
+      });
+      return marked ? starts.durable() : this.#saveRecord(job, 'committed');
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   #saveRecord(job: JobRecord, until: 'done' | 'committed'): Promise<void> {
@@ -226,6 +290,12 @@ export class LmdbStorage implements JobStorage {
   }
 
   async load(id: string): Promise<JobRecord | undefined> {
+    const record = this.#loadStored(id);
+    return record === undefined ? undefined : this.#withMark(record);
+  }
+
+  /** The record as last written (pending writes included), without its start mark. */
+  #loadStored(id: string): JobRecord | undefined {
     const { db, keys } = this.#live();
     const pending = this.#pending('jobs', id);
     if (pending !== undefined)
@@ -234,9 +304,16 @@ export class LmdbStorage implements JobStorage {
     return value === undefined ? undefined : decodeRecord(value, id, keys.node);
   }
 
+  /** `record` as its start mark says, if it has one held. */
+  #withMark(record: JobRecord): JobRecord {
+    const mark = this.#starts?.get(record.id);
+    return mark === undefined ? record : markedRecord(record, mark);
+  }
+
   remove(id: string): Promise<void> {
     try {
       this.#live();
+      this.#starts?.release(id);
       const b = this.#batchFor('remove job', id);
       b.jobs.set(id, null);
       return b.done;
@@ -255,12 +332,12 @@ export class LmdbStorage implements JobStorage {
       for (const { key, value } of db.jobs.getRange({ start: keys.start, end: keys.end })) {
         const id = keys.id(key);
         if (seen?.has(id) === true) continue;
-        const record = decodeRecord(value, id, keys.node);
+        const record = this.#withMark(decodeRecord(value, id, keys.node));
         if (wanted === undefined || wanted.has(record.status)) out.push(record);
       }
     });
     for (const [id, value] of this.#pendingEntries('jobs')) {
-      const record = decodeRecord(value, id, keys.node);
+      const record = this.#withMark(decodeRecord(value, id, keys.node));
       if (wanted === undefined || wanted.has(record.status)) out.push(record);
     }
     return out;
@@ -288,6 +365,7 @@ export class LmdbStorage implements JobStorage {
       }
       const value = record === undefined ? null : encodeRecord(record);
       const fb = encodeFeedback(feedback);
+      this.#starts?.release(id);
       const b = this.#batchFor('finish job', id);
       b.feedbacks.set(feedback.key, fb);
       b.jobs.set(id, value);
@@ -297,16 +375,60 @@ export class LmdbStorage implements JobStorage {
     }
   }
 
+  /**
+   * Resolves once the removals are durable. With a batch open they join it; otherwise they
+   * wait (up to LAZY_REMOVAL_MS) for the next write's batch: a crash meanwhile only means
+   * the feedbacks are sent again after the restart (the distributor drops repeats).
+   */
   removeFeedback(...fbKeys: string[]): Promise<void> {
     try {
       this.#live();
       if (fbKeys.length === 0) return Promise.resolve();
-      const b = this.#batchFor('remove feedback', fbKeys[0]!);
-      for (const key of fbKeys) b.feedbacks.set(key, null);
-      return b.done;
+      const open = this.#batch;
+      if (open !== undefined) {
+        for (const key of fbKeys) open.feedbacks.set(key, null);
+        return open.done;
+      }
+      for (const key of fbKeys) this.#lazy.add(key);
+      let lazy = this.#lazyDone;
+      if (lazy === undefined) {
+        let resolve!: () => void;
+        let reject!: (err: unknown) => void;
+        const done = new Promise<void>((res, rej) => {
+          resolve = res;
+          reject = rej;
+        });
+        done.catch(() => undefined); // nobody may wait on it
+        this.#lazyDone = lazy = { done, resolve, reject };
+      }
+      if (this.#lazy.size >= MAX_LAZY_REMOVALS) this.#batchFor('remove feedback', fbKeys[0]!);
+      else if (this.#lazyTimer === undefined) {
+        this.#lazyTimer = this.#clock.setTimer(() => this.#lazyDue(), LAZY_REMOVAL_MS);
+        this.#lazyTimer.unref?.();
+      }
+      return lazy.done;
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /** No other write came in time: the waiting removals go in a batch of their own. */
+  #lazyDue(): void {
+    this.#lazyTimer = undefined;
+    const first = this.#lazy.values().next();
+    if (first.done !== true && this.#state === State.Open)
+      this.#batchFor('remove feedback', first.value);
+  }
+
+  /** A new batch takes the removals waiting lazily; they settle with it. */
+  #takeLazy(b: WriteBatch): void {
+    for (const key of this.#lazy) b.feedbacks.set(key, null);
+    this.#lazy.clear();
+    if (this.#lazyTimer !== undefined) this.#clock.clearTimer(this.#lazyTimer);
+    this.#lazyTimer = undefined;
+    const lazy = this.#lazyDone;
+    this.#lazyDone = undefined;
+    if (lazy !== undefined) b.done.then(lazy.resolve, lazy.reject);
   }
 
   async listFeedbacks(): Promise<Feedback[]> {
@@ -328,6 +450,14 @@ export class LmdbStorage implements JobStorage {
   async close(): Promise<void> {
     if (this.#state === State.Closed) return;
     const open = this.#state === State.Open;
+    // Attempts still marked (interrupted, or the node stopped under them) are written
+    // started, as a restart would find them; then the marks file is done with.
+    const starts = this.#starts;
+    if (open && starts !== undefined && starts.size > 0) this.#writeMarks(starts.held());
+    const firstLazy = this.#lazy.values().next();
+    if (open && firstLazy.done !== true) this.#batchFor('remove feedback', firstLazy.value);
+    starts?.close();
+    this.#starts = undefined;
     this.#setState(State.Closed);
     if (!open) return; // an open() under way releases what it took
     // What this node wrote last is durable before the name is handed over.
@@ -337,6 +467,35 @@ export class LmdbStorage implements JobStorage {
     await this.#lease?.release();
     await this.#db?.release();
     this.#db = undefined;
+  }
+
+  /**
+   * Writes the start marks read back at open into their records (see lmdb-starts.ts),
+   * and waits until that is durable. A mark counts only against a live record of the same
+   * enqueue that it is ahead of (a later run or attempt): one left behind by a job whose
+   * outcome was written, or by an earlier job of a reused id, changes nothing.
+   */
+  async #applyMarks(marks: StartMark[]): Promise<void> {
+    if (marks.length === 0) return;
+    if (this.#writeMarks(marks)) await this.#batch?.done;
+  }
+
+  /** Queues the records `marks` apply to, started; true when any was queued. */
+  #writeMarks(marks: StartMark[]): boolean {
+    let any = false;
+    for (const mark of marks) {
+      let stored: JobRecord | undefined;
+      try {
+        stored = this.#loadStored(mark.id);
+      } catch {
+        continue; // unreadable: resume reports it
+      }
+      if (stored === undefined || !markIsAhead(stored, mark)) continue;
+      const b = this.#batchFor('mark job started', mark.id);
+      b.jobs.set(mark.id, encodeRecord(markedRecord(stored, mark)));
+      any = true;
+    }
+    return any;
   }
 
   #setState(next: State): void {
@@ -395,6 +554,7 @@ export class LmdbStorage implements JobStorage {
       rejectCommitted,
     };
     this.#batch = batch;
+    if (this.#lazy.size > 0) this.#takeLazy(batch);
     queueMicrotask(() => {
       // With a batch still being made durable, this one waits for it (see #send).
       if (this.#batch === batch && !this.#committing()) {
@@ -491,6 +651,7 @@ export class LmdbStorage implements JobStorage {
 
   /** The last value written and not yet committed for `key` (null: removed), if any. */
   #pending(kind: 'jobs' | 'feedbacks', key: string): Buffer | null | undefined {
+    if (kind === 'feedbacks' && this.#lazy.has(key)) return null; // newer than any batch
     const open = this.#batch?.[kind].get(key);
     if (open !== undefined) return open;
     let found: Buffer | null | undefined;
@@ -503,8 +664,9 @@ export class LmdbStorage implements JobStorage {
 
   /** Keys with writes not yet committed (undefined when there are none). */
   #pendingKeys(kind: 'jobs' | 'feedbacks'): Set<string> | undefined {
-    if (this.#batch === undefined && this.#inFlight.size === 0) return undefined;
-    const keys = new Set<string>();
+    const lazy = kind === 'feedbacks' ? this.#lazy : undefined;
+    if (this.#batch === undefined && this.#inFlight.size === 0 && !lazy?.size) return undefined;
+    const keys = new Set<string>(lazy);
     for (const b of this.#inFlight) for (const k of b[kind].keys()) keys.add(k);
     if (this.#batch !== undefined) for (const k of this.#batch[kind].keys()) keys.add(k);
     return keys;
@@ -521,6 +683,25 @@ export class LmdbStorage implements JobStorage {
     }
     return out;
   }
+}
+
+/** Whether `mark` is of attempt or run after the one `stored` is at (same enqueue, live). */
+function markIsAhead(stored: JobRecord, mark: StartMark): boolean {
+  if (FINAL_STATUSES.has(stored.status) || stored.enqueuedAt !== mark.enqueuedAt) return false;
+  if (mark.runs !== stored.runs) return mark.runs > stored.runs;
+  return mark.attempt > stored.attempt;
+}
+
+/** `stored` as the start of the marked attempt left it (see markStarted in job-lifecycle.ts). */
+function markedRecord(stored: JobRecord, mark: StartMark): JobRecord {
+  return {
+    ...stored,
+    status: JobStatus.InProgress,
+    runs: mark.runs,
+    attempt: mark.attempt,
+    startedAt: mark.startedAt,
+    updatedAt: mark.startedAt,
+  };
 }
 
 function statusSet(

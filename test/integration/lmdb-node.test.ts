@@ -89,8 +89,10 @@ describe('lmdb node - durable jobs in a local directory, real processes', () => 
       expect(r.startedAt).toBeGreaterThanOrEqual(r.runAt);
     }
     expect(instant.every((h) => (count.get(h.id) ?? 0) >= 1)).toBe(true);
-    // Only jobs running at the kill run twice (at most the concurrency).
-    expect(instant.filter((h) => (count.get(h.id) ?? 0) > 1).length).toBeLessThanOrEqual(10);
+    // Only jobs running at the kill run twice, or whose outcome was still being written (a
+    // slot takes its next job while the last one's outcome commits): at most twice the
+    // concurrency here.
+    expect(instant.filter((h) => (count.get(h.id) ?? 0) > 1).length).toBeLessThanOrEqual(20);
   }, 60_000);
 
   it('a second live node of the same name on the same directory fails with DuplicateNodeError; another name runs beside it', async () => {

@@ -11,6 +11,7 @@ import { acquireLmdb } from '../../../src/storage/lmdb-env.ts';
 import { leaseKey } from '../../../src/storage/lmdb-keys.ts';
 import { LmdbStorage } from '../../../src/storage/lmdb-storage.ts';
 import { currentProcess } from '../../../src/storage/process-identity.ts';
+import { storedJob } from '../../helpers/job-records.ts';
 
 const HOLDER = fileURLToPath(new URL('../../fixtures/lmdb/hold-lease.ts', import.meta.url));
 
@@ -36,21 +37,7 @@ async function openStorage(dir: string, node: string, owner?: StorageOwner): Pro
 }
 
 function job(node: string, id: string): JobRecord {
-  return {
-    id,
-    name: 'j',
-    args: {},
-    distributor: 'd',
-    enqueuedAt: 1,
-    runAt: 1,
-    delivery: 1,
-    node,
-    status: 'new',
-    attempt: 0,
-    dueAt: 1,
-    runs: 0,
-    updatedAt: 1,
-  };
+  return storedJob(id, node, { name: 'j' });
 }
 
 /** A real process holding node `name`'s lease in `dir`, writing until killed. */

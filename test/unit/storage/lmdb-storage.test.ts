@@ -8,6 +8,7 @@ import type { Feedback, JobRecord } from '../../../src/model/job.ts';
 import { createStorage } from '../../../src/storage/create-storage.ts';
 import { acquireLmdb } from '../../../src/storage/lmdb-env.ts';
 import { LmdbStorage } from '../../../src/storage/lmdb-storage.ts';
+import { FakeClock } from '../../helpers/fake-clock.ts';
 import { describeJobStorageConformance } from '../../conformance/job-storage.conformance.ts';
 
 // One directory for the file, as one Redis server: every factory() call of a test shares it.
@@ -123,28 +124,72 @@ describe('lmdb storage', () => {
     }
   });
 
-  it('lmdb storage - markStarted resolves at commit, before the flush; batch after batch, all is there after a reopen', async () => {
+  it('lmdb storage - markStarted resolves at once (a start mark, no transaction); reads show the job started; all is there after a close and a reopen', async () => {
     const path = sub('marks');
     const a = new LmdbStorage({ path });
     await a.open('n1');
+    await Promise.all([a.save(record('m1')), ...range(20).map((i) => a.save(record(`s${i}`)))]);
     const order: string[] = [];
-    const started = { ...record('m1'), status: 'in progress' as const, attempt: 1 };
+    const started = { ...record('m1'), status: 'in progress' as const, attempt: 1, startedAt: 7 };
     const mark = a.markStarted(started).then(() => order.push('marked'));
     const save = a.save(record('m2')).then(() => order.push('saved'));
     await Promise.all([mark, save]);
-    // One batch: its commit comes before its flush.
     expect(order).toEqual(['marked', 'saved']);
-    // Batches one after another, each written.
-    const writes: Promise<void>[] = [];
+    expect(await a.load('m1')).toMatchObject({ status: 'in progress', attempt: 1, startedAt: 7 });
+    expect((await a.list({ status: 'in progress' })).map((r) => r.id)).toEqual(['m1']);
     for (let i = 0; i < 20; i++) {
-      writes.push(a.markStarted({ ...record(`s${i}`), status: 'in progress', attempt: 1 }));
-      await new Promise((r) => setImmediate(r));
+      await a.markStarted({ ...record(`s${i}`), status: 'in progress', attempt: 1, startedAt: 9 });
     }
-    await Promise.all(writes);
     await a.close();
     const b = await opened(path);
-    expect((await b.load('m1'))?.status).toBe('in progress');
+    expect(await b.load('m1')).toMatchObject({ status: 'in progress', attempt: 1, startedAt: 7 });
+    expect(await b.list({ status: 'in progress' })).toHaveLength(21);
     expect(await b.list()).toHaveLength(22);
+  });
+
+  it('lmdb storage - a feedback removal with no batch open waits for the next write and rides in its transaction; reads see it gone at once', async () => {
+    const clock = new FakeClock(Date.now());
+    const s = new LmdbStorage({ path: sub('lazy'), clock });
+    made.push(s);
+    await s.open('n1');
+    const db = await acquireLmdb(s.path);
+    try {
+      await Promise.all([s.finish('a', undefined, feedback('a')), s.saveFeedback(feedback('b'))]);
+      const txn = () => (db.root.getStats() as { lastTxnId: number }).lastTxnId;
+      const before = txn();
+      const removed = s.removeFeedback('a:success');
+      expect((await s.listFeedbacks()).map((f) => f.key)).toEqual(['b:success']);
+      await new Promise((r) => setImmediate(r));
+      expect(txn()).toBe(before); // no transaction of its own
+      await Promise.all([s.save(record('next')), removed]);
+      expect(txn()).toBe(before + 1);
+      const raw = await db.feedbacks.getRange({}).asArray;
+      expect(raw).toHaveLength(1);
+      // With no other write, it goes on its own after LAZY_REMOVAL_MS (10 ms).
+      const alone = s.removeFeedback('b:success');
+      await new Promise((r) => setImmediate(r));
+      expect(txn()).toBe(before + 1);
+      clock.advance(10);
+      await alone;
+      expect(txn()).toBe(before + 2);
+      expect(await db.feedbacks.getRange({}).asArray).toHaveLength(0);
+    } finally {
+      await db.release();
+    }
+  });
+
+  it('lmdb storage - a feedback saved again after its lazy removal stays; close writes the removals still waiting', async () => {
+    const path = sub('lazy-close');
+    const a = new LmdbStorage({ path, clock: new FakeClock(Date.now()) });
+    await a.open('n1');
+    await Promise.all([a.saveFeedback(feedback('x')), a.saveFeedback(feedback('y'))]);
+    void a.removeFeedback('x:success');
+    await a.saveFeedback(feedback('x'));
+    void a.removeFeedback('y:success');
+    expect((await a.listFeedbacks()).map((f) => f.key)).toEqual(['x:success']);
+    await a.close(); // the fake clock never fires: close sends it
+    const b = await opened(path);
+    expect((await b.listFeedbacks()).map((f) => f.key)).toEqual(['x:success']);
   });
 
   it('lmdb storage - reads see writes not yet committed', async () => {
@@ -216,4 +261,8 @@ function feedback(jobId: string): Feedback {
     args: {},
     attempt: 1,
   };
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
 }
