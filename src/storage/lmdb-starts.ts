@@ -7,6 +7,7 @@ import {
   readSync,
   writeSync,
 } from 'node:fs';
+import { deferred, type Deferred } from '../model/deferred.ts';
 import { StorageError } from '../errors.ts';
 
 /**
@@ -66,8 +67,7 @@ export class StartMarks {
   #lo = Infinity;
   #hi = 0;
   /** The write queued for this turn's marks, and who waits on it. */
-  #pending:
-    { done: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | undefined;
+  #pending: Deferred | undefined;
 
   constructor(file: string) {
     this.#file = file;
@@ -182,16 +182,10 @@ export class StartMarks {
   /** This turn's write, queued once (a microtask: after the turn's starts have marked). */
   #schedule(): void {
     if (this.#pending !== undefined) return;
-    let resolve!: () => void;
-    let reject!: (err: unknown) => void;
-    const done = new Promise<void>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    done.catch(() => undefined); // a mark nobody awaits must not warn
-    this.#pending = { done, resolve, reject };
+    const pending = deferred(true); // a mark nobody awaits must not warn
+    this.#pending = pending;
     queueMicrotask(() => {
-      if (this.#pending?.done === done) this.#write();
+      if (this.#pending === pending) this.#write();
     });
   }
 

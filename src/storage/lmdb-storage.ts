@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { deferred, type Deferred } from '../model/deferred.ts';
 import {
   ClosedError,
   InvalidArgumentError,
@@ -128,8 +129,7 @@ export class LmdbStorage implements JobStorage {
    * are some only while no batch is open.
    */
   readonly #lazy = new Set<string>();
-  #lazyDone:
-    { done: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | undefined;
+  #lazyDone: Deferred | undefined;
   #lazyTimer: TimerHandle | undefined;
 
   constructor(options: LmdbStorageOptions) {
@@ -391,16 +391,7 @@ export class LmdbStorage implements JobStorage {
       }
       for (const key of fbKeys) this.#lazy.add(key);
       let lazy = this.#lazyDone;
-      if (lazy === undefined) {
-        let resolve!: () => void;
-        let reject!: (err: unknown) => void;
-        const done = new Promise<void>((res, rej) => {
-          resolve = res;
-          reject = rej;
-        });
-        done.catch(() => undefined); // nobody may wait on it
-        this.#lazyDone = lazy = { done, resolve, reject };
-      }
+      if (lazy === undefined) this.#lazyDone = lazy = deferred(true); // nobody may wait on it
       if (this.#lazy.size >= MAX_LAZY_REMOVALS) this.#batchFor('remove feedback', fbKeys[0]!);
       else if (this.#lazyTimer === undefined) {
         this.#lazyTimer = this.#clock.setTimer(() => this.#lazyDue(), LAZY_REMOVAL_MS);
@@ -527,20 +518,9 @@ export class LmdbStorage implements JobStorage {
   #batchFor(verb: string, id: string): WriteBatch {
     const open = this.#batch;
     if (open !== undefined) return open;
-    let resolve!: () => void;
-    let reject!: (err: unknown) => void;
-    const done = new Promise<void>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    let resolveCommitted!: () => void;
-    let rejectCommitted!: (err: unknown) => void;
-    const committed = new Promise<void>((res, rej) => {
-      resolveCommitted = res;
-      rejectCommitted = rej;
-    });
+    const { done, resolve, reject } = deferred();
     // Nobody may wait on it: no unhandled rejection for the committed stage alone.
-    committed.catch(() => undefined);
+    const { done: committed, resolve: resolveCommitted, reject: rejectCommitted } = deferred(true);
     const batch: WriteBatch = {
       jobs: new Map(),
       feedbacks: new Map(),

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { deferred, type Deferred } from '../model/deferred.ts';
 import { ClosedError, InvalidArgumentError, LeaseLostError, StorageError } from '../errors.ts';
 import { systemClock, type Clock } from '../model/clock.ts';
 import { randomId } from '../model/ids.ts';
@@ -158,8 +159,7 @@ export class RedisStorage implements JobStorage {
   #batch: WriteBatch | undefined;
   /** Acknowledged feedbacks to remove with the next batch (see LAZY_REMOVAL_MS). */
   readonly #lazy = new Set<string>();
-  #lazyDone:
-    { done: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | undefined;
+  #lazyDone: Deferred | undefined;
   #lazyTimer: NodeJS.Timeout | undefined;
   #lease: RedisLease | undefined;
   #adoption: AdoptionWatcher | undefined;
@@ -402,15 +402,7 @@ export class RedisStorage implements JobStorage {
       }
       if (!lazyNow) return open === undefined ? Promise.resolve() : open.done;
       let lazy = this.#lazyDone;
-      if (lazy === undefined) {
-        let resolve!: () => void;
-        let reject!: (err: unknown) => void;
-        const done = new Promise<void>((res, rej) => {
-          resolve = res;
-          reject = rej;
-        });
-        this.#lazyDone = lazy = { done, resolve, reject };
-      }
+      if (lazy === undefined) this.#lazyDone = lazy = deferred();
       if (open !== undefined) {
         // Rides with this turn's batch.
       } else if (this.#lazy.size >= MAX_LAZY_REMOVALS) {
@@ -490,12 +482,7 @@ export class RedisStorage implements JobStorage {
   #batchFor(verb: string, id: string): WriteBatch {
     const open = this.#batch;
     if (open !== undefined) return open;
-    let resolve!: () => void;
-    let reject!: (err: unknown) => void;
-    const done = new Promise<void>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
+    const { done, resolve, reject } = deferred();
     const batch: WriteBatch = {
       jobs: new Map(),
       feedbacks: new Map(),

@@ -2,18 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { SERIES_SECONDS, ThroughputRing } from '../../../src/admin/throughput-series.ts';
 import type { Feedback, JobSpec } from '../../../src/model/job.ts';
 import { FakeClock } from '../../helpers/fake-clock.ts';
+import { finalFeedback } from '../../helpers/job-records.ts';
 
-const fb = (over: Partial<Feedback> = {}): Feedback => ({
-  key: 'k',
-  jobId: 'j',
-  distributor: 'd',
-  node: 'n',
-  outcome: 'success',
-  final: true,
-  args: {},
-  attempt: 1,
-  ...over,
-});
+const fb = (over: Partial<Feedback> = {}): Feedback => finalFeedback('j', 'n', over);
 const spec = (runAt: number, over: Partial<JobSpec> = {}) => ({ runAt, ...over }) as JobSpec;
 
 describe('ThroughputRing', () => {
