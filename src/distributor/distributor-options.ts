@@ -1,13 +1,20 @@
 import { InvalidArgumentError } from '../errors.ts';
-import type { Clock } from '../model/clock.ts';
+import { systemClock, type Clock } from '../model/clock.ts';
 import type { JobArgs } from '../model/job.ts';
 import { assertKnownOptions, type OptionKeys } from '../model/known-options.ts';
-import type { Logger } from '../model/logger.ts';
+import { silentLogger, type Logger } from '../model/logger.ts';
 import type { RateLimit } from '../scheduling/rate-limiter.ts';
-import type { TlsOptions } from '../transport/tls-options.ts';
-import type { AdminHttpOptions } from '../admin/admin-server.ts';
-import type { MetricsRegistry } from '../metrics/registry.ts';
-import type { TracingOption } from '../tracing/tracing-options.ts';
+import { resolveServerTls, type ServerTls, type TlsOptions } from '../transport/tls-options.ts';
+import { assertAdminHttpOptions, type AdminHttpOptions } from '../admin/admin-server.ts';
+import { assertRegistry, type MetricsRegistry } from '../metrics/registry.ts';
+import {
+  resolveTracing,
+  type ResolvedTracing,
+  type TracingOption,
+} from '../tracing/tracing-options.ts';
+import { randomId } from '../model/ids.ts';
+import { assertNodeName } from '../model/names.ts';
+import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/codec.ts';
 
 /** A job name, or the typed reference returned by `job()`. */
 export type JobName<A extends object = JobArgs> =
@@ -162,12 +169,91 @@ export function isLoopbackHost(host: string): boolean {
  * client certificates): anyone who reaches the port could take jobs (and their args).
  * TLS without client certificates encrypts, but still lets anyone in.
  */
-export function assertSafeListen(options: DistributorOptions): void {
-  const host = options.host ?? DISTRIBUTOR_DEFAULTS.host;
+function assertSafeListen(options: DistributorOptions, host: string): void {
   const clientCerts = options.tls?.ca !== undefined;
   if (!options.secret && !clientCerts && !options.allowInsecure && !isLoopbackHost(host)) {
     throw new InvalidArgumentError(
       `refusing to listen on ${host} without a secret: anyone who reaches the port could take jobs. Set secret, or tls with a ca (client certificates), or allowInsecure: true`,
     );
   }
+}
+
+/**
+ * {@link DistributorOptions} checked and complete: every default filled in from
+ * DISTRIBUTOR_DEFAULTS (the one place they live). The distributor reads only this.
+ */
+export interface ResolvedDistributorOptions {
+  host: string;
+  port: number;
+  id: string;
+  secret: string | undefined;
+  tls: ServerTls | undefined;
+  maxWaiting: number;
+  unknownJobs: 'fail' | 'wait';
+  maxConnections: number | undefined;
+  maxDeliveries: number;
+  limits: Readonly<Record<string, RateLimit>> | undefined;
+  maxFrameSize: number;
+  heartbeatMs: number;
+  handshakeTimeoutMs: number;
+  http: AdminHttpOptions | undefined;
+  metrics: MetricsRegistry | undefined;
+  tracing: ResolvedTracing | undefined;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * Checks `options` once and fills in every default. Throws InvalidArgumentError naming
+ * the first bad option (TlsConfigError for bad TLS material).
+ */
+export function resolveDistributorOptions(
+  options: DistributorOptions = {},
+): ResolvedDistributorOptions {
+  assertDistributorOptions(options);
+  const d = DISTRIBUTOR_DEFAULTS;
+  const id = options.id ?? randomId(8);
+  assertNodeName(id, 'distributor id');
+  const host = options.host ?? d.host;
+  assertSafeListen(options, host);
+  if (options.http !== undefined) assertAdminHttpOptions(options.http);
+  if (options.metrics !== undefined) assertRegistry(options.metrics, 'metrics');
+  const unknownJobs = options.unknownJobs ?? 'fail';
+  if (unknownJobs !== 'fail' && unknownJobs !== 'wait') {
+    throw new InvalidArgumentError(
+      `unknownJobs must be 'fail' or 'wait' (got ${JSON.stringify(unknownJobs)})`,
+    );
+  }
+  const maxDeliveries = options.maxDeliveries ?? d.maxDeliveries;
+  if (!Number.isSafeInteger(maxDeliveries) || maxDeliveries < 1) {
+    throw new InvalidArgumentError(
+      `maxDeliveries must be a whole number ≥ 1 (got ${String(options.maxDeliveries)})`,
+    );
+  }
+  const maxWaiting = options.maxWaiting ?? d.maxWaiting;
+  if (!Number.isSafeInteger(maxWaiting) || maxWaiting < 0) {
+    throw new InvalidArgumentError(
+      `maxWaiting must be a whole number ≥ 0 (got ${String(options.maxWaiting)})`,
+    );
+  }
+  return {
+    host,
+    port: options.port ?? d.port,
+    id,
+    secret: options.secret,
+    tls: resolveServerTls(options.tls),
+    maxWaiting,
+    unknownJobs,
+    maxConnections: options.maxConnections,
+    maxDeliveries,
+    limits: options.limits,
+    maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+    heartbeatMs: options.heartbeatMs ?? d.heartbeatMs,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? d.handshakeTimeoutMs,
+    http: options.http,
+    metrics: options.metrics,
+    tracing: resolveTracing(options.tracing),
+    clock: options.clock ?? systemClock,
+    logger: options.logger ?? silentLogger,
+  };
 }

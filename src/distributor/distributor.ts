@@ -3,12 +3,11 @@ import {
   type AdminHandler,
   type AdminHandlerOptions,
 } from '../admin/admin-handler.ts';
-import { assertAdminHttpOptions, listenAdmin, type AdminServer } from '../admin/admin-server.ts';
+import { listenAdmin, type AdminServer } from '../admin/admin-server.ts';
 import { DistributorMetrics } from '../metrics/distributor-metrics.ts';
-import { assertRegistry } from '../metrics/registry.ts';
 import type { DistributorTracing, EnqueueTrace } from '../tracing/distributor-tracing.ts';
 import { loadDistributorTracing } from '../tracing/load-tracing.ts';
-import { resolveTracing, type ResolvedTracing } from '../tracing/tracing-options.ts';
+import type { ResolvedTracing } from '../tracing/tracing-options.ts';
 import {
   ClosedError,
   ConnectionError,
@@ -18,17 +17,15 @@ import {
   ShutdownError,
   type ErrorInfo,
 } from '../errors.ts';
-import { systemClock, type Clock } from '../model/clock.ts';
-import { IdGenerator, randomId } from '../model/ids.ts';
+import type { Clock } from '../model/clock.ts';
+import { IdGenerator } from '../model/ids.ts';
 import { feedbackKeyBase, type Feedback, type JobArgs, type JobSpec } from '../model/job.ts';
 import { foldRepeats } from '../model/log-folding.ts';
-import { silentLogger, type Logger } from '../model/logger.ts';
-import { assertNodeName } from '../model/names.ts';
+import type { Logger } from '../model/logger.ts';
 import { TypedEmitter } from '../model/typed-emitter.ts';
-import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/codec.ts';
 import type { Connection } from '../transport/connection.ts';
 import { listenTcp } from '../transport/tcp-endpoints.ts';
-import { resolveServerTls, type ServerTls } from '../transport/tls-options.ts';
+import type { ServerTls } from '../transport/tls-options.ts';
 import { assertManyItem, buildJobSpec, jobNameOf, type EnqueueOptions } from './enqueue-options.ts';
 import type { DistributorEvents } from './events.ts';
 import { CancelRequests } from './cancel-requests.ts';
@@ -56,11 +53,10 @@ import { JobIndex } from './job-index.ts';
 import { NodePings } from './node-pings.ts';
 import { admitNode } from './node-admission.ts';
 import {
-  assertDistributorOptions,
-  assertSafeListen,
-  DISTRIBUTOR_DEFAULTS,
+  resolveDistributorOptions,
   type DistributorOptions,
   type JobName,
+  type ResolvedDistributorOptions,
 } from './distributor-options.ts';
 
 export type { DistributorOptions, JobName } from './distributor-options.ts';
@@ -73,7 +69,7 @@ export type { DistributorOptions, JobName } from './distributor-options.ts';
 export class Distributor extends TypedEmitter<DistributorEvents> {
   readonly id: string;
   #state: 'created' | 'listening' | 'closing' | 'closed' = 'created';
-  readonly #opts: DistributorOptions;
+  readonly #opts: ResolvedDistributorOptions;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #ids = new IdGenerator();
@@ -107,32 +103,22 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
 
   constructor(options: DistributorOptions = {}) {
     super();
-    assertDistributorOptions(options);
-    this.#opts = options;
-    this.#clock = options.clock ?? systemClock;
-    this.#log = foldRepeats(options.logger ?? silentLogger, () => this.#clock.now());
-    this.id = options.id ?? randomId(8);
-    assertNodeName(this.id, 'distributor id');
-    assertSafeListen(options);
-    this.#tls = resolveServerTls(options.tls);
-    if (options.http !== undefined) assertAdminHttpOptions(options.http);
-    if (options.metrics !== undefined) assertRegistry(options.metrics, 'metrics');
-    this.#tracingOptions = resolveTracing(options.tracing);
-    const maxDeliveries = options.maxDeliveries ?? DISTRIBUTOR_DEFAULTS.maxDeliveries;
-    if (!Number.isInteger(maxDeliveries) || maxDeliveries < 1) {
-      throw new InvalidArgumentError(
-        `maxDeliveries must be a whole number ≥ 1 (got ${String(options.maxDeliveries)})`,
-      );
-    }
-    this.#dispatch = new Dispatcher(options.maxWaiting ?? DISTRIBUTOR_DEFAULTS.maxWaiting, {
+    const o = resolveDistributorOptions(options);
+    this.#opts = o;
+    this.#clock = o.clock;
+    this.#log = foldRepeats(o.logger, () => this.#clock.now());
+    this.id = o.id;
+    this.#tls = o.tls;
+    this.#tracingOptions = o.tracing;
+    this.#dispatch = new Dispatcher(o.maxWaiting, {
       clock: this.#clock,
-      maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
-      unknownJobs: options.unknownJobs ?? 'fail',
+      maxFrameSize: o.maxFrameSize,
+      unknownJobs: o.unknownJobs,
       isOpen: () => this.#state === 'listening',
       fail: (job, error, node) => this.#finishWithError(job, error, node),
       dispatched: (job, node) => this.emit('job:dispatched', job.spec.id, node),
     });
-    this.#permits = new StartPermits(options.limits, this.#clock, this.#maxFrameSize);
+    this.#permits = new StartPermits(o.limits, this.#clock, o.maxFrameSize);
     this.#queries = new JobQueries({
       clock: this.#clock,
       log: this.#log,
@@ -169,8 +155,8 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       });
     }
     this.#server = await listenTcp(
-      this.#opts.host ?? DISTRIBUTOR_DEFAULTS.host,
-      this.#opts.port ?? DISTRIBUTOR_DEFAULTS.port,
+      this.#opts.host,
+      this.#opts.port,
       (conn) => void this.#onConnection(conn),
       this.#connOptions(),
       {
@@ -506,21 +492,21 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   // ---- connections ---------------------------------------------------------------
 
   get #maxDeliveries(): number {
-    return this.#opts.maxDeliveries ?? DISTRIBUTOR_DEFAULTS.maxDeliveries;
+    return this.#opts.maxDeliveries;
   }
 
   get #handshakeTimeoutMs(): number {
-    return this.#opts.handshakeTimeoutMs ?? DISTRIBUTOR_DEFAULTS.handshakeTimeoutMs;
+    return this.#opts.handshakeTimeoutMs;
   }
 
   get #maxFrameSize(): number {
-    return this.#opts.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    return this.#opts.maxFrameSize;
   }
 
   #connOptions() {
     return {
       maxFrameSize: this.#maxFrameSize,
-      heartbeatMs: this.#opts.heartbeatMs ?? DISTRIBUTOR_DEFAULTS.heartbeatMs,
+      heartbeatMs: this.#opts.heartbeatMs,
     };
   }
 

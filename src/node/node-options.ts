@@ -1,15 +1,22 @@
 import { InvalidArgumentError } from '../errors.ts';
-import type { Clock } from '../model/clock.ts';
+import { systemClock, type Clock } from '../model/clock.ts';
 import { assertKnownOptions, type OptionKeys } from '../model/known-options.ts';
-import type { Logger } from '../model/logger.ts';
+import { silentLogger, type Logger } from '../model/logger.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
 import type { LmdbSync } from '../storage/lmdb-storage.ts';
 import type { TlsOptions } from '../transport/tls-options.ts';
 import type { JobRegistry } from './definitions/job-registry.ts';
 import type { KeepOptions } from './lifecycle/kept-jobs.ts';
-import type { MetricsRegistry } from '../metrics/registry.ts';
+import { assertRegistry, type MetricsRegistry } from '../metrics/registry.ts';
 import type { RateLimit } from '../scheduling/rate-limiter.ts';
-import type { TracingOption } from '../tracing/tracing-options.ts';
+import {
+  resolveTracing,
+  type ResolvedTracing,
+  type TracingOption,
+} from '../tracing/tracing-options.ts';
+import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/codec.ts';
+import { validateMaxAttempt, validateRetryMultiplier } from '../scheduling/retry.ts';
+import { assertNodeName } from '../model/names.ts';
 
 /** A distributor address: `'host:port'` or an object. */
 export type DistributorAddress = string | { host: string; port: number };
@@ -257,4 +264,136 @@ export function parseAddress(a: DistributorAddress): { host: string; port: numbe
     );
   }
   return { host: a.slice(0, i).replace(/^\[|\]$/g, ''), port };
+}
+
+/** The node's own lifecycle rules (a job's definition and its enqueue options win over them). */
+export interface NodeRules {
+  maxAttempt: number;
+  retryMultiplier: number;
+  removeDoneJobs: boolean;
+  removeCancelledJobs: boolean;
+  removeFailedJobs: boolean;
+}
+
+/**
+ * {@link NodeOptions} checked and complete: every default filled in from NODE_DEFAULTS (the
+ * one place they live), every number in range. The node and its parts read only this.
+ */
+export interface ResolvedNodeOptions {
+  name: string;
+  distributors: { host: string; port: number }[];
+  storage: string | JobStorage;
+  redisPrefix: string | undefined;
+  lmdbSync: LmdbSync | undefined;
+  leaseTtlMs: number | undefined;
+  jobDirectory: string | undefined;
+  registry: JobRegistry | undefined;
+  concurrency: number;
+  prefetch: number;
+  prefetchBytes: number;
+  /** Instant jobs each distributor may have outstanding here: run slots + prefetch. */
+  window: number;
+  limiter: RateLimit | undefined;
+  threads: number | undefined;
+  secret: string | undefined;
+  tls: TlsOptions | undefined;
+  rules: NodeRules;
+  mergeJobItselfToArgs: boolean;
+  keep: KeepOptions | undefined;
+  retryJobsAtStart: boolean;
+  maxDeliveries: number;
+  maxFrameSize: number;
+  heartbeatMs: number;
+  linkLeaseMs: number;
+  handshakeTimeoutMs: number;
+  blockWarnMs: number;
+  maxPendingFeedbacks: number;
+  paused: boolean;
+  metrics: MetricsRegistry | undefined;
+  tracing: ResolvedTracing | undefined;
+  clock: Clock;
+  /** Whether the caller passed its own clock (the storage then runs on it too). */
+  ownClock: boolean;
+  logger: Logger;
+}
+
+/**
+ * Checks `options` once and fills in every default. Throws InvalidArgumentError naming
+ * the first bad option (an unknown key, a count out of range, a wrong type).
+ */
+export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
+  assertNodeOptions(options);
+  assertNodeName(options.name);
+  if (!Array.isArray(options.distributors)) {
+    throw new InvalidArgumentError('distributors must be a list of host:port addresses');
+  }
+  if (options.metrics !== undefined) assertRegistry(options.metrics, 'metrics');
+  if (options.paused !== undefined && typeof options.paused !== 'boolean') {
+    throw new InvalidArgumentError('paused must be a boolean');
+  }
+  const d = NODE_DEFAULTS;
+  const concurrency = whole('concurrency', options.concurrency ?? d.concurrency, 1);
+  const prefetch = whole('prefetch', options.prefetch ?? d.prefetch, 0);
+  const heartbeatMs = options.heartbeatMs ?? d.heartbeatMs;
+  const linkLeaseMs = options.linkLeaseMs ?? d.linkLeaseHeartbeats * heartbeatMs;
+  if (!Number.isFinite(linkLeaseMs) || linkLeaseMs <= 0) {
+    throw new InvalidArgumentError(`linkLeaseMs must be a number > 0 (got ${linkLeaseMs})`);
+  }
+  const blockWarnMs = options.blockWarnMs ?? d.blockWarnMs;
+  if (typeof blockWarnMs !== 'number' || !(blockWarnMs >= 0)) {
+    throw new InvalidArgumentError(`blockWarnMs must be a number of ms ≥ 0 (got ${blockWarnMs})`);
+  }
+  return {
+    name: options.name,
+    distributors: options.distributors.map(parseAddress),
+    storage: options.storage ?? 'memory',
+    redisPrefix: options.redisPrefix,
+    lmdbSync: options.lmdbSync,
+    leaseTtlMs: options.leaseTtlMs,
+    jobDirectory: options.jobDirectory,
+    registry: options.registry,
+    concurrency,
+    prefetch,
+    prefetchBytes: whole('prefetchBytes', options.prefetchBytes ?? d.prefetchBytes, 1),
+    window: concurrency + prefetch,
+    limiter: options.limiter,
+    threads: options.threads,
+    secret: options.secret,
+    tls: options.tls,
+    rules: {
+      maxAttempt: validateMaxAttempt(options.maxAttempt ?? d.maxAttempt),
+      retryMultiplier: validateRetryMultiplier(options.retryMultiplier ?? d.retryMultiplier),
+      removeDoneJobs: options.removeDoneJobs ?? d.removeDoneJobs,
+      removeCancelledJobs: options.removeCancelledJobs ?? d.removeCancelledJobs,
+      removeFailedJobs: options.removeFailedJobs ?? d.removeFailedJobs,
+    },
+    mergeJobItselfToArgs: options.mergeJobItselfToArgs ?? d.mergeJobItselfToArgs,
+    keep: options.keep,
+    retryJobsAtStart: options.retryJobsAtStart ?? d.retryJobsAtStart,
+    maxDeliveries: whole('maxDeliveries', options.maxDeliveries ?? d.maxDeliveries, 1),
+    maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+    heartbeatMs,
+    linkLeaseMs,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? d.handshakeTimeoutMs,
+    blockWarnMs,
+    maxPendingFeedbacks: whole(
+      'maxPendingFeedbacks',
+      options.maxPendingFeedbacks ?? d.maxPendingFeedbacks,
+      1,
+    ),
+    paused: options.paused ?? false,
+    metrics: options.metrics,
+    tracing: resolveTracing(options.tracing),
+    clock: options.clock ?? systemClock,
+    ownClock: options.clock !== undefined,
+    logger: options.logger ?? silentLogger,
+  };
+}
+
+/** A whole number ≥ `min` (a safe integer), or InvalidArgumentError naming the option. */
+function whole(option: string, value: number, min: number): number {
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new InvalidArgumentError(`${option} must be a whole number ≥ ${min} (got ${value})`);
+  }
+  return value;
 }

@@ -2,17 +2,15 @@ import {
   CancelJob,
   ClosedError,
   DuplicateNodeError,
-  InvalidArgumentError,
   LeaseLostError,
   QueueFullError,
   ShutdownError,
 } from '../errors.ts';
-import { systemClock, type Clock } from '../model/clock.ts';
+import type { Clock } from '../model/clock.ts';
 import { ownedCopy, randomId } from '../model/ids.ts';
 import { FINAL_STATUSES, JobStatus, type JobRecord, type JobSpec } from '../model/job.ts';
 import { foldRepeats } from '../model/log-folding.ts';
-import { silentLogger, type Logger } from '../model/logger.ts';
-import { assertNodeName } from '../model/names.ts';
+import type { Logger } from '../model/logger.ts';
 import { TypedEmitter } from '../model/typed-emitter.ts';
 import type { Message } from '../protocol/messages.ts';
 import { firstDue, isRecurring } from '../scheduling/schedule.ts';
@@ -59,16 +57,15 @@ import { resumeStoredJobs } from './lifecycle/resume-jobs.ts';
 import { KeptJobs, type KeptStatus } from './lifecycle/kept-jobs.ts';
 import { KeptRetry } from './lifecycle/kept-retry.ts';
 import { attachNodeMetrics } from '../metrics/node-metrics.ts';
-import { assertRegistry } from '../metrics/registry.ts';
 import { loadNodeTracing } from '../tracing/load-tracing.ts';
 import type { NodeTracing } from '../tracing/node-tracing.ts';
-import { resolveTracing, type ResolvedTracing } from '../tracing/tracing-options.ts';
+import type { ResolvedTracing } from '../tracing/tracing-options.ts';
 import { PermitWaits } from './lifecycle/permit-waits.ts';
 import { RateLimiter } from '../scheduling/rate-limiter.ts';
 import { StatusAnnouncer } from './links/status-announcer.ts';
 import { StorageSync, asStorageError } from './lifecycle/storage-sync.ts';
 import type { NodeEvents } from './node-events.ts';
-import { assertNodeOptions, NODE_DEFAULTS, type NodeOptions } from './node-options.ts';
+import { resolveNodeOptions, type NodeOptions, type ResolvedNodeOptions } from './node-options.ts';
 
 /** How long a job waits before trying again when the storage failed to load or mark it. */
 const STORAGE_RETRY_MS = 1000;
@@ -112,7 +109,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly name: string;
   readonly instance = randomId(8);
   #state: 'created' | 'starting' | 'running' | 'stopping' | 'stopped' = 'created';
-  readonly #opts: NodeOptions;
+  readonly #opts: ResolvedNodeOptions;
   readonly #clock: Clock;
   /** The library's own lines, repeats folded (see foldRepeats). */
   readonly #log: Logger;
@@ -165,32 +162,21 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
 
   constructor(options: NodeOptions) {
     super();
-    assertNodeOptions(options);
-    if (options.metrics !== undefined) assertRegistry(options.metrics, 'metrics');
-    this.#tracingOptions = resolveTracing(options.tracing);
-    assertNodeName(options.name);
-    this.name = options.name;
-    this.#opts = options;
-    this.#clock = options.clock ?? systemClock;
-    this.#jobLog = options.logger ?? silentLogger;
+    const o = resolveNodeOptions(options);
+    this.#opts = o;
+    this.name = o.name;
+    this.#tracingOptions = o.tracing;
+    this.#clock = o.clock;
+    this.#jobLog = o.logger;
     this.#log = foldRepeats(this.#jobLog, () => this.#clock.now());
-    this.#storage = createStorage(options.storage ?? 'memory', {
-      ...(options.redisPrefix !== undefined ? { prefix: options.redisPrefix } : {}),
-      ...(options.leaseTtlMs !== undefined ? { leaseTtlMs: options.leaseTtlMs } : {}),
-      ...(options.clock !== undefined ? { clock: options.clock } : {}),
-      ...(options.lmdbSync !== undefined ? { lmdbSync: options.lmdbSync } : {}),
+    this.#storage = createStorage(o.storage, {
+      ...(o.redisPrefix !== undefined ? { prefix: o.redisPrefix } : {}),
+      ...(o.leaseTtlMs !== undefined ? { leaseTtlMs: o.leaseTtlMs } : {}),
+      ...(o.ownClock ? { clock: o.clock } : {}),
+      ...(o.lmdbSync !== undefined ? { lmdbSync: o.lmdbSync } : {}),
     });
-    const maxDeliveries = options.maxDeliveries ?? NODE_DEFAULTS.maxDeliveries;
-    if (!Number.isInteger(maxDeliveries) || maxDeliveries < 1) {
-      throw new InvalidArgumentError(
-        `maxDeliveries must be a whole number ≥ 1 (got ${maxDeliveries})`,
-      );
-    }
     this.#storageSync = new StorageSync(this.#log, (error) => this.emit('storage:error', error));
-    const cap = options.maxPendingFeedbacks ?? NODE_DEFAULTS.maxPendingFeedbacks;
-    if (!Number.isSafeInteger(cap) || cap < 1) {
-      throw new InvalidArgumentError(`maxPendingFeedbacks must be a whole number ≥ 1 (got ${cap})`);
-    }
+    const cap = o.maxPendingFeedbacks;
     this.#outbox = new FeedbackOutbox(
       this.#storage,
       (err, key) => this.#storageSync.failed(err, key),
@@ -200,35 +186,24 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         onPressure: (distributorId, over) => this.#outboxPressure(distributorId, over),
       },
     );
-    this.#registry = options.registry ?? defaultRegistry;
-    this.#lease = new NodeOwnership(this.#ownershipHost(), maxDeliveries);
-    const concurrency = options.concurrency ?? NODE_DEFAULTS.concurrency;
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new InvalidArgumentError(`concurrency must be a whole number ≥ 1 (got ${concurrency})`);
-    }
-    this.#concurrency = concurrency;
-    this.#slots = new RunSlots(concurrency, {
+    this.#registry = o.registry ?? defaultRegistry;
+    this.#lease = new NodeOwnership(this.#ownershipHost(), o.maxDeliveries);
+    this.#concurrency = o.concurrency;
+    this.#slots = new RunSlots(o.concurrency, {
       canStart: () => this.#state === 'running',
       run: (entry) => this.#runOne(entry.id, entry.record, entry.marked, entry.permitted),
       idle: () => this.#idle.wake(), // a stop() may be waiting for this
-      limiter: options.limiter === undefined ? undefined : new RateLimiter(options.limiter),
+      limiter: o.limiter === undefined ? undefined : new RateLimiter(o.limiter),
       clock: this.#clock,
     });
-    if (!Array.isArray(options.distributors)) {
-      throw new InvalidArgumentError('distributors must be a list of host:port addresses');
-    }
-    this.#mergeJobItself = options.mergeJobItselfToArgs ?? NODE_DEFAULTS.mergeJobItselfToArgs;
-    const blockWarnMs = options.blockWarnMs ?? NODE_DEFAULTS.blockWarnMs;
-    if (typeof blockWarnMs !== 'number' || !(blockWarnMs >= 0)) {
-      throw new InvalidArgumentError(`blockWarnMs must be a number of ms ≥ 0 (got ${blockWarnMs})`);
-    }
+    this.#mergeJobItself = o.mergeJobItselfToArgs;
     this.#blockWatch =
-      blockWarnMs === 0 ? undefined : { thresholdMs: blockWarnMs, blocked: this.#blocked };
-    this.#rules = new LifecycleRulesCache(options);
-    this.#kept = new KeptJobs(options.keep, this.#clock, (ids) => this.#evictKept(ids));
+      o.blockWarnMs === 0 ? undefined : { thresholdMs: o.blockWarnMs, blocked: this.#blocked };
+    this.#rules = new LifecycleRulesCache(o.rules);
+    this.#kept = new KeptJobs(o.keep, this.#clock, (ids) => this.#evictKept(ids));
     this.#deferPool = new DeferPool({
-      jobDirectory: options.jobDirectory,
-      threads: options.threads,
+      jobDirectory: o.jobDirectory,
+      threads: o.threads,
       log: this.#jobLog,
     });
     this.#timers = new TimerQueue<string>({
@@ -236,27 +211,17 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       onDue: (id) => this.#slots.push(this.#dueEntry(id)),
       onError: (err) => this.#log.error({ err }, 'timer callback failed'),
     });
-    const prefetch = options.prefetch ?? NODE_DEFAULTS.prefetch;
-    if (!Number.isSafeInteger(prefetch) || prefetch < 0) {
-      throw new InvalidArgumentError(`prefetch must be a whole number ≥ 0 (got ${prefetch})`);
-    }
-    const prefetchBytes = options.prefetchBytes ?? NODE_DEFAULTS.prefetchBytes;
-    if (!Number.isSafeInteger(prefetchBytes) || prefetchBytes < 1) {
-      throw new InvalidArgumentError(
-        `prefetchBytes must be a whole number ≥ 1 (got ${prefetchBytes})`,
-      );
-    }
-    this.#window = concurrency + prefetch;
+    this.#window = o.window;
     const hello = () => ({
       node: this.name,
       instance: this.instance,
       capacity: this.#concurrency,
       window: this.#window,
-      windowBytes: prefetchBytes,
+      windowBytes: o.prefetchBytes,
       durable: this.#storage.durable,
       jobs: this.#registry.names(),
     });
-    this.#links = createDistributorLinks(options, hello, this.#log, {
+    this.#links = createDistributorLinks(o, hello, this.#log, {
       onReady: (link) => this.#onLinkReady(link),
       onMessage: (link, m) => this.#onMessage(link, m),
       onDown: (link, reason) => {
@@ -267,13 +232,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         this.emit('distributor:rejected', link.address, error);
       },
     });
-    const leaseMs =
-      options.linkLeaseMs ??
-      NODE_DEFAULTS.linkLeaseHeartbeats * (options.heartbeatMs ?? NODE_DEFAULTS.heartbeatMs);
-    if (!Number.isFinite(leaseMs) || leaseMs <= 0) {
-      throw new InvalidArgumentError(`linkLeaseMs must be a number > 0 (got ${leaseMs})`);
-    }
-    this.#ownership = new LinkOwnership(leaseMs, {
+    this.#ownership = new LinkOwnership(o.linkLeaseMs, {
       link: (id) => this.#linkById.get(id),
       heldIds: (id) => this.#heldIds(id),
       resume: (entry) => this.#slots.push(entry),
@@ -285,10 +244,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       this.#registry,
       () => this.#state === 'running',
     );
-    if (options.paused !== undefined && typeof options.paused !== 'boolean') {
-      throw new InvalidArgumentError('paused must be a boolean');
-    }
-    if (options.paused === true) {
+    if (o.paused) {
       this.#slots.pause();
       this.#status.paused = true;
     }
@@ -379,7 +335,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (this.#opts.jobDirectory !== undefined) {
       await loadJobDirectoryFor(this.#opts.jobDirectory, this.#registry, this.#log);
     }
-    if (this.#storage.durable && (this.#opts.retryJobsAtStart ?? NODE_DEFAULTS.retryJobsAtStart)) {
+    if (this.#storage.durable && this.#opts.retryJobsAtStart) {
       const finished: JobRecord[] = [];
       await resumeStoredJobs(
         this.#storage,

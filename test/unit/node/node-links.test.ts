@@ -4,7 +4,14 @@ import { silentLogger } from '../../../src/model/logger.ts';
 import { DEFAULT_MAX_FRAME_SIZE } from '../../../src/protocol/codec.ts';
 import type { LinkHandlers } from '../../../src/node/links/distributor-link.ts';
 import { createDistributorLinks } from '../../../src/node/links/node-links.ts';
-import { NODE_DEFAULTS } from '../../../src/node/node-options.ts';
+import {
+  NODE_DEFAULTS,
+  resolveNodeOptions,
+  type NodeOptions,
+} from '../../../src/node/node-options.ts';
+
+/** The links' part of a node's resolved options. */
+const resolved = (o: Omit<NodeOptions, 'name'>) => resolveNodeOptions({ name: 'n1', ...o });
 
 const handlers: LinkHandlers = {
   onReady: vi.fn(),
@@ -25,7 +32,10 @@ const hello = () => ({
 describe('node links', () => {
   it('node links - one idle link per address, with the node defaults', () => {
     const links = createDistributorLinks(
-      { distributors: ['127.0.0.1:7001', { host: 'h', port: 7002 }, '[::1]:7003'], secret: 's' },
+      resolved({
+        distributors: ['127.0.0.1:7001', { host: 'h', port: 7002 }, '[::1]:7003'],
+        secret: 's',
+      }),
       hello,
       silentLogger,
       handlers,
@@ -49,12 +59,12 @@ describe('node links', () => {
 
   it('node links - connection options come from the node options', () => {
     const [link] = createDistributorLinks(
-      {
+      resolved({
         distributors: ['d:1'],
         maxFrameSize: 1024,
         heartbeatMs: 50,
         handshakeTimeoutMs: 300,
-      },
+      }),
       hello,
       silentLogger,
       handlers,
@@ -66,9 +76,7 @@ describe('node links', () => {
     });
   });
 
-  it('node links - a bad address throws InvalidArgumentError', () => {
-    expect(() =>
-      createDistributorLinks({ distributors: ['nohost'] }, hello, silentLogger, handlers),
-    ).toThrow(InvalidArgumentError);
+  it('node links - a bad address throws InvalidArgumentError (when the options are resolved)', () => {
+    expect(() => resolved({ distributors: ['nohost'] })).toThrow(InvalidArgumentError);
   });
 });
