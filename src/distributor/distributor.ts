@@ -566,7 +566,13 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     pong: (session, id) => this.#pings?.answered(session, id),
     progress: (session, ids, values) => this.#queries.progress(session, ids, values),
     answered: (session, answer) => this.#queries.answered(session, answer),
-    permits: (session, ids, names) => this.#permits.request(session, ids, names),
+    permits: (session, ids, names) => {
+      const refused = this.#permits.request(session, ids, names);
+      if (refused === undefined) return;
+      this.#log.warn({ node: session.name, code: refused.code }, refused.message);
+      this.emit('protocol:error', session.connection.remote, refused);
+      session.connection.close(refused);
+    },
     room: (nodesChanged) => this.#dispatch.scheduleDrain(nodesChanged),
     status: (session) => this.emit('node:status', session.info()),
     protocolError: (session, err) => this.emit('protocol:error', session.connection.remote, err),

@@ -1,7 +1,8 @@
-import { InvalidArgumentError } from '../errors.ts';
+import { InvalidArgumentError, ProtocolError } from '../errors.ts';
 import type { Clock, TimerHandle } from '../model/clock.ts';
 import { assertJobName } from '../model/names.ts';
 import { idParts } from '../protocol/batch-frames.ts';
+import { PERMIT_ASKS_IN_FLIGHT } from '../protocol/messages.ts';
 import { RateLimiter, type RateLimit } from '../scheduling/rate-limiter.ts';
 import type { NodeSession } from './node-session.ts';
 
@@ -29,6 +30,10 @@ class NameGate {
  * (a sliding window), arming one timer per name for when the window allows the next. A
  * granted job starts as soon as its node has a free slot. Requests of a node that leaves
  * are dropped (its jobs are re-sent, or asked for again when it reconnects).
+ *
+ * A node has at most PERMIT_ASKS_IN_FLIGHT requests out (it asks for more as grants come):
+ * one that asks for more is refused with ProtocolError, so no peer grows these queues
+ * without bound.
  */
 export class StartPermits {
   readonly #gates = new Map<string, NameGate>();
@@ -36,6 +41,8 @@ export class StartPermits {
   /** Grants of this turn, per session: one `granted` frame each. */
   #grants = new Map<NodeSession, string[]>();
   #flushScheduled = false;
+  /** Requests each session has out (asked, not yet granted). */
+  readonly #asked = new Map<NodeSession, number>();
 
   readonly #maxFrameSize: number;
 
@@ -61,8 +68,23 @@ export class StartPermits {
     return [...this.#gates.keys()];
   }
 
-  /** `session` asks to start jobs `ids` of `names`; granted now or when their window allows. */
-  request(session: NodeSession, ids: readonly string[], names: readonly string[]): void {
+  /**
+   * `session` asks to start jobs `ids` of `names`; granted now or when their window allows.
+   * Returns ProtocolError (and queues nothing) when that would put it over
+   * PERMIT_ASKS_IN_FLIGHT requests: the caller closes its link.
+   */
+  request(
+    session: NodeSession,
+    ids: readonly string[],
+    names: readonly string[],
+  ): ProtocolError | undefined {
+    const asked = (this.#asked.get(session) ?? 0) + ids.length;
+    if (asked > PERMIT_ASKS_IN_FLIGHT) {
+      return new ProtocolError(
+        `node ${session.name} asked for ${asked} start permits at once (at most ${PERMIT_ASKS_IN_FLIGHT})`,
+      );
+    }
+    this.#asked.set(session, asked);
     for (let i = 0; i < ids.length; i++) {
       const gate = this.#gates.get(names[i]!);
       // A name we do not limit (a node's stale list): nothing to wait for.
@@ -73,6 +95,7 @@ export class StartPermits {
       const gate = this.#gates.get(names[i]!);
       if (gate !== undefined) this.#drain(gate);
     }
+    return undefined;
   }
 
   /** The session left: its waiting requests go (a reconnecting node asks again). */
@@ -83,6 +106,12 @@ export class StartPermits {
       gate.head = 0;
     }
     this.#grants.delete(session);
+    this.#asked.delete(session);
+  }
+
+  /** Requests `session` has out (asked, not yet granted). */
+  askedBy(session: NodeSession): number {
+    return this.#asked.get(session) ?? 0;
   }
 
   /** Stops the timers (the distributor closes). */
@@ -94,6 +123,7 @@ export class StartPermits {
       gate.head = 0;
     }
     this.#grants.clear();
+    this.#asked.clear();
   }
 
   #drain(gate: NameGate): void {
@@ -122,6 +152,11 @@ export class StartPermits {
   }
 
   #grant(session: NodeSession, id: string): void {
+    const asked = this.#asked.get(session);
+    if (asked !== undefined) {
+      if (asked <= 1) this.#asked.delete(session);
+      else this.#asked.set(session, asked - 1);
+    }
     const list = this.#grants.get(session);
     if (list === undefined) this.#grants.set(session, [id]);
     else list.push(id);

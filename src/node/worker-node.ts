@@ -125,7 +125,9 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   readonly #links: DistributorLink[];
   readonly #timers: TimerQueue<string>;
   /** Jobs of names their distributor limits, waiting for its permit to start. */
-  readonly #permits = new PermitWaits();
+  readonly #permits = new PermitWaits((r) =>
+    this.#linkById.get(r.distributor)?.askPermit(r.id, r.name),
+  );
   /** The finished jobs kept in storage, oldest first: their retention and counts. */
   readonly #kept: KeptJobs;
   /** Priorities of the jobs on a timer that have one (the ready queue orders by it). */
@@ -401,7 +403,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#status.linkReady(link, held);
     // Jobs that waited for this distributor's permit while its link was down ask again.
     if (this.#permits.size > 0 && link.distributorId !== undefined) {
-      for (const r of this.#permits.of(link.distributorId)) link.askPermit(r.id, r.name);
+      this.#permits.relinked(link.distributorId);
     }
     this.emit('distributor:connected', link.address, link.distributorId ?? '');
     this.#outbox.linkReady(link);
@@ -430,7 +432,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         return;
       case 'granted':
         for (const id of m.ids) {
-          const record = this.#permits.take(id);
+          const record = this.#permits.granted(id);
           // First in line: its start was counted when granted.
           if (record !== undefined) this.#slots.push({ id, record, permitted: true, priority: -1 });
         }
@@ -800,7 +802,6 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (!permitted && this.#permits.needs(record)) {
       // A name its distributor limits: ask, and wait without holding the slot.
       this.#permits.wait(record);
-      this.#linkById.get(record.distributor)?.askPermit(id, record.name);
       return;
     }
     const running: Running = {

@@ -188,6 +188,14 @@ export interface LimitsMessage {
   names: string[];
 }
 
+/**
+ * Start permits a node may have asked for and not yet been granted, per distributor. A node
+ * with more jobs waiting asks for the next one as each ask is answered (granted, or the job
+ * left); a peer that asks for more is closed with ProtocolError, so it cannot grow the
+ * distributor's queues without bound.
+ */
+export const PERMIT_ASKS_IN_FLIGHT = 1000;
+
 /** The node asks to start jobs `ids` (of names `names`, one per id). */
 export interface PermitsMessage {
   t: 'permits';

@@ -20,6 +20,9 @@ import {
   type RedisServer,
 } from '../helpers/redis-server.ts';
 import { waitUntil } from '../helpers/wait.ts';
+import { PERMIT_ASKS_IN_FLIGHT } from '../../src/protocol/messages.ts';
+import { initiateHandshake } from '../../src/transport/handshake.ts';
+import { connectTcp } from '../../src/transport/tcp-endpoints.ts';
 
 const JOBS = fileURLToPath(new URL('../fixtures/integration-jobs/', import.meta.url));
 
@@ -528,6 +531,68 @@ describe('job control - rate limits', () => {
     expectWithin(mail, 2, 300);
     // 6 starts at 2 per 300 ms need at least two more windows after the first.
     expect(Math.max(...mail) - t0).toBeGreaterThanOrEqual(2 * 300 - 1);
+  });
+
+  it('distributor limits: more jobs due than asks in flight; they ask as grants come, all complete', async () => {
+    const reg = new JobRegistry();
+    let ran = 0;
+    reg.define('mail', () => void ran++);
+    const d = await startDistributor({ port: 0, limits: { mail: { max: 400, duration: 100 } } });
+    open.push(d);
+    const errors: Error[] = [];
+    d.on('protocol:error', (_remote, err) => void errors.push(err));
+    const n = await startNode({
+      name: 'many',
+      distributors: [`127.0.0.1:${d.address.port}`],
+      registry: reg,
+      concurrency: 8,
+    });
+    open.push(n);
+    await waitUntil(() => d.nodes().length === 1, 5000, 'the node');
+    // Half again as many as the node may ask for at once: the rest ask as grants come.
+    const count = Math.floor(PERMIT_ASKS_IN_FLIGHT * 1.5);
+    const handles = Array.from({ length: count }, () => d.enqueue('mail'));
+    await Promise.all(handles.map((h) => h.result));
+    expect(ran).toBe(count);
+    expect(errors).toEqual([]);
+    expect(d.nodes()).toHaveLength(1); // never dropped for asking too much
+  });
+
+  it('distributor limits: a peer that asks for more permits than allowed at once is closed', async () => {
+    const d = await startDistributor({ port: 0, limits: { mail: { max: 1, duration: 60_000 } } });
+    open.push(d);
+    const errors: Error[] = [];
+    d.on('protocol:error', (_remote, err) => void errors.push(err));
+    const conn = await connectTcp('127.0.0.1', d.address.port);
+    const closed = new Promise<Error | undefined>((resolve) => conn.onClose(resolve));
+    await initiateHandshake(conn, {
+      hello: {
+        node: 'greedy',
+        instance: 'i1',
+        capacity: 1,
+        window: 1,
+        windowBytes: 1024,
+        durable: true,
+        jobs: ['mail'],
+      },
+    });
+    await waitUntil(() => d.nodes().length === 1, 5000, 'the raw node');
+    // Within the bound: queued (one granted, the rest wait a minute for the window).
+    const ids = (from: number, n: number) => Array.from({ length: n }, (_, i) => `j${from + i}`);
+    conn.send({
+      t: 'permits',
+      ids: ids(0, PERMIT_ASKS_IN_FLIGHT),
+      names: ids(0, PERMIT_ASKS_IN_FLIGHT).map(() => 'mail'),
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(errors).toEqual([]);
+    // One more than the bound (the grant answered one): refused, the link closed.
+    conn.send({ t: 'permits', ids: ids(PERMIT_ASKS_IN_FLIGHT, 2), names: ['mail', 'mail'] });
+    await closed;
+    await waitUntil(() => errors.length === 1, 5000, 'protocol:error');
+    expect(errors[0]).toMatchObject({ code: 'JR_ERR_PROTOCOL' });
+    expect(errors[0]!.message).toMatch(/asked for 1001 start permits at once/);
+    await waitUntil(() => d.nodes().length === 0, 5000, 'the raw node gone');
   });
 
   it('limits: bad values are typed errors', async () => {
