@@ -12,13 +12,12 @@ import { FINAL_STATUSES, JobStatus, type JobRecord, type JobSpec } from '../mode
 import { foldRepeats } from '../model/log-folding.ts';
 import type { Logger } from '../model/logger.ts';
 import { TypedEmitter } from '../model/typed-emitter.ts';
-import type { Message } from '../protocol/messages.ts';
 import { firstDue, isRecurring } from '../scheduling/schedule.ts';
 import { jobSettingsProblem, type SettingsProblem } from '../scheduling/job-settings.ts';
 import { TimerQueue } from '../scheduling/timer-queue.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
 import { createStorage } from '../storage/create-storage.ts';
-import type { DistributorLink } from './links/distributor-link.ts';
+import type { DistributorLink, LinkHandlers } from './links/distributor-link.ts';
 import { DeferPool } from './running/defer-pool.ts';
 import { FeedbackOutbox } from './links/feedback-outbox.ts';
 import {
@@ -225,7 +224,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     });
     this.#links = createDistributorLinks(o, hello, this.#log, {
       onReady: (link) => this.#onLinkReady(link),
-      onMessage: (link, m) => this.#onMessage(link, m),
+      ...this.#fromDistributors,
       onDown: (link, reason) => {
         this.emit('distributor:disconnected', link.address, reason);
       },
@@ -409,43 +408,30 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#outbox.linkReady(link);
   }
 
-  #onMessage(link: DistributorLink, m: Message): void {
-    switch (m.t) {
-      case 'jobs':
-        for (const spec of m.jobs) {
-          // Not on the wire: the link knows whose jobs these are.
-          spec.distributor = link.distributorId ?? '';
-          this.#receive(link, spec);
-        }
-        return;
-      case 'fback':
-        this.#outbox.acked(m.keys, link.distributorId);
-        return;
-      case 'owned':
-        this.#ownership.answered(link, m.ids);
-        return;
-      case 'cancel':
-        void this.#cancel(m.id).then((ok) => link.send({ t: 'cancelled', req: m.req, ok }));
-        return;
-      case 'limits':
-        if (link.distributorId !== undefined) this.#permits.limits(link.distributorId, m.names);
-        return;
-      case 'granted':
-        for (const id of m.ids) {
-          const record = this.#permits.granted(id);
-          // First in line: its start was counted when granted.
-          if (record !== undefined) this.#slots.push({ id, record, permitted: true, priority: -1 });
-        }
-        return;
-      case 'query':
-        void answerQuery(m, link.distributorId ?? '', this.#querySources).then((answer) => {
-          if (link.ready) link.send(answer);
-        });
-        return;
-      default:
-        this.#log.warn({ type: m.t, address: link.address }, 'unexpected message from distributor');
-    }
-  }
+  /** What the distributors send, from their links (see DistributorLink's message switch). */
+  readonly #fromDistributors: Omit<LinkHandlers, 'onReady' | 'onDown' | 'onRejected'> = {
+    jobs: (link, specs) => {
+      for (const spec of specs) this.#receive(link, spec);
+    },
+    acked: (link, keys) => this.#outbox.acked(keys, link.distributorId),
+    owned: (link, ids) => this.#ownership.answered(link, ids),
+    cancel: (link, id, req) =>
+      void this.#cancel(id).then((ok) => link.send({ t: 'cancelled', req, ok })),
+    limits: (link, names) => {
+      if (link.distributorId !== undefined) this.#permits.limits(link.distributorId, names);
+    },
+    granted: (_link, ids) => {
+      for (const id of ids) {
+        const record = this.#permits.granted(id);
+        // First in line: its start was counted when granted.
+        if (record !== undefined) this.#slots.push({ id, record, permitted: true, priority: -1 });
+      }
+    },
+    query: (link, m) =>
+      void answerQuery(m, link.distributorId ?? '', this.#querySources).then((answer) => {
+        if (link.ready) link.send(answer);
+      }),
+  };
 
   /**
    * A distributor has `maxPendingFeedbacks` feedbacks unacknowledged (`over`), or is back

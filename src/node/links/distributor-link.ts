@@ -1,8 +1,8 @@
 import { ClosedError, JobReactorError, type ErrorInfo } from '../../errors.ts';
 import type { Logger } from '../../model/logger.ts';
-import type { Feedback } from '../../model/job.ts';
+import type { Feedback, JobSpec } from '../../model/job.ts';
 import { encodeFeedbackItem } from '../../protocol/batch-frames.ts';
-import type { HelloMessage, Message } from '../../protocol/messages.ts';
+import type { HelloMessage, Message, QueryMessage } from '../../protocol/messages.ts';
 import { reconnectDelay } from '../../transport/backoff.ts';
 import type { Connection } from '../../transport/connection.ts';
 import { initiateHandshake } from '../../transport/handshake.ts';
@@ -10,12 +10,30 @@ import { connectTcp } from '../../transport/tcp-endpoints.ts';
 import type { ClientTls } from '../../transport/tls-options.ts';
 import { LinkBatch } from './link-batch.ts';
 
+/**
+ * What a link hands to its node: the link's own events, and each kind of message the
+ * distributor sends, decoded and checked. Everything else of the conversation (credits,
+ * batching, run notes, the message switch itself) the link keeps.
+ */
 export interface LinkHandlers {
   onReady(link: DistributorLink): void;
-  onMessage(link: DistributorLink, message: Message): void;
   onDown(link: DistributorLink, reason: Error | undefined): void;
   /** Fatal for this link (wrong secret, version): it keeps retrying, slower, and reports it. */
   onRejected(link: DistributorLink, error: ErrorInfo): void;
+  /** Jobs for this node, each `distributor` filled in with the link's (it is not on the wire). */
+  jobs(link: DistributorLink, specs: readonly JobSpec[]): void;
+  /** The distributor has these feedbacks: they may leave the outbox. */
+  acked(link: DistributorLink, keys: readonly string[]): void;
+  /** The answer to a reconnect's reconcile: which of its jobs this node still holds. */
+  owned(link: DistributorLink, ids: readonly string[]): void;
+  /** The application cancels job `id`: answer `cancelled` with `req`. */
+  cancel(link: DistributorLink, id: string, req: number): void;
+  /** The names the distributor limits (a start waits for its permit). */
+  limits(link: DistributorLink, names: readonly string[]): void;
+  /** Permits: these jobs may start. */
+  granted(link: DistributorLink, ids: readonly string[]): void;
+  /** A lookup or listing of this node's jobs: answer it. */
+  query(link: DistributorLink, query: QueryMessage): void;
 }
 
 export interface LinkOptions {
@@ -30,9 +48,10 @@ export interface LinkOptions {
 
 /**
  * The node's side of one distributor, and the one owner of the conversation with it: dials,
- * handshakes, redials with backoff whenever the link drops (until stopped), and batches what
- * the node owes that distributor in each turn (see LinkBatch): accepted ids, credits, run
- * notes and feedbacks, written together right before the connection's write.
+ * handshakes, redials with backoff whenever the link drops (until stopped), switches on
+ * what the distributor sends (handing each kind to its handler), and batches what the node
+ * owes that distributor in each turn (see LinkBatch): accepted ids, credits, run notes and
+ * feedbacks, written together right before the connection's write.
  * States: idle → connecting → ready → (backoff → connecting)… ; any → stopped.
  */
 export class DistributorLink {
@@ -207,7 +226,7 @@ export class DistributorLink {
       // Resolved here, run after: the connection writes before its callback returns.
       this.#releaseStarts();
     });
-    conn.onMessage((m) => this.handlers.onMessage(this, m));
+    conn.onMessage((m) => this.#handle(m));
     conn.onClose((reason) => {
       if (this.#conn !== conn) return;
       this.#conn = undefined;
@@ -224,6 +243,35 @@ export class DistributorLink {
       'connected to distributor',
     );
     this.handlers.onReady(this);
+  }
+
+  /** The conversation: every message the distributor sends after the handshake. */
+  #handle(m: Message): void {
+    const h = this.handlers;
+    switch (m.t) {
+      case 'jobs': {
+        const distributor = this.distributorId ?? '';
+        for (const spec of m.jobs) spec.distributor = distributor;
+        return h.jobs(this, m.jobs);
+      }
+      case 'fback':
+        return h.acked(this, m.keys);
+      case 'owned':
+        return h.owned(this, m.ids);
+      case 'cancel':
+        return h.cancel(this, m.id, m.req);
+      case 'limits':
+        return h.limits(this, m.names);
+      case 'granted':
+        return h.granted(this, m.ids);
+      case 'query':
+        return h.query(this, m);
+      default:
+        this.options.log.warn(
+          { type: m.t, address: this.address },
+          'unexpected message from distributor',
+        );
+    }
   }
 
   #rejected(err: JobReactorError): void {
