@@ -191,10 +191,25 @@ describe.skipIf(!withRedis)('accounting - every run and feedback in a ledger, un
       procs.get('redS')!.kill('SIGKILL');
       faults.push({ kind: 'SIGKILL', node: 'redS', at: Date.now() });
 
+      const open = new Set(jobs.map((j) => j.handle.id));
+      for (const j of jobs) {
+        j.handle.result.then(
+          () => open.delete(j.handle.id),
+          () => open.delete(j.handle.id),
+        );
+      }
       const settled = await Promise.race([
         Promise.allSettled(jobs.map((j) => j.handle.result)),
         sleep(60_000).then(() => undefined),
       ]);
+      if (settled === undefined) {
+        // What the distributor knows of each job still open: where it is, and what ran.
+        for (const id of open) {
+          const info = await d.getJob(id).catch((err: unknown) => String(err));
+          console.error('unsettled', id, JSON.stringify(info));
+        }
+        console.error('nodes', JSON.stringify(d.nodes().map((n) => [n.name, n.held, n.credit])));
+      }
       expect(settled, 'every handle settled within 60 s').toBeDefined();
       const ledger = existsSync(ledgerPath)
         ? readFileSync(ledgerPath, 'utf8')
