@@ -29,7 +29,8 @@ import type { ServerTls } from '../transport/tls-options.ts';
 import { assertManyItem, buildJobSpec, jobNameOf, type EnqueueOptions } from './enqueue-options.ts';
 import type { DistributorEvents } from './events.ts';
 import { CancelRequests } from './cancel-requests.ts';
-import { RecentKeys } from './recent-keys.ts';
+import { RecentFeedbacks } from './recent-keys.ts';
+import { DEFAULT_OUTBOX } from '../protocol/messages.ts';
 import { NodeSession, type NodeInfo, type SessionHost } from './node-session.ts';
 import {
   TrackState,
@@ -84,7 +85,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   readonly #jobs = new JobIndex();
   /** Jobs enqueued and not finished (every one, wherever it is). */
   #tracked = 0;
-  readonly #seen = new RecentKeys(100_000);
+  readonly #seen = new RecentFeedbacks();
   readonly #cancels = new CancelRequests();
   #pings: NodePings | undefined;
   readonly #queries: JobQueries;
@@ -531,6 +532,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       maxFrameSize: this.#maxFrameSize,
     });
     this.#dispatch.sessions.push(session);
+    this.#seen.opened(session.name, hello.outbox ?? DEFAULT_OUTBOX);
     conn.onMessage((m) => session.handle(m));
     conn.onClose((reason) => this.#onSessionClosed(session, reason));
     this.#log.info({ node: session.name, remote: conn.remote }, 'node connected');
@@ -579,6 +581,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   };
 
   #onSessionClosed(session: NodeSession, reason: Error | undefined): void {
+    this.#seen.closed(session.name);
     const { back, cancelled, quarantined } = this.#dispatch.nodeLeft(
       session,
       this.#maxDeliveries,
@@ -628,7 +631,12 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     if (job === undefined || !fb.final || job.done) {
       if (this.#seen.has(fb.key)) return;
     }
-    this.#seen.add(fb.key);
+    // The job's own id when the key is it: a decoded key is a slice of its frame's text and
+    // would keep all of that text alive for as long as it is remembered.
+    this.#seen.add(
+      session.name,
+      job !== undefined && fb.key === job.spec.id ? job.spec.id : fb.key,
+    );
     // A caller-chosen id reused after its job finished: the old job's feedbacks (a
     // durable node's outbox, a slow node) are not the new one's.
     if (

@@ -221,6 +221,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       windowBytes: o.prefetchBytes,
       durable: this.#storage.durable,
       jobs: this.#registry.names(),
+      outbox: o.maxPendingFeedbacks,
     });
     this.#links = createDistributorLinks(o, hello, this.#log, {
       onReady: (link) => this.#onLinkReady(link),

@@ -71,8 +71,17 @@ export interface HelloMessage {
   durable: boolean;
   /** Names of the jobs the node can run. */
   jobs: string[];
+  /**
+   * Feedbacks the node keeps unacknowledged at most (its `maxPendingFeedbacks`): what it
+   * may send again after a reconnect, so the distributor remembers that many of its keys
+   * to drop repeats. Absent (an older node): DEFAULT_OUTBOX.
+   */
+  outbox?: number;
   nonce: string;
 }
+
+/** A node's `outbox` when its hello does not say (the node default of maxPendingFeedbacks). */
+export const DEFAULT_OUTBOX = 10_000;
 
 export interface ChallengeMessage {
   t: 'challenge';

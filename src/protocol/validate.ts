@@ -45,6 +45,7 @@ export function validateMessage(value: unknown): Message {
       count(m, 'windowBytes', 'hello');
       bool(m, 'durable', 'hello');
       strArray(m, 'jobs', 'hello');
+      if (m.outbox !== undefined) count(m, 'outbox', 'hello');
       str(m, 'nonce', 'hello');
       break;
     case 'challenge':
