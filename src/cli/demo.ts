@@ -165,7 +165,7 @@ export async function runDemo(options: {
     check(
       'failing job',
       failure.attempt === 3 && typeof failure.args.reported === 'string',
-      `error feedback after ${failure.attempt} attempts (${failure.code}); ${String(failure.args.reported)}`,
+      `error feedback after ${failure.attempt} attempts (${failure.code}); ${String(failure.args.reported)} (the WARN line above is the node's log of this failure, as in production)`,
     );
 
     // 4. Routing: strict `node` and `notNode`.
