@@ -8,6 +8,7 @@ import type { HelloMessage, Message } from '../../src/protocol/messages.ts';
 import type { Connection } from '../../src/transport/connection.ts';
 import { initiateHandshake } from '../../src/transport/handshake.ts';
 import { connectTcp } from '../../src/transport/tcp-endpoints.ts';
+import { finalFeedback } from '../helpers/job-records.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
 const open: Array<{ close(): unknown }> = [];
@@ -50,7 +51,7 @@ describe('feedback repeats', () => {
       'tick',
       { n: 0 },
       { period: '1h', node: 'slow', strictNode: true },
-      (args) => void runs.push(args.n as number),
+      (args) => void runs.push(args.n),
     );
     const slow = await rawNode(d, 'slow');
     await waitUntil(() => slow.jobs.length === 1, 5000, 'the job on the slow node');
@@ -76,19 +77,7 @@ describe('feedback repeats', () => {
     const total = 120_000;
     for (let from = 0; from < total; from += 5000) {
       const fbs: Feedback[] = [];
-      for (let i = from; i < from + 5000; i++) {
-        const id = `other-${i}`;
-        fbs.push({
-          key: id,
-          jobId: id,
-          distributor: '',
-          node: '',
-          outcome: 'success',
-          final: true,
-          args: {},
-          attempt: 1,
-        });
-      }
+      for (let i = from; i < from + 5000; i++) fbs.push(finalFeedback(`other-${i}`, ''));
       fast.conn.send({ t: 'feedbacks', fbs });
     }
     await waitUntil(() => orphans === total, 20_000, 'the other node’s feedbacks');
