@@ -244,8 +244,8 @@ export class LmdbStorage implements JobStorage {
    */
   markStarted(job: JobRecord): Promise<void> {
     try {
-      const { lease } = this.#live();
-      if (lease.state.status !== 'held') {
+      this.#assertLive();
+      if (this.#lease!.state.status !== 'held') {
         throw new LeaseLostError(
           `node ${this.node} no longer holds the lease on its name in ${this.path}: no job starts`,
         );
@@ -271,7 +271,7 @@ export class LmdbStorage implements JobStorage {
 
   #saveRecord(job: JobRecord, until: 'done' | 'committed'): Promise<void> {
     try {
-      this.#live();
+      this.#assertLive();
       if (job.node !== this.node) {
         throw new InvalidArgumentError(
           `cannot save job ${job.id} of node ${job.node} in the storage of node ${this.node}`,
@@ -308,7 +308,7 @@ export class LmdbStorage implements JobStorage {
 
   remove(id: string): Promise<void> {
     try {
-      this.#live();
+      this.#assertLive();
       this.#starts?.release(id);
       const b = this.#batchFor('remove job', id);
       b.jobs.set(id, null);
@@ -341,7 +341,7 @@ export class LmdbStorage implements JobStorage {
 
   saveFeedback(feedback: Feedback): Promise<void> {
     try {
-      this.#live();
+      this.#assertLive();
       const b = this.#batchFor('save feedback', feedback.key);
       b.feedbacks.set(feedback.key, encodeFeedback(feedback));
       return b.done;
@@ -353,7 +353,7 @@ export class LmdbStorage implements JobStorage {
   /** The record (or its removal) and the feedback in one batch: never one without the other. */
   finish(id: string, record: JobRecord | undefined, feedback: Feedback): Promise<void> {
     try {
-      this.#live();
+      this.#assertLive();
       if (record !== undefined && record.node !== this.node) {
         throw new InvalidArgumentError(
           `cannot save job ${id} of node ${record.node} in the storage of node ${this.node}`,
@@ -378,7 +378,7 @@ export class LmdbStorage implements JobStorage {
    */
   removeFeedback(...fbKeys: string[]): Promise<void> {
     try {
-      this.#live();
+      this.#assertLive();
       if (fbKeys.length === 0) return Promise.resolve();
       return this.#lazy.remove(fbKeys, this.#batch);
     } catch (err) {
@@ -469,9 +469,13 @@ export class LmdbStorage implements JobStorage {
   }
 
   #live(): { db: LmdbHandle; keys: NodeKeyspace; lease: LmdbLease } {
-    if (this.#state === State.Open && this.#db && this.#keys && this.#lease) {
-      return { db: this.#db, keys: this.#keys, lease: this.#lease };
-    }
+    this.#assertLive();
+    return { db: this.#db!, keys: this.#keys!, lease: this.#lease! };
+  }
+
+  /** As #live(), for the writes: no object per call (they run for every job). */
+  #assertLive(): void {
+    if (this.#state === State.Open && this.#db && this.#keys && this.#lease) return;
     if (this.#state === State.Closed) throw new ClosedError('lmdb storage is closed');
     throw new StorageError('lmdb storage is not open: call open(node) first');
   }
@@ -538,12 +542,12 @@ export class LmdbStorage implements JobStorage {
       }
       const committed = lease.fence(() => {
         for (const [id, value] of b.jobs) {
-          if (value === null) void db.jobs.remove(keys.key(id));
-          else void db.jobs.put(keys.key(id), value);
+          if (value === null) void db.jobs.remove(keys.writeKey(id));
+          else void db.jobs.put(keys.writeKey(id), value);
         }
         for (const [key, value] of b.feedbacks) {
-          if (value === null) void db.feedbacks.remove(keys.key(key));
-          else void db.feedbacks.put(keys.key(key), value);
+          if (value === null) void db.feedbacks.remove(keys.writeKey(key));
+          else void db.feedbacks.put(keys.writeKey(key), value);
         }
       });
       let ok: boolean;
