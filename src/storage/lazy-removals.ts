@@ -45,6 +45,10 @@ export interface LazyRemovalsOptions {
   unobserved?: boolean;
 }
 
+/** See {@link LazyRemovals}. */
+export const LazyRemovalsState = { Idle: 'idle', Waiting: 'waiting' } as const;
+export type LazyRemovalsState = (typeof LazyRemovalsState)[keyof typeof LazyRemovalsState];
+
 /**
  * Acknowledged feedbacks whose removal waits for the next write batch (one storage's).
  *
@@ -61,7 +65,8 @@ export class LazyRemovals {
   readonly #join: JoinOpenBatch;
   readonly #unobserved: boolean;
   readonly #keys = new Set<string>();
-  /** Set exactly while waiting (the keys may all have been written again since). */
+  #state: LazyRemovalsState = LazyRemovalsState.Idle;
+  /** Their promise: set exactly while waiting (the keys may all have been written again since). */
   #done: Deferred | undefined;
   #timer: TimerHandle | undefined;
 
@@ -72,8 +77,8 @@ export class LazyRemovals {
     this.#unobserved = options.unobserved ?? false;
   }
 
-  get state(): 'idle' | 'waiting' {
-    return this.#done === undefined ? 'idle' : 'waiting';
+  get state(): LazyRemovalsState {
+    return this.#state;
   }
 
   /** Keys waiting. */
@@ -112,7 +117,10 @@ export class LazyRemovals {
     }
     if (!waits) return open === undefined ? Promise.resolve() : open.done;
     let done = this.#done;
-    if (done === undefined) this.#done = done = deferred(this.#unobserved);
+    if (done === undefined) {
+      this.#done = done = deferred(this.#unobserved);
+      this.#setState(LazyRemovalsState.Waiting);
+    }
     if (open !== undefined) {
       // Taken when the open batch is sent.
     } else if (this.#keys.size >= MAX_LAZY_REMOVALS) {
@@ -151,10 +159,15 @@ export class LazyRemovals {
     if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);
     this.#timer = undefined;
     const waiting = this.#done;
-    this.#done = undefined;
     if (waiting === undefined) return;
+    this.#done = undefined;
+    this.#setState(LazyRemovalsState.Idle);
     if (done === undefined) waiting.resolve();
     else done.then(waiting.resolve, waiting.reject);
+  }
+
+  #setState(next: LazyRemovalsState): void {
+    this.#state = next;
   }
 
   #wakeUp(): void {
