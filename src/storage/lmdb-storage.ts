@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { deferred, type Deferred } from '../model/deferred.ts';
+import { deferred } from '../model/deferred.ts';
 import {
   ClosedError,
   InvalidArgumentError,
@@ -7,11 +7,12 @@ import {
   LeaseLostError,
   StorageError,
 } from '../errors.ts';
-import { systemClock, type Clock, type TimerHandle } from '../model/clock.ts';
+import { systemClock, type Clock } from '../model/clock.ts';
 import { randomId } from '../model/ids.ts';
 import { FINAL_STATUSES, JobStatus, type Feedback, type JobRecord } from '../model/job.ts';
 import { assertNodeName } from '../model/names.ts';
 import type { JobStorage, StorageOwner } from './job-storage.ts';
+import { LazyRemovals } from './lazy-removals.ts';
 import { acquireLmdb, lmdbError, type LmdbHandle } from './lmdb-env.ts';
 import { NodeKeyspace } from './lmdb-keys.ts';
 import { LmdbLease } from './lmdb-lease.ts';
@@ -44,15 +45,6 @@ export interface LmdbStorageOptions {
   /** Clock for lease timing (tests inject a fake one). @default the system clock */
   clock?: Clock;
 }
-
-/**
- * How long an acknowledged feedback's removal waits for another write to ride with, ms:
- * at a low rate each `fback` would otherwise be a transaction (and a flush) of its own.
- * Under load a batch is always being collected and the removals join it at once.
- */
-const LAZY_REMOVAL_MS = 10;
-/** Removals waiting lazily at most: past this many they go at once. */
-const MAX_LAZY_REMOVALS = 2000;
 
 /** Defaults of {@link LmdbStorageOptions}, in one place. */
 export const LMDB_STORAGE_DEFAULTS = { sync: 'flush', leaseTtlMs: 10_000 } as const;
@@ -125,12 +117,10 @@ export class LmdbStorage implements JobStorage {
   #starts: StartMarks | undefined;
   /**
    * Acknowledged feedbacks to remove with the next batch, made while none was open (see
-   * LAZY_REMOVAL_MS); reads treat them as removed. The next batch takes them all, so there
-   * are some only while no batch is open.
+   * lazy-removals.ts); reads treat them as removed. A batch takes them all when it opens, so
+   * there are some only while no batch is open. Nobody may wait on their promise.
    */
-  readonly #lazy = new Set<string>();
-  #lazyDone: Deferred | undefined;
-  #lazyTimer: TimerHandle | undefined;
+  readonly #lazy: LazyRemovals;
 
   constructor(options: LmdbStorageOptions) {
     if (typeof options?.path !== 'string' || options.path.trim() === '') {
@@ -148,6 +138,12 @@ export class LmdbStorage implements JobStorage {
     }
     this.#leaseTtlMs = ttl;
     this.#clock = options.clock ?? systemClock;
+    this.#lazy = new LazyRemovals({
+      clock: this.#clock,
+      join: 'all',
+      unobserved: true,
+      due: () => this.#lazyDue(),
+    });
   }
 
   /** The node this storage was opened for (empty before `open`). */
@@ -248,8 +244,8 @@ export class LmdbStorage implements JobStorage {
    */
   markStarted(job: JobRecord): Promise<void> {
     try {
-      const { lease } = this.#live();
-      if (lease.state.status !== 'held') {
+      this.#assertLive();
+      if (this.#lease!.state.status !== 'held') {
         throw new LeaseLostError(
           `node ${this.node} no longer holds the lease on its name in ${this.path}: no job starts`,
         );
@@ -275,7 +271,7 @@ export class LmdbStorage implements JobStorage {
 
   #saveRecord(job: JobRecord, until: 'done' | 'committed'): Promise<void> {
     try {
-      this.#live();
+      this.#assertLive();
       if (job.node !== this.node) {
         throw new InvalidArgumentError(
           `cannot save job ${job.id} of node ${job.node} in the storage of node ${this.node}`,
@@ -312,7 +308,7 @@ export class LmdbStorage implements JobStorage {
 
   remove(id: string): Promise<void> {
     try {
-      this.#live();
+      this.#assertLive();
       this.#starts?.release(id);
       const b = this.#batchFor('remove job', id);
       b.jobs.set(id, null);
@@ -345,7 +341,7 @@ export class LmdbStorage implements JobStorage {
 
   saveFeedback(feedback: Feedback): Promise<void> {
     try {
-      this.#live();
+      this.#assertLive();
       const b = this.#batchFor('save feedback', feedback.key);
       b.feedbacks.set(feedback.key, encodeFeedback(feedback));
       return b.done;
@@ -357,7 +353,7 @@ export class LmdbStorage implements JobStorage {
   /** The record (or its removal) and the feedback in one batch: never one without the other. */
   finish(id: string, record: JobRecord | undefined, feedback: Feedback): Promise<void> {
     try {
-      this.#live();
+      this.#assertLive();
       if (record !== undefined && record.node !== this.node) {
         throw new InvalidArgumentError(
           `cannot save job ${id} of node ${record.node} in the storage of node ${this.node}`,
@@ -382,44 +378,18 @@ export class LmdbStorage implements JobStorage {
    */
   removeFeedback(...fbKeys: string[]): Promise<void> {
     try {
-      this.#live();
+      this.#assertLive();
       if (fbKeys.length === 0) return Promise.resolve();
-      const open = this.#batch;
-      if (open !== undefined) {
-        for (const key of fbKeys) open.feedbacks.set(key, null);
-        return open.done;
-      }
-      for (const key of fbKeys) this.#lazy.add(key);
-      let lazy = this.#lazyDone;
-      if (lazy === undefined) this.#lazyDone = lazy = deferred(true); // nobody may wait on it
-      if (this.#lazy.size >= MAX_LAZY_REMOVALS) this.#batchFor('remove feedback', fbKeys[0]!);
-      else if (this.#lazyTimer === undefined) {
-        this.#lazyTimer = this.#clock.setTimer(() => this.#lazyDue(), LAZY_REMOVAL_MS);
-        this.#lazyTimer.unref?.();
-      }
-      return lazy.done;
+      return this.#lazy.remove(fbKeys, this.#batch);
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
-  /** No other write came in time: the waiting removals go in a batch of their own. */
+  /** No other write came in time (or too many wait): the removals go in a batch of their own. */
   #lazyDue(): void {
-    this.#lazyTimer = undefined;
-    const first = this.#lazy.values().next();
-    if (first.done !== true && this.#state === State.Open)
-      this.#batchFor('remove feedback', first.value);
-  }
-
-  /** A new batch takes the removals waiting lazily; they settle with it. */
-  #takeLazy(b: WriteBatch): void {
-    for (const key of this.#lazy) b.feedbacks.set(key, null);
-    this.#lazy.clear();
-    if (this.#lazyTimer !== undefined) this.#clock.clearTimer(this.#lazyTimer);
-    this.#lazyTimer = undefined;
-    const lazy = this.#lazyDone;
-    this.#lazyDone = undefined;
-    if (lazy !== undefined) b.done.then(lazy.resolve, lazy.reject);
+    const first = this.#lazy.first;
+    if (first !== undefined && this.#state === State.Open) this.#batchFor('remove feedback', first);
   }
 
   async listFeedbacks(): Promise<Feedback[]> {
@@ -445,8 +415,8 @@ export class LmdbStorage implements JobStorage {
     // started, as a restart would find them; then the marks file is done with.
     const starts = this.#starts;
     if (open && starts !== undefined && starts.size > 0) this.#writeMarks(starts.held());
-    const firstLazy = this.#lazy.values().next();
-    if (open && firstLazy.done !== true) this.#batchFor('remove feedback', firstLazy.value);
+    const firstLazy = this.#lazy.first;
+    if (open && firstLazy !== undefined) this.#batchFor('remove feedback', firstLazy);
     starts?.close();
     this.#starts = undefined;
     this.#setState(State.Closed);
@@ -499,9 +469,13 @@ export class LmdbStorage implements JobStorage {
   }
 
   #live(): { db: LmdbHandle; keys: NodeKeyspace; lease: LmdbLease } {
-    if (this.#state === State.Open && this.#db && this.#keys && this.#lease) {
-      return { db: this.#db, keys: this.#keys, lease: this.#lease };
-    }
+    this.#assertLive();
+    return { db: this.#db!, keys: this.#keys!, lease: this.#lease! };
+  }
+
+  /** As #live(), for the writes: no object per call (they run for every job). */
+  #assertLive(): void {
+    if (this.#state === State.Open && this.#db && this.#keys && this.#lease) return;
     if (this.#state === State.Closed) throw new ClosedError('lmdb storage is closed');
     throw new StorageError('lmdb storage is not open: call open(node) first');
   }
@@ -534,7 +508,7 @@ export class LmdbStorage implements JobStorage {
       rejectCommitted,
     };
     this.#batch = batch;
-    if (this.#lazy.size > 0) this.#takeLazy(batch);
+    this.#lazy.handTo(batch);
     queueMicrotask(() => {
       // With a batch still being made durable, this one waits for it (see #send).
       if (this.#batch === batch && !this.#committing()) {
@@ -568,12 +542,12 @@ export class LmdbStorage implements JobStorage {
       }
       const committed = lease.fence(() => {
         for (const [id, value] of b.jobs) {
-          if (value === null) void db.jobs.remove(keys.key(id));
-          else void db.jobs.put(keys.key(id), value);
+          if (value === null) void db.jobs.remove(keys.writeKey(id));
+          else void db.jobs.put(keys.writeKey(id), value);
         }
         for (const [key, value] of b.feedbacks) {
-          if (value === null) void db.feedbacks.remove(keys.key(key));
-          else void db.feedbacks.put(keys.key(key), value);
+          if (value === null) void db.feedbacks.remove(keys.writeKey(key));
+          else void db.feedbacks.put(keys.writeKey(key), value);
         }
       });
       let ok: boolean;

@@ -1,10 +1,11 @@
 import type { Redis } from 'ioredis';
-import { deferred, type Deferred } from '../model/deferred.ts';
+import { deferred } from '../model/deferred.ts';
 import { ClosedError, InvalidArgumentError, LeaseLostError, StorageError } from '../errors.ts';
 import { systemClock, type Clock } from '../model/clock.ts';
 import { randomId } from '../model/ids.ts';
 import type { Feedback, JobRecord, JobStatus } from '../model/job.ts';
 import type { JobStorage, StorageOwner } from './job-storage.ts';
+import { LazyRemovals } from './lazy-removals.ts';
 import { AdoptionWatcher } from './redis-adoption.ts';
 import { RedisLease } from './redis-lease.ts';
 import { LEASE_REFUSED, RedisScripts, isNoScript } from './redis-scripts.ts';
@@ -87,17 +88,6 @@ interface WriteBatch {
 /** Writes per `jrBatch` call at most: a script runs atomically, so keep each one short. */
 const MAX_BATCH_WRITES = 500;
 
-/**
- * How long the removal of acknowledged feedbacks may wait for another write to ride with,
- * ms. Nothing depends on it being prompt (a feedback found after a crash is sent again,
- * and its distributor drops the repeat), and under load every turn writes anyway: an
- * acknowledgement costs no script call, no fence and no socket write of its own.
- */
-const LAZY_REMOVAL_MS = 10;
-
-/** Feedback removals waiting at most (past it they go at once). */
-const MAX_LAZY_REMOVALS = 2000;
-
 /** Defaults of {@link RedisStorageOptions}, in one place. */
 export const REDIS_STORAGE_DEFAULTS = {
   connectTimeoutMs: 5000,
@@ -157,10 +147,17 @@ export class RedisStorage implements JobStorage {
   #scripts: RedisScripts | undefined;
   /** This turn's fenced writes, not sent yet (see #batchFor). */
   #batch: WriteBatch | undefined;
-  /** Acknowledged feedbacks to remove with the next batch (see LAZY_REMOVAL_MS). */
-  readonly #lazy = new Set<string>();
-  #lazyDone: Deferred | undefined;
-  #lazyTimer: NodeJS.Timeout | undefined;
+  /**
+   * Acknowledged feedbacks to remove with the next batch (see lazy-removals.ts): an
+   * acknowledgement costs no script call, no fence and no socket write of its own. A batch
+   * takes them when it is sent; its own writes' removals join it at once. Timed on the
+   * system clock, as before (the injected clock times the lease).
+   */
+  readonly #lazy = new LazyRemovals({
+    clock: systemClock,
+    join: 'written',
+    due: () => this.#lazyDue(),
+  });
   #lease: RedisLease | undefined;
   #adoption: AdoptionWatcher | undefined;
   #node = '';
@@ -352,7 +349,7 @@ export class RedisStorage implements JobStorage {
       this.#live();
       const value = encodeFeedback(feedback);
       const b = this.#batchFor('save feedback', feedback.key);
-      if (this.#lazy.size > 0) this.#lazy.delete(feedback.key); // written again: it stays
+      this.#lazy.rewritten(feedback.key);
       b.feedbacks.set(feedback.key, value);
       return this.#queued(b);
     } catch (err) {
@@ -374,7 +371,7 @@ export class RedisStorage implements JobStorage {
       // failure between the two cannot happen (the batch is one script), and a job never
       // ends stored as finished without its feedback.
       const b = this.#batchFor('finish job', id);
-      if (this.#lazy.size > 0) this.#lazy.delete(feedback.key); // written again: it stays
+      this.#lazy.rewritten(feedback.key);
       b.feedbacks.set(feedback.key, fb);
       b.jobs.set(id, value);
       return this.#queued(b);
@@ -390,50 +387,19 @@ export class RedisStorage implements JobStorage {
   removeFeedback(...fbKeys: string[]): Promise<void> {
     try {
       this.#live();
-      const open = this.#batch;
-      let lazyNow = false;
-      for (const key of fbKeys) {
-        // Written in the open batch: removed there, after it (the batch keeps the last write).
-        if (open?.feedbacks.has(key) === true) open.feedbacks.set(key, null);
-        else {
-          this.#lazy.add(key);
-          lazyNow = true;
-        }
-      }
-      if (!lazyNow) return open === undefined ? Promise.resolve() : open.done;
-      let lazy = this.#lazyDone;
-      if (lazy === undefined) this.#lazyDone = lazy = deferred();
-      if (open !== undefined) {
-        // Rides with this turn's batch.
-      } else if (this.#lazy.size >= MAX_LAZY_REMOVALS) {
-        this.#batchFor('remove feedback', fbKeys[0]!);
-      } else if (this.#lazyTimer === undefined) {
-        this.#lazyTimer = setTimeout(() => this.#lazyDue(), LAZY_REMOVAL_MS);
-        this.#lazyTimer.unref();
-      }
-      return lazy.done;
+      return this.#lazy.remove(fbKeys, this.#batch);
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
-  /** No other write came along in time: the waiting removals go on their own. */
+  /** No other write came along in time (or too many wait): the removals go on their own. */
   #lazyDue(): void {
-    this.#lazyTimer = undefined;
     if (this.#state !== State.Open) return;
-    const first = this.#lazy.values().next();
+    const first = this.#lazy.first;
     // All of them written again since (then they are not removed): settled with that write.
-    if (first.done === true) return this.#settleLazy(this.#batch);
-    this.#batchFor('remove feedback', first.value);
-  }
-
-  /** The removals waiting so far settle with batch `b` (resolved now if there is none). */
-  #settleLazy(b: WriteBatch | undefined): void {
-    const lazy = this.#lazyDone;
-    if (lazy === undefined) return;
-    this.#lazyDone = undefined;
-    if (b === undefined) lazy.resolve();
-    else b.done.then(lazy.resolve, lazy.reject);
+    if (first === undefined) return this.#lazy.settle(this.#batch?.done);
+    this.#batchFor('remove feedback', first);
   }
 
   async listFeedbacks(): Promise<Feedback[]> {
@@ -446,12 +412,10 @@ export class RedisStorage implements JobStorage {
     if (this.#state === State.Closed) return;
     const client = this.#client;
     // Removals still waiting go now, ahead of the release on the same connection.
-    clearTimeout(this.#lazyTimer);
-    this.#lazyTimer = undefined;
     if (this.#state === State.Open && this.#lazy.size > 0) {
-      this.#flush(this.#batchFor('remove feedback', this.#lazy.values().next().value ?? ''));
+      this.#flush(this.#batchFor('remove feedback', this.#lazy.first ?? ''));
     }
-    this.#settleLazy(this.#batch);
+    this.#lazy.settle(this.#batch?.done);
     this.#adoption?.stop();
     this.#adoption = undefined;
     // Released before quitting: a clean stop hands the name (and its jobs) over at once.
@@ -510,14 +474,8 @@ export class RedisStorage implements JobStorage {
   #flush(b: WriteBatch): void {
     if (this.#batch !== b) return; // flushed already (full)
     this.#batch = undefined;
-    if (this.#lazy.size > 0) {
-      // None of them was written after its removal (that write dropped it from the set).
-      for (const key of this.#lazy) b.feedbacks.set(key, null);
-      this.#lazy.clear();
-      clearTimeout(this.#lazyTimer);
-      this.#lazyTimer = undefined;
-    }
-    this.#settleLazy(b);
+    // None of them was written after its removal (that write dropped it from the set).
+    this.#lazy.handTo(b);
     const what = `${b.verb} ${b.id}${b.writes > 1 ? ` and ${b.writes - 1} more writes` : ''}`;
     let run: Promise<number>;
     try {

@@ -28,6 +28,23 @@ describe('lmdb keys', () => {
     }
   });
 
+  it('lmdb keys - writeKey: the bytes of key(), a packed id in one buffer reused by every call', () => {
+    const a = '01a23226-3585-7000-8f5b-65b3d74e2798';
+    const b = '01a23226-3586-7000-8f5b-65b3d74e2799';
+    const first = ks.writeKey(a);
+    expect(first.equals(ks.key(a))).toBe(true);
+    const second = ks.writeKey(b);
+    expect(second).toBe(first); // the same buffer, now b's key
+    expect(second.equals(ks.key(b))).toBe(true);
+    // An id that is not a packable UUID (even one failing late) gets a key of its own, and
+    // the next packed id is whole again.
+    const text = ks.writeKey('01a23226-3585-7000-8f5b-65b3d74e279g');
+    expect(text).not.toBe(first);
+    expect(text.equals(ks.key('01a23226-3585-7000-8f5b-65b3d74e279g'))).toBe(true);
+    expect(ks.writeKey(a).equals(ks.key(a))).toBe(true);
+    expect(ks.writeKey('order-42').equals(ks.key('order-42'))).toBe(true);
+  });
+
   it('lmdb keys - time-ordered ids sort as their keys; each node its own range', () => {
     const a = ks.key('01a23226-3585-7000-8f5b-65b3d74e2798');
     const b = ks.key('01a23226-3586-7000-8f5b-65b3d74e2798');
