@@ -458,10 +458,7 @@ export class RedisStorage implements JobStorage {
       reject,
     };
     this.#batch = batch;
-    // At the end of the turn (setImmediate), not at the next microtask checkpoint: the
-    // writes of promise continuations later in the turn (attempts settling one after the
-    // other) join it too. Measured: 0.077 → 0.050 node writes per job (Redis + links).
-    setImmediate(() => this.#flush(batch));
+    queueMicrotask(() => this.#flush(batch));
     return batch;
   }
 
