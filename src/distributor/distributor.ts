@@ -169,7 +169,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
           this.emit('node:rejected', remote, error);
         },
         tls: this.#tls,
-        tlsHandshakeTimeoutMs: this.#handshakeTimeoutMs,
+        tlsHandshakeTimeoutMs: this.#opts.handshakeTimeoutMs,
       },
     );
     if (this.#opts.http !== undefined) {
@@ -285,7 +285,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       routing,
       onSuccess as SuccessFeedback | undefined,
       onError as ErrorFeedback | undefined,
-      this.#maxFrameSize,
+      this.#opts.maxFrameSize,
     );
   }
 
@@ -492,21 +492,9 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
 
   // ---- connections ---------------------------------------------------------------
 
-  get #maxDeliveries(): number {
-    return this.#opts.maxDeliveries;
-  }
-
-  get #handshakeTimeoutMs(): number {
-    return this.#opts.handshakeTimeoutMs;
-  }
-
-  get #maxFrameSize(): number {
-    return this.#opts.maxFrameSize;
-  }
-
   #connOptions() {
     return {
-      maxFrameSize: this.#maxFrameSize,
+      maxFrameSize: this.#opts.maxFrameSize,
       heartbeatMs: this.#opts.heartbeatMs,
     };
   }
@@ -518,7 +506,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     const hello = await admitNode(conn, {
       secret: this.#opts.secret,
       distributorId: this.id,
-      timeoutMs: this.#handshakeTimeoutMs,
+      timeoutMs: this.#opts.handshakeTimeoutMs,
       sessions: this.#dispatch.sessions,
       rejected: (remote, error) => {
         this.#log.warn({ remote, code: error.code }, `node rejected: ${error.message}`);
@@ -529,7 +517,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     const session = new NodeSession(conn, hello, this.#clock.now(), {
       host: this.#sessionHost,
       distributorId: this.id,
-      maxFrameSize: this.#maxFrameSize,
+      maxFrameSize: this.#opts.maxFrameSize,
     });
     this.#dispatch.sessions.push(session);
     this.#seen.opened(session.name, hello.outbox ?? DEFAULT_OUTBOX);
@@ -584,7 +572,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     this.#seen.closed(session.name);
     const { back, cancelled, quarantined } = this.#dispatch.nodeLeft(
       session,
-      this.#maxDeliveries,
+      this.#opts.maxDeliveries,
       this.#call,
     );
     for (const job of cancelled) this.#forget(job);
