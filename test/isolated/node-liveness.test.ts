@@ -1,3 +1,5 @@
+// Isolated (see vitest.config.ts): it measures ping round trips under a retry storm, which a
+// CPU shared with the parallel suite stretches (213 ms once on a clean clone's CI run).
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDistributor, type Distributor } from '../../src/index.ts';
