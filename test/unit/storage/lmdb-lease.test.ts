@@ -1,9 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DuplicateNodeError, LeaseLostError } from '../../../src/errors.ts';
 import type { JobRecord } from '../../../src/model/job.ts';
 import type { StorageOwner } from '../../../src/storage/job-storage.ts';
@@ -12,29 +9,11 @@ import { leaseKey } from '../../../src/storage/lmdb-keys.ts';
 import { LmdbStorage } from '../../../src/storage/lmdb-storage.ts';
 import { currentProcess } from '../../../src/storage/process-identity.ts';
 import { storedJob } from '../../helpers/job-records.ts';
+import { lmdbStores } from '../../helpers/lmdb-stores.ts';
 
 const HOLDER = fileURLToPath(new URL('../../fixtures/lmdb/hold-lease.ts', import.meta.url));
 
-const dirs: string[] = [];
-const opened: LmdbStorage[] = [];
-afterEach(async () => {
-  for (const s of opened.splice(0)) await s.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function freshDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'jr-lmdb-lease-'));
-  dirs.push(d);
-  return d;
-}
-
-async function openStorage(dir: string, node: string, owner?: StorageOwner): Promise<LmdbStorage> {
-  const s = new LmdbStorage({ path: dir });
-  if (owner) s.owner = owner;
-  await s.open(node);
-  opened.push(s);
-  return s;
-}
+const { freshDir, open: openStorage } = lmdbStores('jr-lmdb-lease-');
 
 function job(node: string, id: string): JobRecord {
   return storedJob(id, node, { name: 'j' });

@@ -1,37 +1,20 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/model/logger.ts';
 import type { JobRecord } from '../../../src/model/job.ts';
 import { resumeStoredJobs } from '../../../src/node/lifecycle/resume-jobs.ts';
 import { LmdbStorage } from '../../../src/storage/lmdb-storage.ts';
 import { StartMarks } from '../../../src/storage/lmdb-starts.ts';
 import { storedJob } from '../../helpers/job-records.ts';
+import { lmdbStores } from '../../helpers/lmdb-stores.ts';
 
 const DIE = fileURLToPath(new URL('../../fixtures/lmdb/mark-and-die.ts', import.meta.url));
 
-const dirs: string[] = [];
-const opened: LmdbStorage[] = [];
-afterEach(async () => {
-  for (const s of opened.splice(0)) await s.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function freshDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'jr-lmdb-starts-'));
-  dirs.push(d);
-  return d;
-}
-
-async function openStorage(dir: string, node = 'n1'): Promise<LmdbStorage> {
-  const s = new LmdbStorage({ path: dir });
-  await s.open(node);
-  opened.push(s);
-  return s;
-}
+const { freshDir, open: openStored } = lmdbStores('jr-lmdb-starts-');
+const openStorage = (dir: string, node = 'n1') => openStored(dir, node);
 
 /** Runs the fixture's scenario in a child process, which SIGKILLs itself. */
 async function markAndDie(dir: string, scenario: string): Promise<void> {
@@ -102,8 +85,7 @@ describe('lmdb start marks', () => {
     const b = await openStorage(dir);
     expect(await b.load('held')).toMatchObject({ status: 'in progress', attempt: 1, startedAt: 5 });
     // Written once: a second restart does not count the same start again.
-    await b.close();
-    opened.length = 0;
+    await b.close(); // (closing it again after the test is a no-op)
     const c = await openStorage(dir);
     expect(await c.load('held')).toMatchObject({ status: 'in progress', attempt: 1 });
   });

@@ -15,6 +15,7 @@ import {
   startRedisServer,
   type RedisServer,
 } from '../../helpers/redis-server.ts';
+import { finalFeedback } from '../../helpers/job-records.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0, 123);
@@ -213,16 +214,7 @@ describe.skipIf(!redisAvailable())('redis storage', () => {
     for (const node of nodes) {
       const storage = await open(node);
       await storage.save(waitingJob(node, `${node}-job`));
-      await storage.saveFeedback({
-        key: `${node}-fb`,
-        jobId: `${node}-job`,
-        distributor: 'd',
-        node,
-        outcome: 'success',
-        final: true,
-        args: {},
-        attempt: 1,
-      });
+      await storage.saveFeedback(finalFeedback(`${node}-job`, node, { key: `${node}-fb` }));
     }
     const keys = await keysUnder(prefix);
     const expected = [
