@@ -13,6 +13,10 @@ export type ProgressListener = (value: ProgressValue, job: { id: string; name: s
 
 /** What the application holds for an enqueued job. */
 export interface JobHandle<A extends object = JobArgs> {
+  /**
+   * The caller's `id` (idempotency key), else one the distributor made: 22 characters of
+   * `0-9 A-Z _ a-z ~` that sort in creation order (see `model/ids.ts`).
+   */
   readonly id: string;
   /** Resolves when a node has stored the job (for a durable node: it now owns it). */
   readonly accepted: Promise<{ node: string }>;

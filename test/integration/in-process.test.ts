@@ -78,7 +78,7 @@ describe('in-process - distributor and node over real TCP', () => {
     const { d } = await setup(reg);
     let fromFeedback: JobArgs | undefined;
     const h = d.enqueue('square', { n: 7 }, {}, (args) => (fromFeedback = args));
-    expect(h.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(h.id).toMatch(/^[0-9A-Z_a-z~]{22}$/);
     await expect(h.accepted).resolves.toEqual({ node: 'n1' });
     await expect(h.result).resolves.toEqual({ n: 7, square: 49, node: 'n1' });
     expect(fromFeedback).toEqual({ n: 7, square: 49, node: 'n1' });
