@@ -78,8 +78,8 @@ export function createRedisClient(
   url: string,
   opts: { connectTimeoutMs: number; commandTimeoutMs: number; connectionName?: string },
 ): RedisClient {
-  // No retries until the first connection succeeded: unreachable at open is an error for
-  // the caller, not a reconnect loop left running in the background.
+  // No reconnects of its own until the first connection succeeded: connectRedis tries
+  // again within its deadline, and past it no reconnect loop is left running.
   let connectedOnce = false;
   const cluster = parseClusterUrl(url);
   if (cluster !== undefined) {
@@ -124,37 +124,99 @@ export function createRedisClient(
   return client;
 }
 
-/** @internal Connects a client (if it is not yet) and checks it answers PING, within `timeoutMs`. */
+/**
+ * Network failures a Redis that is starting, restarting or failing over gives for a while:
+ * refused or reset connections, unreachable hosts, a server still loading its data. Worth
+ * another try until the deadline; anything else (wrong password, bad certificate, a URL
+ * that resolves nowhere) is the caller's to fix and fails at once.
+ */
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
+
+function transient(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
+  const message = messageOf(err);
+  return (
+    message.startsWith('LOADING') ||
+    message === 'Connection is closed.' ||
+    message.includes('Connection is aborted') ||
+    message.includes('Failed to refresh slots cache') ||
+    message.includes('None of startup nodes is available')
+  );
+}
+
+/** Pause before the next try: 50 ms, doubling, at most 500 ms. */
+const RETRY_FIRST_MS = 50;
+const RETRY_MAX_MS = 500;
+
+/**
+ * @internal Connects a client (if it is not yet) and checks it answers PING, within
+ * `timeoutMs`. A Redis that refuses or drops the connection, or is still loading its data,
+ * is tried again until then (a node started while its Redis restarts waits for it); any
+ * other failure, or the deadline, rejects with StorageError saying why.
+ */
 export async function connectRedis(
   client: RedisClient,
   timeoutMs: number,
   safeUrl: string,
 ): Promise<void> {
-  let lastError: unknown;
-  const onError = (err: unknown) => (lastError = err);
+  /** The client's error event during the current try, and the last try's failure. */
+  let socketError: unknown;
+  let failure: unknown;
+  const onError = (err: unknown) => (socketError = err);
   client.on('error', onError);
   let timer: NodeJS.Timeout | undefined;
+  let expired = false;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new StorageError(`cannot reach Redis at ${safeUrl}: no answer within ${timeoutMs} ms`),
-        ),
-      timeoutMs,
-    );
+    timer = setTimeout(() => {
+      expired = true;
+      const last = socketError ?? failure;
+      const why = last === undefined ? 'no answer' : messageOf(last);
+      reject(
+        new StorageError(`cannot reach Redis at ${safeUrl} within ${timeoutMs} ms: ${why}`, {
+          cause: last,
+        }),
+      );
+    }, timeoutMs);
   });
-  try {
-    await Promise.race([
-      (async () => {
-        if (client.status === 'wait') await client.connect();
+  const attempt = async (): Promise<void> => {
+    for (let pause = RETRY_FIRST_MS; ; pause = Math.min(pause * 2, RETRY_MAX_MS)) {
+      socketError = undefined;
+      try {
+        // 'end': an earlier try failed and our client does not reconnect on its own before
+        // its first connection (see createRedisClient); a given client may be reconnecting.
+        if (client.status === 'wait' || client.status === 'end') await client.connect();
         await client.ping();
-      })(),
-      deadline,
-    ]);
+        return;
+      } catch (err) {
+        // ioredis rejects connect() with "Connection is closed."; the client's own error
+        // event (refused, wrong password, …) says why.
+        const reason = socketError ?? err;
+        failure = reason;
+        if (expired) return;
+        if (!transient(reason)) {
+          throw new StorageError(`cannot reach Redis at ${safeUrl}: ${messageOf(reason)}`, {
+            cause: reason,
+          });
+        }
+        await new Promise((resolve) => setTimeout(resolve, pause));
+        if (expired) return;
+      }
+    }
+  };
+  try {
+    await Promise.race([attempt(), deadline]);
   } catch (err) {
     if (err instanceof JobReactorError) throw err;
-    // ioredis rejects connect() with "Connection is closed."; the socket error says why.
-    const reason = lastError ?? err;
+    const reason = socketError ?? err;
     throw new StorageError(`cannot reach Redis at ${safeUrl}: ${messageOf(reason)}`, {
       cause: reason,
     });

@@ -50,7 +50,13 @@ export interface RedisStorageOptions {
   client?: RedisClient;
   /** Key prefix (see `redis-keys.ts` for the layout). @default 'jr' */
   prefix?: string;
-  /** How long `open()` may take to connect and get a PING answer, ms. @default 5000 */
+  /**
+   * How long `open()` may take to connect and get a PING answer, ms. A Redis that refuses
+   * or drops the connection, or is still loading its data (restarting), is tried again
+   * until then, so a node started while its Redis restarts waits for it; a wrong password
+   * or certificate fails at once.
+   * @default 5000
+   */
   connectTimeoutMs?: number;
   /** Deadline for any one command's reply on our own client, ms. @default 5000 */
   commandTimeoutMs?: number;

@@ -209,6 +209,11 @@ describe.skipIf(!withRedis)('accounting - every run and feedback in a ledger, un
           console.error('unsettled', id, JSON.stringify(info));
         }
         console.error('nodes', JSON.stringify(d.nodes().map((n) => [n.name, n.held, n.credit])));
+        // And each node process's own account: alive or not, and its log's end.
+        for (const [name, p] of procs) {
+          const status = p.child.exitCode ?? p.child.signalCode ?? 'running';
+          console.error(`node ${name} (${String(status)}):`, p.stderr().slice(-3000));
+        }
       }
       expect(settled, 'every handle settled within 60 s').toBeDefined();
       const ledger = existsSync(ledgerPath)

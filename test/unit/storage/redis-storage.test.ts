@@ -16,7 +16,7 @@ import {
   type RedisServer,
 } from '../../helpers/redis-server.ts';
 import { finalFeedback } from '../../helpers/job-records.ts';
-import { waitUntil } from '../../helpers/wait.ts';
+import { sleep, waitUntil } from '../../helpers/wait.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0, 123);
 
@@ -332,6 +332,44 @@ describe.skipIf(!redisAvailable())('redis storage', () => {
     // The failed open left nothing running: it can be closed (or opened again).
     await storage.close();
     await expect(storage.load('x')).rejects.toBeInstanceOf(ClosedError);
+  });
+
+  it('redis storage - a Redis restarting at open: open keeps trying within connectTimeoutMs', async () => {
+    const own = await startRedisServer();
+    own.kill(); // refused from now on, until it is back on the same port
+    const storage = new RedisStorage({ url: own.url, prefix, connectTimeoutMs: 5000 });
+    try {
+      const opening = storage.open('late-1');
+      await sleep(600);
+      await own.restart();
+      const settled = await settleWithin(5000, opening);
+      expect(settled.status).toBe('fulfilled');
+      await storage.save(waitingJob('late-1', 'after'));
+      expect((await storage.load('after'))?.id).toBe('after');
+    } finally {
+      await storage.close();
+      await own.stop();
+    }
+  });
+
+  it('redis storage - a wrong password fails open at once, without waiting for the deadline', async () => {
+    const own = await startRedisServer();
+    const admin = new Redis(own.url);
+    await admin.config('SET', 'requirepass', 'the-password');
+    admin.disconnect();
+    const url = own.url.replace('redis://', 'redis://:not-the-password@');
+    const storage = new RedisStorage({ url, prefix, connectTimeoutMs: 20_000 });
+    try {
+      const t0 = Date.now();
+      const settled = await settleWithin(10_000, storage.open('pw-1'));
+      expect(settled.status).toBe('rejected');
+      expect((settled as PromiseRejectedResult).reason).toBeInstanceOf(StorageError);
+      // Not retried as if Redis were away: well before the 20 s deadline.
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    } finally {
+      await storage.close();
+      await own.stop();
+    }
   });
 
   it('redis storage - a server that accepts but never answers: open gives up in time', async () => {
