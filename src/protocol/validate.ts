@@ -376,36 +376,48 @@ function errorInfo(v: unknown, where: string): void {
  */
 export function argsProblem(args: unknown): string | undefined {
   if (!isPlainObject(args)) return 'args must be a plain object';
-  const err = checkData(args, 1);
+  const err = checkTree(args);
   if (err === undefined) return undefined;
   if (err.tooDeep) {
-    const cycle = cyclePath(args, 'args', new Set());
+    const cycle = cyclePath(args, 'args', new Set(), new Set());
     if (cycle !== undefined)
       return `${cycle} refers back to an object that contains it (a cycle): args must be a tree of plain data`;
   }
   return `args${err.path} ${err.why}`;
 }
 
-/** The path of the first value that refers back to one of its containers, if any (error path only). */
-function cyclePath(v: unknown, path: string, open: Set<object>): string | undefined {
+/**
+ * The path of the first value that refers back to one of its containers, if any (error
+ * path only). Linear in the containers: `done` holds those whose every path was walked
+ * without a cycle, so shared ones are walked once; paths end at the depth cap.
+ */
+function cyclePath(
+  v: unknown,
+  path: string,
+  open: Set<object>,
+  done: Set<object>,
+  depth = 1,
+): string | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
   if (open.has(v)) return path;
+  if (done.has(v) || depth > MAX_ARGS_DEPTH + 1) return undefined;
   open.add(v);
   const entries = Array.isArray(v)
     ? v.map((x, i) => [`[${i}]`, x] as const)
     : Object.entries(v).map(([k, x]) => [`.${safeKey(k)}`, x] as const);
   for (const [step, x] of entries) {
-    const found = cyclePath(x, path + step, open);
+    const found = cyclePath(x, path + step, open, done, depth + 1);
     if (found !== undefined) return found;
   }
   open.delete(v);
+  done.add(v);
   return undefined;
 }
 
 /** A plain object of plain data (the root of args/details). */
 function plainArgs(v: unknown, where: string): void {
   if (!isPlainObject(v)) throw bad(where, 'must be a plain object');
-  const err = checkData(v, 1);
+  const err = checkTree(v);
   if (err !== undefined) throw bad(where + err.path, err.why);
 }
 
@@ -429,6 +441,26 @@ function notPlainWhy(v: object): string {
   return `is ${what}: only plain objects, arrays, strings, numbers, booleans and null are sent (send its fields as a plain object)`;
 }
 
+/**
+ * Objects and arrays checked before shared ones are looked for. Plain data is a tree; a
+ * graph that reuses objects (`x = { a: x, b: x }`, 30 levels) has a billion paths, which
+ * the walk (and msgpack after it) would follow one by one. Past this many, each object
+ * must be new, so any graph is refused after a bounded walk; small ones still pass.
+ */
+export const SHARED_CHECK_AFTER = 10_000;
+let containers = 0;
+let met: Set<object> | undefined;
+
+/** checkData from a root, with the count of objects and arrays met starting at 0. */
+function checkTree(v: unknown): DataError | undefined {
+  containers = 0;
+  try {
+    return checkData(v, 1);
+  } finally {
+    met = undefined;
+  }
+}
+
 function checkData(v: unknown, depth: number): DataError | undefined {
   switch (typeof v) {
     case 'string':
@@ -444,6 +476,16 @@ function checkData(v: unknown, depth: number): DataError | undefined {
   if (v === null || v instanceof Uint8Array) return undefined;
   if (depth > MAX_ARGS_DEPTH) {
     return { path: '', why: `is nested deeper than ${MAX_ARGS_DEPTH} levels`, tooDeep: true };
+  }
+  if (++containers > SHARED_CHECK_AFTER) {
+    met ??= new Set();
+    if (met.has(v)) {
+      return {
+        path: '',
+        why: `is an object met before: past ${SHARED_CHECK_AFTER} objects and arrays, data must be a tree (no object in two places)`,
+      };
+    }
+    met.add(v);
   }
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {

@@ -289,6 +289,36 @@ describe('in-process - distributor and node over real TCP', () => {
     await expect(d.enqueue('fine', {}).result).resolves.toEqual({ ok: true });
   });
 
+  it('a job that leaves 100,000-level args or a graph of shared objects fails cleanly; the node carries on', async () => {
+    const reg = new JobRegistry();
+    reg.define('deep', () => {
+      let o: Record<string, unknown> = {};
+      const root = o;
+      for (let i = 0; i < 100_000; i++) o = o.n = {};
+      return root; // once overflowed the stack while its error was described
+    });
+    reg.define('graph', () => {
+      let o: Record<string, unknown> = { leaf: 1 };
+      for (let i = 0; i < 40; i++) o = { a: o, b: o }; // 2^40 paths
+      return o;
+    });
+    reg.define('fine', () => ({ ok: true }));
+    const { d } = await setup(reg);
+    for (const [name, why] of [
+      ['deep', /nested deeper than 64 levels/],
+      ['graph', /is an object met before/],
+    ] as const) {
+      const failure = await d.enqueue(name, {}).result.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(failure).toBeInstanceOf(JobFailedError);
+      expect((failure as JobFailedError).error.code).toBe('JR_ERR_INVALID_ARGUMENT');
+      expect((failure as JobFailedError).error.message).toMatch(why);
+    }
+    await expect(d.enqueue('fine', {}).result).resolves.toEqual({ ok: true });
+  });
+
   it('a result too large for a frame comes back as a PAYLOAD_TOO_LARGE error; the node carries on', async () => {
     const reg = new JobRegistry();
     reg.define('bulky', () => ({ blob: 'x'.repeat(100_000) }));

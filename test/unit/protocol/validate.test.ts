@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../../src/errors.ts';
 import type { Feedback, JobArgs, JobSpec } from '../../../src/model/job.ts';
 import { wireForm } from '../../../src/protocol/codec.ts';
-import { argsProblem, MAX_ARGS_DEPTH, validateMessage } from '../../../src/protocol/validate.ts';
+import {
+  argsProblem,
+  MAX_ARGS_DEPTH,
+  SHARED_CHECK_AFTER,
+  validateMessage,
+} from '../../../src/protocol/validate.ts';
 import { feedbackTuple, jobTuple } from '../../../src/protocol/wire-forms.ts';
 import { bigMessage, sampleJob, sampleMessages } from './sample-messages.ts';
 
@@ -240,5 +245,38 @@ describe('args problem', () => {
       'args.a.b.back refers back to an object that contains it (a cycle): args must be a tree of plain data',
     );
     expect(argsProblem([])).toBe('args must be a plain object');
+  });
+
+  it('validate - hostile shapes end in a bounded walk: very deep chains, shared objects, deep cycles', () => {
+    // 100,000 levels, no cycle: named as too deep (the cycle search stops at the cap)
+    // instead of overflowing the stack (it took the node process down).
+    let chain: Record<string, unknown> = {};
+    const deep = chain;
+    for (let i = 0; i < 100_000; i++) chain = chain.n = {};
+    expect(argsProblem(deep)).toMatch(/^args(\.n){64} is nested deeper than 64 levels$/);
+    expect(() => validateMessage({ t: 'progress', ids: ['j1'], values: [deep] })).toThrow(
+      ProtocolError,
+    );
+
+    // The same object in two places at each of 40 levels: 2^40 paths. Refused once the
+    // walk has met SHARED_CHECK_AFTER containers and meets one again.
+    let shared: Record<string, unknown> = { leaf: 1 };
+    for (let i = 0; i < 40; i++) shared = { a: shared, b: shared };
+    expect(argsProblem(shared)).toMatch(/is an object met before: past 10000 objects/);
+
+    // A small graph still passes (msgpack sends it as the tree it spells), and so does a
+    // large tree with more containers than SHARED_CHECK_AFTER.
+    let small: Record<string, unknown> = { leaf: 1 };
+    for (let i = 0; i < 8; i++) small = { a: small, b: small };
+    expect(argsProblem(small)).toBeUndefined();
+    const wide = { rows: Array.from({ length: SHARED_CHECK_AFTER * 2 }, (_, i) => ({ i })) };
+    expect(argsProblem(wide)).toBeUndefined();
+
+    // A cycle below a long shared prefix is still named as a cycle.
+    let withCycle: Record<string, unknown> = {};
+    const top = withCycle;
+    for (let i = 0; i < 30; i++) withCycle = withCycle.n = {};
+    withCycle.back = top;
+    expect(argsProblem(top)).toMatch(/back refers back to an object that contains it \(a cycle\)/);
   });
 });
