@@ -200,24 +200,74 @@ export class JobCancelledError extends JobReactorError {
   }
 }
 
-/** Turns anything thrown into an ErrorInfo (never throws itself). */
+/**
+ * Longest error message a node sends, in characters; the rest is cut with a note. A job
+ * may throw anything: a message of megabytes would otherwise fail its feedback as too
+ * large for a frame and hide the job's own error.
+ */
+export const MAX_ERROR_MESSAGE = 16 * 1024;
+/** Longest error name or code sent, in characters. */
+const MAX_ERROR_LABEL = 256;
+
+/**
+ * Turns anything thrown into an ErrorInfo (never throws itself): strings throughout, a
+ * name or code that is not one made into one, and each cut to its bound.
+ */
 export function toErrorInfo(err: unknown): ErrorInfo {
-  if (err instanceof JobReactorError) return err.toInfo();
+  if (err instanceof JobReactorError) return bounded(err.toInfo());
   if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return {
-      name: err.name || 'Error',
-      code: typeof code === 'string' && code !== '' ? code : ErrorCodes.JobThrew,
-      message: err.message,
-    };
+    try {
+      const code = (err as { code?: unknown }).code;
+      return bounded({
+        name: printable(err.name) || 'Error',
+        code: typeof code === 'string' && code !== '' ? code : ErrorCodes.JobThrew,
+        message: printable(err.message),
+      });
+    } catch {
+      // A getter that throws: the error says nothing readable.
+      return { name: 'Error', code: ErrorCodes.JobThrew, message: '(an error whose fields throw)' };
+    }
   }
   let message: string;
   try {
-    message = typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err));
+    message = typeof err === 'string' ? err : (JSON.stringify(err) ?? printable(err));
   } catch {
-    message = String(err);
+    message = printable(err);
   }
-  return { name: 'JobThrewError', code: ErrorCodes.JobThrew, message };
+  return bounded({ name: 'JobThrewError', code: ErrorCodes.JobThrew, message });
+}
+
+/** `v` as text; a value whose conversion throws says so instead. */
+function printable(v: unknown): string {
+  if (typeof v === 'string') return v;
+  try {
+    return String(v);
+  } catch {
+    return '(a thrown value that cannot be printed)';
+  }
+}
+
+function bounded(info: ErrorInfo): ErrorInfo {
+  const { name, code, message } = info;
+  if (
+    name.length <= MAX_ERROR_LABEL &&
+    code.length <= MAX_ERROR_LABEL &&
+    message.length <= MAX_ERROR_MESSAGE
+  ) {
+    return info;
+  }
+  return {
+    ...info,
+    name: cut(name, MAX_ERROR_LABEL),
+    code: cut(code, MAX_ERROR_LABEL),
+    message: cut(message, MAX_ERROR_MESSAGE),
+  };
+}
+
+function cut(text: string, max: number): string {
+  return text.length <= max
+    ? text
+    : `${text.slice(0, max)}… (${text.length - max} more characters cut)`;
 }
 
 /** An Error rebuilt from an ErrorInfo received from a peer. */
