@@ -26,12 +26,12 @@ export class IndexedHeap<K> {
     return this.#index.has(key);
   }
 
-  /** The heap slot of `key`, -1 when it is not in the heap; 0 is the smallest entry. */
   /** Every key, in no order. */
   keys(): IterableIterator<K> {
     return this.#index.keys();
   }
 
+  /** The heap slot of `key`, -1 when it is not in the heap; 0 is the smallest entry. */
   indexOf(key: K): number {
     const index = this.#index.get(key);
     return index === undefined ? -1 : index;
