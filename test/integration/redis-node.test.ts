@@ -376,6 +376,19 @@ describe.skipIf(!redisAvailable())('redis node - durable jobs over a real redis-
     }
   }, 40_000);
 
+  it('a node process started while its Redis restarts waits for it, then serves', async () => {
+    const d = await distributor();
+    const log = join(mkdtempSync(join(tmpdir(), 'jr-runs-')), 'runs.jsonl');
+    redis.kill(); // refused until restarted; the node's open keeps trying (connectTimeoutMs 5 s)
+    const p = redisNode(d, 'late', randomPrefix(), log);
+    await sleep(1500);
+    await redis.restart();
+    await waitUntil(() => d.nodes().length === 1, 20_000, 'node to connect');
+    await expect(d.enqueue('it.logged', {}).result).resolves.toBeDefined();
+    expect(p.child.exitCode).toBeNull();
+    expect(p.stderr()).not.toMatch(/cannot reach Redis/);
+  }, 60_000);
+
   it('an unreachable Redis at start fails the node with a clear StorageError', async () => {
     const d = await distributor();
     await expect(
