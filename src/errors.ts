@@ -264,6 +264,11 @@ function bounded(info: ErrorInfo): ErrorInfo {
   };
 }
 
+/** A job's error message as a log line shows it: the first 500 characters. */
+export function logExcerpt(text: string): string {
+  return cut(text, 500);
+}
+
 function cut(text: string, max: number): string {
   return text.length <= max
     ? text

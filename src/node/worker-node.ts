@@ -5,6 +5,7 @@ import {
   LeaseLostError,
   QueueFullError,
   ShutdownError,
+  logExcerpt,
 } from '../errors.ts';
 import type { Clock } from '../model/clock.ts';
 import { ownedCopy, randomId } from '../model/ids.ts';
@@ -932,14 +933,14 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       const e = outcome.error;
       this.#log.info(
         { jobId: t.record.id, name: t.record.name, attempt: record.attempt, code: e.code },
-        `job ${t.record.name} (${t.record.id}) attempt ${record.attempt} failed: ${e.code}: ${e.message}; runs again in ${Math.max(0, t.record.dueAt - this.#clock.now())} ms`,
+        `job ${t.record.name} (${t.record.id}) attempt ${record.attempt} failed: ${e.code}: ${logExcerpt(e.message)}; runs again in ${Math.max(0, t.record.dueAt - this.#clock.now())} ms`,
       );
       this.emit('job:retry', t.record, e);
     } else {
       const e = outcome.error;
       this.#log.warn(
         { jobId: t.record.id, name: t.record.name, attempt: t.record.attempt, code: e.code },
-        `job ${t.record.name} (${t.record.id}) failed: ${e.code}: ${e.message}`,
+        `job ${t.record.name} (${t.record.id}) failed: ${e.code}: ${logExcerpt(e.message)}`,
       );
       this.emit('job:failed', t.record, e);
     }

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, MAX_ERROR_MESSAGE, StorageError, toErrorInfo } from '../../../src/errors.ts';
+import {
+  ErrorCodes,
+  logExcerpt,
+  MAX_ERROR_MESSAGE,
+  StorageError,
+  toErrorInfo,
+} from '../../../src/errors.ts';
 import type { Feedback } from '../../../src/model/job.ts';
 import { encodeFeedbackItem } from '../../../src/protocol/batch-frames.ts';
 import { DEFAULT_MAX_FRAME_SIZE } from '../../../src/protocol/codec.ts';
@@ -88,6 +94,9 @@ describe('toErrorInfo', () => {
     const long = toErrorInfo(new Error('y'.repeat(MAX_ERROR_MESSAGE + 10)));
     expect(long.message).toBe(`${'y'.repeat(MAX_ERROR_MESSAGE)}… (10 more characters cut)`);
     expect(toErrorInfo(42).message).toBe('42');
+    // A node's log line shows the first 500 characters of a job's message.
+    expect(logExcerpt('z'.repeat(600))).toBe(`${'z'.repeat(500)}… (100 more characters cut)`);
+    expect(logExcerpt('short')).toBe('short');
     expect(toErrorInfo(Symbol('s')).message).toBe('Symbol(s)');
   });
 });
