@@ -46,6 +46,7 @@ interface NodeFlags {
   tlsCa?: string;
   tlsServername?: string;
   redisPrefix?: string;
+  redisConnectTimeout?: number;
   lmdbSync?: 'flush' | 'commit';
   threads?: number;
   maxAttempt?: number;
@@ -172,6 +173,14 @@ export function registerNodeCommand(program: Command): void {
         .argParser(nonNegative),
     )
     .addOption(
+      new Option(
+        '--redis-connect-timeout <ms>',
+        'Redis storage: how long the start waits for Redis, retrying while it refuses or loads (default 5000)',
+      )
+        .env('JR_REDIS_CONNECT_TIMEOUT')
+        .argParser(positiveInt),
+    )
+    .addOption(
       new Option('--lease-ttl <ms>', 'Redis storage: lease TTL on the node name (default 10000)')
         .env('JR_LEASE_TTL')
         .argParser(positiveInt),
@@ -260,6 +269,9 @@ export function registerNodeCommand(program: Command): void {
           distributors: flags.distributor,
           storage: flags.storage,
           ...(flags.redisPrefix !== undefined ? { redisPrefix: flags.redisPrefix } : {}),
+          ...(flags.redisConnectTimeout !== undefined
+            ? { redisConnectTimeoutMs: flags.redisConnectTimeout }
+            : {}),
           ...(flags.lmdbSync !== undefined ? { lmdbSync: flags.lmdbSync } : {}),
           jobDirectory: resolve(flags.jobs),
           concurrency: flags.concurrency,

@@ -35,6 +35,12 @@ export interface NodeOptions {
   /** Key prefix when `storage` is a Redis URL. @default 'jr' */
   redisPrefix?: string;
   /**
+   * When `storage` is a Redis URL: how long the node's start waits for Redis, ms. A Redis
+   * that refuses connections or is still loading its data (starting, restarting) is tried
+   * again until then; a wrong password fails at once. @default 5000
+   */
+  redisConnectTimeoutMs?: number;
+  /**
    * When `storage` is `'lmdb:…'`: `'flush'` resolves each write once it is on the disk
    * (survives power loss), `'commit'` once it is in the OS page cache (survives a crash of
    * the node, not of the machine; faster). See LmdbSync. @default 'flush'
@@ -197,6 +203,7 @@ const NODE_OPTION_KEYS = {
   distributors: true,
   storage: true,
   redisPrefix: true,
+  redisConnectTimeoutMs: true,
   lmdbSync: true,
   jobDirectory: true,
   registry: true,
@@ -284,6 +291,7 @@ export interface ResolvedNodeOptions {
   distributors: { host: string; port: number }[];
   storage: string | JobStorage;
   redisPrefix: string | undefined;
+  redisConnectTimeoutMs: number | undefined;
   lmdbSync: LmdbSync | undefined;
   leaseTtlMs: number | undefined;
   jobDirectory: string | undefined;
@@ -348,6 +356,7 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
     distributors: options.distributors.map(parseAddress),
     storage: options.storage ?? 'memory',
     redisPrefix: options.redisPrefix,
+    redisConnectTimeoutMs: options.redisConnectTimeoutMs,
     lmdbSync: options.lmdbSync,
     leaseTtlMs: options.leaseTtlMs,
     jobDirectory: options.jobDirectory,

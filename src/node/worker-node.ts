@@ -173,6 +173,9 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#log = foldRepeats(this.#jobLog, () => this.#clock.now());
     this.#storage = createStorage(o.storage, {
       ...(o.redisPrefix !== undefined ? { prefix: o.redisPrefix } : {}),
+      ...(o.redisConnectTimeoutMs !== undefined
+        ? { connectTimeoutMs: o.redisConnectTimeoutMs }
+        : {}),
       ...(o.leaseTtlMs !== undefined ? { leaseTtlMs: o.leaseTtlMs } : {}),
       ...(o.ownClock ? { clock: o.clock } : {}),
       ...(o.lmdbSync !== undefined ? { lmdbSync: o.lmdbSync } : {}),

@@ -9,6 +9,8 @@ import { RedisStorage } from './redis-storage.ts';
 export interface CreateStorageOptions {
   /** Key prefix for a Redis storage (ignored otherwise). @default 'jr' */
   prefix?: string;
+  /** How long a Redis storage's `open` waits for Redis, ms (ignored otherwise). @default 5000 */
+  connectTimeoutMs?: number;
   /** Lease TTL of a Redis or LMDB storage, ms (see their options). @default 10000 */
   leaseTtlMs?: number;
   /** Clock of a Redis or LMDB storage's lease. @default the system clock */
@@ -38,6 +40,7 @@ export function createStorage(spec: StorageSpec, opts: CreateStorageOptions = {}
       return new RedisStorage({
         url: spec,
         ...(opts.prefix !== undefined ? { prefix: opts.prefix } : {}),
+        ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
         ...(opts.leaseTtlMs !== undefined ? { leaseTtlMs: opts.leaseTtlMs } : {}),
         ...(opts.clock !== undefined ? { clock: opts.clock } : {}),
       });

@@ -396,7 +396,26 @@ describe.skipIf(!redisAvailable())('redis node - durable jobs over a real redis-
         name: 'nope',
         distributors: [`127.0.0.1:${d.address.port}`],
         storage: 'redis://127.0.0.1:1',
+        redisConnectTimeoutMs: 300,
       }),
-    ).rejects.toMatchObject({ code: 'JR_ERR_STORAGE' });
+    ).rejects.toMatchObject({
+      code: 'JR_ERR_STORAGE',
+      message: expect.stringMatching(
+        /cannot reach Redis at redis:\/\/127\.0\.0\.1:1 within 300 ms: /,
+      ),
+    });
+  });
+
+  it('a CLI node given --redis-connect-timeout gives up on an absent Redis after it, exit 1', async () => {
+    const d = await distributor();
+    const p = spawnNode({
+      name: 'gone',
+      distributors: [`127.0.0.1:${d.address.port}`],
+      jobs: JOBS,
+      extra: ['--storage', 'redis://127.0.0.1:1', '--redis-connect-timeout', '400'],
+    });
+    processes.push(p);
+    expect(await p.exited).toBe(1);
+    expect(p.stderr()).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1 within 400 ms/);
   });
 });

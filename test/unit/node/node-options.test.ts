@@ -73,6 +73,9 @@ describe('node options', () => {
     expect(o.clock).toBe(clock);
     expect(o.ownClock).toBe(true);
     expect(resolveNodeOptions({ ...base, linkLeaseMs: 7 }).linkLeaseMs).toBe(7);
+    expect(resolveNodeOptions({ ...base, redisConnectTimeoutMs: 300 }).redisConnectTimeoutMs).toBe(
+      300,
+    );
   });
 
   it.each([
