@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../errors.ts';
 import { systemClock, type Clock } from '../model/clock.ts';
 import type { JobArgs } from '../model/job.ts';
-import { assertKnownOptions, type OptionKeys } from '../model/known-options.ts';
+import { assertKnownOptions, wholeNumberOption, type OptionKeys } from '../model/known-options.ts';
 import { silentLogger, type Logger } from '../model/logger.ts';
 import type { RateLimit } from '../scheduling/rate-limiter.ts';
 import { resolveServerTls, type ServerTls, type TlsOptions } from '../transport/tls-options.ts';
@@ -114,6 +114,7 @@ export const DISTRIBUTOR_DEFAULTS = {
   port: 0,
   maxWaiting: 100_000,
   maxDeliveries: 3,
+  unknownJobs: 'fail',
   heartbeatMs: 1000,
   handshakeTimeoutMs: 2000,
 } as const;
@@ -218,24 +219,18 @@ export function resolveDistributorOptions(
   assertSafeListen(options, host);
   if (options.http !== undefined) assertAdminHttpOptions(options.http);
   if (options.metrics !== undefined) assertRegistry(options.metrics, 'metrics');
-  const unknownJobs = options.unknownJobs ?? 'fail';
+  const unknownJobs = options.unknownJobs ?? d.unknownJobs;
   if (unknownJobs !== 'fail' && unknownJobs !== 'wait') {
     throw new InvalidArgumentError(
       `unknownJobs must be 'fail' or 'wait' (got ${JSON.stringify(unknownJobs)})`,
     );
   }
-  const maxDeliveries = options.maxDeliveries ?? d.maxDeliveries;
-  if (!Number.isSafeInteger(maxDeliveries) || maxDeliveries < 1) {
-    throw new InvalidArgumentError(
-      `maxDeliveries must be a whole number ≥ 1 (got ${String(options.maxDeliveries)})`,
-    );
-  }
-  const maxWaiting = options.maxWaiting ?? d.maxWaiting;
-  if (!Number.isSafeInteger(maxWaiting) || maxWaiting < 0) {
-    throw new InvalidArgumentError(
-      `maxWaiting must be a whole number ≥ 0 (got ${String(options.maxWaiting)})`,
-    );
-  }
+  const maxDeliveries = wholeNumberOption(
+    'maxDeliveries',
+    options.maxDeliveries ?? d.maxDeliveries,
+    1,
+  );
+  const maxWaiting = wholeNumberOption('maxWaiting', options.maxWaiting ?? d.maxWaiting, 0);
   return {
     host,
     port: options.port ?? d.port,

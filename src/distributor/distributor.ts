@@ -29,7 +29,7 @@ import type { ServerTls } from '../transport/tls-options.ts';
 import { assertManyItem, buildJobSpec, jobNameOf, type EnqueueOptions } from './enqueue-options.ts';
 import type { DistributorEvents } from './events.ts';
 import { CancelRequests } from './cancel-requests.ts';
-import { RecentFeedbacks } from './recent-keys.ts';
+import { RecentFeedbacks } from './recent-feedbacks.ts';
 import { DEFAULT_OUTBOX } from '../protocol/messages.ts';
 import { NodeSession, type NodeInfo, type SessionHost } from './node-session.ts';
 import {

@@ -1,4 +1,5 @@
 import { InvalidArgumentError, ProtocolError } from '../errors.ts';
+import { ArrayFifo } from '../model/array-fifo.ts';
 import type { Clock, TimerHandle } from '../model/clock.ts';
 import { assertJobName } from '../model/names.ts';
 import { idParts } from '../protocol/batch-frames.ts';
@@ -14,8 +15,7 @@ interface Request {
 /** One job name's limit and the starts waiting for it, first asked first granted. */
 class NameGate {
   readonly limiter: RateLimiter;
-  queue: Request[] = [];
-  head = 0;
+  readonly queue = new ArrayFifo<Request>();
   timer: TimerHandle | undefined;
 
   constructor(limit: RateLimit, name: string) {
@@ -101,9 +101,7 @@ export class StartPermits {
   /** The session left: its waiting requests go (a reconnecting node asks again). */
   closed(session: NodeSession): void {
     for (const gate of this.#gates.values()) {
-      if (gate.queue.length === gate.head) continue;
-      gate.queue = gate.queue.slice(gate.head).filter((r) => r.session !== session);
-      gate.head = 0;
+      if (gate.queue.size > 0) gate.queue.filter((r) => r.session !== session);
     }
     this.#grants.delete(session);
     this.#asked.delete(session);
@@ -119,8 +117,7 @@ export class StartPermits {
     for (const gate of this.#gates.values()) {
       if (gate.timer !== undefined) this.#clock.clearTimer(gate.timer);
       gate.timer = undefined;
-      gate.queue = [];
-      gate.head = 0;
+      gate.queue.clear();
     }
     this.#grants.clear();
     this.#asked.clear();
@@ -128,7 +125,7 @@ export class StartPermits {
 
   #drain(gate: NameGate): void {
     const now = this.#clock.now();
-    while (gate.head < gate.queue.length) {
+    while (gate.queue.size > 0) {
       const wait = gate.limiter.wait(now);
       if (wait > 0) {
         gate.timer ??= this.#clock.setTimer(() => {
@@ -137,17 +134,10 @@ export class StartPermits {
         }, wait);
         break;
       }
-      const r = gate.queue[gate.head++]!;
+      const r = gate.queue.shift()!;
       if (r.session.closed) continue; // it left: no start to count
       gate.limiter.take(now);
       this.#grant(r.session, r.id);
-    }
-    if (gate.head === gate.queue.length) {
-      gate.queue = [];
-      gate.head = 0;
-    } else if (gate.head > 1024 && gate.head * 2 > gate.queue.length) {
-      gate.queue = gate.queue.slice(gate.head);
-      gate.head = 0;
     }
   }
 

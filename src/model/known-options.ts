@@ -80,3 +80,13 @@ function distance(a: string, b: string, limit: number): number {
   }
   return prev[b.length]!;
 }
+
+/** `value` when it is a whole number ≥ `min` (a safe integer), else InvalidArgumentError naming `option`. */
+export function wholeNumberOption(option: string, value: unknown, min: number): number {
+  if (!Number.isSafeInteger(value) || (value as number) < min) {
+    throw new InvalidArgumentError(
+      `${option} must be a whole number ≥ ${min} (got ${String(value)})`,
+    );
+  }
+  return value as number;
+}

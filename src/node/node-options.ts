@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '../errors.ts';
 import { systemClock, type Clock } from '../model/clock.ts';
-import { assertKnownOptions, type OptionKeys } from '../model/known-options.ts';
+import { assertKnownOptions, wholeNumberOption, type OptionKeys } from '../model/known-options.ts';
 import { silentLogger, type Logger } from '../model/logger.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
 import type { LmdbSync } from '../storage/lmdb-storage.ts';
@@ -340,8 +340,8 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
     throw new InvalidArgumentError('paused must be a boolean');
   }
   const d = NODE_DEFAULTS;
-  const concurrency = whole('concurrency', options.concurrency ?? d.concurrency, 1);
-  const prefetch = whole('prefetch', options.prefetch ?? d.prefetch, 0);
+  const concurrency = wholeNumberOption('concurrency', options.concurrency ?? d.concurrency, 1);
+  const prefetch = wholeNumberOption('prefetch', options.prefetch ?? d.prefetch, 0);
   const heartbeatMs = options.heartbeatMs ?? d.heartbeatMs;
   const linkLeaseMs = options.linkLeaseMs ?? d.linkLeaseHeartbeats * heartbeatMs;
   if (!Number.isFinite(linkLeaseMs) || linkLeaseMs <= 0) {
@@ -363,7 +363,7 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
     registry: options.registry,
     concurrency,
     prefetch,
-    prefetchBytes: whole('prefetchBytes', options.prefetchBytes ?? d.prefetchBytes, 1),
+    prefetchBytes: wholeNumberOption('prefetchBytes', options.prefetchBytes ?? d.prefetchBytes, 1),
     window: concurrency + prefetch,
     limiter: options.limiter,
     threads: options.threads,
@@ -379,13 +379,13 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
     mergeJobItselfToArgs: options.mergeJobItselfToArgs ?? d.mergeJobItselfToArgs,
     keep: options.keep,
     retryJobsAtStart: options.retryJobsAtStart ?? d.retryJobsAtStart,
-    maxDeliveries: whole('maxDeliveries', options.maxDeliveries ?? d.maxDeliveries, 1),
+    maxDeliveries: wholeNumberOption('maxDeliveries', options.maxDeliveries ?? d.maxDeliveries, 1),
     maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
     heartbeatMs,
     linkLeaseMs,
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? d.handshakeTimeoutMs,
     blockWarnMs,
-    maxPendingFeedbacks: whole(
+    maxPendingFeedbacks: wholeNumberOption(
       'maxPendingFeedbacks',
       options.maxPendingFeedbacks ?? d.maxPendingFeedbacks,
       1,
@@ -397,12 +397,4 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
     ownClock: options.clock !== undefined,
     logger: options.logger ?? silentLogger,
   };
-}
-
-/** A whole number ≥ `min` (a safe integer), or InvalidArgumentError naming the option. */
-function whole(option: string, value: number, min: number): number {
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new InvalidArgumentError(`${option} must be a whole number ≥ ${min} (got ${value})`);
-  }
-  return value;
 }

@@ -1,3 +1,4 @@
+import { ArrayFifo } from '../../model/array-fifo.ts';
 import type { JobRecord } from '../../model/job.ts';
 import { PERMIT_ASKS_IN_FLIGHT } from '../../protocol/messages.ts';
 
@@ -10,8 +11,7 @@ interface Waiting {
 /** One distributor's asks: how many are out, and who asks next (oldest first). */
 interface Lane {
   asked: number;
-  next: string[];
-  head: number;
+  readonly next: ArrayFifo<string>;
 }
 
 /**
@@ -126,8 +126,7 @@ export class PermitWaits {
     }
     const lane = this.#lane(distributorId);
     lane.asked = 0;
-    lane.next = [];
-    lane.head = 0;
+    lane.next.clear();
     for (const [id, entry] of this.#waiting) {
       if (entry.record.distributor !== distributorId) continue;
       entry.asked = false;
@@ -165,28 +164,21 @@ export class PermitWaits {
   #lane(distributorId: string): Lane {
     let lane = this.#lanes.get(distributorId);
     if (lane === undefined) {
-      lane = { asked: 0, next: [], head: 0 };
+      lane = { asked: 0, next: new ArrayFifo() };
       this.#lanes.set(distributorId, lane);
     }
     return lane;
   }
 
   #askNext(lane: Lane): void {
-    while (lane.asked < this.#inFlight && lane.head < lane.next.length) {
-      const id = lane.next[lane.head++]!;
+    while (lane.asked < this.#inFlight && lane.next.size > 0) {
+      const id = lane.next.shift()!;
       const entry = this.#waiting.get(id);
       // Taken meanwhile, or a stale turn of a job that waited again and asked already.
       if (entry === undefined || entry.asked) continue;
       entry.asked = true;
       lane.asked++;
       this.#ask(entry.record);
-    }
-    if (lane.head === lane.next.length) {
-      lane.next = [];
-      lane.head = 0;
-    } else if (lane.head > 1024 && lane.head * 2 > lane.next.length) {
-      lane.next = lane.next.slice(lane.head);
-      lane.head = 0;
     }
   }
 }

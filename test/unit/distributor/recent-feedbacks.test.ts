@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RecentFeedbacks } from '../../../src/distributor/recent-keys.ts';
+import { RecentFeedbacks } from '../../../src/distributor/recent-feedbacks.ts';
 
 describe('recent feedbacks - one node', () => {
   it('recent feedbacks - remembers a node’s last `outbox` keys, oldest out first', () => {
