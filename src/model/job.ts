@@ -179,7 +179,9 @@ export const ATTEMPT_ARG_KEYS = ['jobItself', 'error', 'errbackError', 'returnVa
  * itself when it has none of them (the common case, on every finished job).
  */
 export function stripAttemptKeys(args: JobArgs): JobArgs {
-  if (!ATTEMPT_ARG_KEYS.some((key) => key in args)) return args;
+  let found = false;
+  for (const key of ATTEMPT_ARG_KEYS) if (key in args) found = true; // no closure per job
+  if (!found) return args;
   const copy = { ...args };
   for (const key of ATTEMPT_ARG_KEYS) delete copy[key];
   return copy;

@@ -38,7 +38,7 @@ import {
 import { loadJobDirectoryFor } from './definitions/job-loader.ts';
 import {
   Interrupter,
-  runAttempt,
+  runAttemptNow,
   type BlockWatch,
   type AttemptOutcome,
   type RunAttemptOptions,
@@ -196,7 +196,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     this.#concurrency = o.concurrency;
     this.#slots = new RunSlots(o.concurrency, {
       canStart: () => this.#state === 'running',
-      run: (entry) => this.#runOne(entry.id, entry.record, entry.marked, entry.permitted),
+      run: (entry) => void this.#runOne(entry.id, entry.record, entry.marked, entry.permitted),
       idle: () => this.#idle.wake(), // a stop() may be waiting for this
       limiter: o.limiter === undefined ? undefined : new RateLimiter(o.limiter),
       clock: this.#clock,
@@ -562,7 +562,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         link.accepted(spec.id);
         if (startsNow) {
           if (saving.cancel || this.#state !== 'running') this.#slots.release();
-          else return void this.#runOne(id, record, true).finally(() => this.#slots.release());
+          else return void this.#runOne(id, record, true);
         }
         if (saving.cancel) return void this.#finishCancelled(record, true);
         if (!this.#registry.has(spec.name)) return void this.#finishUnknown(record);
@@ -756,8 +756,10 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   };
 
   /**
-   * `marked`: the record was stored already marked as started (see #receive); `permitted`:
-   * its distributor granted the start of this job of a limited name.
+   * Runs job `id` in the slot it was given (by the slots' `run` hook, or `reserve`), and
+   * gives the slot back when it is done (RunSlots.ended), whatever happened. `marked`: the
+   * record was stored already marked as started (see #receive); `permitted`: its
+   * distributor granted the start of this job of a limited name.
    */
   async #runOne(
     id: string,
@@ -765,96 +767,114 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     marked = false,
     permitted = false,
   ): Promise<void> {
-    let record: JobRecord | undefined;
     try {
-      record = given ?? (await this.#storage.load(id));
-    } catch (err) {
-      this.#storageSync.failed(err, id);
-      this.#retryLater(id);
-      return;
-    }
-    // Removed or finished meanwhile (cancelled, or deleted with the monitor): nothing to run.
-    if (!record || FINAL_STATUSES.has(record.status)) return;
-    const def = this.#registry.get(record.name);
-    if (!def) return this.#finishUnknown(record);
-    if (this.#outbox.over(record.distributor) && isRecurring(record)) {
-      // Each run would add a feedback its distributor does not acknowledge: the run waits
-      // (checked again every second) until it does. Runs missed meanwhile are skipped.
-      if (this.#state === 'running') this.#timers.add(id, this.#clock.now() + HELD_RUN_RECHECK_MS);
-      return;
-    }
-    if (!this.#leaseAllows(id, record, marked)) return;
-    const slot = record.dueAt;
-    const durable = this.#storage.durable;
-    // A memory node starts nothing of a distributor whose link is not fresh (see LinkOwnership).
-    if (!durable && !this.#ownership.mayStart(record, { id, record })) return;
-    // A crash suspect runs alone (see RunSlots): later, when the node is empty.
-    if (!this.#slots.admit({ id, record })) return;
-    if (!permitted && this.#permits.needs(record)) {
-      // A name its distributor limits: ask, and wait without holding the slot.
-      this.#permits.wait(record);
-      return;
-    }
-    const running: Running = {
-      controller: new Interrupter(),
-      byApp: false,
-      distributor: record.distributor,
-      record,
-    };
-    this.#running.set(id, running);
-    // A memory node's distributor counts a crash against a job only while it runs: every
-    // start is told, and written to the socket before the job runs (a poison job may take
-    // the process down at once). The turn's starts leave in its one write.
-    if (!durable && !(await this.#startTold(id, record, running))) return;
-    // The record is this attempt's own (handed over by #receive or freshly loaded): marked
-    // in place, one copy per job fewer.
-    if (!marked) markStarted(record, this.#clock.now());
-    // The "in progress" mark matters only to a storage that outlives the process (a restart
-    // re-runs such jobs); in memory it would be a record copy per job for nobody to read.
-    if (this.#storage.durable && !marked) {
+      let record: JobRecord | undefined;
       try {
-        const storage = this.#storage;
-        await (storage.markStarted ? storage.markStarted(record) : storage.save(record));
+        record = given ?? (await this.#storage.load(id));
       } catch (err) {
-        this.#running.delete(id);
         this.#storageSync.failed(err, id);
         this.#retryLater(id);
         return;
       }
-    }
-    this.emit('job:start', record);
-    let outcome: AttemptOutcome;
-    try {
-      const runOpts: RunAttemptOptions = {
-        node: this.name,
-        clock: this.#clock,
-        signal: running.controller.signal,
-        mergeJobItselfToArgs: this.#mergeJobItself,
-        log: this.#jobLog,
-        blockWatch: this.#blockWatch,
-        progress: this.#onProgress,
+      // Removed or finished meanwhile (cancelled, or deleted with the monitor): nothing to run.
+      if (!record || FINAL_STATUSES.has(record.status)) return;
+      const def = this.#registry.get(record.name);
+      if (!def) return this.#finishUnknown(record);
+      if (this.#outbox.over(record.distributor) && isRecurring(record)) {
+        // Each run would add a feedback its distributor does not acknowledge: the run waits
+        // (checked again every second) until it does. Runs missed meanwhile are skipped.
+        if (this.#state === 'running')
+          this.#timers.add(id, this.#clock.now() + HELD_RUN_RECHECK_MS);
+        return;
+      }
+      if (!this.#leaseAllows(id, record, marked)) return;
+      const slot = record.dueAt;
+      const durable = this.#storage.durable;
+      // A memory node starts nothing of a distributor whose link is not fresh (see LinkOwnership).
+      if (!durable && !this.#ownership.mayStart(record)) return;
+      // A crash suspect runs alone (see RunSlots): later, when the node is empty.
+      if (!this.#slots.admit(id, record)) return;
+      if (!permitted && this.#permits.needs(record)) {
+        // A name its distributor limits: ask, and wait without holding the slot.
+        this.#permits.wait(record);
+        return;
+      }
+      const running: Running = {
+        controller: new Interrupter(),
+        byApp: false,
+        distributor: record.distributor,
+        record,
       };
-      if (record.timeout !== undefined) runOpts.timeoutMs = record.timeout;
-      const tracing = this.#tracing;
-      outcome = await (tracing === undefined
-        ? this.#attempt(def, record, runOpts)
-        : tracing.attempt(record, () => this.#attempt(def, record, runOpts)));
+      this.#running.set(id, running);
+      // A memory node's distributor counts a crash against a job only while it runs: every
+      // start is told, and written to the socket before the job runs (a poison job may take
+      // the process down at once). The turn's starts leave in its one write.
+      if (!durable) {
+        const link = this.#linkById.get(record.distributor);
+        if (link !== undefined) {
+          await link.noteStart(id); // one promise per turn's write, shared by its starts
+          const go = this.#mayRunOnceTold(id, record, running, link);
+          if (go !== true) return void (await go);
+        }
+      }
+      // The record is this attempt's own (handed over by #receive or freshly loaded): marked
+      // in place, one copy per job fewer.
+      if (!marked) markStarted(record, this.#clock.now());
+      // The "in progress" mark matters only to a storage that outlives the process (a restart
+      // re-runs such jobs); in memory it would be a record copy per job for nobody to read.
+      if (this.#storage.durable && !marked) {
+        try {
+          const storage = this.#storage;
+          await (storage.markStarted ? storage.markStarted(record) : storage.save(record));
+        } catch (err) {
+          this.#running.delete(id);
+          this.#storageSync.failed(err, id);
+          this.#retryLater(id);
+          return;
+        }
+      }
+      this.emit('job:start', record);
+      let outcome: AttemptOutcome;
+      try {
+        const runOpts: RunAttemptOptions = {
+          node: this.name,
+          clock: this.#clock,
+          signal: running.controller.signal,
+          mergeJobItselfToArgs: this.#mergeJobItself,
+          log: this.#jobLog,
+          blockWatch: this.#blockWatch,
+          progress: this.#onProgress,
+        };
+        if (record.timeout !== undefined) runOpts.timeoutMs = record.timeout;
+        const tracing = this.#tracing;
+        const run =
+          tracing === undefined
+            ? this.#attempt(def, record, runOpts)
+            : tracing.attempt(record, async () => this.#attempt(def, record, runOpts));
+        // A synchronous chain's outcome comes as it is: no promise to wait for.
+        outcome = run instanceof Promise ? await run : run;
+      } finally {
+        this.#running.delete(id);
+        this.#giveCredit(id);
+      }
+      if (running.controller.signal.reason instanceof Interrupted) return; // handed back, not finished
+      // A kept finished job shows its last progress in lookups.
+      if (running.progress !== undefined) record.progress = running.progress;
+      // The attempt is over: its slot frees now, while the outcome is written. A durable
+      // storage's write (a disk flush, a Redis round trip) no longer holds a slot, so the
+      // slots are not idle for a write per job. Nothing is reported before it is written.
+      this.#settling++;
+      void this.#settle(
+        record,
+        sendableOutcome(record, outcome),
+        slot,
+        running.byApp,
+        def.options,
+        true,
+      );
     } finally {
-      this.#running.delete(id);
-      this.#giveCredit(id);
+      this.#slots.ended(id);
     }
-    if (running.controller.signal.reason instanceof Interrupted) return; // handed back, not finished
-    // A kept finished job shows its last progress in lookups.
-    if (running.progress !== undefined) record.progress = running.progress;
-    // The attempt is over: its slot frees now, while the outcome is written. A durable
-    // storage's write (a disk flush, a Redis round trip) no longer holds a slot, so the
-    // slots are not idle for a write per job. Nothing is reported before it is written.
-    this.#settling++;
-    void this.#settle(record, sendableOutcome(record, outcome), slot, running.byApp, def.options)
-      .catch((err: unknown) => this.#log.error({ err, jobId: id }, 'settling a job failed'))
-      .finally(() => {
-        if (--this.#settling === 0) this.#idle.wake(); // a stop() may be waiting for this
-      });
   }
 
   /** One attempt's chain: on the worker threads for `defer: true`, else on this loop. */
@@ -862,100 +882,120 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     def: JobDefinition,
     record: JobRecord,
     runOpts: RunAttemptOptions,
-  ): Promise<AttemptOutcome> {
+  ): AttemptOutcome | Promise<AttemptOutcome> {
     const pool = record.defer === true ? this.#deferPool.get() : undefined;
-    return pool ? pool.run(record, runOpts) : runAttempt(def, record, runOpts);
+    return pool ? pool.run(record, runOpts) : runAttemptNow(def, record, runOpts);
   }
 
   /**
-   * Tells the job's distributor that it starts, and waits until that is written. False when
-   * it must not run after all: cancelled or interrupted meanwhile (handled here), or its
-   * link went down (it waits, as any due job, until the distributor confirms it).
+   * Whether a job whose start its distributor was just told of (the note is written) runs
+   * now. Not when it was cancelled or interrupted meanwhile (a cancel is settled here, the
+   * promise), or its link went down (it waits, as any due job, until the distributor
+   * confirms it).
    */
-  async #startTold(id: string, record: JobRecord, running: Running): Promise<boolean> {
-    const link = this.#linkById.get(record.distributor);
-    if (link === undefined) return true;
-    await link.noteStart(id);
+  #mayRunOnceTold(
+    id: string,
+    record: JobRecord,
+    running: Running,
+    link: DistributorLink,
+  ): boolean | Promise<void> {
     const signal = running.controller.signal;
     if (signal.aborted) {
       this.#running.delete(id);
       if (!(signal.reason instanceof Interrupted))
-        await this.#finishCancelled(record, running.byApp);
+        return this.#finishCancelled(record, running.byApp);
       return false;
     }
     // Asked again: the process may have been frozen between the note and its write, or the
     // link dropped; a job of a link that is no longer fresh waits to be confirmed.
-    if (link.ready && this.#ownership.mayStart(record, { id, record })) return true;
+    if (link.ready && this.#ownership.mayStart(record)) return true;
     this.#running.delete(id);
-    if (!link.ready) this.#ownership.mayStart(record, { id, record });
+    if (!link.ready) this.#ownership.mayStart(record);
     return false;
   }
 
+  /**
+   * `counted`: the attempt's end counted in #settling, which this uncounts when done (a
+   * stop() may wait for it); a failure is then logged here rather than rejected (one
+   * promise per job, not a chain of three).
+   */
   async #settle(
     record: JobRecord,
     outcome: AttemptOutcome,
     slot: number,
     byApp: boolean,
     defaults: ResolvedJobOptions | undefined,
+    counted = false,
   ): Promise<void> {
-    const t = settleOutcome(record, outcome, slot, this.#clock.now(), this.#rules.for(defaults));
-    const fb = t.feedback;
-    if (fb && byApp) fb.byApp = true;
-    if (this.#disowned.delete(record.id)) {
-      // Taken back by its distributor while it ran: its outcome is reported (the first final
-      // feedback wins there), but it is neither kept nor run again here.
-      void this.#storage.remove(record.id).catch(() => {});
-      if (fb) await this.#outbox.push(fb);
-      return;
-    }
-    if (!this.#storage.durable && t.next !== undefined && !fb) {
-      // A retry waits: not running any more, as far as a crash of this node goes.
-      this.#linkById.get(record.distributor)?.stopped(record.id, t.record.attempt);
-    }
-    const write =
-      t.store === 'save'
-        ? () => this.#storage.save(t.record)
-        : () => this.#storage.remove(t.record.id);
-    let fbStored = false;
     try {
-      if (fb && this.#storage.durable && this.#storage.finish) {
-        await this.#storage.finish(record.id, t.store === 'save' ? t.record : undefined, fb);
-        fbStored = true;
-      } else await write();
-    } catch (err) {
-      // Refused by the fence: the job is another node's now, which reports it (no stale feedback).
-      if (err instanceof LeaseLostError) return this.#storageSync.failed(err, record.id);
-      // Kept and replayed when the storage returns, so a finished job is not re-run later.
-      // (The outbox keeps the feedback on its own.)
-      this.#storageSync.remember(record.id, write);
-      this.#storageSync.failed(err, record.id);
-    }
-    if (outcome.kind === 'success') this.emit('job:success', t.record);
-    else if (outcome.kind === 'cancelled') this.emit('job:cancelled', t.record);
-    else if (t.next !== undefined) {
-      const e = outcome.error;
-      this.#log.info(
-        { jobId: t.record.id, name: t.record.name, attempt: record.attempt, code: e.code },
-        `job ${t.record.name} (${t.record.id}) attempt ${record.attempt} failed: ${e.code}: ${logExcerpt(e.message)}; runs again in ${Math.max(0, t.record.dueAt - this.#clock.now())} ms`,
-      );
-      this.emit('job:retry', t.record, e);
-    } else {
-      const e = outcome.error;
-      this.#log.warn(
-        { jobId: t.record.id, name: t.record.name, attempt: t.record.attempt, code: e.code },
-        `job ${t.record.name} (${t.record.id}) failed: ${e.code}: ${logExcerpt(e.message)}`,
-      );
-      this.emit('job:failed', t.record, e);
-    }
-    if (t.next !== undefined) this.#schedule(t.record);
-    else {
-      this.#lease.known.delete(record.id);
-      const status = t.record.status;
-      if (t.store === 'save' && isKeptStatus(status)) {
-        this.#kept.add(record.id, status, t.record.updatedAt);
+      const t = settleOutcome(record, outcome, slot, this.#clock.now(), this.#rules.for(defaults));
+      const fb = t.feedback;
+      if (fb && byApp) fb.byApp = true;
+      if (this.#disowned.delete(record.id)) {
+        // Taken back by its distributor while it ran: its outcome is reported (the first final
+        // feedback wins there), but it is neither kept nor run again here.
+        void this.#storage.remove(record.id).catch(() => {});
+        if (fb) await this.#outbox.push(fb);
+        return;
       }
+      if (!this.#storage.durable && t.next !== undefined && !fb) {
+        // A retry waits: not running any more, as far as a crash of this node goes.
+        this.#linkById.get(record.distributor)?.stopped(record.id, t.record.attempt);
+      }
+      const save = t.store === 'save';
+      let fbStored = false;
+      try {
+        if (fb && this.#storage.durable && this.#storage.finish) {
+          await this.#storage.finish(record.id, save ? t.record : undefined, fb);
+          fbStored = true;
+        } else await (save ? this.#storage.save(t.record) : this.#storage.remove(t.record.id));
+      } catch (err) {
+        // Refused by the fence: the job is another node's now, which reports it (no stale feedback).
+        if (err instanceof LeaseLostError) return this.#storageSync.failed(err, record.id);
+        // Kept and replayed when the storage returns, so a finished job is not re-run later.
+        // (The outbox keeps the feedback on its own.)
+        // (A function only now, when it is needed: none per job otherwise.)
+        this.#storageSync.remember(
+          record.id,
+          save ? () => this.#storage.save(t.record) : () => this.#storage.remove(t.record.id),
+        );
+        this.#storageSync.failed(err, record.id);
+      }
+      if (outcome.kind === 'success') this.emit('job:success', t.record);
+      else if (outcome.kind === 'cancelled') this.emit('job:cancelled', t.record);
+      else if (t.next !== undefined) {
+        const e = outcome.error;
+        this.#log.info(
+          { jobId: t.record.id, name: t.record.name, attempt: record.attempt, code: e.code },
+          `job ${t.record.name} (${t.record.id}) attempt ${record.attempt} failed: ${e.code}: ${logExcerpt(e.message)}; runs again in ${Math.max(0, t.record.dueAt - this.#clock.now())} ms`,
+        );
+        this.emit('job:retry', t.record, e);
+      } else {
+        const e = outcome.error;
+        this.#log.warn(
+          { jobId: t.record.id, name: t.record.name, attempt: t.record.attempt, code: e.code },
+          `job ${t.record.name} (${t.record.id}) failed: ${e.code}: ${logExcerpt(e.message)}`,
+        );
+        this.emit('job:failed', t.record, e);
+      }
+      if (t.next !== undefined) this.#schedule(t.record);
+      else {
+        this.#lease.known.delete(record.id);
+        const status = t.record.status;
+        if (t.store === 'save' && isKeptStatus(status)) {
+          this.#kept.add(record.id, status, t.record.updatedAt);
+        }
+      }
+      if (fb) {
+        const sent = this.#outbox.push(fb, fbStored);
+        if (sent !== undefined) await sent;
+      }
+    } catch (err) {
+      if (!counted) throw err;
+      this.#log.error({ err, jobId: record.id }, 'settling a job failed');
+    } finally {
+      if (counted && --this.#settling === 0) this.#idle.wake();
     }
-    if (fb) await this.#outbox.push(fb, fbStored);
   }
 
   /** The kept finished jobs found at start, oldest first (their retention index). */

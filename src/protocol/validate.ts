@@ -495,7 +495,9 @@ function checkData(v: unknown, depth: number): DataError | undefined {
     return undefined;
   }
   if (!isPlainObject(v)) return { path: '', why: notPlainWhy(v) };
-  for (const key of Object.keys(v)) {
+  // for-in with an own-key check: Object.keys' keys and order, without an array per object.
+  for (const key in v) {
+    if (!Object.hasOwn(v, key)) continue;
     if (key === '__proto__' || key === 'constructor' || key === 'prototype') {
       return { path: '', why: `forbidden key "${key}"` };
     }

@@ -25,8 +25,11 @@ const PUMP_BUDGET_MS = 10;
 export interface SlotHooks {
   /** False while the node is not running: nothing starts. */
   canStart(): boolean;
-  /** Runs one due job in a slot just taken; the slot is given back when it settles. */
-  run(entry: ReadyEntry): Promise<void>;
+  /**
+   * Runs one due job in a slot just taken. The runner calls {@link RunSlots.ended} once,
+   * when the run settles (a callback, not a promise: no promise and closure per job).
+   */
+  run(entry: ReadyEntry): void;
   /** No slot is in use any more (a stopping node waits for this). */
   idle(): void;
   /** The node's `limiter`: starts beyond it wait (in order) for its window to allow them. */
@@ -60,6 +63,8 @@ export class RunSlots {
   #turnStartedAt = 0;
   /** The budget ran out: the next turn pumps. */
   #yielded = false;
+  /** Inside pump() (see release). */
+  #pumping = false;
   /** Paused (`node.pause()`): due jobs wait in the queue, in due order, and nothing starts. */
   #paused = false;
   /** Set while starts wait for the limiter's window: one timer, then a pump. */
@@ -140,9 +145,9 @@ export class RunSlots {
    * Whether `entry`, just given a slot, may run now: a suspect not yet running alone is
    * set aside until the node is empty (its slot goes back). True for every other job.
    */
-  admit(entry: ReadyEntry & { record: JobRecord }): boolean {
-    if (!isSuspect(entry.record) || this.#aloneId === entry.id) return true;
-    this.#suspects.push(entry);
+  admit(id: string, record: JobRecord): boolean {
+    if (!isSuspect(record) || this.#aloneId === id) return true;
+    this.#suspects.push({ id, record });
     return false;
   }
 
@@ -162,7 +167,8 @@ export class RunSlots {
   release(): void {
     this.#active--;
     if (this.#active === 0) this.#hooks.idle();
-    this.pump();
+    // A run that ends at once (set aside) ends inside pump(): its loop takes the slot.
+    if (!this.#pumping) this.pump();
   }
 
   /** Forgets every waiting job (the node stops, or gave up its storage). */
@@ -199,6 +205,16 @@ export class RunSlots {
   /** Starts waiting jobs while slots, the turn's budget and the suspect rule allow. */
   pump(): void {
     if (this.#yielded) return; // the next turn pumps
+    const nested = this.#pumping;
+    this.#pumping = true;
+    try {
+      this.#pumpLoop();
+    } finally {
+      this.#pumping = nested;
+    }
+  }
+
+  #pumpLoop(): void {
     while (!this.#paused && this.#hooks.canStart() && this.#active < this.#concurrency) {
       if (this.#aloneId !== undefined) return;
       if (this.#suspects.length > 0) {
@@ -231,10 +247,13 @@ export class RunSlots {
 
   #start(entry: ReadyEntry): void {
     this.#active++;
-    void this.#hooks.run(entry).finally(() => {
-      if (this.#aloneId === entry.id) this.#aloneId = undefined;
-      this.release();
-    });
+    this.#hooks.run(entry);
+  }
+
+  /** The run of job `id` (started by the `run` hook, or in a slot `reserve` took) is over. */
+  ended(id: string): void {
+    if (this.#aloneId === id) this.#aloneId = undefined;
+    this.release();
   }
 
   /** After the I/O of the loop's next turn: a fresh budget, and the runs that waited for it. */

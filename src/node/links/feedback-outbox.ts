@@ -80,12 +80,24 @@ export class FeedbackOutbox {
     }
   }
 
-  /** `stored`: the storage already holds it (written with the job's outcome). */
-  async push(fb: Feedback, stored = false): Promise<void> {
+  /**
+   * `stored`: the storage already holds it (written with the job's outcome). A promise
+   * only when it waits for a write first; otherwise it is sent at once (no promise per
+   * feedback).
+   */
+  push(fb: Feedback, stored = false): Promise<void> | undefined {
     this.#add(fb);
     if (this.storage.durable && !stored) {
-      await this.storage.saveFeedback(fb).catch((err: unknown) => this.onStorageError(err, fb.key));
+      return this.storage
+        .saveFeedback(fb)
+        .catch((err: unknown) => this.onStorageError(err, fb.key))
+        .then(() => this.#sendNow(fb));
     }
+    this.#sendNow(fb);
+    return undefined;
+  }
+
+  #sendNow(fb: Feedback): void {
     const link = this.#linksById.get(fb.distributor);
     if (link) this.#send(link, fb);
   }

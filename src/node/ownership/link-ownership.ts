@@ -66,13 +66,13 @@ export class LinkOwnership {
    * True when the node may start `record` now. Otherwise the entry is kept here (suspended)
    * until the distributor has said whether the job is still this node's.
    */
-  mayStart(record: JobRecord, entry: ReadyEntry): boolean {
+  mayStart(record: JobRecord, entry?: ReadyEntry): boolean {
     const st = this.#standing.get(record.distributor);
     const link = this.#hooks.link(record.distributor);
     const trusted = st === undefined || (st.requests.length === 0 && !st.preparing);
     if (trusted && link !== undefined && link.silentFor() <= this.#leaseMs) return true;
     const s = st ?? this.#standingOf(record.distributor);
-    s.suspended.set(record.id, entry.record ? entry : { id: record.id, record });
+    s.suspended.set(record.id, entry?.record ? entry : { id: record.id, record });
     this.#hooks.log.debug(
       { jobId: record.id, distributor: record.distributor, silentMs: link?.silentFor() },
       'link to the distributor is not fresh: job held back until the distributor confirms it',

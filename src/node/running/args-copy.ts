@@ -27,7 +27,10 @@ export function cloneArgs(args: JobArgs): JobArgs {
 export function flatCopy(args: JobArgs): JobArgs | undefined {
   if (!isPlainObject(args) || isProxy(args)) return undefined;
   const out: JobArgs = {};
-  for (const key of Object.keys(args)) {
+  // for-in with an own-key check: the same keys in the same order as Object.keys, without
+  // an array per attempt.
+  for (const key in args) {
+    if (!Object.hasOwn(args, key)) continue;
     const v = args[key];
     const t = typeof v;
     if (t === 'object' ? v !== null : t === 'function' || t === 'symbol' || t === 'bigint') {

@@ -57,8 +57,8 @@ export interface JobContext {
    * passed (reason: `TimeoutError`), or the node is shutting down. Pass it to I/O.
    */
   readonly signal: AbortSignal;
-  /** Stops the job for good (periodic ones too): throws `CancelJob`. */
-  cancel(reason?: string): never;
+  /** Stops the job for good (periodic ones too): throws `CancelJob`. Works detached too. */
+  readonly cancel: (reason?: string) => never;
   /**
    * Reports how far the job is: a number (say a percentage) or a small plain object
    * (≤ 4 KiB encoded). The application sees it as a `job:progress` event, the job's
@@ -75,8 +75,11 @@ export interface JobContextFacts {
   node: string;
   /** Epoch ms. */
   startedAt: number;
-  /** The attempt's signal, or a function that makes it when a step first reads `ctx.signal`. */
-  signal: AbortSignal | (() => AbortSignal);
+  /**
+   * The attempt's signal, or what makes it when a step first reads `ctx.signal`: a
+   * function, or an object whose `signal` getter does (the runner's Phase).
+   */
+  signal: AbortSignal | (() => AbortSignal) | { readonly signal: AbortSignal };
   log: JobLogger;
   /** Where `ctx.progress()` reports go. @default nowhere (checked, then dropped) */
   progress?: ProgressSink | undefined;
@@ -93,8 +96,10 @@ export function createJobContext(record: JobRecord, facts: JobContextFacts): Job
 
 /**
  * One attempt's context. Own data properties in one fixed order (one object shape for
- * every job), and `signal` a getter on the prototype: the attempt's AbortSignal is made
- * only if a step reads it (most jobs never do), without a per-job `defineProperty`.
+ * every job); what most jobs never read is made on first read, by getters on the
+ * prototype: the attempt's AbortSignal, the three Dates and the `cancel` and `progress`
+ * functions (cached in private fields, which a frozen object still lets it set). So a job
+ * that reads none of them costs one object, not six.
  */
 class AttemptContext implements JobContext {
   readonly id: string;
@@ -103,16 +108,18 @@ class AttemptContext implements JobContext {
   readonly node: string;
   readonly distributor: string;
   readonly status: JobStatus;
-  readonly enqueuedAt: Date;
-  readonly startedAt: Date;
-  readonly runAt: Date;
   declare readonly period?: number;
   declare readonly cron?: string;
   readonly delivery: number;
-  readonly cancel: (reason?: string) => never;
   readonly log: JobLogger;
-  readonly #signal: AbortSignal | (() => AbortSignal);
+  readonly #record: JobRecord;
+  readonly #startedAt: number;
+  readonly #signal: JobContextFacts['signal'];
   readonly #progress: ProgressSink | undefined;
+  #enqueuedAtDate: Date | undefined;
+  #startedAtDate: Date | undefined;
+  #runAtDate: Date | undefined;
+  #cancel: ((reason?: string) => never) | undefined;
 
   constructor(record: JobRecord, facts: JobContextFacts) {
     this.id = record.id;
@@ -121,24 +128,40 @@ class AttemptContext implements JobContext {
     this.node = facts.node;
     this.distributor = record.distributor;
     this.status = record.status;
-    this.enqueuedAt = new Date(record.enqueuedAt);
-    this.startedAt = new Date(facts.startedAt);
-    this.runAt = new Date(record.dueAt);
     if (record.period !== undefined) this.period = record.period;
     if (record.cron !== undefined) this.cron = record.cron;
     this.delivery = record.delivery;
-    // An own function, so `const { cancel } = ctx; cancel()` works too.
-    this.cancel = (reason?: string): never => {
-      throw new CancelJob(reason ?? `job ${record.name} (${record.id}) cancelled`);
-    };
     this.log = facts.log;
+    this.#record = record;
+    this.#startedAt = facts.startedAt;
     this.#signal = facts.signal;
     this.#progress = facts.progress;
   }
 
+  get enqueuedAt(): Date {
+    return (this.#enqueuedAtDate ??= new Date(this.#record.enqueuedAt));
+  }
+
+  get startedAt(): Date {
+    return (this.#startedAtDate ??= new Date(this.#startedAt));
+  }
+
+  get runAt(): Date {
+    return (this.#runAtDate ??= new Date(this.#record.dueAt));
+  }
+
+  /** A function of this attempt, so `const { cancel } = ctx; cancel()` works too. */
+  get cancel(): (reason?: string) => never {
+    const record = this.#record;
+    return (this.#cancel ??= (reason?: string): never => {
+      throw new CancelJob(reason ?? `job ${record.name} (${record.id}) cancelled`);
+    });
+  }
+
   get signal(): AbortSignal {
     const signal = this.#signal;
-    return typeof signal === 'function' ? signal() : signal;
+    if (typeof signal === 'function') return signal();
+    return signal instanceof AbortSignal ? signal : signal.signal;
   }
 
   /** A function bound to this attempt, made when read: `const { progress } = ctx` works too. */

@@ -15,8 +15,11 @@ export type Interruption = Extract<PhaseResult, { type: 'timeout' | 'abort' }>;
  * One phase of an attempt (the chain, or the errbacks): its AbortController, the timeout
  * timer and the listener on the external signal. The controller is made only when a step
  * reads `ctx.signal` (most never do), and the timer is armed only once a step returns a
- * promise (timers cannot fire while synchronous steps run anyway). `dispose()` clears
- * them, so nothing accumulates over many attempts.
+ * promise (timers cannot fire while synchronous steps run anyway). The listener too is
+ * added only then, or when the controller is made: while steps run synchronously, an
+ * abort of the external signal (by a step itself) is seen between steps and at the end,
+ * by looking at it (`stopped`, `dispose`). `dispose()` clears them, so nothing
+ * accumulates over many attempts.
  */
 export class Phase {
   #controller: AbortController | undefined;
@@ -34,6 +37,7 @@ export class Phase {
   readonly #deadline: number;
   #async = false;
   #listening = false;
+  #disposed = false;
   #timer: TimerHandle | undefined;
   #resolve: ((i: Interruption) => void) | undefined;
   /** Settles only when the phase is interrupted; set once the phase went asynchronous and something can interrupt it. */
@@ -54,12 +58,26 @@ export class Phase {
     this.#timeoutMs = timeoutMs;
     this.#deadline = timeoutMs === undefined ? 0 : clock.now() + timeoutMs;
     if (external === undefined) return;
-    if (external.aborted) {
-      this.#interrupt({ type: 'abort', reason: external.reason });
-      return;
-    }
-    external.addEventListener('abort', this.#onAbort);
+    if (external.aborted) this.#interrupt({ type: 'abort', reason: external.reason });
+  }
+
+  /** Listens to the external signal from now on (once the phase can be interrupted while it waits). */
+  #listen(): void {
+    const external = this.#external;
+    if (external === undefined || this.#listening || this.#disposed) return;
+    if (this.#catchUp()) return;
+    external.addEventListener('abort', (this.#onAbort ??= this.#abortListener()));
     this.#listening = true;
+  }
+
+  /** Not listening (yet): an abort of the external signal meanwhile interrupts now. True if so. */
+  #catchUp(): boolean {
+    const external = this.#external;
+    if (this.#listening || this.#disposed || external === undefined || !external.aborted) {
+      return false;
+    }
+    this.#interrupt({ type: 'abort', reason: external.reason });
+    return true;
   }
 
   /** The phase's signal (made on first use; aborted already if the phase was interrupted). */
@@ -67,14 +85,14 @@ export class Phase {
     if (this.#controller === undefined) {
       this.#controller = new AbortController();
       if (this.#stopped) this.#controller.abort(this.#reason());
+      // A step holds the signal now: an abort of the external one must reach it at once.
+      else this.#listen();
     }
     return this.#controller.signal;
   }
 
-  /** `signal`, as a function: what the context calls when a step reads `ctx.signal`. */
-  readonly signalGetter = (): AbortSignal => this.signal;
-
   get stopped(): boolean {
+    if (!this.#stopped) this.#catchUp();
     return this.#stopped;
   }
 
@@ -83,6 +101,7 @@ export class Phase {
     if (this.#async) return;
     this.#async = true;
     if (this.#timeoutMs === undefined && this.#external === undefined) return;
+    this.#listen();
     this.interrupted = new Promise<Interruption>((resolve) => (this.#resolve = resolve));
     if (this.interruption !== undefined) {
       this.#resolve?.(this.interruption);
@@ -92,7 +111,10 @@ export class Phase {
   }
 
   dispose(): void {
-    if (this.#listening) {
+    if (this.#disposed) return;
+    this.#catchUp(); // an abort by the last synchronous step still counts
+    this.#disposed = true;
+    if (this.#listening && this.#onAbort !== undefined) {
       this.#external?.removeEventListener('abort', this.#onAbort);
       this.#listening = false;
     }
@@ -100,15 +122,22 @@ export class Phase {
     this.#timer = undefined;
   }
 
-  readonly #onAbort = (): void => {
-    this.#interrupt({ type: 'abort', reason: this.#external?.reason });
-  };
+  #onAbort: (() => void) | undefined;
 
-  #arm(): void {
-    this.#timer = this.#clock.setTimer(this.#onTimer, this.#deadline - this.#clock.now());
+  #abortListener(): () => void {
+    return () => this.#interrupt({ type: 'abort', reason: this.#external?.reason });
   }
 
-  readonly #onTimer = (): void => {
+  #arm(): void {
+    this.#timer = this.#clock.setTimer(
+      (this.#onTimer ??= () => this.#timerFired()),
+      this.#deadline - this.#clock.now(),
+    );
+  }
+
+  #onTimer: (() => void) | undefined;
+
+  #timerFired(): void {
     this.#timer = undefined;
     // Clocks may fire early (long delays are capped): re-arm until the deadline.
     if (this.#clock.now() < this.#deadline) {
@@ -118,7 +147,7 @@ export class Phase {
     const label = `${this.#errbacks ? 'errbacks of ' : ''}job ${this.#record.name} (${this.#record.id})`;
     const error = new TimeoutError(`${label} timed out after ${this.#timeoutMs} ms`);
     this.#interrupt({ type: 'timeout', error });
-  };
+  }
 
   #reason(): unknown {
     const i = this.interruption;

@@ -94,19 +94,35 @@ export async function runAttempt(
   record: JobRecord,
   opts: RunAttemptOptions,
 ): Promise<AttemptOutcome> {
+  return runAttemptNow(def, record, opts);
+}
+
+/**
+ * {@link runAttempt}, with the outcome itself (no promise) when every step of the chain
+ * returned a plain value: the node's path for a job that runs on its event loop.
+ */
+export function runAttemptNow(
+  def: JobDefinition,
+  record: JobRecord,
+  opts: RunAttemptOptions,
+): AttemptOutcome | Promise<AttemptOutcome> {
   try {
     // A chain of synchronous steps completes without a single await (no promise per step).
     const outcome = attempt(def, record, opts);
-    return outcome instanceof Promise ? await outcome : outcome;
+    return outcome instanceof Promise ? outcome.catch((err) => runnerFailed(record, err)) : outcome;
   } catch (err) {
-    // Only a bug in the runner itself gets here: still report it as a failed attempt.
-    return {
-      kind: 'error',
-      args: snapshot(record.args),
-      error: toErrorInfo(err),
-      unrecoverable: false,
-    };
+    return runnerFailed(record, err);
   }
+}
+
+/** Only a bug in the runner itself gets here: still reported as a failed attempt. */
+function runnerFailed(record: JobRecord, err: unknown): AttemptOutcome {
+  return {
+    kind: 'error',
+    args: snapshot(record.args),
+    error: toErrorInfo(err),
+    unrecoverable: false,
+  };
 }
 
 function attempt(
@@ -135,7 +151,7 @@ function attempt(
     createJobContext(record, {
       node: opts.node,
       startedAt,
-      signal: phase.signalGetter,
+      signal: phase,
       log,
       progress: opts.progress,
     });

@@ -87,4 +87,41 @@ describe('job context', () => {
       noopLogger.error('text');
     }).not.toThrow();
   });
+
+  it('job context - the dates and cancel are made when read, the same each time, and cancel works detached', () => {
+    const ctx = createJobContext(makeRecord(), {
+      node: 'n',
+      startedAt: T0 + 3,
+      signal: new AbortController().signal,
+      log: noopLogger,
+    });
+    expect(ctx.startedAt).toBe(ctx.startedAt);
+    expect(ctx.enqueuedAt).toBe(ctx.enqueuedAt);
+    expect(ctx.runAt).toBe(ctx.runAt);
+    expect(ctx.startedAt).toEqual(new Date(T0 + 3));
+    const { cancel, startedAt } = ctx;
+    expect(startedAt).toBeInstanceOf(Date);
+    expect(cancel).toBe(ctx.cancel);
+    expect(() => cancel('detached')).toThrow(CancelJob);
+    expect(Object.isFrozen(ctx)).toBe(true);
+  });
+
+  it('job context - a signal source object gives its signal when a step reads ctx.signal', () => {
+    const controller = new AbortController();
+    let reads = 0;
+    const ctx = createJobContext(makeRecord(), {
+      node: 'n',
+      startedAt: T0,
+      signal: {
+        get signal() {
+          reads++;
+          return controller.signal;
+        },
+      },
+      log: noopLogger,
+    });
+    expect(reads).toBe(0);
+    expect(ctx.signal).toBe(controller.signal);
+    expect(reads).toBe(1);
+  });
 });

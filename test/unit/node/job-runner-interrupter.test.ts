@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Interrupter, runAttempt } from '../../../src/node/running/job-runner.ts';
+import { Interrupter, runAttempt, runAttemptNow } from '../../../src/node/running/job-runner.ts';
 import type { JobContext } from '../../../src/node/running/job-context.ts';
 import { FakeClock } from '../../helpers/fake-clock.ts';
 import { T0, flush, makeDef, makeRecord } from './runner-helpers.ts';
@@ -72,5 +72,58 @@ describe('job runner - Interrupter', () => {
     expect(outcome.kind).toBe('cancelled');
     expect(seen).toBe(true);
     expect(stop.listenerCount).toBe(0);
+  });
+
+  it('job runner - a synchronous chain adds no listener to the stop signal, and its outcome comes without a promise', () => {
+    const stop = new Interrupter();
+    let adds = 0;
+    const add = stop.addEventListener.bind(stop);
+    stop.addEventListener = (type, listener) => {
+      adds++;
+      add(type, listener);
+    };
+    const def = makeDef(() => ({ a: 1 }), { callbacks: [() => ({ b: 2 })] });
+    const outcome = runAttemptNow(def, makeRecord(), {
+      node: 'n',
+      clock: new FakeClock(T0),
+      signal: stop,
+    });
+    expect(outcome).not.toBeInstanceOf(Promise);
+    expect(outcome).toMatchObject({ kind: 'success', args: { a: 1, b: 2 } });
+    expect(adds).toBe(0);
+  });
+
+  it('job runner - a synchronous step that aborts the stop signal: the next step does not run, and a step that reads ctx.signal first sees it abort', () => {
+    const stop = new Interrupter();
+    const ran: string[] = [];
+    let signal: AbortSignal | undefined;
+    const def = makeDef(
+      (_args, ctx) => {
+        signal = ctx.signal; // held before the abort: it must abort at once
+        ran.push('job');
+        stop.abort(new Error('from inside'));
+        ran.push(`aborted ${String(signal.aborted)}`);
+      },
+      { callbacks: [() => void ran.push('callback')] },
+    );
+    const outcome = runAttemptNow(def, makeRecord(), {
+      node: 'n',
+      clock: new FakeClock(T0),
+      signal: stop,
+    });
+    expect(outcome).toMatchObject({ kind: 'cancelled' });
+    expect(ran).toEqual(['job', 'aborted true']);
+    expect(stop.listenerCount).toBe(0);
+  });
+
+  it('job runner - a synchronous last step that aborts the stop signal makes the attempt cancelled', () => {
+    const stop = new Interrupter();
+    const def = makeDef(() => void stop.abort(new Error('late')));
+    const outcome = runAttemptNow(def, makeRecord(), {
+      node: 'n',
+      clock: new FakeClock(T0),
+      signal: stop,
+    });
+    expect(outcome).toMatchObject({ kind: 'cancelled' });
   });
 });
