@@ -89,13 +89,16 @@ export class StringTable {
 
 export function encodeRecord(job: JobRecord, table?: StringTable): Buffer {
   const base = job.enqueuedAt;
-  const times = [job.runAt, job.dueAt, job.updatedAt, job.startedAt, job.failedAt];
+  // Times relative to enqueuedAt (smaller integers) when every one allows it. Checked and
+  // written without an array or closure per record: every stored job passes here.
   const relative =
     Number.isSafeInteger(base) &&
-    times.every(
-      (t) => t === undefined || (Number.isSafeInteger(t) && Number.isSafeInteger(t - base)),
-    );
-  const rel = (t: number | undefined) => (t === undefined || !relative ? t : t - base);
+    relativeOk(job.runAt, base) &&
+    relativeOk(job.dueAt, base) &&
+    relativeOk(job.updatedAt, base) &&
+    relativeOk(job.startedAt, base) &&
+    relativeOk(job.failedAt, base);
+  const off = relative ? base : 0;
   const status = STATUS_INDEX.get(job.status);
   if (status === undefined) {
     throw new InvalidArgumentError(
@@ -108,16 +111,16 @@ export function encodeRecord(job: JobRecord, table?: StringTable): Buffer {
     job.args,
     table ? table.ref(job.distributor) : job.distributor,
     base,
-    rel(job.runAt),
+    minus(job.runAt, off),
     job.delivery,
     status,
     job.attempt,
-    rel(job.dueAt),
+    minus(job.dueAt, off),
     job.runs,
-    rel(job.updatedAt),
-    rel(job.startedAt),
+    minus(job.updatedAt, off),
+    minus(job.startedAt, off),
     job.lastError,
-    rel(job.failedAt),
+    minus(job.failedAt, off),
     job.period,
     job.cron,
     job.tz,
@@ -147,6 +150,16 @@ export function encodeRecord(job: JobRecord, table?: StringTable): Buffer {
   }
 }
 
+/** Whether time `t` (if any) can be stored relative to `base`. */
+function relativeOk(t: number | undefined, base: number): boolean {
+  return t === undefined || (Number.isSafeInteger(t) && Number.isSafeInteger(t - base));
+}
+
+/** `t - off`, or undefined. */
+function minus(t: number | undefined, off: number): number | undefined {
+  return t === undefined ? undefined : t - off;
+}
+
 /**
  * One `jrBatch` call's writes (see `redis-scripts.ts`): a msgpack array of four flat
  * arrays, [jobs to set (field, value, …), jobs to delete, feedbacks to set, feedbacks to
@@ -161,11 +174,14 @@ export function encodeWrites(
   let bound = 1 + 4 * 5;
   let jobSets = 0;
   let fbSets = 0;
-  for (const [field, value] of jobs) {
+  // Keys and get(), not entries: no [field, value] pair per write.
+  for (const field of jobs.keys()) {
+    const value = jobs.get(field)!;
     bound += 5 + field.length * 3 + (value === null ? 0 : 5 + value.length);
     if (value !== null) jobSets++;
   }
-  for (const [field, value] of feedbacks) {
+  for (const field of feedbacks.keys()) {
+    const value = feedbacks.get(field)!;
     bound += 5 + field.length * 3 + (value === null ? 0 : 5 + value.length);
     if (value !== null) fbSets++;
   }
@@ -190,7 +206,8 @@ function writeGroup(
   out.writeUInt32BE(sets ? count * 2 : count, at + 1);
   let pos = at + 5;
   if (count === 0) return pos;
-  for (const [field, value] of fields) {
+  for (const field of fields.keys()) {
+    const value = fields.get(field)!;
     if ((value !== null) !== sets) continue;
     out[pos] = 0xdb;
     const n = out.write(field, pos + 5, 'utf8');
