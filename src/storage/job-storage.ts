@@ -28,6 +28,12 @@ export interface StorageOwner {
   adopted(from: string, records: JobRecord[], feedbacks: Feedback[]): void;
   /** Optional: a takeover scan failed (it is tried again on the next tick). */
   adoptionFailed?(err: unknown): void;
+  /**
+   * Optional: `open` cannot reach the storage's server yet and keeps trying until its
+   * connect timeout (`message` says why and for how long). Told at the first failed try,
+   * then at most once a second: an operator sees what the node waits for.
+   */
+  unreachable?(message: string): void;
 }
 
 /**

@@ -156,6 +156,8 @@ function transient(err: unknown): boolean {
 /** Pause before the next try: 50 ms, doubling, at most 500 ms. */
 const RETRY_FIRST_MS = 50;
 const RETRY_MAX_MS = 500;
+/** How often, at most, `connectRedis` tells `onWait` that it still waits (ms). */
+const WAIT_REPORT_MS = 1000;
 
 /**
  * @internal Connects a client (if it is not yet) and checks it answers PING, within
@@ -167,7 +169,10 @@ export async function connectRedis(
   client: RedisClient,
   timeoutMs: number,
   safeUrl: string,
+  onWait?: (message: string) => void,
 ): Promise<void> {
+  const started = Date.now();
+  let toldAt: number | undefined;
   /** The client's error event during the current try, and the last try's failure. */
   let socketError: unknown;
   let failure: unknown;
@@ -206,6 +211,18 @@ export async function connectRedis(
           throw new StorageError(`cannot reach Redis at ${safeUrl}: ${messageOf(reason)}`, {
             cause: reason,
           });
+        }
+        const now = Date.now();
+        if (onWait !== undefined && (toldAt === undefined || now - toldAt >= WAIT_REPORT_MS)) {
+          toldAt = now;
+          const left = Math.max(0, timeoutMs - (now - started));
+          try {
+            onWait(
+              `cannot reach Redis at ${safeUrl} yet (${messageOf(reason)}): still trying for ${left} ms`,
+            );
+          } catch {
+            // A listener's bug must not stop the retries.
+          }
         }
         await new Promise((resolve) => setTimeout(resolve, pause));
         if (expired) return;

@@ -261,7 +261,9 @@ export class RedisStorage implements JobStorage {
       },
     });
     try {
-      await connectRedis(client, this.#connectTimeoutMs, this.#safeUrl);
+      await connectRedis(client, this.#connectTimeoutMs, this.#safeUrl, (message) =>
+        this.owner?.unreachable?.(message),
+      );
       await scripts.load();
       // A peer adopting this name's jobs right now finishes within a TTL: wait for it.
       await lease.acquire({ waitMs: this.#leaseTtlMs });

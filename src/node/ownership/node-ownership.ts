@@ -120,6 +120,10 @@ export class NodeOwnership implements StorageOwner {
     this.#host.settle(record, poison);
   }
 
+  unreachable(message: string): void {
+    this.#host.log.warn({ node: this.#host.name }, message);
+  }
+
   renewed(): void {
     if (this.#parked.size === 0 || !this.#host.active()) return;
     const entries = [...this.#parked.values()];

@@ -352,6 +352,41 @@ describe.skipIf(!redisAvailable())('redis storage', () => {
     }
   });
 
+  it('redis storage - while open waits for Redis, its owner hears why: at the first failed try, then at most once a second', async () => {
+    const own = await startRedisServer();
+    own.kill();
+    const storage = new RedisStorage({ url: own.url, prefix, connectTimeoutMs: 5000 });
+    const told: { at: number; message: string }[] = [];
+    storage.owner = {
+      instance: 'waiting-owner',
+      accepts: () => true,
+      renewed: () => {},
+      lost: () => {},
+      vanished: () => {},
+      adopted: () => {},
+      unreachable: (message) => told.push({ at: Date.now(), message }),
+    };
+    try {
+      const t0 = Date.now();
+      const opening = storage.open('late-2');
+      await sleep(2300);
+      await own.restart();
+      expect((await settleWithin(5000, opening)).status).toBe('fulfilled');
+      expect(told.length).toBeGreaterThanOrEqual(2);
+      expect(told.length).toBeLessThanOrEqual(4);
+      expect(told[0]!.at - t0).toBeLessThan(1000);
+      for (let i = 1; i < told.length; i++) {
+        expect(told[i]!.at - told[i - 1]!.at).toBeGreaterThanOrEqual(990);
+      }
+      expect(told[0]!.message).toMatch(
+        /^cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+ yet \(.*\): still trying for \d+ ms$/,
+      );
+    } finally {
+      await storage.close();
+      await own.stop();
+    }
+  });
+
   it('redis storage - a wrong password fails open at once, without waiting for the deadline', async () => {
     const own = await startRedisServer();
     const admin = new Redis(own.url);
