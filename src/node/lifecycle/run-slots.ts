@@ -65,6 +65,8 @@ export class RunSlots {
   #yielded = false;
   /** Inside pump() (see release). */
   #pumping = false;
+  /** A slot was released inside pump(): it looks again before it returns. */
+  #releasedInPump = false;
   /** Paused (`node.pause()`): due jobs wait in the queue, in due order, and nothing starts. */
   #paused = false;
   /** Set while starts wait for the limiter's window: one timer, then a pump. */
@@ -167,8 +169,10 @@ export class RunSlots {
   release(): void {
     this.#active--;
     if (this.#active === 0) this.#hooks.idle();
-    // A run that ends at once (set aside) ends inside pump(): its loop takes the slot.
-    if (!this.#pumping) this.pump();
+    // A run that ends at once (set aside, or found finished) ends inside pump(): that
+    // pump looks again before it returns (see pump).
+    if (this.#pumping) this.#releasedInPump = true;
+    else this.pump();
   }
 
   /** Forgets every waiting job (the node stops, or gave up its storage). */
@@ -205,12 +209,17 @@ export class RunSlots {
   /** Starts waiting jobs while slots, the turn's budget and the suspect rule allow. */
   pump(): void {
     if (this.#yielded) return; // the next turn pumps
-    const nested = this.#pumping;
+    if (this.#pumping) return this.#pumpLoop(); // from a run started by this pump
     this.#pumping = true;
     try {
-      this.#pumpLoop();
+      // A slot freed meanwhile (a run that ended at once) may let more start now, whichever
+      // way the loop returned: once more, until none was.
+      do {
+        this.#releasedInPump = false;
+        this.#pumpLoop();
+      } while (this.#releasedInPump && !this.#yielded);
     } finally {
-      this.#pumping = nested;
+      this.#pumping = false;
     }
   }
 

@@ -95,6 +95,45 @@ describe('run slots', () => {
     expect(started).toEqual(['a', 'p', 'b']);
   });
 
+  it('run slots - a run that ends at once inside pump (a suspect run alone, then gone) frees its slot for the jobs waiting, with no other event', () => {
+    const started: string[] = [];
+    const slots: RunSlots = new RunSlots(4, {
+      canStart: () => true,
+      run: (entry: ReadyEntry) => {
+        started.push(entry.id);
+        // The suspect's record is found finished when it starts: its run ends at once.
+        if (entry.id === 'p') slots.ended(entry.id);
+      },
+      idle: () => {},
+    });
+    slots.push({ id: 'p', record: record('p', 2) });
+    expect(started).toEqual(['p']); // the node was empty: it ran alone, and ended
+    slots.push({ id: 'a', record: record('a') });
+    expect(started).toEqual(['p', 'a']);
+    expect(slots.active).toBe(1);
+  });
+
+  it('run slots - a suspect waiting behind running jobs runs alone once they end, and the rest after it, even when it ends at once', () => {
+    const started: string[] = [];
+    const slots: RunSlots = new RunSlots(4, {
+      canStart: () => true,
+      run: (entry: ReadyEntry) => {
+        started.push(entry.id);
+        if (entry.record && !slots.admit(entry.id, entry.record)) return slots.ended(entry.id);
+        if (entry.id === 'p') slots.ended(entry.id); // ends inside the pump that started it
+      },
+      idle: () => {},
+    });
+    slots.push({ id: 'a', record: record('a') });
+    slots.push({ id: 'p', record: record('p', 2) });
+    slots.push({ id: 'b', record: record('b') });
+    slots.push({ id: 'c', record: record('c') });
+    expect(started).toEqual(['a', 'p']); // p set aside: b and c wait behind it
+    slots.ended('a'); // the node is empty: p runs alone and ends at once; b and c go
+    expect(started).toEqual(['a', 'p', 'p', 'b', 'c']);
+    expect(slots.active).toBe(2);
+  });
+
   it('run slots - reserve takes a slot only when nothing waits, never for a suspect', async () => {
     const { slots } = setup(1);
     expect(slots.reserve(record('s', 2))).toBe(false);
