@@ -14,7 +14,9 @@ import {
   ErrorCodes,
   FeedbackHandlerError,
   InvalidArgumentError,
+  JobReactorError,
   ShutdownError,
+  toErrorInfo,
   type ErrorInfo,
 } from '../errors.ts';
 import type { Clock } from '../model/clock.ts';
@@ -238,12 +240,21 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     onError: ErrorFeedback<A> | undefined,
     trace: EnqueueTrace | undefined,
   ): JobHandle<A>[] {
+    // Each item is read once (its getters may throw, or answer differently a second time).
+    const optionsOf: (EnqueueOptions | undefined)[] = [];
     const prepared = jobs.map((j) => {
-      assertManyItem(j);
-      return this.#prepare(j.job, j.args, j.options, onSuccess, onError, trace);
+      let job: JobName<A>, args: A | undefined, options: EnqueueOptions | undefined;
+      try {
+        assertManyItem(j);
+        ({ job, args, options } = j);
+      } catch (err) {
+        throw unreadable(err, undefined);
+      }
+      optionsOf.push(options);
+      return this.#prepare(job, args, options, onSuccess, onError, trace);
     });
     this.#dispatch.assertRoom(jobs.length);
-    return prepared.map((p, i) => this.#handleOf(p, jobs[i]!.options) as JobHandle<A>);
+    return prepared.map((p, i) => this.#handleOf(p, optionsOf[i]) as JobHandle<A>);
   }
 
   /** A prepared job's handle: a new job is sent or queued first (an already tracked one is not). */
@@ -265,28 +276,32 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     onError: ErrorFeedback<A> | undefined,
     trace: EnqueueTrace | undefined,
   ): TrackedJob | JobHandle {
-    const name = jobNameOf(job);
-    const now = this.#clock.now();
-    const { spec, routing } = buildJobSpec({
-      name,
-      args,
-      options,
-      id: this.#ids.next(now),
-      distributor: this.id,
-      now,
-    });
-    // Before the job is encoded: its trace context travels with it.
-    trace?.message(spec);
-    // A generated id is new by construction; only a caller-chosen one may be tracked already.
-    const existing = options?.id === undefined ? undefined : this.#jobs.get(spec.id);
-    if (existing) return createHandle(existing, this.#handleOps);
-    return trackJob(
-      spec,
-      routing,
-      onSuccess as SuccessFeedback | undefined,
-      onError as ErrorFeedback | undefined,
-      this.#opts.maxFrameSize,
-    );
+    try {
+      const name = jobNameOf(job);
+      const now = this.#clock.now();
+      const { spec, routing } = buildJobSpec({
+        name,
+        args,
+        options,
+        id: this.#ids.next(now),
+        distributor: this.id,
+        now,
+      });
+      // Before the job is encoded: its trace context travels with it.
+      trace?.message(spec);
+      // A generated id is new by construction; only a caller-chosen one may be tracked already.
+      const existing = options?.id === undefined ? undefined : this.#jobs.get(spec.id);
+      if (existing) return createHandle(existing, this.#handleOps);
+      return trackJob(
+        spec,
+        routing,
+        onSuccess as SuccessFeedback | undefined,
+        onError as ErrorFeedback | undefined,
+        this.#opts.maxFrameSize,
+      );
+    } catch (err) {
+      throw unreadable(err, job);
+    }
   }
 
   /** Sends a prepared job to a node, or queues it. */
@@ -718,4 +733,18 @@ function isKeyOf(key: string, spec: JobSpec): boolean {
 /** Creates a distributor and starts listening. */
 export async function startDistributor(options: DistributorOptions = {}): Promise<Distributor> {
   return new Distributor(options).listen();
+}
+
+/**
+ * What enqueue throws when reading the caller's job, args or options threw (a getter or a
+ * Proxy trap of theirs): an InvalidArgumentError with that error as its cause, like any
+ * other bad input. Errors of this library pass as they are.
+ */
+function unreadable(err: unknown, job: unknown): Error {
+  if (err instanceof JobReactorError) return err;
+  const what = typeof job === 'string' ? `job '${job}'` : 'a job';
+  return new InvalidArgumentError(
+    `cannot enqueue ${what}: reading its args or options threw: ${toErrorInfo(err).message}`,
+    { cause: err },
+  );
 }

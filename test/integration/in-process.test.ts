@@ -201,6 +201,87 @@ describe('in-process - distributor and node over real TCP', () => {
     );
   });
 
+  it('args or options whose getters or Proxy traps throw: enqueue throws InvalidArgumentError with that cause, and tracks nothing', async () => {
+    const d = await startDistributor({ port: 0 });
+    open.push(d);
+    const boom = new Error('boom');
+    const hostile: [string, object][] = [
+      [
+        'getter',
+        {
+          get x() {
+            throw boom;
+          },
+        },
+      ],
+      [
+        'ownKeys trap',
+        new Proxy(
+          {},
+          {
+            ownKeys: () => {
+              throw boom;
+            },
+          },
+        ),
+      ],
+      [
+        'get trap',
+        new Proxy(
+          { a: 1 },
+          {
+            get: () => {
+              throw boom;
+            },
+          },
+        ),
+      ],
+      [
+        'getPrototypeOf trap',
+        new Proxy(
+          {},
+          {
+            getPrototypeOf: () => {
+              throw boom;
+            },
+          },
+        ),
+      ],
+    ];
+    for (const [, args] of hostile) {
+      let thrown: unknown;
+      try {
+        d.enqueue('x.y', args as JobArgs);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toMatchObject({ code: 'JR_ERR_INVALID_ARGUMENT' });
+      expect((thrown as Error).message).toMatch(/cannot enqueue job 'x\.y': .*threw: boom/);
+      expect((thrown as Error).cause).toBe(boom);
+    }
+    const options = new Proxy(
+      {},
+      {
+        ownKeys: () => {
+          throw boom;
+        },
+      },
+    );
+    expect(() => d.enqueue('x.y', {}, options)).toThrow(
+      expect.objectContaining({ code: 'JR_ERR_INVALID_ARGUMENT', cause: boom }),
+    );
+    const item = {
+      job: 'x.y',
+      get args(): JobArgs {
+        throw boom;
+      },
+    };
+    expect(() => d.enqueueMany([{ job: 'x.y', args: {} }, item])).toThrow(
+      expect.objectContaining({ code: 'JR_ERR_INVALID_ARGUMENT', cause: boom }),
+    );
+    expect(d.stats().tracked).toBe(0);
+  });
+
   it('enqueueMany: all or nothing, every result comes back', async () => {
     const reg = new JobRegistry();
     reg.define('double', (args: { v: number }) => ({ v: args.v * 2 }));
