@@ -283,3 +283,8 @@ export class RemoteError extends JobReactorError {
     this.remoteName = info.name;
   }
 }
+
+/** An error's message, or the thrown value as a string (for messages that quote a cause). */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -2,6 +2,7 @@ import { Packr, RESERVE_START_SPACE, Unpackr } from 'msgpackr';
 import {
   InvalidArgumentError,
   MalformedFrameError,
+  messageOf,
   PayloadTooLargeError,
   ProtocolError,
 } from '../errors.ts';
@@ -145,10 +146,6 @@ export function decodeBody(body: Uint8Array): Message {
     throw new MalformedFrameError(`undecodable frame body: ${messageOf(err)}`, { cause: err });
   }
   return validateMessage(value);
-}
-
-export function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { JobSpec } from '../model/job.ts';
 import { MAX_DURATION_MS, MIN_PERIOD_MS } from '../model/duration.ts';
 import { validateCron, validateTimeZone } from './recurrence.ts';
+import { messageOf } from '../errors.ts';
 
 /** Highest `priority` number (the lowest priority): BullMQ's bound, 2²¹. */
 export const MAX_PRIORITY = 2 ** 21;
@@ -199,10 +200,6 @@ function msMessage(field: string, v: unknown): string {
 
 function problem(field: string, message: string): SettingsProblem {
   return { field, message };
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** A peer-controlled value in a message: numbers as they are, anything else short. */

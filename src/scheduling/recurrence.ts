@@ -1,5 +1,5 @@
 import { Cron, type CronOptions } from 'croner';
-import { InvalidArgumentError } from '../errors.ts';
+import { InvalidArgumentError, messageOf } from '../errors.ts';
 
 /**
  * When a periodic or cron job runs next. Pure functions of absolute epoch-ms times, so a node
@@ -168,10 +168,6 @@ export class CronSchedule {
     // croner drops the milliseconds of its reference and looks strictly after it.
     return this.next(t - 1);
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**

@@ -8,7 +8,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { deferred, type Deferred } from '../model/deferred.ts';
-import { StorageError } from '../errors.ts';
+import { StorageError, messageOf } from '../errors.ts';
 
 /**
  * What a start mark says: attempt `attempt` (run `runs`) of the job with this id, enqueued at
@@ -264,8 +264,4 @@ function checksum(buf: Buffer, at: number): number {
   let h = 0x811c9dc5;
   for (let i = at; i < at + AT.sum; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
   return h >>> 0;
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -21,7 +21,7 @@
  * Only plain msgpack is used: no records, no class-building extensions.
  */
 import { Packr, Unpackr } from 'msgpackr';
-import { InvalidArgumentError, StorageError } from '../errors.ts';
+import { InvalidArgumentError, StorageError, messageOf } from '../errors.ts';
 import type { ErrorInfo } from '../errors.ts';
 import type { BackoffSpec, Feedback, JobRecord, JobStatus } from '../model/job.ts';
 import { cleanTraceCarrier } from '../protocol/trace-carrier.ts';
@@ -430,8 +430,4 @@ class Fields {
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

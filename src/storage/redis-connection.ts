@@ -4,7 +4,7 @@
  * print, and mapping ioredis failures to StorageError.
  */
 import { Cluster, Redis } from 'ioredis';
-import { InvalidArgumentError, JobReactorError, StorageError } from '../errors.ts';
+import { InvalidArgumentError, JobReactorError, StorageError, messageOf } from '../errors.ts';
 
 /** Redis reached when no URL is given. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -322,10 +322,6 @@ export function assertRedisUrl(url: string): void {
       `Redis URL must look like redis://host:port, rediss://host:port or redis+cluster://host:port,host:port (got ${redactUrl(url)})`,
     );
   }
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /**
