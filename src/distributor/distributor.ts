@@ -242,6 +242,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
   ): JobHandle<A>[] {
     // Each item is read once (its getters may throw, or answer differently a second time).
     const optionsOf: (EnqueueOptions | undefined)[] = [];
+    const now = this.#clock.now(); // one enqueue time for the whole call
     const prepared = jobs.map((j) => {
       let job: JobName<A>, args: A | undefined, options: EnqueueOptions | undefined;
       try {
@@ -251,7 +252,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
         throw unreadable(err, undefined);
       }
       optionsOf.push(options);
-      return this.#prepare(job, args, options, onSuccess, onError, trace);
+      return this.#prepare(job, args, options, onSuccess, onError, trace, now);
     });
     this.#dispatch.assertRoom(jobs.length);
     return prepared.map((p, i) => this.#handleOf(p, optionsOf[i]) as JobHandle<A>);
@@ -275,10 +276,10 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
     onSuccess: SuccessFeedback<A> | undefined,
     onError: ErrorFeedback<A> | undefined,
     trace: EnqueueTrace | undefined,
+    now: number = this.#clock.now(),
   ): TrackedJob | JobHandle {
     try {
       const name = jobNameOf(job);
-      const now = this.#clock.now();
       const { spec, routing } = buildJobSpec({
         name,
         args,

@@ -13,12 +13,17 @@ export function assertNodeName(name: unknown, what = 'node name'): asserts name 
   }
 }
 
+/** The last job name that passed: most calls repeat it (one name per enqueueMany batch). */
+let lastJobName = '';
+
 export function assertJobName(name: unknown): asserts name is string {
+  if (name === lastJobName && name !== '') return;
   if (typeof name !== 'string' || !JOB_NAME.test(name)) {
     throw new InvalidArgumentError(
       `job name must be 1-200 characters of A-Z a-z 0-9 _ . - (got ${JSON.stringify(name)})`,
     );
   }
+  lastJobName = name;
 }
 
 export function isValidNodeName(name: string): boolean {
