@@ -50,10 +50,11 @@ describe('hostile peer - nothing from the wire is trusted', () => {
     // Feedbacks are routed by the distributor id, which is not on the wire (the link knows
     // it): a job claiming another one still reports to its sender.
     evil.sendJob(rawSpec('spoofed', 'hx.echo', 'someone-else'));
-    // The node keeps answering at once (it used to spin for seconds on the first two).
+    // The node keeps answering (it used to spin for seconds on the first two). The bound
+    // is far below that spin and far above a loaded CI machine's hiccups (100 ms was hit).
     const rtts: number[] = [];
     for (let i = 0; i < 10; i++) rtts.push(await good.ping('target'));
-    expect(Math.max(...rtts)).toBeLessThan(100);
+    expect(Math.max(...rtts)).toBeLessThan(1000);
     // Meanwhile the real distributor's jobs are served as usual.
     const results = await Promise.all(
       Array.from({ length: 50 }, () => good.enqueue('hx.echo', {}).result),
