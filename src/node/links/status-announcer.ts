@@ -16,6 +16,11 @@ export class StatusAnnouncer {
   /** Links held back on their own (their distributor leaves too many feedbacks unacknowledged). */
   readonly #held = new Set<DistributorLink>();
   #jobsChangePending = false;
+  /**
+   * Links that missed a change of the job list: still in their handshake (their hello was
+   * built before it) or down. Told at their next `linkReady`.
+   */
+  readonly #missedJobs = new Set<DistributorLink>();
   readonly #links: readonly DistributorLink[];
   readonly #registry: Pick<JobRegistry, 'names'>;
   readonly #isRunning: () => boolean;
@@ -37,7 +42,8 @@ export class StatusAnnouncer {
   linkReady(link: DistributorLink, held = false): void {
     if (held) this.#held.add(link);
     else this.#held.delete(link);
-    if (!this.accepts(link)) link.send(this.#status(link));
+    const missed = this.#missedJobs.delete(link);
+    if (missed || !this.accepts(link)) link.send(this.#status(link));
   }
 
   /** Whether the node takes jobs from this link now. */
@@ -73,7 +79,11 @@ export class StatusAnnouncer {
     this.#jobsChangePending = true;
     queueMicrotask(() => {
       this.#jobsChangePending = false;
-      if (this.#isRunning()) this.broadcast();
+      if (!this.#isRunning()) return;
+      // A link not ready drops it; its hello may predate the change: it hears at ready.
+      for (const link of this.#links) {
+        if (!link.send(this.#status(link))) this.#missedJobs.add(link);
+      }
     });
   }
 

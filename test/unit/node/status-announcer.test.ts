@@ -49,6 +49,23 @@ describe('status announcer', () => {
     }
   });
 
+  it('status announcer - jobs defined while a link is still in its handshake: it is told once it is ready', async () => {
+    const { links, jobs, announcer } = setup();
+    const link = links[0]!;
+    // Its hello (with job a) is out; the distributor's answer is not in yet.
+    (link as { ready: boolean }).ready = false;
+    link.send = (m: Message) => (link.ready ? (link.sent.push(m), true) : false);
+    jobs.push('late');
+    announcer.jobsChanged();
+    await flush();
+    expect(link.sent).toEqual([]);
+    (link as { ready: boolean }).ready = true;
+    announcer.linkReady(link);
+    expect(link.sent).toEqual([{ t: 'status', accepting: true, jobs: ['a', 'late'] }]);
+    announcer.linkReady(link); // told once
+    expect(link.sent).toHaveLength(1);
+  });
+
   it('status announcer - jobs defined in one turn: one status per link, with all of them', async () => {
     const { links, jobs, announcer } = setup();
     jobs.push('b');
