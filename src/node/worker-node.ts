@@ -822,7 +822,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       if (!marked) markStarted(record, this.#clock.now());
       // The "in progress" mark matters only to a storage that outlives the process (a restart
       // re-runs such jobs); in memory it would be a record copy per job for nobody to read.
-      if (this.#storage.durable && !marked) {
+      if (durable && !marked) {
         try {
           const storage = this.#storage;
           await (storage.markStarted ? storage.markStarted(record) : storage.save(record));

@@ -76,10 +76,10 @@ export interface JobContextFacts {
   /** Epoch ms. */
   startedAt: number;
   /**
-   * The attempt's signal, or what makes it when a step first reads `ctx.signal`: a
-   * function, or an object whose `signal` getter does (the runner's Phase).
+   * The attempt's signal, or what makes it when a step first reads `ctx.signal`: an object
+   * whose `signal` getter does (the runner's Phase).
    */
-  signal: AbortSignal | (() => AbortSignal) | { readonly signal: AbortSignal };
+  signal: AbortSignal | { readonly signal: AbortSignal };
   log: JobLogger;
   /** Where `ctx.progress()` reports go. @default nowhere (checked, then dropped) */
   progress?: ProgressSink | undefined;
@@ -160,7 +160,6 @@ class AttemptContext implements JobContext {
 
   get signal(): AbortSignal {
     const signal = this.#signal;
-    if (typeof signal === 'function') return signal();
     return signal instanceof AbortSignal ? signal : signal.signal;
   }
 

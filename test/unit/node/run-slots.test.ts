@@ -25,6 +25,26 @@ function record(id: string, crashes?: number): JobRecord {
   return r;
 }
 
+/**
+ * Slots whose runs go on, except job `id`'s, which ends inside the pump that started it.
+ * `admitting`: each run is checked by `admit` first, as WorkerNode#runOne does.
+ */
+function endsAtOnce(id: string, admitting: boolean) {
+  const started: string[] = [];
+  const slots: RunSlots = new RunSlots(4, {
+    canStart: () => true,
+    run: (entry: ReadyEntry) => {
+      started.push(entry.id);
+      if (admitting && entry.record && !slots.admit(entry.id, entry.record)) {
+        return slots.ended(entry.id);
+      }
+      if (entry.id === id) slots.ended(entry.id);
+    },
+    idle: () => {},
+  });
+  return { slots, started };
+}
+
 /** Slots whose runs end when the test says so. */
 function setup(concurrency: number) {
   const running = new Map<string, () => void>();
@@ -96,16 +116,8 @@ describe('run slots', () => {
   });
 
   it('run slots - a run that ends at once inside pump (a suspect run alone, then gone) frees its slot for the jobs waiting, with no other event', () => {
-    const started: string[] = [];
-    const slots: RunSlots = new RunSlots(4, {
-      canStart: () => true,
-      run: (entry: ReadyEntry) => {
-        started.push(entry.id);
-        // The suspect's record is found finished when it starts: its run ends at once.
-        if (entry.id === 'p') slots.ended(entry.id);
-      },
-      idle: () => {},
-    });
+    // The suspect's record is found finished when it starts: its run ends at once.
+    const { slots, started } = endsAtOnce('p', false);
     slots.push({ id: 'p', record: record('p', 2) });
     expect(started).toEqual(['p']); // the node was empty: it ran alone, and ended
     slots.push({ id: 'a', record: record('a') });
@@ -114,16 +126,7 @@ describe('run slots', () => {
   });
 
   it('run slots - a suspect waiting behind running jobs runs alone once they end, and the rest after it, even when it ends at once', () => {
-    const started: string[] = [];
-    const slots: RunSlots = new RunSlots(4, {
-      canStart: () => true,
-      run: (entry: ReadyEntry) => {
-        started.push(entry.id);
-        if (entry.record && !slots.admit(entry.id, entry.record)) return slots.ended(entry.id);
-        if (entry.id === 'p') slots.ended(entry.id); // ends inside the pump that started it
-      },
-      idle: () => {},
-    });
+    const { slots, started } = endsAtOnce('p', true);
     slots.push({ id: 'a', record: record('a') });
     slots.push({ id: 'p', record: record('p', 2) });
     slots.push({ id: 'b', record: record('b') });
