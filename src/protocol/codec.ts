@@ -159,18 +159,24 @@ export function decodeBody(body: Uint8Array): Message {
  *
  * Written as one flat loop without closures: it runs on every message in both directions.
  */
+/** scanBody's stacks: what each enclosing container still needs (a count up to 2 × 2³² fits a double), and whether it is a map. */
+const SCAN_NEEDS = new Float64Array(MAX_NESTING);
+const SCAN_MAPS = new Uint8Array(MAX_NESTING);
+
 function scanBody(buf: Uint8Array, start: number, end: number): void {
   let pos = start;
-  // Items still to read at the current level, and at each enclosing one (with its map flag).
+  // Items still to read at the current level, and at each enclosing one (with its map flag),
+  // on the module's stacks: the scan runs for every job and feedback sent, and two fresh
+  // arrays per call were ~380 B per job on each side. It never re-enters (no callbacks).
   let need = 1;
   let inMap = false;
-  const needs: number[] = [];
-  const maps: boolean[] = [];
+  let depth = 0;
   for (;;) {
     if (need === 0) {
-      if (needs.length === 0) break;
-      need = needs.pop()!;
-      inMap = maps.pop()!;
+      if (depth === 0) break;
+      depth--;
+      need = SCAN_NEEDS[depth]!;
+      inMap = SCAN_MAPS[depth] === 1;
       continue;
     }
     // In a map `need` counts keys and values; keys sit at even counts (it starts at 2n).
@@ -265,11 +271,12 @@ function scanBody(buf: Uint8Array, start: number, end: number): void {
     if (items >= 0) {
       if (map) items *= 2;
       if (items === 0) continue;
-      if (needs.length >= MAX_NESTING) throw malformed(pos - start, `nesting over ${MAX_NESTING}`);
+      if (depth >= MAX_NESTING) throw malformed(pos - start, `nesting over ${MAX_NESTING}`);
       // Every item takes at least one byte: a count beyond the bytes left is a lie.
       if (items > end - pos) throw malformed(pos - start, 'container longer than the body');
-      needs.push(need);
-      maps.push(inMap);
+      SCAN_NEEDS[depth] = need;
+      SCAN_MAPS[depth] = inMap ? 1 : 0;
+      depth++;
       need = items;
       inMap = map;
       continue;

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ErrorCodes,
   InvalidArgumentError,
+  MalformedFrameError,
   PayloadTooLargeError,
   ProtocolError,
 } from '../../../src/errors.ts';
@@ -155,5 +156,23 @@ describe('codec', () => {
 
   it('codec - decodeBody validates', () => {
     expect(() => decodeBody(Buffer.from([0x81, 0xa1, 0x74, 0xa1, 0x78]))).toThrow(ProtocolError);
+  });
+
+  it('codec - the byte scan allows 128 nested containers, not 129, and a refused body leaves no trace', () => {
+    const nested = (n: number) => Buffer.concat([Buffer.alloc(n, 0x91), Buffer.from([0xc0])]);
+    // 128 levels are plain msgpack (then refused as a message); 129 are refused by the scan.
+    expect(() => decodeBody(nested(128))).toThrow(ProtocolError);
+    expect(() => decodeBody(nested(128))).not.toThrow(MalformedFrameError);
+    expect(() => decodeBody(nested(129))).toThrow(MalformedFrameError);
+    expect(() => decodeBody(nested(129))).toThrow(/nesting over 128/);
+    // The scan keeps its stacks between calls: one that stopped deep inside a body (nesting,
+    // truncation) must not leak into the next.
+    const truncated = Buffer.concat([Buffer.alloc(60, 0x92), Buffer.from([0xc0])]);
+    expect(() => decodeBody(truncated)).toThrow(MalformedFrameError);
+    for (const m of sampleMessages) expect(decodeBody(encodeMessage(m))).toEqual(m);
+    // { a: { a: … } } 40 deep, cut off before its innermost value.
+    const map = Buffer.from(Array.from({ length: 40 }, () => [0x81, 0xa1, 0x61]).flat());
+    expect(() => decodeBody(map)).toThrow(MalformedFrameError);
+    for (const m of sampleMessages) expect(decodeBody(encodeMessage(m))).toEqual(m);
   });
 });
