@@ -165,7 +165,16 @@ export function validateMessage(value: unknown): Message {
 function tuples<T>(v: unknown, where: string, read: (tuple: unknown, where: string) => T): T[] {
   if (!Array.isArray(v)) throw bad(where, 'must be an array of tuples');
   const out = new Array<T>(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = read(v[i], `${where}[${i}]`);
+  for (let i = 0; i < v.length; i++) {
+    try {
+      out[i] = read(v[i], where);
+    } catch (err) {
+      // The item's own path (`jobs.j[12]`) is built only for a refusal: the readers are pure,
+      // so reading it again says the same with the index (no path string per job otherwise).
+      read(v[i], `${where}[${i}]`);
+      throw err;
+    }
+  }
   return out;
 }
 
@@ -206,7 +215,7 @@ function jobFromTuple(v: unknown, where: string): JobSpec {
 function jobSpec(v: Obj, where: string): void {
   nonEmpty(v, 'id', where);
   nonEmpty(v, 'name', where);
-  plainArgs(v.args, `${where}.args`);
+  plainArgs(v.args, where, '.args');
   finite(v, 'enqueuedAt', where);
   finite(v, 'runAt', where);
   count(v, 'delivery', where);
@@ -353,7 +362,7 @@ export function validateFeedback(fb: Feedback): void {
 function feedback(v: Obj, where: string): void {
   nonEmpty(v, 'key', where);
   nonEmpty(v, 'jobId', where);
-  plainArgs(v.args, `${where}.args`);
+  plainArgs(v.args, where, '.args');
   if (v.error !== undefined) errorInfo(v.error, `${where}.error`);
   count(v, 'attempt', where);
   if (v.inErrback !== undefined) bool(v, 'inErrback', where);
@@ -415,10 +424,11 @@ function cyclePath(
 }
 
 /** A plain object of plain data (the root of args/details). */
-function plainArgs(v: unknown, where: string): void {
-  if (!isPlainObject(v)) throw bad(where, 'must be a plain object');
+/** `where + field` names `v` in an error; the two are joined only then (once per job otherwise). */
+function plainArgs(v: unknown, where: string, field = ''): void {
+  if (!isPlainObject(v)) throw bad(where + field, 'must be a plain object');
   const err = checkTree(v);
-  if (err !== undefined) throw bad(where + err.path, err.why);
+  if (err !== undefined) throw bad(where + field + err.path, err.why);
 }
 
 interface DataError {

@@ -141,6 +141,22 @@ describe('validate', () => {
       [job({ args: { deep: { list: [1, { f: () => 1 }] } } }), 'jobs.j[0].args.deep.list[1].f'],
       [job({ args: { d: new Date() } }), 'jobs.j[0].args.d'],
       [job({ args: { n: 1n } }), 'jobs.j[0].args.n'],
+      // A later item is named by its own index (the path is built only for the refusal).
+      [
+        { t: 'jobs', j: [jobTuple(sampleJob), jobTuple({ ...sampleJob, args: { a: [1n] } })] },
+        'jobs.j[1].args.a[0]',
+      ],
+      [
+        {
+          t: 'feedbacks',
+          f: [
+            feedbackTuple(sampleFb()),
+            feedbackTuple(sampleFb()),
+            feedbackTuple({ ...sampleFb(), attempt: -1 }),
+          ],
+        },
+        'feedbacks.f[2].attempt',
+      ],
       [{ t: 'accepted', ids: 'a' }, 'accepted.ids'],
       [{ t: 'rejected', ids: [], error: { name: 'E', code: 'C' } }, 'rejected.error.message'],
       [{ t: 'credit', n: '3' }, 'credit.n'],
