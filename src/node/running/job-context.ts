@@ -120,6 +120,7 @@ class AttemptContext implements JobContext {
   #startedAtDate: Date | undefined;
   #runAtDate: Date | undefined;
   #cancel: ((reason?: string) => never) | undefined;
+  #report: ((value: ProgressValue) => void) | undefined;
 
   constructor(record: JobRecord, facts: JobContextFacts) {
     this.id = record.id;
@@ -163,12 +164,14 @@ class AttemptContext implements JobContext {
     return signal instanceof AbortSignal ? signal : signal.signal;
   }
 
-  /** A function bound to this attempt, made when read: `const { progress } = ctx` works too. */
+  /** A function of this attempt, made on first read: `const { progress } = ctx` works too. */
   get progress(): (value: ProgressValue) => void {
-    return (value: ProgressValue): void => {
+    const sink = this.#progress;
+    const id = this.id;
+    return (this.#report ??= (value: ProgressValue): void => {
       assertProgress(value);
-      this.#progress?.(this.id, value);
-    };
+      sink?.(id, value);
+    });
   }
 }
 

@@ -106,6 +106,27 @@ describe('job context', () => {
     expect(Object.isFrozen(ctx)).toBe(true);
   });
 
+  it('job context - progress is made on first read, the same each time, and reports detached', () => {
+    const reports: Array<[string, unknown]> = [];
+    const ctx = createJobContext(makeRecord(), {
+      node: 'n',
+      startedAt: T0,
+      signal: new AbortController().signal,
+      log: noopLogger,
+      progress: (id, value) => reports.push([id, value]),
+    });
+    const { progress } = ctx;
+    expect(progress).toBe(ctx.progress);
+    progress(10);
+    ctx.progress({ step: 'b' });
+    expect(reports).toEqual([
+      [ctx.id, 10],
+      [ctx.id, { step: 'b' }],
+    ]);
+    expect(() => progress(Number.NaN)).toThrow();
+    expect(reports).toHaveLength(2);
+  });
+
   it('job context - a signal source object gives its signal when a step reads ctx.signal', () => {
     const controller = new AbortController();
     let reads = 0;
