@@ -149,6 +149,13 @@ export function decodeBody(body: Uint8Array): Message {
 }
 
 /**
+ * scanBody's stacks: what each enclosing container still needs (up to 2 × 2³² items for a
+ * map, which a double holds), and whether it is a map.
+ */
+const SCAN_NEEDS = new Float64Array(MAX_NESTING);
+const SCAN_MAPS = new Uint8Array(MAX_NESTING);
+
+/**
  * One iterative pass over the msgpack structure, before msgpackr sees it, so that only plain
  * data gets decoded: nil, booleans, numbers, strings, bins, arrays and string-keyed maps. It
  * rejects every extension type (Date, Error, RegExp, Set, typed arrays, records — msgpackr
@@ -159,10 +166,6 @@ export function decodeBody(body: Uint8Array): Message {
  *
  * Written as one flat loop without closures: it runs on every message in both directions.
  */
-/** scanBody's stacks: what each enclosing container still needs (a count up to 2 × 2³² fits a double), and whether it is a map. */
-const SCAN_NEEDS = new Float64Array(MAX_NESTING);
-const SCAN_MAPS = new Uint8Array(MAX_NESTING);
-
 function scanBody(buf: Uint8Array, start: number, end: number): void {
   let pos = start;
   // Items still to read at the current level, and at each enclosing one (with its map flag),

@@ -423,8 +423,10 @@ function cyclePath(
   return undefined;
 }
 
-/** A plain object of plain data (the root of args/details). */
-/** `where + field` names `v` in an error; the two are joined only then (once per job otherwise). */
+/**
+ * A plain object of plain data (the root of args/details). `where + field` names it in an
+ * error; the two are joined only then, not once per job.
+ */
 function plainArgs(v: unknown, where: string, field = ''): void {
   if (!isPlainObject(v)) throw bad(where + field, 'must be a plain object');
   const err = checkTree(v);
