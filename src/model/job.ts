@@ -180,7 +180,12 @@ export const ATTEMPT_ARG_KEYS = ['jobItself', 'error', 'errbackError', 'returnVa
  */
 export function stripAttemptKeys(args: JobArgs): JobArgs {
   let found = false;
-  for (const key of ATTEMPT_ARG_KEYS) if (key in args) found = true; // no closure per job
+  for (const key of ATTEMPT_ARG_KEYS) {
+    if (key in args) {
+      found = true; // a loop rather than some(): no closure per job
+      break;
+    }
+  }
   if (!found) return args;
   const copy = { ...args };
   for (const key of ATTEMPT_ARG_KEYS) delete copy[key];

@@ -982,7 +982,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       else {
         this.#lease.known.delete(record.id);
         const status = t.record.status;
-        if (t.store === 'save' && isKeptStatus(status)) {
+        if (save && isKeptStatus(status)) {
           this.#kept.add(record.id, status, t.record.updatedAt);
         }
       }

@@ -1,6 +1,5 @@
-import { InvalidArgumentError, PayloadTooLargeError } from '../errors.ts';
+import { InvalidArgumentError, PayloadTooLargeError, messageOf } from '../errors.ts';
 import type { Feedback, JobSpec } from '../model/job.ts';
-import { messageOf } from '../errors.ts';
 import { FRAME_HEADER_SIZE, FRAME_VERSION, packChecked } from './codec.ts';
 import { argsProblem, validateFeedback, validateJobSpec } from './validate.ts';
 import { feedbackTuple, jobTuple } from './wire-forms.ts';

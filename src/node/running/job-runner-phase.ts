@@ -66,7 +66,10 @@ export class Phase {
     const external = this.#external;
     if (external === undefined || this.#listening || this.#disposed) return;
     if (this.#catchUp()) return;
-    external.addEventListener('abort', (this.#onAbort ??= this.#abortListener()));
+    external.addEventListener(
+      'abort',
+      (this.#onAbort ??= () => this.#interrupt({ type: 'abort', reason: external.reason })),
+    );
     this.#listening = true;
   }
 
@@ -122,11 +125,8 @@ export class Phase {
     this.#timer = undefined;
   }
 
+  /** The listener on the external signal, made when the phase first listens. */
   #onAbort: (() => void) | undefined;
-
-  #abortListener(): () => void {
-    return () => this.#interrupt({ type: 'abort', reason: this.#external?.reason });
-  }
 
   #arm(): void {
     this.#timer = this.#clock.setTimer(
