@@ -74,7 +74,7 @@ async function run(n: number): Promise<void> {
     }
     const keys: string[] = [];
     for (let i = at - 3 * batch; i < at - 2 * batch; i++) if (i >= 0 && i < n) keys.push(all[i]!);
-    turn.push(storage.removeFeedback(...keys));
+    turn.push(storage.removeFeedback(keys));
     await Promise.all(turn);
   }
 }

@@ -281,7 +281,10 @@ export function registerJobsCommand(program: Command): void {
             flags.node !== undefined ? [flags.node] : (await monitor.nodes()).map((n) => n.name);
           const filter = flags.status !== undefined ? { status: flags.status } : {};
           const found: JobRecord[] = [];
-          for (const name of names) found.push(...(await monitor.jobs(name, filter)));
+          for (const name of names) {
+            // Item by item: a spread of a large node's list would overflow the stack.
+            for (const job of await monitor.jobs(name, filter)) found.push(job);
+          }
           if (flags.json) return json(found);
           if (found.length === 0) return out('no jobs');
           out(table(JOB_HEADER, found.map(jobRow)));

@@ -136,8 +136,14 @@ export class WaitingQueue {
 
   /** Removes and returns everything, in queue order (used at close and on node changes). */
   takeAll(): TrackedJob[] {
-    const all: TrackedJob[] = [];
-    for (const level of this.#order) all.push(...this.#levels.get(level)!.takeAll());
+    // One priority (the common case) hands its array over. Several are copied item by item:
+    // `push(...jobs)` passes every job as an argument and overflows the stack past ~100k.
+    let all: TrackedJob[] = [];
+    for (const level of this.#order) {
+      const jobs = this.#levels.get(level)!.takeAll();
+      if (all.length === 0) all = jobs;
+      else for (const job of jobs) all.push(job);
+    }
     this.#levels.clear();
     this.#order = [];
     this.#size = 0;

@@ -60,8 +60,11 @@ export interface JobStorage {
   list(filter?: { status?: JobStatus | readonly JobStatus[] }): Promise<JobRecord[]>;
   /** Keeps a feedback until its distributor acknowledges it (the outbox). Upsert by `key`. */
   saveFeedback(feedback: Feedback): Promise<void>;
-  /** Drops acknowledged feedbacks (one call for a whole `fback` batch). */
-  removeFeedback(...keys: string[]): Promise<void>;
+  /**
+   * Drops acknowledged feedbacks (one call for a whole `fback` batch). An array, not rest
+   * arguments: a batch can hold more keys than a call can take as arguments.
+   */
+  removeFeedback(keys: readonly string[]): Promise<void>;
   listFeedbacks(): Promise<Feedback[]>;
   close(): Promise<void>;
   /**

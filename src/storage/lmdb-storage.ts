@@ -376,7 +376,7 @@ export class LmdbStorage implements JobStorage {
    * wait (up to LAZY_REMOVAL_MS) for the next write's batch: a crash meanwhile only means
    * the feedbacks are sent again after the restart (the distributor drops repeats).
    */
-  removeFeedback(...fbKeys: string[]): Promise<void> {
+  removeFeedback(fbKeys: readonly string[]): Promise<void> {
     try {
       this.#assertLive();
       if (fbKeys.length === 0) return Promise.resolve();

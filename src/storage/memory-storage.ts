@@ -94,7 +94,7 @@ export class MemoryStorage implements JobStorage {
     this.#feedbacks.set(feedback.key, copyFeedback(feedback));
   }
 
-  async removeFeedback(...keys: string[]): Promise<void> {
+  async removeFeedback(keys: readonly string[]): Promise<void> {
     this.#assertOpen();
     for (const key of keys) this.#feedbacks.delete(key);
   }

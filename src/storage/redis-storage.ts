@@ -392,7 +392,7 @@ export class RedisStorage implements JobStorage {
    * Resolves once they are removed, which waits for another write to go with (at most
    * LAZY_REMOVAL_MS), or `close()`.
    */
-  removeFeedback(...fbKeys: string[]): Promise<void> {
+  removeFeedback(fbKeys: readonly string[]): Promise<void> {
     try {
       this.#live();
       return this.#lazy.remove(fbKeys, this.#batch);

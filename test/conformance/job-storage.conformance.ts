@@ -223,9 +223,9 @@ export function describeJobStorageConformance(label: string, factory: JobStorage
       await storage.saveFeedback(replaced);
       expect(byKey(await storage.listFeedbacks())).toStrictEqual([replaced, error, cancel]);
 
-      await storage.removeFeedback(error.key);
-      await storage.removeFeedback(error.key);
-      await storage.removeFeedback('never-existed');
+      await storage.removeFeedback([error.key]);
+      await storage.removeFeedback([error.key]);
+      await storage.removeFeedback(['never-existed']);
       expect(byKey(await storage.listFeedbacks())).toStrictEqual([replaced, cancel]);
     });
 
@@ -248,8 +248,19 @@ export function describeJobStorageConformance(label: string, factory: JobStorage
       const { storage, node } = await opened();
       const fbs = ['a', 'b', 'c'].map((id) => feedback(node, id, 'success'));
       for (const fb of fbs) await storage.saveFeedback(fb);
-      await storage.removeFeedback(fbs[0]!.key, fbs[2]!.key, 'never-existed');
-      await storage.removeFeedback();
+      await storage.removeFeedback([fbs[0]!.key, fbs[2]!.key, 'never-existed']);
+      await storage.removeFeedback([]);
+      expect(await storage.listFeedbacks()).toStrictEqual([fbs[1]]);
+    });
+
+    it(`${label} storage - removeFeedback of 200k keys in one call (more than a call takes as arguments)`, async () => {
+      const { storage, node } = await opened();
+      const fbs = ['a', 'b', 'c'].map((id) => feedback(node, id, 'success'));
+      for (const fb of fbs) await storage.saveFeedback(fb);
+      const keys = Array.from({ length: 200_000 }, (_, i) => `never-${i}`);
+      keys[1234] = fbs[0]!.key;
+      keys[199_999] = fbs[2]!.key;
+      await storage.removeFeedback(keys);
       expect(await storage.listFeedbacks()).toStrictEqual([fbs[1]]);
     });
 
@@ -257,7 +268,7 @@ export function describeJobStorageConformance(label: string, factory: JobStorage
       const { storage, node } = await opened();
       await storage.save(minimalRecord(node, 'shared-id'));
       await storage.saveFeedback({ ...feedback(node, 'shared-id', 'success'), key: 'shared-id' });
-      await storage.removeFeedback('shared-id');
+      await storage.removeFeedback(['shared-id']);
       expect(await storage.load('shared-id')).toBeDefined();
       await storage.saveFeedback({ ...feedback(node, 'shared-id', 'success'), key: 'shared-id' });
       await storage.remove('shared-id');
@@ -302,7 +313,7 @@ export function describeJobStorageConformance(label: string, factory: JobStorage
       }
 
       await stores[0]!.storage.remove('same-id');
-      await stores[0]!.storage.removeFeedback('same-key');
+      await stores[0]!.storage.removeFeedback(['same-key']);
       expect(await stores[1]!.storage.load('same-id')).toBeDefined();
       expect(await stores[2]!.storage.listFeedbacks()).toHaveLength(1);
     });
@@ -326,7 +337,7 @@ export function describeJobStorageConformance(label: string, factory: JobStorage
       await expectJobReactorError(storage.list());
       await expectJobReactorError(storage.list({ status: JobStatus.New }));
       await expectJobReactorError(storage.saveFeedback(feedback(node, 'j', 'success')));
-      await expectJobReactorError(storage.removeFeedback('k'));
+      await expectJobReactorError(storage.removeFeedback(['k']));
       await expectJobReactorError(storage.listFeedbacks());
     });
   });

@@ -1,6 +1,7 @@
 // Every handle settles: ids reused after their job finished, in one process over real TCP.
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  ErrorCodes,
   JobRegistry,
   startDistributor,
   startNode,
@@ -59,5 +60,29 @@ describe('ownership - every handle settles', () => {
     const b = d.enqueue('slow', {}, { id: 'k1' });
     await Promise.all([a.result, b.result]);
     expect(runs).toBe(1);
+  });
+
+  it('close with 150k jobs waiting (no node) settles every handle with a ShutdownError', async () => {
+    const d = await startDistributor({ port: 0, maxWaiting: 200_000 });
+    open.push(d);
+    const n = 150_000;
+    let failed = 0;
+    const codes = new Set<string>();
+    for (let k = 0; k < n; k += 1000) {
+      const batch = Array.from({ length: 1000 }, (_, i) => ({
+        job: 'nowhere',
+        args: { i: k + i },
+      }));
+      for (const h of d.enqueueMany(batch)) {
+        h.result.catch((e: { code: string }) => {
+          failed++;
+          codes.add(e.code);
+        });
+      }
+    }
+    expect(d.stats().waiting).toBe(n);
+    await d.close({ timeout: 0 });
+    await waitUntil(() => failed === n, 5000, 'every handle rejected');
+    expect([...codes]).toEqual([ErrorCodes.Shutdown]);
   });
 });

@@ -154,9 +154,7 @@ export class FeedbackOutbox {
       this.#removed(fb.distributor);
     }
     if (known.length === 0 || !this.storage.durable) return;
-    this.storage
-      .removeFeedback(...known)
-      .catch((err: unknown) => this.onStorageError(err, known[0]!));
+    this.storage.removeFeedback(known).catch((err: unknown) => this.onStorageError(err, known[0]!));
   }
 
   /** True while some feedback could still reach a connected distributor. */

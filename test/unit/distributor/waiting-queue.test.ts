@@ -62,6 +62,22 @@ describe('waiting queue', () => {
     expect(q.size).toBe(0);
   });
 
+  it('waiting queue - takeAll of 300k jobs, in one priority and in two, keeps order (no stack overflow)', () => {
+    for (const levels of [1, 2]) {
+      const q = new WaitingQueue(1_000_000);
+      const n = 300_000;
+      for (let i = 0; i < n; i++) q.push(job(`j${i}`, levels === 1 ? 0 : i % 2));
+      const all = q.takeAll();
+      expect(all.length).toBe(n);
+      expect(q.size).toBe(0);
+      // Priority 0 first, then 1, each in push order.
+      expect(all[0]!.spec.id).toBe('j0');
+      expect(all[1]!.spec.id).toBe(levels === 1 ? 'j1' : 'j2');
+      expect(all[n / 2]!.spec.id).toBe(levels === 1 ? `j${n / 2}` : 'j1');
+      expect(all[n - 1]!.spec.id).toBe(`j${n - 1}`);
+    }
+  });
+
   it('waiting queue - full at the limit; remove frees a place', () => {
     const q = new WaitingQueue(2);
     const a = job('a', 5);

@@ -114,7 +114,7 @@ describe('lmdb storage', () => {
       const before = db.root.getStats() as { lastTxnId: number };
       const writes: Promise<void>[] = [];
       for (let i = 0; i < 1000; i++) writes.push(s.save(record(`g${i}`)));
-      writes.push(s.finish('g0', undefined, feedback('g0')), s.removeFeedback('none'));
+      writes.push(s.finish('g0', undefined, feedback('g0')), s.removeFeedback(['none']));
       await Promise.all(writes);
       const after = db.root.getStats() as { lastTxnId: number };
       expect(after.lastTxnId - before.lastTxnId).toBe(1);
@@ -157,7 +157,7 @@ describe('lmdb storage', () => {
       await Promise.all([s.finish('a', undefined, feedback('a')), s.saveFeedback(feedback('b'))]);
       const txn = () => (db.root.getStats() as { lastTxnId: number }).lastTxnId;
       const before = txn();
-      const removed = s.removeFeedback('a:success');
+      const removed = s.removeFeedback(['a:success']);
       expect((await s.listFeedbacks()).map((f) => f.key)).toEqual(['b:success']);
       await new Promise((r) => setImmediate(r));
       expect(txn()).toBe(before); // no transaction of its own
@@ -166,7 +166,7 @@ describe('lmdb storage', () => {
       const raw = await db.feedbacks.getRange({}).asArray;
       expect(raw).toHaveLength(1);
       // With no other write, it goes on its own after LAZY_REMOVAL_MS (10 ms).
-      const alone = s.removeFeedback('b:success');
+      const alone = s.removeFeedback(['b:success']);
       await new Promise((r) => setImmediate(r));
       expect(txn()).toBe(before + 1);
       clock.advance(10);
@@ -183,9 +183,9 @@ describe('lmdb storage', () => {
     const a = new LmdbStorage({ path, clock: new FakeClock(Date.now()) });
     await a.open('n1');
     await Promise.all([a.saveFeedback(feedback('x')), a.saveFeedback(feedback('y'))]);
-    void a.removeFeedback('x:success');
+    void a.removeFeedback(['x:success']);
     await a.saveFeedback(feedback('x'));
-    void a.removeFeedback('y:success');
+    void a.removeFeedback(['y:success']);
     expect((await a.listFeedbacks()).map((f) => f.key)).toEqual(['x:success']);
     await a.close(); // the fake clock never fires: close sends it
     const b = await opened(path);

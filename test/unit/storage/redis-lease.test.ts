@@ -139,7 +139,7 @@ describe.skipIf(!redisAvailable())('redis lease', () => {
       ['finish', () => a.finish('kept', undefined, feedback('fenced', 'fb-new'))],
       ['finish+save', () => a.finish('kept', job('fenced', 'kept'), feedback('fenced', 'fb-2'))],
       ['saveFeedback', () => a.saveFeedback(feedback('fenced', 'fb-3'))],
-      ['removeFeedback', () => a.removeFeedback('fb-kept')],
+      ['removeFeedback', () => a.removeFeedback(['fb-kept'])],
     ];
     for (const [what, write] of writes) {
       const err = await write().catch((e: unknown) => e);

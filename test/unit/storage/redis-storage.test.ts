@@ -151,10 +151,10 @@ describe.skipIf(!redisAvailable())('redis storage', () => {
       s.save(waitingJob('turn', 'twice', { status: 'in progress', attempt: 1 })),
       s.save(waitingJob('turn', 'finished')),
       s.finish('finished', undefined, fb('finished')),
-      s.removeFeedback('gone'),
+      s.removeFeedback(['gone']),
       s.saveFeedback(fb('gone')),
       s.saveFeedback(fb('dropped')),
-      s.removeFeedback('dropped'),
+      s.removeFeedback(['dropped']),
     ];
     await Promise.all(turn);
     const jobs = await s.list();
@@ -171,7 +171,7 @@ describe.skipIf(!redisAvailable())('redis storage', () => {
       ...many.map((id) => s.saveFeedback(fb(id))),
     ]);
     expect(await admin.hlen(`${prefix}:{node:turn}:jobs`)).toBe(3002);
-    await Promise.all([s.removeFeedback(...many), ...many.map((id) => s.remove(id))]);
+    await Promise.all([s.removeFeedback(many), ...many.map((id) => s.remove(id))]);
     expect((await s.list()).map((j) => j.id).sort()).toEqual(['keep', 'twice']);
     expect((await s.listFeedbacks()).map((f) => f.key).sort()).toEqual(['finished', 'gone']);
   });
@@ -190,19 +190,19 @@ describe.skipIf(!redisAvailable())('redis storage', () => {
     });
     await Promise.all(['a', 'b', 'c', 'd'].map((k) => s.saveFeedback(fb(k))));
     // Alone: it goes on its own, a few ms later.
-    expect((await settleWithin(1000, s.removeFeedback('a'))).status).toBe('fulfilled');
+    expect((await settleWithin(1000, s.removeFeedback(['a']))).status).toBe('fulfilled');
     expect((await s.listFeedbacks()).map((f) => f.key).sort()).toEqual(['b', 'c', 'd']);
     // Removed, then written again before it went: kept (as applying them in order would).
-    const removed = s.removeFeedback('b');
+    const removed = s.removeFeedback(['b']);
     await new Promise<void>((r) => setImmediate(r));
     await s.saveFeedback(fb('b'));
     await removed;
     expect((await s.listFeedbacks()).map((f) => f.key).sort()).toEqual(['b', 'c', 'd']);
     // With another write: both in one batch.
-    await Promise.all([s.removeFeedback('c'), s.save(waitingJob('lazy', 'j'))]);
+    await Promise.all([s.removeFeedback(['c']), s.save(waitingJob('lazy', 'j'))]);
     expect((await s.listFeedbacks()).map((f) => f.key).sort()).toEqual(['b', 'd']);
     // Still waiting when the storage closes: sent before the lease is released.
-    const last = s.removeFeedback('d');
+    const last = s.removeFeedback(['d']);
     await s.close();
     await last;
     const again = await open('lazy');
