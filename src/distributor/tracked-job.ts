@@ -94,6 +94,11 @@ export class TrackedJob {
   readonly result = new LazyOutcome<JobArgs>();
   /** The job as a `jobs` frame item, encoded once at enqueue; dropped after sending (re-encoded if it moves). */
   item: Buffer | undefined;
+  /**
+   * Its slot number in a waiting queue's FIFO, written only by that FIFO (WaitingQueue), which
+   * checks it by identity: a stale value, once the job left, is harmless.
+   */
+  waitSlot = -1;
   #cancelRequested = false;
   /**
    * Whether an attempt may be running on its node now: a crash of that node counts

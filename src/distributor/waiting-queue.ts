@@ -1,34 +1,65 @@
 import type { TrackedJob } from './tracked-job.ts';
 
-/** One priority's jobs, first in first out (the queue of the seed, unchanged). */
+/**
+ * One priority's jobs, first in first out. `items[head…]` are the jobs in line; a slot of
+ * that range is `undefined` where a job was removed (cancelled while waiting). Each job's
+ * `waitSlot` is its slot's number (`base` + index), so `remove` costs O(1): cancelling 100k
+ * waiting jobs one by one was quadratic (an `indexOf` and a `splice` each), seconds of
+ * blocked event loop. The slot is checked by identity, so a stale `waitSlot` (the job left,
+ * or sits in another FIFO) is harmless. Holes are dropped when they outnumber the jobs.
+ */
 class Fifo {
-  items: TrackedJob[] = [];
-  head = 0;
+  #items: (TrackedJob | undefined)[] = [];
+  #head = 0;
+  /** Slot number of `#items[0]`. */
+  #base = 0;
+  #holes = 0;
 
   get size(): number {
-    return this.items.length - this.head;
+    return this.#items.length - this.#head - this.#holes;
+  }
+
+  push(job: TrackedJob): void {
+    job.waitSlot = this.#base + this.#items.length;
+    this.#items.push(job);
   }
 
   unshiftAll(jobs: readonly TrackedJob[]): void {
-    this.items = [...jobs, ...this.items.slice(this.head)];
-    this.head = 0;
+    this.#renumber([...jobs, ...this.#live()]);
   }
 
   remove(job: TrackedJob): boolean {
-    const i = this.items.indexOf(job, this.head);
-    if (i < 0) return false;
-    this.items.splice(i, 1);
+    const i = job.waitSlot - this.#base;
+    if (i < this.#head || i >= this.#items.length || this.#items[i] !== job) return false;
+    this.#items[i] = undefined;
+    this.#holes++;
+    if (i === this.#head) this.#skipHoles();
+    if (this.#holes > 1024 && this.#holes * 2 > this.#items.length - this.#head) {
+      this.#renumber(this.#live());
+    }
     return true;
+  }
+
+  /** The job with this id (a scan). */
+  find(id: string): TrackedJob | undefined {
+    for (let i = this.#head; i < this.#items.length; i++) {
+      if (this.#items[i]?.spec.id === id) return this.#items[i];
+    }
+    return undefined;
   }
 
   /** See WaitingQueue.drain; returns false when `place` said 'stop'. */
   drain(place: (job: TrackedJob) => 'placed' | 'kept' | 'stop'): boolean {
-    const items = this.items;
+    const items = this.#items;
     const kept: TrackedJob[] = [];
-    let i = this.head;
+    let i = this.#head;
     let stopped = false;
     for (; i < items.length; i++) {
-      const job = items[i]!;
+      const job = items[i];
+      if (job === undefined) {
+        this.#holes--; // passed: it leaves with the visited part
+        continue;
+      }
       const r = place(job);
       if (r === 'stop') {
         stopped = true; // it stays, first of the rest
@@ -40,21 +71,53 @@ class Fifo {
     // shrinks at its front, so a pass costs what it visited, never a copy of the rest
     // (a credit at a time over 100k waiting jobs would otherwise be quadratic).
     const head = i - kept.length;
-    for (let j = this.head; j < head; j++) items[j] = undefined as unknown as TrackedJob;
-    for (let j = 0; j < kept.length; j++) items[head + j] = kept[j]!;
-    this.head = head;
+    for (let j = this.#head; j < head; j++) items[j] = undefined;
+    for (let j = 0; j < kept.length; j++) {
+      items[head + j] = kept[j]!;
+      kept[j]!.waitSlot = this.#base + head + j;
+    }
+    this.#head = head;
     if (head > 1024 && head * 2 > items.length) {
-      this.items = items.slice(head);
-      this.head = 0;
+      this.#items = items.slice(head);
+      this.#base += head;
+      this.#head = 0;
     }
     return !stopped;
   }
 
   takeAll(): TrackedJob[] {
-    const all = this.items.slice(this.head);
-    this.items = [];
-    this.head = 0;
+    const all = this.#live();
+    this.#items = [];
+    this.#head = 0;
+    this.#holes = 0;
     return all;
+  }
+
+  /** The jobs in line, in order, without holes. */
+  #live(): TrackedJob[] {
+    const live: TrackedJob[] = [];
+    for (let i = this.#head; i < this.#items.length; i++) {
+      const job = this.#items[i];
+      if (job !== undefined) live.push(job);
+    }
+    return live;
+  }
+
+  /** Makes `jobs` the whole line, numbered from a fresh base (no old slot can match). */
+  #renumber(jobs: TrackedJob[]): void {
+    const base = this.#base + this.#items.length;
+    for (let i = 0; i < jobs.length; i++) jobs[i]!.waitSlot = base + i;
+    this.#items = jobs;
+    this.#base = base;
+    this.#head = 0;
+    this.#holes = 0;
+  }
+
+  #skipHoles(): void {
+    while (this.#head < this.#items.length && this.#items[this.#head] === undefined) {
+      this.#head++;
+      this.#holes--;
+    }
   }
 }
 
@@ -84,7 +147,7 @@ export class WaitingQueue {
   }
 
   push(job: TrackedJob): void {
-    this.#level(levelOf(job)).items.push(job);
+    this.#level(levelOf(job)).push(job);
     this.#size++;
   }
 
@@ -105,9 +168,8 @@ export class WaitingQueue {
   /** The waiting job with this id (a scan: for lookups, not the hot path). */
   find(id: string): TrackedJob | undefined {
     for (const fifo of this.#levels.values()) {
-      for (let i = fifo.head; i < fifo.items.length; i++) {
-        if (fifo.items[i]!.spec.id === id) return fifo.items[i];
-      }
+      const job = fifo.find(id);
+      if (job !== undefined) return job;
     }
     return undefined;
   }

@@ -78,6 +78,130 @@ describe('waiting queue', () => {
     }
   });
 
+  it('waiting queue - remove at the front, middle and back, twice, and of another object', () => {
+    const q = new WaitingQueue(100);
+    const js = ['a', 'b', 'c', 'd', 'e'].map((id) => job(id));
+    for (const j of js) q.push(j);
+    expect(q.remove(js[0]!)).toBe(true);
+    expect(q.remove(js[2]!)).toBe(true);
+    expect(q.remove(js[4]!)).toBe(true);
+    expect(q.remove(js[2]!)).toBe(false); // already out
+    expect(q.remove(job('b'))).toBe(false); // same id, not this queue's object
+    expect(q.size).toBe(2);
+    expect(q.find('b')).toBe(js[1]);
+    expect(q.find('c')).toBeUndefined();
+    expect(drainAll(q)).toEqual(['b', 'd']);
+    expect(q.remove(js[1]!)).toBe(false); // placed: gone
+  });
+
+  it('waiting queue - a job in one queue is not removed by another', () => {
+    const a = new WaitingQueue(10);
+    const b = new WaitingQueue(10);
+    const x = job('x');
+    b.push(job('y'));
+    a.push(x);
+    expect(b.remove(x)).toBe(false);
+    expect(b.size).toBe(1);
+    expect(a.remove(x)).toBe(true);
+  });
+
+  it('waiting queue - matches a plain array under 30k random pushes (up to thousands waiting), removes, drains, unshifts and takeAlls', () => {
+    let seed = 42;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const q = new WaitingQueue(1_000_000);
+    let model: TrackedJob[] = [];
+    const byLevel = () =>
+      [0, 1, 2].flatMap((p) => model.filter((j) => (j.spec.priority ?? 0) === p));
+    let next = 0;
+    for (let step = 0; step < 30_000; step++) {
+      // Phases of 2,000 steps: mostly pushes (the line grows to thousands), mostly removes
+      // (holes pile up and get dropped), then a mix with drains and takeAlls.
+      const phase = Math.floor(step / 2000) % 3;
+      const [push, remove, drain, unshift] = [
+        [850, 1000, 1000, 1000],
+        [100, 1000, 1000, 1000],
+        [450, 800, 930, 998],
+      ][phase]!;
+      const op = rand(1000);
+      if (op < push) {
+        const j = job(`j${next++}`, rand(4) === 0 ? 1 + rand(2) : undefined);
+        q.push(j);
+        model.push(j);
+      } else if (op < remove) {
+        if (model.length === 0) continue;
+        const j = model[rand(model.length)]!;
+        expect(q.remove(j)).toBe(true);
+        expect(q.remove(j)).toBe(false);
+        model = model.filter((m) => m !== j);
+      } else if (op < drain) {
+        // Place some, keep some, stop somewhere: the model is the queue's order after it.
+        const order = byLevel();
+        const stopAt = rand(Math.min(order.length, 3000) + 1);
+        const placed = new Set<TrackedJob>();
+        let k = 0;
+        q.drain((j) => {
+          expect(j).toBe(order[k]);
+          if (k++ === stopAt) return 'stop';
+          if (rand(3) === 0) return 'kept';
+          placed.add(j);
+          return 'placed';
+        });
+        model = model.filter((m) => !placed.has(m));
+      } else if (op < unshift) {
+        const back = Array.from({ length: rand(5) }, () =>
+          job(`b${next++}`, rand(3) === 0 ? 1 : undefined),
+        );
+        q.unshiftAll(back);
+        model = [...back, ...model];
+      } else {
+        expect(q.takeAll()).toEqual(byLevel());
+        model = [];
+      }
+      expect(q.size).toBe(model.length);
+    }
+    expect(q.takeAll()).toEqual(byLevel());
+  });
+
+  it('waiting queue - jobs kept by a drain that compacts the line can still be removed', () => {
+    const q = new WaitingQueue(10_000);
+    const js = Array.from({ length: 3000 }, (_, i) => job(`j${i}`));
+    for (const j of js) q.push(j);
+    let k = 0;
+    // Every third job kept, the rest placed, stop at the 2,500th: the front is dropped.
+    q.drain(() => (k === 2500 ? 'stop' : k++ % 3 === 0 ? 'kept' : 'placed'));
+    const kept = js.filter((_, i) => i < 2500 && i % 3 === 0);
+    expect(q.size).toBe(kept.length + 500);
+    expect(q.remove(js[1]!)).toBe(false); // placed
+    for (const j of kept) expect(q.remove(j)).toBe(true);
+    expect(q.remove(js[2999]!)).toBe(true);
+    expect(drainAll(q)).toEqual(js.slice(2500, 2999).map((j) => j.spec.id));
+  });
+
+  it('waiting queue - 200k removes from the front, the back and at random leave the rest in order', () => {
+    for (const order of ['front', 'back', 'random'] as const) {
+      const q = new WaitingQueue(1_000_000);
+      const js = Array.from({ length: 200_000 }, (_, i) => job(`j${i}`));
+      for (const j of js) q.push(j);
+      const keep = new Set([0, 1, 99_999, 150_000, 199_999].map((i) => js[i]!));
+      const gone = js.filter((j) => !keep.has(j));
+      if (order === 'back') gone.reverse();
+      if (order === 'random')
+        gone.sort(
+          (x, y) =>
+            ((x.spec.id.length * 7919 + Number(x.spec.id.slice(1))) % 997) -
+            ((y.spec.id.length * 7919 + Number(y.spec.id.slice(1))) % 997),
+        );
+      let removed = 0;
+      for (const j of gone) if (q.remove(j)) removed++;
+      expect(removed).toBe(gone.length);
+      expect(q.size).toBe(5);
+      expect(drainAll(q)).toEqual(['j0', 'j1', 'j99999', 'j150000', 'j199999']);
+    }
+  });
+
   it('waiting queue - full at the limit; remove frees a place', () => {
     const q = new WaitingQueue(2);
     const a = job('a', 5);
