@@ -86,7 +86,7 @@ export class Dispatcher {
    * @throws QueueFullError when it would have to wait and the queue is full.
    */
   admit(job: TrackedJob): boolean {
-    const placed = this.#place(job);
+    const placed = this.#place(job, this.#hooks.clock.now());
     if (placed !== 'kept' && placed !== 'stranded') return true;
     this.assertRoom(1);
     (placed === 'kept' ? this.#waiting : this.#stranded).push(job);
@@ -202,12 +202,16 @@ export class Dispatcher {
       this.#drainScheduled = false;
       if (!this.#hooks.isOpen() || this.#paused) return;
       const stranded: TrackedJob[] = [];
+      const now = this.#hooks.clock.now();
       this.#waiting.drain((job) => {
         if (job.done) return 'placed';
-        // Nothing can take an instant job: stop here instead of walking the whole queue
-        // (100k waiting jobs and a credit at a time would make dispatch quadratic).
-        if (job.instant && !this.#anyCredit()) return 'stop';
-        const r = this.#place(job);
+        // Nothing can take an instant job (or a delayed one now due): stop here instead of
+        // walking the whole queue (100k waiting jobs and a credit at a time would make
+        // dispatch quadratic).
+        if ((job.instant || isInstant(job.spec, now)) && !this.#anyCredit()) return 'stop';
+        const r = this.#place(job, now);
+        // Every link is full for this turn: the same, until a socket drains.
+        if (r === 'kept' && !this.#anySendRoom()) return 'stop';
         if (r === 'failed') return 'placed';
         if (r === 'stranded') {
           stranded.push(job);
@@ -220,9 +224,9 @@ export class Dispatcher {
   }
 
   /** Sends the job to a node if one can take it now. */
-  #place(job: TrackedJob): 'placed' | 'kept' | 'stranded' | 'failed' {
+  #place(job: TrackedJob, now: number): 'placed' | 'kept' | 'stranded' | 'failed' {
     if (this.#paused) return 'kept';
-    const instant = isInstant(job.spec, this.#hooks.clock.now());
+    const instant = isInstant(job.spec, now);
     const picked = this.#selector.pick(this.sessions, job.spec.name, job.routing, instant);
     if (picked === 'unknown-job' && this.#hooks.unknownJobs === 'fail') {
       const err = new UnknownJobError(`no connected node can run job '${job.spec.name}'`);
@@ -252,7 +256,12 @@ export class Dispatcher {
   }
 
   #anyCredit(): boolean {
-    for (const s of this.sessions) if (s.usable && s.takesInstant) return true;
+    for (const s of this.sessions) if (s.usable && s.takesInstant && s.hasSendRoom) return true;
+    return false;
+  }
+
+  #anySendRoom(): boolean {
+    for (const s of this.sessions) if (s.usable && s.hasSendRoom) return true;
     return false;
   }
 }

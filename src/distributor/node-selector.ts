@@ -14,6 +14,7 @@ const IDLE_SLOT = 1e9;
  * idles would wait for nothing); then the one with the most room (idle slots, else credit).
  * Preferred nodes win when one has an idle slot, or when no node has one; deferred jobs go
  * to the node holding the fewest. Ties are broken round-robin so equal nodes share the load.
+ * A node whose link is full for this turn (`hasSendRoom`) takes nothing: 'no-credit'.
  */
 export class NodeSelector {
   #turn = 0;
@@ -43,7 +44,7 @@ export class NodeSelector {
       const preferred = routing.preferred?.has(s.name) ?? false;
       if (routing.strict && !preferred) continue;
       eligibleSeen = true;
-      if (instant && !s.takesInstant) continue;
+      if (!s.hasSendRoom || (instant && !s.takesInstant)) continue;
       const score = instant ? instantScore(s) : -s.deferredHeld;
       if (preferred && score > bestPreferredScore) {
         bestPreferred = s;

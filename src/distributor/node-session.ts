@@ -114,10 +114,25 @@ export class NodeSession {
     this.#jobs = new ItemBatch('jobs', opts.maxFrameSize);
     this.#maxFrameSize = opts.maxFrameSize;
     connection.setFlushHook(this.#flushBatches);
+    // The socket took a burst that had filled the link: what waits for room may go now.
+    connection.setDrainHook(() => this.#host.room(false));
   }
 
   get usable(): boolean {
     return !this.closed && !this.draining && !this.paused;
+  }
+
+  /**
+   * Whether another job may be queued on the link in this turn: this turn's jobs and what
+   * is still unwritten stay under the connection's high-water mark (a burst of 300k delayed
+   * jobs, ~18 MB, would otherwise get the node cut as a slow consumer, again on every
+   * reconnect). A link with room takes a first job of the turn however large it is. The
+   * rest wait in the distributor's queue until the socket drains.
+   */
+  get hasSendRoom(): boolean {
+    const room = this.connection.sendRoom();
+    const queued = this.#jobs.bytes;
+    return room > queued || (queued === 0 && room > 0);
   }
 
   /** Whether an instant job may be sent now: credit left, and the byte window not full. */

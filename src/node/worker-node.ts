@@ -401,7 +401,15 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
 
   #onLinkReady(link: DistributorLink): void {
     if (link.distributorId !== undefined) this.#linkById.set(link.distributorId, link);
-    if (!this.#storage.durable) void this.#ownership.linkReady(link);
+    if (!this.#storage.durable) {
+      // Logged, never thrown: an unhandled rejection here would end the node's process.
+      this.#ownership.linkReady(link).catch((err: unknown) => {
+        this.#log.error(
+          { err, address: link.address },
+          'could not reconcile jobs with the distributor',
+        );
+      });
+    }
     const held = this.#outbox.over(link.distributorId);
     if (held) link.holdCredits();
     this.#status.linkReady(link, held);

@@ -89,6 +89,11 @@ export class ItemBatch {
     return this.#items.length;
   }
 
+  /** Bytes of the items added since the last flush. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
   /** Adds an item made by `encodeJobItem` / `encodeFeedbackItem`. */
   add(item: Buffer): void {
     this.#items.push(item);

@@ -25,6 +25,19 @@ export interface Connection {
   setFlushHook(hook: () => void): void;
   /** Makes sure a write happens at the end of this turn (for a hook that has something). */
   requestFlush(): void;
+  /**
+   * Bytes that may still be queued before the link counts as backlogged: ¾ of the
+   * slow-consumer cap, less what is queued and what the socket still holds; ≤ 0 when
+   * backlogged. A sender that could queue more than that in one turn (a burst of delayed
+   * jobs, the kept feedbacks of a distributor that came back) stops there and goes on from
+   * the drain hook, instead of being cut as a slow consumer by its own burst.
+   */
+  sendRoom(): number;
+  /**
+   * `hook` runs each time the socket has handed all its bytes to the kernel (its 'drain'),
+   * while the link is open. One hook per connection; a second call replaces it.
+   */
+  setDrainHook(hook: () => void): void;
   close(reason?: JobReactorError): void;
   /** Handlers run in registration order for every decoded message. */
   onMessage(handler: (message: Message) => void): void;

@@ -11,6 +11,8 @@ export interface HeartbeatOptions {
   timeoutMs: number;
   sendPing(): void;
   onTimeout(silentMs: number): void;
+  /** Runs on every tick while running (at least once per `intervalMs`), after the checks. */
+  onTick?(now: number): void;
 }
 
 /**
@@ -86,6 +88,10 @@ export class Heartbeat {
     if (now - this.#lastSent >= intervalMs) {
       this.#lastSent = now;
       this.#opts.sendPing();
+      if (this.#state !== HeartbeatState.Running) return;
+    }
+    if (this.#opts.onTick !== undefined) {
+      this.#opts.onTick(now);
       if (this.#state !== HeartbeatState.Running) return;
     }
     const next = Math.min(this.#lastSent + intervalMs, this.#lastReceived + timeoutMs);

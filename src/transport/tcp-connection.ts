@@ -24,7 +24,12 @@ export interface TcpConnectionOptions {
   heartbeatMs?: number;
   /** The link is closed (PeerTimeoutError) when nothing was received for this long, ms. @default 3 × heartbeatMs */
   peerTimeoutMs?: number;
-  /** Outbound bytes (queued + in the socket) above which the peer is cut as a slow consumer. @default 16 MiB */
+  /**
+   * Outbound bytes (queued + in the socket) that make a backlog. Senders that pace
+   * themselves stop at ¾ of it (`sendRoom`). The peer is cut as a slow consumer when bytes
+   * wait for it and it reads none of them for `peerTimeoutMs`, or at once past 4× this
+   * (the memory bound for one link). @default 16 MiB
+   */
   maxOutboundBytes?: number;
   /**
    * Longest time one frame may take to arrive once its first byte is in, ms; a peer that
@@ -95,9 +100,16 @@ export class TcpConnection implements Connection {
   #frameStartedAt = -1;
   readonly #tls: boolean;
   #receivedAny = false;
+  /** ¾ of the slow-consumer cap: senders stop queueing there (see `sendRoom`). */
+  readonly #sendHighWater: number;
+  #drainHook: (() => void) | undefined;
+  /** Bytes the socket had handed over at the last tick, and since when that has not moved. */
+  #takenBytes = 0;
+  #stalledSince = -1;
 
   constructor(socket: net.Socket | tls.TLSSocket, opts: TcpConnectionOptions = {}) {
     this.#opts = resolveOptions(opts);
+    this.#sendHighWater = Math.floor((this.#opts.maxOutboundBytes * 3) / 4);
     this.#socket = socket;
     this.#tls = (socket as tls.TLSSocket).encrypted === true;
     this.#decoder = new FrameDecoder({ maxFrameSize: this.#opts.maxFrameSize });
@@ -112,12 +124,16 @@ export class TcpConnection implements Connection {
         this.#closeWith(
           new PeerTimeoutError(`nothing heard from ${this.remote} for ${silentMs} ms`),
         ),
+      onTick: (now) => this.#watchBacklog(now),
     });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('end', () => this.#onEnd());
     socket.on('error', (err) => this.#onError(err));
     socket.on('close', () => this.#onSocketClose());
+    socket.on('drain', () => {
+      if (this.#state === State.Open) this.#drainHook?.();
+    });
     if (socket.destroyed) {
       // Closed before we wrapped it: 'close' may already have fired.
       queueMicrotask(() => this.#onSocketClose());
@@ -169,13 +185,12 @@ export class TcpConnection implements Connection {
     }
   }
 
-  /**
-   * Bytes queued and not yet taken by the kernel. The slow-consumer cap applies to what is
-   * left in the socket after each flush, so a caller that may burst more than
-   * `maxOutboundBytes` in one turn should pace itself with this.
-   */
-  get bufferedBytes(): number {
-    return this.#pendingBytes + this.#socket.writableLength;
+  sendRoom(): number {
+    return this.#sendHighWater - this.#pendingBytes - this.#socket.writableLength;
+  }
+
+  setDrainHook(hook: () => void): void {
+    this.#drainHook = hook;
   }
 
   close(reason?: JobReactorError): void {
@@ -224,15 +239,40 @@ export class TcpConnection implements Connection {
     // Write failures arrive as an 'error' event.
     this.#socket.write(data);
     this.#heartbeat.sent();
-    if (this.#state === State.Open && this.#socket.writableLength > this.#opts.maxOutboundBytes) {
-      this.#closeWith(this.#slowConsumer());
+    if (
+      this.#state === State.Open &&
+      this.#socket.writableLength > 4 * this.#opts.maxOutboundBytes
+    ) {
+      this.#closeWith(
+        new SlowConsumerError(
+          `${this.remote} does not keep up: over ${4 * this.#opts.maxOutboundBytes} bytes waiting to be sent`,
+        ),
+      );
     }
   };
 
-  #slowConsumer(): SlowConsumerError {
-    return new SlowConsumerError(
-      `${this.remote} does not read: over ${this.#opts.maxOutboundBytes} bytes waiting to be sent`,
-    );
+  /**
+   * On each heartbeat tick: bytes waiting for a peer that took none of them for
+   * `peerTimeoutMs` cut it. A peer that reads, however slowly, is never cut for a burst
+   * (a cap checked right after each write cut a node that was sent 300k delayed jobs in
+   * one turn, and did again after every reconnect); a paced sender keeps the backlog small.
+   */
+  #watchBacklog(now: number): void {
+    const held = this.#socket.writableLength;
+    // `bytesWritten` counts what is still buffered too: taken = handed over for good.
+    const taken = this.#socket.bytesWritten - held;
+    if (held === 0 || taken !== this.#takenBytes || this.#stalledSince < 0) {
+      this.#takenBytes = taken;
+      this.#stalledSince = now;
+      return;
+    }
+    if (now - this.#stalledSince >= this.#opts.peerTimeoutMs) {
+      this.#closeWith(
+        new SlowConsumerError(
+          `${this.remote} does not read: ${held} bytes waiting to be sent, none taken for ${now - this.#stalledSince} ms`,
+        ),
+      );
+    }
   }
 
   #onData(chunk: Buffer): void {
@@ -399,6 +439,7 @@ export class TcpConnection implements Connection {
     this.#pending = [];
     this.#pendingBytes = 0;
     this.#handlers = [];
+    this.#drainHook = undefined;
     const handlers = this.#closeHandlers;
     this.#closeHandlers = [];
     for (const handler of handlers) runCloseHandler(handler, this.#reason);

@@ -1,5 +1,6 @@
 // Ownership under faults, memory-storage nodes: real child processes, SIGKILL and SIGSTOP.
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   ErrorCodes,
   JobFailedError,
+  JobRegistry,
   startDistributor,
+  startNode,
   type Distributor,
   type Feedback,
 } from '../../src/index.ts';
@@ -53,7 +56,7 @@ function runLog(): { path: string; runs: () => Run[] } {
   };
 }
 
-async function distributor(options: { maxDeliveries?: number } = {}) {
+async function distributor(options: { maxDeliveries?: number; maxFrameSize?: number } = {}) {
   const d = await startDistributor({ port: 0, ...options });
   distributors.push(d);
   const feedbacks: Feedback[] = [];
@@ -251,6 +254,103 @@ describe('ownership - memory nodes under SIGSTOP and SIGKILL', () => {
     expect(innocentResults.every((r) => r.status === 'fulfilled')).toBe(true);
     expect(log.runs().filter((r) => r.id === poison.id)).toHaveLength(3);
   }, 40_000);
+
+  it('a burst of 300k delayed jobs (~20 MB) is taken without the node being cut; killed, a peer takes them all back', async () => {
+    const { d, addr } = await distributor();
+    const log = runLog();
+    node('burst-a', addr, log.path);
+    await connected(d, ['burst-a']);
+    const cut: string[] = [];
+    d.on('node:disconnected', (n, reason) => cut.push(`${n.name}: ${reason.message}`));
+    // One synchronous loop, as an application scheduling reminders would write it: more
+    // bytes in one turn than the link's slow-consumer cap (16 MiB).
+    const n = 300_000;
+    const due = Date.now() + 12_000;
+    const handles = [];
+    for (let k = 0; k < n; k += 1000) {
+      const batch = Array.from({ length: 1000 }, (_, i) => ({
+        job: 'own.where',
+        args: { i: k + i },
+        options: { runAt: due },
+      }));
+      handles.push(...d.enqueueMany(batch));
+    }
+    expect(d.stats().waiting).toBeLessThan(100_000); // within maxWaiting: nothing refused
+    await Promise.all(handles.map((h) => h.accepted));
+    expect(cut).toEqual([]); // before: cut as a slow consumer, again after every reconnect
+
+    // The node dies holding them all: the distributor sends them to the one left.
+    node('burst-b', addr, log.path);
+    await connected(d, ['burst-b']);
+    processes[0]!.kill('SIGKILL');
+    const results = await settle(handles.map((h) => h.result));
+    const ranOn = new Map<string, number>();
+    for (const r of results) {
+      const where = r.status === 'fulfilled' ? (r.value as { ranOn: string }).ranOn : 'failed';
+      ranOn.set(where, (ranOn.get(where) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(ranOn)).toEqual({ 'burst-b': n });
+    expect(cut).toHaveLength(1);
+    expect(cut[0]).toMatch(/^burst-a: /);
+  }, 60_000);
+
+  it('a node holding more job ids than a frame takes, whose link drops, asks about them in parts and runs them all', async () => {
+    const { d } = await distributor({ maxFrameSize: 1024 * 1024 });
+    // A relay between node and distributor, so the test can cut the link under both.
+    const relayed = new Set<net.Socket>();
+    const relay = net.createServer((inbound) => {
+      const out = net.connect(d.address.port, '127.0.0.1');
+      const cut = () => {
+        for (const s of [inbound, out]) {
+          s.destroy();
+          relayed.delete(s);
+        }
+      };
+      for (const s of [inbound, out]) {
+        relayed.add(s);
+        s.on('error', cut);
+        s.on('close', cut);
+      }
+      inbound.pipe(out);
+      out.pipe(inbound);
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const registry = new JobRegistry();
+    registry.define('own.where', (_args, ctx) => ({ ranOn: ctx.node }));
+    // In this process, 1 MiB frames both ways: 60k ids (~1.4 MB) are more than one holds.
+    const n1 = await startNode({
+      name: 'relink',
+      distributors: [`127.0.0.1:${(relay.address() as net.AddressInfo).port}`],
+      registry,
+      concurrency: 50,
+      maxFrameSize: 1024 * 1024,
+    });
+    try {
+      await connected(d, ['relink']);
+      const n = 60_000;
+      const due = Date.now() + 4000;
+      const handles = [];
+      for (let k = 0; k < n; k += 1000) {
+        const batch = Array.from({ length: 1000 }, (_, i) => ({
+          job: 'own.where',
+          args: { i: k + i },
+          options: { runAt: due },
+        }));
+        handles.push(...d.enqueueMany(batch));
+      }
+      await Promise.all(handles.map((h) => h.accepted));
+      for (const s of relayed) s.destroy(); // the link drops; the node redials
+      await waitUntil(() => !d.nodes().some((x) => x.name === 'relink'), 10_000, 'link down');
+      // Before: its one `reconcile` was over the frame limit, and the refused send was an
+      // unhandled rejection (which ends a node's process).
+      const results = await settle(handles.map((h) => h.result));
+      expect(results.filter((r) => r.status !== 'fulfilled')).toEqual([]);
+    } finally {
+      await n1.stop();
+      await new Promise<void>((r) => relay.close(() => r()));
+      for (const s of relayed) s.destroy();
+    }
+  }, 60_000);
 
   it('a CPU-bound job that blocks its node past the heartbeat runs at most maxDeliveries times and settles', async () => {
     const { d, addr } = await distributor({ maxDeliveries: 3 });

@@ -100,6 +100,11 @@ export class DistributorLink {
     void this.#dial();
   }
 
+  /** Largest frame body this link sends (a list longer than one frame goes in parts). */
+  get maxFrameSize(): number {
+    return this.options.connection.maxFrameSize;
+  }
+
   /** Sends a message after everything batched before it (the distributor sees them in order). */
   send(message: Message): boolean {
     if (this.#state !== 'ready' || !this.#conn || this.#conn.closed) return false;

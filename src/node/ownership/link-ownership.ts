@@ -1,4 +1,5 @@
 import type { JobRecord } from '../../model/job.ts';
+import { idParts } from '../../protocol/batch-frames.ts';
 import type { Logger } from '../../model/logger.ts';
 import type { DistributorLink } from '../links/distributor-link.ts';
 import type { ReadyEntry } from '../lifecycle/ready-queue.ts';
@@ -199,13 +200,24 @@ export class LinkOwnership {
     });
   }
 
+  /**
+   * One request per frame's worth of ids, each answered on its own, in order: a node holding
+   * 400k jobs of a distributor asked about them all in one 9 MB frame, over the 8 MiB limit,
+   * and the refused send took the node process down. Half a frame each, so the answer (a
+   * subset of the ids) fits too.
+   */
   #send(link: DistributorLink, s: Standing, ids: string[]): void {
-    if (!link.send({ t: 'reconcile', ids })) return;
+    let asked = 0;
+    for (const part of idParts(ids, link.maxFrameSize / 2)) {
+      if (!link.send({ t: 'reconcile', ids: part })) break;
+      s.requests.push(part);
+      for (const jid of part) s.requested.add(jid);
+      asked += part.length;
+    }
+    if (asked === 0) return;
     this.#hooks.log.info(
-      { distributor: link.distributorId, jobs: ids.length },
+      { distributor: link.distributorId, jobs: asked, requests: s.requests.length },
       'asking the distributor which jobs are still this node’s',
     );
-    s.requests.push(ids);
-    for (const jid of ids) s.requested.add(jid);
   }
 }

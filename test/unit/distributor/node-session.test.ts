@@ -16,6 +16,9 @@ function fakeConnection() {
   let hook: (() => void) | undefined;
   let flushRequests = 0;
   let closedWith: Error | undefined;
+  let drainHook: (() => void) | undefined;
+  /** What the connection says `sendRoom()` is (bytes it may still queue). */
+  const link = { room: 12 * 1024 * 1024 };
   const conn = {
     remote: '127.0.0.1:1',
     closed: false,
@@ -24,6 +27,8 @@ function fakeConnection() {
     sendFrame: (f: Buffer) => void written.push(...decoder.push(f)),
     setFlushHook: (h: () => void) => void (hook = h),
     requestFlush: () => void flushRequests++,
+    sendRoom: () => link.room,
+    setDrainHook: (h: () => void) => void (drainHook = h),
     close: (err?: Error) => void (closedWith = err),
     onMessage: () => {},
     onClose: () => () => {},
@@ -35,6 +40,9 @@ function fakeConnection() {
     write: () => hook?.(),
     flushRequests: () => flushRequests,
     closedWith: () => closedWith,
+    link,
+    /** The socket took everything it held. */
+    drained: () => drainHook?.(),
   };
 }
 
@@ -146,6 +154,28 @@ describe('node session', () => {
     s.unstartedBytes = 0;
     s.credit = 0;
     expect(s.takesInstant).toBe(false);
+  });
+
+  it("node session - send room: the turn's jobs stay under the link's room; a drained socket says room", () => {
+    const { s, link, write, drained, calls } = session();
+    const a = item('a');
+    link.room = a.length * 2 - 1;
+    expect(s.hasSendRoom).toBe(true);
+    s.sendJob(a);
+    expect(s.hasSendRoom).toBe(true); // room for not quite two items, one queued
+    s.sendJob(item('b'));
+    expect(s.hasSendRoom).toBe(false); // two queued: no room for a third
+    write(); // the batch went to the connection, which now holds it: the room it reports
+    link.room = 0;
+    expect(s.hasSendRoom).toBe(false);
+    // Even a first job of the turn waits while the socket is backlogged...
+    link.room = -5;
+    expect(s.hasSendRoom).toBe(false);
+    // ...and a link with any room takes one job, however large.
+    link.room = 1;
+    expect(s.hasSendRoom).toBe(true);
+    drained();
+    expect(calls).toContainEqual(['room', false]);
   });
 
   it('node session - the message switch: credit, runs, reconcile, drain, status, answers', () => {

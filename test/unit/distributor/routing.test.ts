@@ -22,6 +22,7 @@ function session(name: string, credit = 1, capacity = credit, window = credit): 
     capacity,
     window,
     deferredHeld: 0,
+    hasSendRoom: true,
     get takesInstant() {
       return (this as unknown as NodeSession).credit > 0;
     },
@@ -86,6 +87,16 @@ describe('routing', () => {
     expect(selector.pick([], 'j', ANY_NODE, true)).toBe('no-node');
     expect(selector.pick([session('n1', 0)], 'j', ANY_NODE, true)).toBe('no-credit');
     expect(selector.pick([s1], 'other', ANY_NODE, true)).toBe('unknown-job');
+  });
+
+  it('NodeSelector: a node whose link is full this turn takes no job, instant or delayed', () => {
+    const selector = new NodeSelector();
+    const full = { ...session('full', 5), hasSendRoom: false } as NodeSession;
+    const other = session('other', 1);
+    for (const instant of [true, false]) {
+      expect(selector.pick([full], 'j', ANY_NODE, instant)).toBe('no-credit'); // waits, not stranded
+      expect(selector.pick([full, other], 'j', ANY_NODE, instant)).toBe(other);
+    }
   });
 });
 

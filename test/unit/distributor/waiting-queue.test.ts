@@ -120,11 +120,12 @@ describe('waiting queue', () => {
       // Phases of 2,000 steps: mostly pushes (the line grows to thousands), mostly removes
       // (holes pile up and get dropped), then a mix with drains and takeAlls.
       const phase = Math.floor(step / 2000) % 3;
-      const [push, remove, drain, unshift] = [
+      const phases: [number, number, number, number][] = [
         [850, 1000, 1000, 1000],
         [100, 1000, 1000, 1000],
         [450, 800, 930, 998],
-      ][phase]!;
+      ];
+      const [push, remove, drain, unshift] = phases[phase]!;
       const op = rand(1000);
       if (op < push) {
         const j = job(`j${next++}`, rand(4) === 0 ? 1 + rand(2) : undefined);

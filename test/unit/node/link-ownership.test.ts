@@ -11,6 +11,7 @@ class FakeLink {
   ready = true;
   silent = 0;
   connections = 1;
+  maxFrameSize = 8 * 1024 * 1024;
   readonly sent: Message[] = [];
   constructor(readonly distributorId: string) {}
   get address(): string {
@@ -108,6 +109,34 @@ describe('LinkOwnership - a memory node holds a distributor’s jobs only while 
     own.answered(link as unknown as DistributorLink, ['t2']);
     expect(dropped.sort()).toEqual(['a', 't1']);
     expect(resumed).toEqual([]);
+  });
+
+  it('a reconnect holding more ids than a frame takes asks in parts, each answered in order', async () => {
+    const held = Array.from({ length: 50_000 }, (_, i) => `job-${String(i).padStart(6, '0')}`);
+    const { link, own, resumed, dropped, reconciles } = setup(held);
+    link.maxFrameSize = 256 * 1024; // half of it per request: ~5k ids of 10 characters
+    link.connections = 2;
+    await own.linkReady(link as unknown as DistributorLink);
+    const parts = reconciles();
+    expect(parts.length).toBeGreaterThan(5);
+    expect(parts.flatMap((m) => m.ids)).toEqual(held); // each once, in order
+    for (const m of parts) {
+      // Worst-case size of the frame: within half the limit.
+      expect(m.ids.reduce((n, id) => n + 5 + 3 * id.length, 0)).toBeLessThanOrEqual(128 * 1024);
+    }
+    // The distributor still holds the even ones; answers come one per request, in order.
+    for (const m of parts) {
+      own.answered(
+        link as unknown as DistributorLink,
+        m.ids.filter((id) => Number(id.slice(4)) % 2 === 0),
+      );
+    }
+    expect(dropped).toHaveLength(25_000);
+    expect(dropped).toContain('job-000007');
+    expect(resumed).toEqual([]);
+    // Nothing asked again: every request was answered.
+    await tick();
+    expect(reconciles()).toHaveLength(parts.length);
   });
 
   it('first connection: nothing to reconcile', async () => {

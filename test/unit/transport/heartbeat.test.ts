@@ -32,6 +32,31 @@ describe('heartbeat', () => {
     expect(clock.pending).toBe(0);
   });
 
+  it('heartbeat - onTick runs at least once per interval, on a busy link too, and not after a stop', () => {
+    const clock = new FakeClock();
+    const ticks: number[] = [];
+    const start = clock.now();
+    const hb = new Heartbeat({
+      clock,
+      intervalMs: 100,
+      timeoutMs: 300,
+      sendPing: () => hb.sent(),
+      onTimeout: () => {},
+      onTick: (now) => void ticks.push(now - start),
+    });
+    hb.start();
+    for (let i = 0; i < 50; i++) {
+      clock.advance(10);
+      hb.sent(); // busy: no ping is due, yet the ticks go on
+      hb.received();
+    }
+    // Re-armed from the last send: never more than an interval apart.
+    expect(ticks).toEqual([100, 190, 280, 370, 460]);
+    hb.stop();
+    clock.advance(1000);
+    expect(ticks).toHaveLength(5);
+  });
+
   it('heartbeat - no ping while sending, no timeout while receiving', () => {
     const { clock, hb, log } = setup();
     hb.start();

@@ -332,6 +332,88 @@ describe('tcp-connection', () => {
     expect(await reason).toBeInstanceOf(SlowConsumerError);
   });
 
+  it('tcp-connection - a peer that pings but reads nothing is cut once its backlog has not moved for the peer timeout', async () => {
+    const sockets: net.Socket[] = [];
+    const ping = encodeFrame({ t: 'ping' }, 1024);
+    const server = net.createServer((s) => {
+      s.pause(); // never reads...
+      const timer = setInterval(() => s.write(ping), 20); // ...but looks alive
+      s.on('close', () => clearInterval(timer));
+      sockets.push(s);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          for (const s of sockets) s.destroy();
+          server.close(() => r());
+        }),
+    );
+    const port = (server.address() as net.AddressInfo).port;
+    const cap = 8 * 1024 * 1024;
+    const client = await connectTcp('127.0.0.1', port, { maxOutboundBytes: cap, heartbeatMs: 100 });
+    const reason = closedWith(client);
+    const big: Message = {
+      t: 'jobs',
+      jobs: [{ ...wireJob, args: { blob: 'x'.repeat(64 * 1024) } }],
+    };
+    // A paced sender: never more than the room, so never near the 4× cap.
+    const sentAt = Date.now();
+    for (let turn = 0; turn < 200 && !client.closed; turn++) {
+      while (client.sendRoom() > 0) client.send(big);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const err = await reason;
+    expect(err).toBeInstanceOf(SlowConsumerError);
+    expect((err as Error).message).toMatch(
+      /does not read: \d+ bytes waiting to be sent, none taken for \d+ ms/,
+    );
+    // Not before the peer timeout (3 × 100 ms) had passed with nothing read.
+    expect(Date.now() - sentAt).toBeGreaterThanOrEqual(300);
+  });
+
+  it('tcp-connection - sendRoom: ¾ of the cap less what waits; a sender that stops there is never cut, and drains', async () => {
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((s) => {
+      s.pause(); // reads only when told
+      sockets.push(s);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          for (const s of sockets) s.destroy();
+          server.close(() => r());
+        }),
+    );
+    const port = (server.address() as net.AddressInfo).port;
+    const cap = 256 * 1024;
+    const client = await connectTcp('127.0.0.1', port, { maxOutboundBytes: cap });
+    expect(client.sendRoom()).toBe((cap * 3) / 4);
+    let drains = 0;
+    client.setDrainHook(() => void drains++);
+    const big: Message = {
+      t: 'jobs',
+      jobs: [{ ...wireJob, args: { blob: 'x'.repeat(16 * 1024) } }],
+    };
+    // Send only while there is room, for many turns: the kernel's buffers fill, then ours.
+    let sent = 0;
+    for (let turn = 0; turn < 400 && !client.closed; turn++) {
+      while (client.sendRoom() > 0) {
+        client.send(big);
+        sent++;
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(client.closed).toBe(false);
+    expect(client.sendRoom()).toBeLessThanOrEqual(0); // backlogged: the peer does not read
+    // The peer reads: the socket drains, the hook runs, and there is room again.
+    for (const s of sockets) s.resume();
+    await until(() => drains > 0, 'the drain hook');
+    expect(client.sendRoom()).toBeGreaterThan(0);
+    expect(sent).toBeGreaterThan(cap / (16 * 1024));
+  });
+
   it('tcp-connection - connectTcp rejects with ConnectionError when refused', async () => {
     const probe = net.createServer();
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
