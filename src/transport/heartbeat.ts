@@ -28,6 +28,10 @@ export class Heartbeat {
   #lastSent = 0;
   #lastReceived = 0;
   #timer: TimerHandle | null = null;
+  /** When the armed timer is due (clock time): how late it fires tells a blocked loop. */
+  #dueAt = 0;
+  /** A late tick found the peer overdue and gave the unread socket one turn first. */
+  #rechecking = false;
   #state: HeartbeatState = HeartbeatState.Idle;
 
   constructor(opts: HeartbeatOptions) {
@@ -70,6 +74,7 @@ export class Heartbeat {
 
   #arm(ms: number): void {
     // At least 1 ms: a timer that fires early must not turn into a busy loop.
+    this.#dueAt = this.#opts.clock.now() + Math.max(1, ms);
     this.#timer = this.#opts.clock.setTimer(() => this.#tick(), Math.max(1, ms));
     this.#timer.unref?.();
   }
@@ -80,6 +85,17 @@ export class Heartbeat {
     const { clock, intervalMs, timeoutMs } = this.#opts;
     const now = clock.now();
     const silent = now - this.#lastReceived;
+    if (silent >= timeoutMs && !this.#rechecking && now - this.#dueAt > intervalMs / 2) {
+      // The timer fired late: this process's own loop was blocked (a long synchronous call,
+      // SIGSTOP), and the peer's frames may be sitting unread in the socket. Timers run
+      // before the loop polls sockets, so judge after one poll: a 1 ms timer set here
+      // fires after it. (An `enqueueMany` of 1M jobs blocked a distributor for 4 s and it
+      // dropped every node, which had been sending all along.)
+      this.#rechecking = true;
+      this.#arm(1);
+      return;
+    }
+    this.#rechecking = false;
     if (silent >= timeoutMs) {
       this.stop();
       this.#opts.onTimeout(silent);

@@ -57,6 +57,26 @@ describe('heartbeat', () => {
     expect(ticks).toHaveLength(5);
   });
 
+  it('heartbeat - a tick that fires late (own loop blocked) waits one poll before a timeout', () => {
+    const { clock, hb, log } = setup();
+    hb.start();
+    clock.advance(500);
+    // The loop is blocked for 5 s: the timer is overdue when it finally fires.
+    clock.jump(5000);
+    clock.advance(0);
+    const timeouts = () => log.filter((l) => l.startsWith('timeout'));
+    expect(timeouts()).toEqual([]); // not judged yet: the peer's frames may be unread
+    hb.received(); // the poll reads them
+    clock.advance(1);
+    expect(timeouts()).toEqual([]);
+    // Late again, and this time nothing was read: the recheck times out.
+    clock.jump(5000);
+    clock.advance(0);
+    expect(timeouts()).toEqual([]);
+    clock.advance(1);
+    expect(timeouts()).toHaveLength(1);
+  });
+
   it('heartbeat - no ping while sending, no timeout while receiving', () => {
     const { clock, hb, log } = setup();
     hb.start();
