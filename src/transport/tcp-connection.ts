@@ -26,7 +26,7 @@ export interface TcpConnectionOptions {
   peerTimeoutMs?: number;
   /**
    * Outbound bytes (queued + in the socket) that make a backlog. Senders that pace
-   * themselves stop at ¾ of it (`sendRoom`). The peer is cut as a slow consumer when bytes
+   * themselves stop at twice this (`sendRoom`). The peer is cut as a slow consumer when bytes
    * wait for it and it reads none of them for `peerTimeoutMs`, or at once past 4× this
    * (the memory bound for one link). @default 16 MiB
    */
@@ -100,7 +100,7 @@ export class TcpConnection implements Connection {
   #frameStartedAt = -1;
   readonly #tls: boolean;
   #receivedAny = false;
-  /** ¾ of the slow-consumer cap: senders stop queueing there (see `sendRoom`). */
+  /** 2× maxOutboundBytes, half the immediate cut: senders stop queueing there (see `sendRoom`). */
   readonly #sendHighWater: number;
   #drainHook: (() => void) | undefined;
   /** Bytes the socket had handed over at the last tick, and since when that has not moved. */
@@ -109,7 +109,7 @@ export class TcpConnection implements Connection {
 
   constructor(socket: net.Socket | tls.TLSSocket, opts: TcpConnectionOptions = {}) {
     this.#opts = resolveOptions(opts);
-    this.#sendHighWater = Math.floor((this.#opts.maxOutboundBytes * 3) / 4);
+    this.#sendHighWater = 2 * this.#opts.maxOutboundBytes;
     this.#socket = socket;
     this.#tls = (socket as tls.TLSSocket).encrypted === true;
     this.#decoder = new FrameDecoder({ maxFrameSize: this.#opts.maxFrameSize });

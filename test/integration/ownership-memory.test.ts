@@ -277,7 +277,10 @@ describe('ownership - memory nodes under SIGSTOP and SIGKILL', () => {
     }
     expect(d.stats().waiting).toBeLessThan(100_000); // within maxWaiting: nothing refused
     await Promise.all(handles.map((h) => h.accepted));
-    expect(cut).toEqual([]); // before: cut as a slow consumer, again after every reconnect
+    // Before: cut as a slow consumer, again after every reconnect. (A loaded machine may
+    // still see a heartbeat timeout: the synchronous loop above is the distributor's own.)
+    const slow = () => cut.filter((m) => /does not (read|keep up)/.test(m));
+    expect(slow()).toEqual([]);
 
     // The node dies holding them all: the distributor sends them to the one left.
     node('burst-b', addr, log.path);
@@ -290,8 +293,8 @@ describe('ownership - memory nodes under SIGSTOP and SIGKILL', () => {
       ranOn.set(where, (ranOn.get(where) ?? 0) + 1);
     }
     expect(Object.fromEntries(ranOn)).toEqual({ 'burst-b': n });
-    expect(cut).toHaveLength(1);
-    expect(cut[0]).toMatch(/^burst-a: /);
+    expect(slow()).toEqual([]);
+    expect(cut.some((m) => m.startsWith('burst-a: '))).toBe(true);
   }, 60_000);
 
   it('a node holding more job ids than a frame takes, whose link drops, asks about them in parts and runs them all', async () => {
