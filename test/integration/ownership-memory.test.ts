@@ -90,6 +90,14 @@ const connected = (d: Distributor, names: string[]) =>
     `nodes ${names.join(', ')}`,
   );
 
+/** 1,000 `own.where` jobs due at `runAt`, numbered from `from` (an enqueueMany batch). */
+const whereBatch = (from: number, runAt: number) =>
+  Array.from({ length: 1000 }, (_, i) => ({
+    job: 'own.where',
+    args: { i: from + i },
+    options: { runAt },
+  }));
+
 /** Every handle's outcome, once all have settled. */
 const settle = (ps: Promise<unknown>[]) => Promise.allSettled(ps);
 
@@ -268,12 +276,7 @@ describe('ownership - memory nodes under SIGSTOP and SIGKILL', () => {
     const due = Date.now() + 12_000;
     const handles = [];
     for (let k = 0; k < n; k += 1000) {
-      const batch = Array.from({ length: 1000 }, (_, i) => ({
-        job: 'own.where',
-        args: { i: k + i },
-        options: { runAt: due },
-      }));
-      handles.push(...d.enqueueMany(batch));
+      handles.push(...d.enqueueMany(whereBatch(k, due)));
     }
     expect(d.stats().waiting).toBeLessThan(100_000); // within maxWaiting: nothing refused
     await Promise.all(handles.map((h) => h.accepted));
@@ -334,12 +337,7 @@ describe('ownership - memory nodes under SIGSTOP and SIGKILL', () => {
       const due = Date.now() + 4000;
       const handles = [];
       for (let k = 0; k < n; k += 1000) {
-        const batch = Array.from({ length: 1000 }, (_, i) => ({
-          job: 'own.where',
-          args: { i: k + i },
-          options: { runAt: due },
-        }));
-        handles.push(...d.enqueueMany(batch));
+        handles.push(...d.enqueueMany(whereBatch(k, due)));
       }
       await Promise.all(handles.map((h) => h.accepted));
       for (const s of relayed) s.destroy(); // the link drops; the node redials

@@ -81,6 +81,28 @@ async function until(cond: () => boolean, what: string, ms = 5000): Promise<void
 }
 
 /** A raw socket to the listener, with every frame it receives decoded (and EOF noted). */
+/**
+ * A plain TCP server whose sockets are paused (they read nothing until resumed); `onSocket`
+ * may make them do more. Closed after the test.
+ */
+async function pausedServer(onSocket: (s: net.Socket) => void = () => {}) {
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((s) => {
+    s.pause();
+    onSocket(s);
+    sockets.push(s);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  );
+  return { port: (server.address() as net.AddressInfo).port, sockets };
+}
+
 async function rawPeer(port: number) {
   const socket = net.connect({ host: '127.0.0.1', port });
   await new Promise<void>((resolve, reject) => {
@@ -305,20 +327,7 @@ describe('tcp-connection', () => {
   });
 
   it('tcp-connection - a peer that does not read is cut as a slow consumer', async () => {
-    const sockets: net.Socket[] = [];
-    const server = net.createServer((s) => {
-      s.pause(); // never read
-      sockets.push(s);
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanups.push(
-      () =>
-        new Promise<void>((r) => {
-          for (const s of sockets) s.destroy();
-          server.close(() => r());
-        }),
-    );
-    const port = (server.address() as net.AddressInfo).port;
+    const { port } = await pausedServer(); // never reads
     const client = await connectTcp('127.0.0.1', port, { maxOutboundBytes: 256 * 1024 });
     const reason = closedWith(client);
     const big: Message = {
@@ -333,23 +342,12 @@ describe('tcp-connection', () => {
   });
 
   it('tcp-connection - a peer that pings but reads nothing is cut once its backlog has not moved for the peer timeout', async () => {
-    const sockets: net.Socket[] = [];
     const ping = encodeFrame({ t: 'ping' }, 1024);
-    const server = net.createServer((s) => {
-      s.pause(); // never reads...
-      const timer = setInterval(() => s.write(ping), 20); // ...but looks alive
+    // Never reads, but looks alive.
+    const { port } = await pausedServer((s) => {
+      const timer = setInterval(() => s.write(ping), 20);
       s.on('close', () => clearInterval(timer));
-      sockets.push(s);
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanups.push(
-      () =>
-        new Promise<void>((r) => {
-          for (const s of sockets) s.destroy();
-          server.close(() => r());
-        }),
-    );
-    const port = (server.address() as net.AddressInfo).port;
     const cap = 8 * 1024 * 1024;
     const client = await connectTcp('127.0.0.1', port, { maxOutboundBytes: cap, heartbeatMs: 100 });
     const reason = closedWith(client);
@@ -373,20 +371,7 @@ describe('tcp-connection', () => {
   });
 
   it('tcp-connection - sendRoom: twice the cap less what waits; a sender that stops there is never cut, and drains', async () => {
-    const sockets: net.Socket[] = [];
-    const server = net.createServer((s) => {
-      s.pause(); // reads only when told
-      sockets.push(s);
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanups.push(
-      () =>
-        new Promise<void>((r) => {
-          for (const s of sockets) s.destroy();
-          server.close(() => r());
-        }),
-    );
-    const port = (server.address() as net.AddressInfo).port;
+    const { port, sockets } = await pausedServer(); // reads only when told
     const cap = 256 * 1024;
     const client = await connectTcp('127.0.0.1', port, { maxOutboundBytes: cap });
     expect(client.sendRoom()).toBe(2 * cap);
