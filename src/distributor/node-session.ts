@@ -126,8 +126,9 @@ export class NodeSession {
    * Whether another job may be queued on the link in this turn: this turn's jobs and what
    * is still unwritten stay under the connection's high-water mark (a burst of 300k delayed
    * jobs, ~18 MB, used to get the node cut as a slow consumer, again on every reconnect;
-   * a burst of millions would pass any cap). A link with room takes a first job of the turn however large it is. The
-   * rest wait in the distributor's queue until the socket drains.
+   * a burst of millions would pass any cap). A link with room takes a first job of the
+   * turn however large it is. The rest wait in the distributor's queue until the socket
+   * drains.
    */
   get hasSendRoom(): boolean {
     const room = this.connection.sendRoom();

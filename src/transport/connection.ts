@@ -28,9 +28,9 @@ export interface Connection {
   /**
    * Bytes that may still be queued before the link counts as backlogged: twice
    * `maxOutboundBytes` (half the immediate slow-consumer cut), less what is queued and what
-   * the socket still holds; ≤ 0 when backlogged. A sender that could queue more than that in one turn (a burst of delayed
-   * jobs, the kept feedbacks of a distributor that came back) stops there and goes on from
-   * the drain hook, instead of being cut as a slow consumer by its own burst.
+   * the socket still holds; ≤ 0 when backlogged. A sender that could queue more than that
+   * in one turn (the distributor, with a burst of delayed jobs) stops there and goes on
+   * from the drain hook, instead of being cut as a slow consumer by its own burst.
    */
   sendRoom(): number;
   /**
