@@ -181,6 +181,28 @@ describe('waiting queue', () => {
     expect(drainAll(q)).toEqual(js.slice(2500, 2999).map((j) => j.spec.id));
   });
 
+  it('waiting queue - 2,000 batches put back in front of 100k waiting jobs, with drains between, keep their order', () => {
+    const q = new WaitingQueue(10_000_000);
+    for (let i = 0; i < 100_000; i++) q.push(job(`w${i}`));
+    const expected: string[] = [];
+    for (let b = 0; b < 2000; b++) {
+      const back = Array.from({ length: 50 }, (_, i) => job(`b${b}-${i}`));
+      q.unshiftAll(back);
+      expected.unshift(...back.map((j) => j.spec.id));
+      if (b % 100 === 99) {
+        // A drain that places the first 10 and stops (the node refuses the rest).
+        let n = 0;
+        q.drain(() => (n++ < 10 ? 'placed' : 'stop'));
+        expected.splice(0, 10);
+      }
+    }
+    expect(q.size).toBe(expected.length + 100_000);
+    const all = ids(q.takeAll());
+    expect(all.slice(0, expected.length)).toEqual(expected);
+    expect(all[expected.length]).toBe('w0');
+    expect(all.at(-1)).toBe('w99999');
+  });
+
   it('waiting queue - 200k removes from the front, the back and at random leave the rest in order', () => {
     for (const order of ['front', 'back', 'random'] as const) {
       const q = new WaitingQueue(1_000_000);
