@@ -34,7 +34,7 @@ class Fifo {
   unshiftAll(jobs: readonly TrackedJob[]): void {
     const k = jobs.length;
     if (k === 0) return;
-    if (k > this.#head) this.#relayWithRoom(k);
+    if (k > this.#head) this.#relay(k + this.size);
     const start = this.#head - k;
     for (let j = 0; j < k; j++) {
       const job = jobs[j]!;
@@ -51,7 +51,7 @@ class Fifo {
     this.#holes++;
     if (i === this.#head) this.#skipHoles();
     if (this.#holes > 1024 && this.#holes * 2 > this.#items.length - this.#head) {
-      this.#renumber(this.#live());
+      this.#relay(0);
     }
     return true;
   }
@@ -119,28 +119,20 @@ class Fifo {
     return live;
   }
 
-  /** Makes `jobs` the whole line, numbered from a fresh base (no old slot can match). */
-  #renumber(jobs: TrackedJob[]): void {
-    const base = this.#base + this.#items.length;
-    for (let i = 0; i < jobs.length; i++) jobs[i]!.waitSlot = base + i;
-    this.#items = jobs;
-    this.#base = base;
-    this.#head = 0;
-    this.#holes = 0;
-  }
-
-  /** The line again, numbered afresh, after room for `k` jobs and as many as it holds. */
-  #relayWithRoom(k: number): void {
-    const live = this.#live();
-    const room = k + live.length;
-    // Filled by push, not `new Array(n)`: past 100k elements that makes a slow dictionary array.
+  /**
+   * The line laid out again without holes, after `room` free slots (for unshifts), numbered
+   * from a fresh base so that no old `waitSlot` can match. Filled by push, not
+   * `new Array(n)`: past 100k elements that makes a slow dictionary array.
+   */
+  #relay(room: number): void {
     const items: (TrackedJob | undefined)[] = [];
     for (let j = 0; j < room; j++) items.push(undefined);
     const base = this.#base + this.#items.length;
-    for (let j = 0; j < live.length; j++) {
-      const job = live[j]!;
+    for (let i = this.#head; i < this.#items.length; i++) {
+      const job = this.#items[i];
+      if (job === undefined) continue;
+      job.waitSlot = base + items.length;
       items.push(job);
-      job.waitSlot = base + room + j;
     }
     this.#items = items;
     this.#base = base;
