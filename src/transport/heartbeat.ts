@@ -11,8 +11,13 @@ export interface HeartbeatOptions {
   timeoutMs: number;
   sendPing(): void;
   onTimeout(silentMs: number): void;
-  /** Runs on every tick while running (at least once per `intervalMs`), after the checks. */
-  onTick?(now: number): void;
+  /**
+   * Runs on every tick while running (at least once per `intervalMs`), after the checks.
+   * `late`: the tick fired over half an interval late (or is the recheck after such a
+   * tick): this process's own loop was blocked meanwhile, so nothing could be written or
+   * read in that time.
+   */
+  onTick?(now: number, late: boolean): void;
 }
 
 /**
@@ -85,7 +90,8 @@ export class Heartbeat {
     const { clock, intervalMs, timeoutMs } = this.#opts;
     const now = clock.now();
     const silent = now - this.#lastReceived;
-    if (silent >= timeoutMs && !this.#rechecking && now - this.#dueAt > intervalMs / 2) {
+    const late = now - this.#dueAt > intervalMs / 2;
+    if (silent >= timeoutMs && !this.#rechecking && late) {
       // The timer fired late: this process's own loop was blocked (a long synchronous call,
       // SIGSTOP), and the peer's frames may be sitting unread in the socket. Timers run
       // before the loop polls sockets, so judge after one poll: a 1 ms timer set here
@@ -95,6 +101,7 @@ export class Heartbeat {
       this.#arm(1);
       return;
     }
+    const recheck = this.#rechecking;
     this.#rechecking = false;
     if (silent >= timeoutMs) {
       this.stop();
@@ -107,7 +114,7 @@ export class Heartbeat {
       if (this.#state !== HeartbeatState.Running) return;
     }
     if (this.#opts.onTick !== undefined) {
-      this.#opts.onTick(now);
+      this.#opts.onTick(now, late || recheck);
       if (this.#state !== HeartbeatState.Running) return;
     }
     const next = Math.min(this.#lastSent + intervalMs, this.#lastReceived + timeoutMs);

@@ -56,6 +56,16 @@ export interface Resolved {
 /** Messages held while no handler is registered (see `onMessage`); more is a misbehaving peer. */
 const MAX_HELD_MESSAGES = 10_000;
 
+/**
+ * Largest single socket write; a larger flush goes in slices, one in flight at a time. A
+ * write counts as taken by the peer only once whole (Node's `writableLength` drops when the
+ * write completes, and a TLS socket's queue never shows less), so a 32 MiB burst written
+ * at once looked stalled for as long as a steady reader took to read all of it: a node
+ * working through a burst at 5 MB/s was cut as a slow consumer. In slices, a reader that
+ * takes 256 KiB per `peerTimeoutMs` is never cut.
+ */
+const WRITE_SLICE_BYTES = 256 * 1024;
+
 const State = { Open: 'open', Closing: 'closing', Closed: 'closed' } as const;
 type State = (typeof State)[keyof typeof State];
 
@@ -95,6 +105,13 @@ export class TcpConnection implements Connection {
   #pendingBytes = 0;
   #flushScheduled = false;
   #flushHook: (() => void) | undefined;
+  /** Flushed bytes waiting behind the write in flight, oldest first. */
+  #unsent: Buffer[] = [];
+  #unsentBytes = 0;
+  /** Bytes of the socket write in flight (its callback not run yet); 0 when none. */
+  #writing = 0;
+  /** Bytes whose socket write completed, since the start: the peer's progress. */
+  #taken = 0;
   #graceTimer: TimerHandle | null = null;
   /** When the partial frame now in the decoder started arriving; -1 when none. */
   #frameStartedAt = -1;
@@ -103,8 +120,8 @@ export class TcpConnection implements Connection {
   /** 2× maxOutboundBytes, half the immediate cut: senders stop queueing there (see `sendRoom`). */
   readonly #sendHighWater: number;
   #drainHook: (() => void) | undefined;
-  /** Bytes the socket had handed over at the last tick, and since when that has not moved. */
-  #takenBytes = 0;
+  /** `#taken` at the last tick, and since when that has not moved. */
+  #takenAtTick = 0;
   #stalledSince = -1;
 
   constructor(socket: net.Socket | tls.TLSSocket, opts: TcpConnectionOptions = {}) {
@@ -124,16 +141,13 @@ export class TcpConnection implements Connection {
         this.#closeWith(
           new PeerTimeoutError(`nothing heard from ${this.remote} for ${silentMs} ms`),
         ),
-      onTick: (now) => this.#watchBacklog(now),
+      onTick: (now, late) => this.#watchBacklog(now, late),
     });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('end', () => this.#onEnd());
     socket.on('error', (err) => this.#onError(err));
     socket.on('close', () => this.#onSocketClose());
-    socket.on('drain', () => {
-      if (this.#state === State.Open) this.#drainHook?.();
-    });
     if (socket.destroyed) {
       // Closed before we wrapped it: 'close' may already have fired.
       queueMicrotask(() => this.#onSocketClose());
@@ -186,7 +200,12 @@ export class TcpConnection implements Connection {
   }
 
   sendRoom(): number {
-    return this.#sendHighWater - this.#pendingBytes - this.#socket.writableLength;
+    return this.#sendHighWater - this.#pendingBytes - this.#backlog;
+  }
+
+  /** Flushed bytes the peer has not taken yet: the write in flight and those behind it. */
+  get #backlog(): number {
+    return this.#writing + this.#unsentBytes;
   }
 
   setDrainHook(hook: () => void): void {
@@ -236,13 +255,17 @@ export class TcpConnection implements Connection {
     this.#pending = [];
     this.#pendingBytes = 0;
     if (this.#socket.destroyed || !this.#socket.writable) return;
-    // Write failures arrive as an 'error' event.
-    this.#socket.write(data);
+    if (this.#writing === 0 && data.length <= WRITE_SLICE_BYTES) {
+      // The usual turn: nothing in flight, one write.
+      this.#writing = data.length;
+      this.#socket.write(data, this.#written);
+    } else {
+      this.#unsent.push(data);
+      this.#unsentBytes += data.length;
+      if (this.#writing === 0) this.#writeNext();
+    }
     this.#heartbeat.sent();
-    if (
-      this.#state === State.Open &&
-      this.#socket.writableLength > 4 * this.#opts.maxOutboundBytes
-    ) {
+    if (this.#state === State.Open && this.#backlog > 4 * this.#opts.maxOutboundBytes) {
       this.#closeWith(
         new SlowConsumerError(
           `${this.remote} does not keep up: over ${4 * this.#opts.maxOutboundBytes} bytes waiting to be sent`,
@@ -251,18 +274,57 @@ export class TcpConnection implements Connection {
     }
   };
 
+  /** Writes the next slice of what waits (see WRITE_SLICE_BYTES). */
+  #writeNext(): void {
+    const head = this.#unsent[0];
+    if (head === undefined) return;
+    let slice = head;
+    if (head.length > WRITE_SLICE_BYTES) {
+      slice = head.subarray(0, WRITE_SLICE_BYTES);
+      this.#unsent[0] = head.subarray(WRITE_SLICE_BYTES);
+    } else {
+      this.#unsent.shift();
+    }
+    this.#unsentBytes -= slice.length;
+    this.#writing = slice.length;
+    this.#socket.write(slice, this.#written);
+  }
+
+  /**
+   * A socket write completed: the next slice goes, and once the backlog falls under
+   * `maxOutboundBytes` (a paced sender found no room only above twice that) the drain hook
+   * runs. Write failures arrive as an 'error' event.
+   */
+  readonly #written = (): void => {
+    const before = this.#backlog;
+    this.#taken += this.#writing;
+    this.#writing = 0;
+    if (this.#state !== State.Open) return;
+    this.#writeNext();
+    const low = this.#opts.maxOutboundBytes;
+    if (before >= low && this.#backlog < low) this.#drainHook?.();
+  };
+
+  /** Closing: hands everything still waiting to the socket (sent before our FIN). */
+  #writeAll(): void {
+    for (const buf of this.#unsent) this.#socket.write(buf);
+    this.#unsent = [];
+    this.#unsentBytes = 0;
+  }
+
   /**
    * On each heartbeat tick: bytes waiting for a peer that took none of them for
    * `peerTimeoutMs` cut it. A peer that reads, however slowly, is never cut for a burst
    * (a cap checked right after each write cut a node that was sent 300k delayed jobs in
    * one turn, and did again after every reconnect); a paced sender keeps the backlog small.
+   * A late tick starts the count again: while this process's own loop was blocked, nothing
+   * could be written, whatever the peer did.
    */
-  #watchBacklog(now: number): void {
-    const held = this.#socket.writableLength;
-    // `bytesWritten` counts what is still buffered too: taken = handed over for good.
-    const taken = this.#socket.bytesWritten - held;
-    if (held === 0 || taken !== this.#takenBytes || this.#stalledSince < 0) {
-      this.#takenBytes = taken;
+  #watchBacklog(now: number, late: boolean): void {
+    const held = this.#backlog;
+    const taken = this.#taken;
+    if (late || held === 0 || taken !== this.#takenAtTick || this.#stalledSince < 0) {
+      this.#takenAtTick = taken;
       this.#stalledSince = now;
       return;
     }
@@ -377,9 +439,10 @@ export class TcpConnection implements Connection {
   }
 
   #onEnd(): void {
-    // The peer finished sending; Node ends our side too (allowHalfOpen is false). A clean
-    // close unless a reason was recorded already.
+    // The peer finished sending; Node ends our side too (allowHalfOpen is false), after
+    // what is written. A clean close unless a reason was recorded already.
     if (this.#state === State.Open) this.#beginClosing(undefined);
+    if (!this.#socket.destroyed && this.#socket.writable) this.#writeAll();
   }
 
   #onError(err: Error): void {
@@ -412,6 +475,7 @@ export class TcpConnection implements Connection {
       this.#socket.destroy();
       return;
     }
+    this.#writeAll();
     this.#socket.end();
     this.#graceTimer = this.#opts.clock.setTimer(() => {
       this.#graceTimer = null;
@@ -438,6 +502,8 @@ export class TcpConnection implements Connection {
     }
     this.#pending = [];
     this.#pendingBytes = 0;
+    this.#unsent = [];
+    this.#unsentBytes = 0;
     this.#handlers = [];
     this.#drainHook = undefined;
     const handlers = this.#closeHandlers;

@@ -77,6 +77,39 @@ describe('heartbeat', () => {
     expect(timeouts()).toHaveLength(1);
   });
 
+  it('heartbeat - onTick says late after a blocked loop, on the recheck too, and on time after', () => {
+    const clock = new FakeClock();
+    const ticks: Array<[number, boolean]> = [];
+    const start = clock.now();
+    const hb = new Heartbeat({
+      clock,
+      intervalMs: 100,
+      timeoutMs: 300,
+      sendPing: () => hb.sent(),
+      onTimeout: () => {},
+      onTick: (now, late) => void ticks.push([now - start, late]),
+    });
+    hb.start();
+    clock.advance(100);
+    hb.received();
+    clock.jump(200); // blocked: the next tick fires 100 ms late, the peer not yet overdue
+    clock.advance(0);
+    expect(ticks).toEqual([
+      [100, false],
+      [300, true],
+    ]);
+    clock.jump(1000); // blocked longer: the peer looks overdue, so a recheck comes first
+    clock.advance(0);
+    hb.received();
+    clock.advance(1);
+    clock.advance(100);
+    expect(ticks.slice(2)).toEqual([
+      [1301, true],
+      [1401, false],
+    ]);
+    hb.stop();
+  });
+
   it('heartbeat - no ping while sending, no timeout while receiving', () => {
     const { clock, hb, log } = setup();
     hb.start();

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ConnectionError,
@@ -17,6 +18,8 @@ import { TcpConnection } from '../../../src/transport/tcp-connection.ts';
 import { connectTcp, listenTcp } from '../../../src/transport/tcp-endpoints.ts';
 import type { TcpConnectionOptions } from '../../../src/transport/tcp-connection.ts';
 import type { TcpListener } from '../../../src/transport/tcp-endpoints.ts';
+import { resolveClientTls } from '../../../src/transport/tls-options.ts';
+import { makeTestCerts } from '../../helpers/tls-certs.ts';
 import { sampleMessages, wireJob } from '../protocol/sample-messages.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -370,6 +373,70 @@ describe('tcp-connection', () => {
     expect(Date.now() - sentAt).toBeGreaterThanOrEqual(300);
   });
 
+  for (const secure of [false, true]) {
+    it(`tcp-connection - a peer that reads a burst steadily, slower than the peer timeout, is never cut (${secure ? 'TLS' : 'TCP'})`, async () => {
+      // The node's side of a 500k-job burst: it reads a little every few ms while it works.
+      // One 16 MiB write completes only once whole (its TLS queue never shows less): the
+      // slow-consumer watch used to see no progress for the whole of it, and cut a reader
+      // that never stopped.
+      const ping = encodeFrame({ t: 'ping' }, 1024);
+      const decoder = new FrameDecoder({ maxFrameSize: 1 << 20 });
+      const got: number[] = [];
+      const onSocket = (s: net.Socket): void => {
+        s.pause();
+        s.on('error', () => {});
+        const timer = setInterval(() => {
+          s.write(ping);
+          for (let taken = 0; taken < 128 * 1024;) {
+            const chunk = s.read() as Buffer | null;
+            if (chunk === null) break;
+            taken += chunk.length;
+            for (const m of decoder.push(chunk)) if (m.t === 'credit') got.push(m.n);
+          }
+        }, 10);
+        s.on('close', () => clearInterval(timer));
+        cleanups.push(() => void s.destroy());
+      };
+      let server: net.Server;
+      let clientTls;
+      if (secure) {
+        const certs = makeTestCerts();
+        cleanups.push(() => certs.remove());
+        server = tls.createServer(
+          { key: certs.pem.serverKey, cert: certs.pem.serverCert },
+          onSocket,
+        );
+        clientTls = resolveClientTls({ ca: certs.pem.ca, servername: 'localhost' });
+      } else {
+        server = net.createServer(onSocket);
+      }
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+      const port = (server.address() as net.AddressInfo).port;
+      const client = await connectTcp('127.0.0.1', port, {
+        maxOutboundBytes: 8 * 1024 * 1024,
+        heartbeatMs: 250, // cut after 750 ms with nothing taken (the kernel's own grain is ~300 ms)
+        ...(clientTls ? { tls: clientTls } : {}),
+      });
+      cleanups.push(() => client.close());
+      let reason: Error | undefined;
+      client.onClose((r) => (reason = r ?? new Error('closed')));
+      // 16 MiB in one turn (inside the 32 MiB cap): ~2 s of reading for this peer.
+      const filler: Message = {
+        t: 'jobs',
+        jobs: [{ ...wireJob, args: { blob: 'x'.repeat(64 * 1024) } }],
+      };
+      const n = 250;
+      for (let i = 1; i <= n; i++) {
+        client.send(filler);
+        client.send({ t: 'credit', n: i });
+      }
+      await until(() => got.length === n || reason !== undefined, 'the whole burst', 20_000);
+      expect(reason).toBeUndefined();
+      expect(got).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    }, 30_000);
+  }
+
   it('tcp-connection - sendRoom: twice the cap less what waits; a sender that stops there is never cut, and drains', async () => {
     const { port, sockets } = await pausedServer(); // reads only when told
     const cap = 256 * 1024;
@@ -393,6 +460,7 @@ describe('tcp-connection', () => {
     expect(client.closed).toBe(false);
     expect(client.sendRoom()).toBeLessThanOrEqual(0); // backlogged: the peer does not read
     // The peer reads: the socket drains, the hook runs, and there is room again.
+    drains = 0; // (it may have run while the kernel's buffers were filling)
     for (const s of sockets) s.resume();
     await until(() => drains > 0, 'the drain hook');
     expect(client.sendRoom()).toBeGreaterThan(0);
