@@ -128,15 +128,22 @@ export class Dispatcher {
     return true;
   }
 
-  /** `session` refused job `id` (stopping, storage down): it waits, first in line. */
-  rejected(session: NodeSession, id: string): boolean {
-    const job = session.held.get(id);
-    if (!job) return false;
-    this.#release(session, job);
-    if (job.instant) session.credit++;
-    job.refused();
-    this.requeue([job]);
-    return true;
+  /**
+   * `session` refused these jobs (stopping, storage down, held back): they wait, first in
+   * line, in the order given (one requeue for the whole message). Returns those it held.
+   */
+  rejected(session: NodeSession, ids: readonly string[]): TrackedJob[] {
+    const back: TrackedJob[] = [];
+    for (const id of ids) {
+      const job = session.held.get(id);
+      if (!job) continue;
+      this.#release(session, job);
+      if (job.instant) session.credit++;
+      job.refused();
+      back.push(job);
+    }
+    if (back.length > 0) this.requeue(back);
+    return back;
   }
 
   /**

@@ -562,8 +562,8 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       }
     },
     rejected: (session, ids) => {
-      for (const id of ids) {
-        if (this.#dispatch.rejected(session, id)) this.emit('job:requeued', id, session.name);
+      for (const job of this.#dispatch.rejected(session, ids)) {
+        this.emit('job:requeued', job.spec.id, session.name);
       }
       this.#dispatch.scheduleDrain();
     },

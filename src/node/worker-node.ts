@@ -6,6 +6,7 @@ import {
   QueueFullError,
   ShutdownError,
   logExcerpt,
+  type ErrorInfo,
 } from '../errors.ts';
 import type { Clock } from '../model/clock.ts';
 import { ownedCopy, randomId } from '../model/ids.ts';
@@ -87,6 +88,13 @@ function isKeptStatus(status: JobStatus): status is KeptStatus {
 
 /** Why a running attempt was aborted by the node itself (not a failure of the job). */
 class Interrupted extends ShutdownError {}
+
+/** Why jobs of one `jobs` frame are refused, each reason built at most once per frame. */
+interface Refusals {
+  stopping?: ErrorInfo;
+  held?: ErrorInfo;
+  beyondCredit?: ErrorInfo;
+}
 
 interface Running {
   /** Stops the attempt (cancel, shutdown); a plain object, not an AbortController (cost per job). */
@@ -424,7 +432,8 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   /** What the distributors send, from their links (see DistributorLink's message switch). */
   readonly #fromDistributors: Omit<LinkHandlers, 'onReady' | 'onDown' | 'onRejected'> = {
     jobs: (link, specs) => {
-      for (const spec of specs) this.#receive(link, spec);
+      const refusals: Refusals = {};
+      for (const spec of specs) this.#receive(link, spec, refusals);
     },
     acked: (link, keys) => this.#outbox.acked(keys, link.distributorId),
     owned: (link, ids) => this.#ownership.answered(link, ids),
@@ -488,24 +497,24 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
 
   // ---- receiving -------------------------------------------------------------------
 
-  #receive(link: DistributorLink, spec: JobSpec, looked = false): void {
+  /**
+   * One job from a distributor. `refusals`: the reasons built so far for this frame's
+   * jobs, so a burst refused for one reason shares one error (an Error per job made a
+   * burst sent to a held-back node cost seconds of blocked loop).
+   */
+  #receive(link: DistributorLink, spec: JobSpec, refusals: Refusals, looked = false): void {
     const now = this.#clock.now();
     if (this.#state !== 'running') {
-      link.send({
-        t: 'rejected',
-        ids: [spec.id],
-        error: new ShutdownError('node is stopping').toInfo(),
-      });
-      return;
+      refusals.stopping ??= new ShutdownError('node is stopping').toInfo();
+      return link.reject(spec.id, refusals.stopping);
     }
     if (this.#status.isHeld(link) && !this.#holds(spec.id)) {
       // Sent before our `accepting: false` arrived, or by a peer that ignores it. Checked
       // first: even a refusal would add a feedback.
-      const error = new QueueFullError(
+      refusals.held ??= new QueueFullError(
         `node ${this.name} holds ${this.#outbox.pendingFor(link.distributorId ?? '')} unacknowledged feedbacks for this distributor: acknowledge them first`,
-      );
-      link.send({ t: 'rejected', ids: [spec.id], error: error.toInfo() });
-      return;
+      ).toInfo();
+      return link.reject(spec.id, refusals.held);
     }
     // Nothing from the wire is trusted: the same rules as enqueue (a peer of another version,
     // or a hostile one, could send a period of 1e-300 ms or 10^15 attempts). Its
@@ -528,11 +537,10 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     if (instant && this.#creditOwed.owedTo(link) >= CREDIT_SLACK * this.#window) {
       // Far more instant jobs than the credit granted: a peer that ignores its credit. They
       // would pile up here faster than their feedbacks could hold it back (see the outbox).
-      const error = new QueueFullError(
+      refusals.beyondCredit ??= new QueueFullError(
         `node ${this.name} granted ${this.#window} credits and holds ${this.#creditOwed.owedTo(link)} instant jobs of this distributor: it sends beyond its credit`,
-      );
-      link.send({ t: 'rejected', ids: [spec.id], error: error.toInfo() });
-      return;
+      ).toInfo();
+      return link.reject(spec.id, refusals.beyondCredit);
     }
     if (!looked && spec.delivery > 1 && this.#storage.durable)
       return this.#receiveAgain(link, spec, instant);
@@ -585,7 +593,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         this.#creditOwed.take(spec.id);
         const error = asStorageError(err, 'could not store the job');
         this.emit('storage:error', error);
-        link.send({ t: 'rejected', ids: [spec.id], error: error.toInfo() });
+        link.reject(spec.id, error.toInfo());
       },
     );
   }
@@ -621,14 +629,14 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   #receiveAgain(link: DistributorLink, spec: JobSpec, instant: boolean): void {
     this.#storage.load(spec.id).then(
       (stored) => {
-        if (stored === undefined) return this.#receive(link, spec, true);
+        if (stored === undefined) return this.#receive(link, spec, {}, true);
         link.accepted(spec.id);
         // Its credit: the stored copy owes none, so it goes back at once.
         if (instant) link.giveCredit();
         if (!FINAL_STATUSES.has(stored.status) && !this.#holds(spec.id))
           this.#lease.takeStored(stored);
       },
-      () => this.#receive(link, spec, true),
+      () => this.#receive(link, spec, {}, true),
     );
   }
 

@@ -118,6 +118,11 @@ export class DistributorLink {
     this.#batch?.accepted(id);
   }
 
+  /** Job `id` is refused for `error` (batched: one message per reason per turn). */
+  reject(id: string, error: ErrorInfo): void {
+    this.#batch?.rejected(id, error);
+  }
+
   /** `n` more instant jobs may be sent (batched; withheld while held back). */
   giveCredit(n = 1): void {
     this.#batch?.credit(n);

@@ -1,5 +1,6 @@
 import { ItemBatch, idParts } from '../../protocol/batch-frames.ts';
 import { encodeOwnFrame } from '../../protocol/codec.ts';
+import type { ErrorInfo } from '../../errors.ts';
 import type { Message } from '../../protocol/messages.ts';
 import { MAX_PROGRESS_BYTES } from '../../protocol/progress.ts';
 
@@ -19,8 +20,8 @@ export interface BatchSink {
 /**
  * What a node owes one distributor over one connection, collected during an event-loop
  * turn and written in one go right before the connection's write: accepted ids, returned
- * credits, run notes (starts, and ends without a feedback) and feedbacks. A burst of 1,000
- * jobs costs a handful of frames back, not 2,000.
+ * credits, refusals, run notes (starts, and ends without a feedback) and feedbacks. A burst
+ * of 1,000 jobs costs a handful of frames back, not 2,000.
  *
  * Credits are withheld while the distributor is held back (it leaves too many feedbacks
  * unacknowledged): counted, and given back together when it is let go. Without credit a
@@ -32,6 +33,8 @@ export class LinkBatch {
   readonly #maxFrameSize: number;
   readonly #requestFlush: () => void;
   #accepted: string[] = [];
+  /** Refused ids by reason (code and message): one message per reason per turn. */
+  #rejected = new Map<string, { error: ErrorInfo; ids: string[] }>();
   #credit = 0;
   #withheld: number | undefined;
   #started: string[] = [];
@@ -56,6 +59,15 @@ export class LinkBatch {
   accepted(id: string): void {
     this.#touch();
     this.#accepted.push(id);
+  }
+
+  /** Job `id` is refused for `error`; refusals for the same reason share a message. */
+  rejected(id: string, error: ErrorInfo): void {
+    this.#touch();
+    const reason = `${error.code}\n${error.message}`;
+    const same = this.#rejected.get(reason);
+    if (same === undefined) this.#rejected.set(reason, { error, ids: [id] });
+    else same.ids.push(id);
   }
 
   /** `n` instant jobs may be sent again (withheld while held back). */
@@ -125,7 +137,7 @@ export class LinkBatch {
 
   /**
    * Everything collected, in this order: accepted (a job's acceptance before its feedback),
-   * run notes, credit, permit requests, progress (a job's last report before its
+   * refusals, run notes, credit, permit requests, progress (a job's last report before its
    * feedback), feedbacks.
    */
   flush(sink: BatchSink): void {
@@ -139,6 +151,15 @@ export class LinkBatch {
         sink.sendFrame(encodeOwnFrame({ t: 'accepted', ids }, max));
       }
       this.#accepted = [];
+    }
+    if (this.#rejected.size > 0) {
+      // Half a frame of ids leaves the other half to the error.
+      for (const { error, ids: all } of this.#rejected.values()) {
+        for (const ids of idParts(all, max / 2)) {
+          sink.sendFrame(encodeOwnFrame({ t: 'rejected', ids, error }, max));
+        }
+      }
+      this.#rejected.clear();
     }
     if (this.#started.length > 0 || this.#stopped.length > 0) {
       // Starts and stops share each message (one, as a rule), half a frame each.

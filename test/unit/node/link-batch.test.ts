@@ -109,4 +109,27 @@ describe('link batch', () => {
       if (m.t === 'runs') expect(m.attempts ?? []).toHaveLength(m.stopped.length);
     }
   });
+
+  it('link batch - refusals: one message per reason (code and message) per turn, after accepted, in frames within the limit', () => {
+    const { b, sent, flush, requests } = batch(1000);
+    const full = { code: 'JR_ERR_QUEUE_FULL', message: 'held back', name: 'QueueFullError' };
+    const stopping = { code: 'JR_ERR_SHUTDOWN', message: 'stopping', name: 'ShutdownError' };
+    const ids = Array.from({ length: 60 }, (_, i) => `job-${String(i).padStart(20, '0')}`);
+    for (const id of ids.slice(0, 30)) b.rejected(id, full);
+    for (const id of ids.slice(30)) b.rejected(id, { ...full }); // the same reason, built again
+    b.rejected('x', stopping);
+    b.accepted('a');
+    expect(requests()).toBe(1);
+    flush(); // the decoder (maxFrameSize 1000) would throw on a larger frame
+    expect(sent[0]).toEqual({ t: 'accepted', ids: ['a'] });
+    const refusals = sent.slice(1);
+    expect(refusals.every((m) => m.t === 'rejected')).toBe(true);
+    const of = (code: string) =>
+      refusals.flatMap((m) => (m.t === 'rejected' && m.error.code === code ? m.ids : []));
+    expect(refusals.length).toBeGreaterThan(2); // 60 ids of 24 chars: several frames
+    expect(of('JR_ERR_QUEUE_FULL')).toEqual(ids);
+    expect(of('JR_ERR_SHUTDOWN')).toEqual(['x']);
+    flush();
+    expect(sent).toHaveLength(refusals.length + 1); // nothing twice
+  });
 });
