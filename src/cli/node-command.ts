@@ -56,6 +56,7 @@ interface NodeFlags {
   stopTimeout: number;
   blockWarnMs?: number;
   maxPendingFeedbacks?: number;
+  feedbackMaxAge?: number | string;
   prefetch?: number;
   prefetchBytes?: number;
   paused?: boolean;
@@ -216,6 +217,14 @@ export function registerNodeCommand(program: Command): void {
         .argParser(positiveInt),
     )
     .addOption(
+      new Option(
+        '--feedback-max-age <duration>',
+        "how long feedbacks wait for a distributor that is away: seconds, '12h', '7d', or 'never' (default 7d)",
+      )
+        .env('JR_FEEDBACK_MAX_AGE')
+        .argParser((v: string) => (v === 'never' ? Number.POSITIVE_INFINITY : v)),
+    )
+    .addOption(
       new Option('--limiter <max/ms>', 'at most max job starts per ms on this node (e.g. 100/1000)')
         .env('JR_LIMITER')
         .argParser(parseLimiter),
@@ -286,6 +295,7 @@ export function registerNodeCommand(program: Command): void {
           ...(flags.maxPendingFeedbacks !== undefined
             ? { maxPendingFeedbacks: flags.maxPendingFeedbacks }
             : {}),
+          ...(flags.feedbackMaxAge !== undefined ? { feedbackMaxAge: flags.feedbackMaxAge } : {}),
           ...(flags.leaseTtl !== undefined ? { leaseTtlMs: flags.leaseTtl } : {}),
           ...(flags.maxDeliveries !== undefined ? { maxDeliveries: flags.maxDeliveries } : {}),
           ...(flags.prefetch !== undefined ? { prefetch: flags.prefetch } : {}),

@@ -27,7 +27,8 @@ export interface NodeGaugeReading {
  * A node's Prometheus metrics, fed by its events (nothing on the node's own code paths):
  * attempts started, succeeded, retried, failed, cancelled, by job name and node; run time
  * and start lateness (start − due: a delayed job that starts late, or a backlog)
- * histograms, and the enqueue-to-start latency of instant jobs; storage errors; and gauges read
+ * histograms, and the enqueue-to-start latency of instant jobs; storage errors; feedbacks
+ * dropped for a distributor that stayed away; and gauges read
  * when scraped (running, ready, scheduled, feedback outbox, connections, paused). Nodes of
  * one process may share a registry. Returns what takes this node's gauges out (at stop).
  */
@@ -68,6 +69,15 @@ export function attachNodeMetrics(
     ]),
   );
 
+  const expiredFeedbacks = register(
+    registry,
+    new CellCounter(
+      'jobreactor_node_feedbacks_expired_total',
+      'Feedbacks dropped because their distributor stayed away longer than feedbackMaxAge.',
+      ['node'],
+    ),
+  );
+
   const ran = (r: JobRecord) => {
     if (r.startedAt !== undefined)
       runTime.cell(r.name, r.node).observe(Math.max(0, now() - r.startedAt) / 1000);
@@ -94,6 +104,7 @@ export function attachNodeMetrics(
   });
   node.on('job:cancelled', (r) => void cancelled.cell(r.name, r.node).value++);
   node.on('storage:error', () => void storageErrors.cell(node.name).value++);
+  node.on('feedbacks:expired', (_id, n) => void (expiredFeedbacks.cell(node.name).value += n));
 
   const labels = { node: node.name };
   const gauge = (name: string, help: string, value: (g: NodeGaugeReading) => number) =>

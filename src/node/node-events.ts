@@ -26,6 +26,8 @@ export type NodeEvents = {
    * takes none of its jobs) or got back under half of it.
    */
   'distributor:backpressure': [distributorId: string, over: boolean, pending: number];
+  /** The feedbacks of a distributor not connected for `feedbackMaxAge` were dropped. */
+  'feedbacks:expired': [distributorId: string, count: number];
   'storage:error': [error: StorageError];
   /** The storage went away (false) or came back (true). */
   'storage:status': [up: boolean];

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../errors.ts';
 import { systemClock, type Clock } from '../model/clock.ts';
+import { parseDuration } from '../model/duration.ts';
 import { assertKnownOptions, wholeNumberOption, type OptionKeys } from '../model/known-options.ts';
 import { silentLogger, type Logger } from '../model/logger.ts';
 import type { JobStorage } from '../storage/job-storage.ts';
@@ -150,6 +151,17 @@ export interface NodeOptions {
    */
   maxPendingFeedbacks?: number;
   /**
+   * How long the feedbacks owed to a distributor that is not connected are kept, counted
+   * from when it was last connected: seconds, a duration like `'7d'`, or `Infinity` (for
+   * ever). Then they are dropped, logged at warn level with their count, emitted as
+   * `feedbacks:expired` and counted (`jobreactor_node_feedbacks_expired_total`). A
+   * distributor comes back for its feedbacks only with the same `id`; one started with a
+   * random id (the default) never does, and without a limit a durable storage would keep
+   * up to `maxPendingFeedbacks` of them for every such restart. Connected distributors
+   * never lose a feedback. @default '7d'
+   */
+  feedbackMaxAge?: number | string;
+  /**
    * Start paused (as after `pause()`): stored jobs are resumed onto their timers, and
    * nothing starts until `resume()`. @default false
    */
@@ -194,6 +206,7 @@ export const NODE_DEFAULTS = {
   handshakeTimeoutMs: 2000,
   blockWarnMs: 1000,
   maxPendingFeedbacks: 10_000,
+  feedbackMaxAge: '7d',
   prefetch: 2000,
   prefetchBytes: 4 * 1024 * 1024,
 } as const;
@@ -230,6 +243,7 @@ const NODE_OPTION_KEYS = {
   handshakeTimeoutMs: true,
   blockWarnMs: true,
   maxPendingFeedbacks: true,
+  feedbackMaxAge: true,
   paused: true,
   metrics: true,
   tracing: true,
@@ -316,6 +330,8 @@ export interface ResolvedNodeOptions {
   handshakeTimeoutMs: number;
   blockWarnMs: number;
   maxPendingFeedbacks: number;
+  /** `feedbackMaxAge` in ms (Infinity: kept for ever). */
+  feedbackMaxAgeMs: number;
   paused: boolean;
   metrics: MetricsRegistry | undefined;
   tracing: ResolvedTracing | undefined;
@@ -390,6 +406,7 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
       options.maxPendingFeedbacks ?? d.maxPendingFeedbacks,
       1,
     ),
+    feedbackMaxAgeMs: feedbackMaxAgeMs(options.feedbackMaxAge ?? d.feedbackMaxAge),
     paused: options.paused ?? false,
     metrics: options.metrics,
     tracing: resolveTracing(options.tracing),
@@ -397,4 +414,11 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
     ownClock: options.clock !== undefined,
     logger: options.logger ?? silentLogger,
   };
+}
+
+function feedbackMaxAgeMs(value: number | string): number {
+  if (value === Number.POSITIVE_INFINITY) return value;
+  const ms = parseDuration(value, 'feedbackMaxAge');
+  if (ms <= 0) throw new InvalidArgumentError('feedbackMaxAge must be longer than 0');
+  return ms;
 }

@@ -198,6 +198,17 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         low: Math.floor(cap / 2),
         onPressure: (distributorId, over) => this.#outboxPressure(distributorId, over),
       },
+      {
+        maxAgeMs: o.feedbackMaxAgeMs,
+        clock: this.#clock,
+        onExpired: (distributorId, count) => {
+          this.#log.warn(
+            { distributor: distributorId, feedbacks: count, maxAgeMs: o.feedbackMaxAgeMs },
+            'dropped the feedbacks of a distributor that stayed away longer than feedbackMaxAge',
+          );
+          this.emit('feedbacks:expired', distributorId, count);
+        },
+      },
     );
     this.#registry = o.registry ?? defaultRegistry;
     this.#lease = new NodeOwnership(this.#ownershipHost(), o.maxDeliveries);
@@ -361,6 +372,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       this.#indexKept(finished);
     }
     await this.#outbox.restore();
+    this.#outbox.start();
     this.#state = 'running';
     this.#stopWatchingRegistry = this.#registry.onDefine(() => this.#status.jobsChanged());
     this.#slots.pump(); // jobs resumed from storage that are already due
@@ -394,6 +406,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     }
     await this.#deferPool.close();
     await this.#idle.until(() => !this.#outbox.deliverable, deadline);
+    this.#outbox.close();
     for (const link of this.#links) link.stop();
     await this.#storage.close();
     this.#detachMetrics?.();

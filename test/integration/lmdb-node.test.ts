@@ -33,13 +33,19 @@ async function distributor(port = 0, id?: string): Promise<Distributor> {
   return d;
 }
 
-function lmdbNode(port: number, name: string, store: string, runLog: string): NodeProcess {
+function lmdbNode(
+  port: number,
+  name: string,
+  store: string,
+  runLog: string,
+  extra: string[] = [],
+): NodeProcess {
   const p = spawnNode({
     name,
     distributors: [`127.0.0.1:${port}`],
     jobs: JOBS,
     concurrency: 10,
-    extra: ['--storage', `lmdb:${store}`],
+    extra: ['--storage', `lmdb:${store}`, ...extra],
     env: { JR_RUN_LOG: runLog },
   });
   processes.push(p);
@@ -140,6 +146,38 @@ describe('lmdb node - durable jobs in a local directory, real processes', () => 
         await sleep(50);
       }
       expect(left).toBe(0);
+      expect(runsIn(log)).toHaveLength(1);
+    } finally {
+      await monitor.close();
+    }
+  }, 40_000);
+
+  it('feedbacks of a distributor that never comes back are dropped after --feedback-max-age, restart included', async () => {
+    const { store, log } = fresh();
+    const app = await startDistributor({ port: 0 }); // a random id: a restart never reclaims it
+    const port = app.address.port;
+    const age = ['--feedback-max-age', '2s'];
+    let node = lmdbNode(port, 'forgetful', store, log, age);
+    await waitUntil(() => app.nodes().length === 1, 20_000);
+    const h = app.enqueue('it.logged', {}, { after: 0.5 });
+    await h.accepted;
+    h.result.catch(() => {});
+    await app.close({ timeout: 100 });
+    const monitor = new LmdbMonitor({ path: store });
+    const kept = async () =>
+      (await monitor.nodes()).find((x) => x.name === 'forgetful')?.feedbacks ?? 0;
+    try {
+      await waitUntil(async () => (await kept()) === 1, 10_000, 'the kept feedback');
+      // Restored after a crash, it is still owed, and still goes once the age has passed.
+      node.kill('SIGKILL');
+      await node.exited;
+      const other = await distributor(port); // another application's distributor is up
+      node = lmdbNode(port, 'forgetful', store, log, age);
+      await waitUntil(() => other.nodes().length === 1, 20_000);
+      expect(await kept()).toBe(1);
+      await waitUntil(async () => (await kept()) === 0, 10_000, 'the feedback dropped');
+      expect(node.stderr()).toContain('dropped the feedbacks of a distributor that stayed away');
+      expect(node.stderr()).toContain('feedbacks=1');
       expect(runsIn(log)).toHaveLength(1);
     } finally {
       await monitor.close();

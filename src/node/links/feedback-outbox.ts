@@ -1,4 +1,5 @@
 import { JobReactorError, ProtocolError } from '../../errors.ts';
+import type { Clock, TimerHandle } from '../../model/clock.ts';
 import type { Feedback } from '../../model/job.ts';
 import type { JobStorage } from '../../storage/job-storage.ts';
 import type { DistributorLink } from './distributor-link.ts';
@@ -12,6 +13,18 @@ export interface OutboxLimit {
   onPressure(distributorId: string, over: boolean): void;
 }
 
+/** How long feedbacks wait for a distributor that stays away (see `expire`). */
+export interface OutboxExpiry {
+  /** Not connected for this long, ms: its feedbacks go. Infinity keeps them for ever. */
+  maxAgeMs: number;
+  clock: Clock;
+  /** `count` feedbacks of `distributorId` were dropped (the node logs and counts it). */
+  onExpired(distributorId: string, count: number): void;
+}
+
+/** Longest gap between two expiry sweeps, ms (a quarter of the age when that is shorter). */
+const MAX_SWEEP_MS = 60_000;
+
 /**
  * Feedbacks not yet acknowledged by their distributor. Sent at once when that distributor
  * is connected, resent whenever it (re)connects, dropped on its `fback`. With a durable
@@ -19,8 +32,12 @@ export interface OutboxLimit {
  * restart.
  *
  * It also counts them per distributor: one that does not acknowledge would otherwise grow
- * the outbox without bound. Nothing is ever dropped; at `limit.cap` the node is told
- * (`onPressure`) so it stops taking that distributor's jobs until `limit.low`.
+ * the outbox without bound. At `limit.cap` the node is told (`onPressure`) so it stops
+ * taking that distributor's jobs until `limit.low`; nothing of a connected distributor is
+ * ever dropped. A distributor that stays away for `expiry.maxAgeMs` (an application
+ * restarted with a new random id never comes back for its old one's feedbacks) loses its
+ * feedbacks: without that, a durable store would keep up to `cap` of them per restart, for
+ * ever.
  */
 export class FeedbackOutbox {
   readonly #pending = new Map<string, Feedback>();
@@ -28,12 +45,80 @@ export class FeedbackOutbox {
   readonly #counts = new Map<string, number>();
   /** Distributors at or over the cap, until they are back under the low mark. */
   readonly #over = new Set<string>();
+  /** When each distributor that is owed feedbacks was last seen connected (see `expire`). */
+  readonly #lastSeen = new Map<string, number>();
+  #sweep: TimerHandle | undefined;
+  #closed = false;
 
   constructor(
     private readonly storage: JobStorage,
     private readonly onStorageError: (err: unknown, key: string) => void,
     private readonly limit?: OutboxLimit,
+    private readonly expiry?: OutboxExpiry,
   ) {}
+
+  /** Starts the expiry sweeps (a timer, unref'd), once the outbox is restored. */
+  start(): void {
+    this.#arm();
+  }
+
+  /** Stops the sweeps (the node stops). */
+  close(): void {
+    this.#closed = true;
+    if (this.#sweep !== undefined) this.expiry?.clock.clearTimer(this.#sweep);
+    this.#sweep = undefined;
+  }
+
+  #arm(): void {
+    const e = this.expiry;
+    if (e === undefined || this.#closed || !Number.isFinite(e.maxAgeMs)) return;
+    const every = Math.max(1, Math.min(e.maxAgeMs / 4, MAX_SWEEP_MS));
+    this.#sweep = e.clock.setTimer(() => {
+      this.#sweep = undefined;
+      this.expire();
+      this.#arm();
+    }, every);
+    this.#sweep.unref?.();
+  }
+
+  /**
+   * Drops the feedbacks of every distributor not seen connected for `expiry.maxAgeMs`, and
+   * returns how many went. Seen: connected at a sweep or at a handshake; one first owed
+   * feedbacks between sweeps counts from the next sweep (nothing is timed per feedback),
+   * so a feedback waits at least the age, at most one sweep more.
+   */
+  expire(): number {
+    const e = this.expiry;
+    if (e === undefined || !Number.isFinite(e.maxAgeMs)) return 0;
+    const now = e.clock.now();
+    const gone = new Set<string>();
+    for (const id of this.#counts.keys()) {
+      const seen = this.#lastSeen.get(id);
+      if (seen === undefined || this.#linksById.get(id)?.ready === true) {
+        this.#lastSeen.set(id, now);
+      } else if (now - seen >= e.maxAgeMs) {
+        gone.add(id);
+      }
+    }
+    if (gone.size === 0) return 0;
+    const keys: string[] = [];
+    for (const [key, fb] of this.#pending) {
+      if (!gone.has(fb.distributor)) continue;
+      this.#pending.delete(key);
+      keys.push(key);
+    }
+    for (const id of gone) {
+      const n = this.#counts.get(id) ?? 0;
+      this.#counts.delete(id);
+      this.#lastSeen.delete(id);
+      if (this.#over.delete(id)) this.limit?.onPressure(id, false);
+      e.onExpired(id, n);
+    }
+    if (this.storage.durable) {
+      this.storage.removeFeedback(keys).catch((err: unknown) => this.onStorageError(err, keys[0]!));
+    }
+    return keys.length;
+  }
 
   /** Loads what a previous run of this node left unacknowledged. */
   async restore(): Promise<void> {
@@ -64,8 +149,10 @@ export class FeedbackOutbox {
 
   #removed(distributor: string): void {
     const n = (this.#counts.get(distributor) ?? 1) - 1;
-    if (n <= 0) this.#counts.delete(distributor);
-    else this.#counts.set(distributor, n);
+    if (n <= 0) {
+      this.#counts.delete(distributor);
+      this.#lastSeen.delete(distributor);
+    } else this.#counts.set(distributor, n);
     if (this.limit && n <= this.limit.low && this.#over.delete(distributor)) {
       this.limit.onPressure(distributor, false);
     }
@@ -75,6 +162,9 @@ export class FeedbackOutbox {
   linkReady(link: DistributorLink): void {
     if (!link.distributorId) return;
     this.#linksById.set(link.distributorId, link);
+    if (this.#lastSeen.has(link.distributorId) && this.expiry !== undefined) {
+      this.#lastSeen.set(link.distributorId, this.expiry.clock.now());
+    }
     for (const fb of [...this.#pending.values()]) {
       if (fb.distributor === link.distributorId) this.#send(link, fb);
     }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Feedback } from '../../../src/model/job.ts';
+import type { DistributorLink } from '../../../src/node/links/distributor-link.ts';
 import { FeedbackOutbox } from '../../../src/node/links/feedback-outbox.ts';
+import { FakeClock } from '../../helpers/fake-clock.ts';
 import { MemoryStorage } from '../../../src/storage/memory-storage.ts';
 
 function fb(key: string, distributor: string): Feedback {
@@ -61,5 +63,105 @@ describe('feedback outbox - per-distributor limit', () => {
     outbox.acked(['k'], 'A');
     expect(outbox.size).toBe(0);
     expect(outbox.pendingFor('A')).toBe(0);
+  });
+});
+
+describe('feedback outbox - expiry of feedbacks whose distributor stays away', () => {
+  const HOUR = 3_600_000;
+
+  /** Just what the outbox reads of a link: its distributor, whether it is up, what it sent. */
+  function fakeLink(distributorId: string) {
+    const sent: string[] = [];
+    const link = {
+      distributorId,
+      ready: true,
+      sendFeedback: (f: Feedback) => void sent.push(f.key),
+    };
+    return { link, sent, asLink: link as unknown as DistributorLink };
+  }
+
+  async function expiring(maxAgeMs: number, durable = false) {
+    const clock = new FakeClock();
+    const storage = new MemoryStorage();
+    if (durable) Object.defineProperty(storage, 'durable', { value: true });
+    await storage.open('n');
+    const expired: [string, number][] = [];
+    const pressure: [string, boolean][] = [];
+    const outbox = new FeedbackOutbox(
+      storage,
+      () => {},
+      { cap: 3, low: 1, onPressure: (id, over) => void pressure.push([id, over]) },
+      { maxAgeMs, clock, onExpired: (id, n) => void expired.push([id, n]) },
+    );
+    return { clock, storage, outbox, expired, pressure };
+  }
+
+  it('feedback outbox - a distributor away for the age loses its feedbacks, once; a connected one never does', async () => {
+    const { clock, outbox, expired, pressure } = await expiring(24 * HOUR);
+    outbox.start();
+    const a = fakeLink('A');
+    outbox.linkReady(a.asLink);
+    for (let i = 0; i < 4; i++) await outbox.push(fb(`a${i}`, 'A')); // over the cap of 3
+    for (let i = 0; i < 2; i++) await outbox.push(fb(`gone${i}`, 'GONE')); // never connects
+    expect(pressure).toEqual([['A', true]]);
+    // A stays connected without acknowledging: held back, never expired.
+    clock.advance(3 * 24 * HOUR);
+    expect(expired).toEqual([['GONE', 2]]);
+    expect(outbox.pendingFor('A')).toBe(4);
+    expect(outbox.pendingFor('GONE')).toBe(0);
+    // A goes away: 24 h after it was last seen (at most one sweep later) its feedbacks go,
+    // and its hold is lifted with them.
+    a.link.ready = false;
+    clock.advance(24 * HOUR - 60_000);
+    expect(expired).toHaveLength(1);
+    clock.advance(2 * 60_000);
+    expect(expired).toEqual([
+      ['GONE', 2],
+      ['A', 4],
+    ]);
+    expect(pressure).toEqual([
+      ['A', true],
+      ['A', false],
+    ]);
+    expect(outbox.size).toBe(0);
+    outbox.close();
+    expect(clock.pending).toBe(0);
+  });
+
+  it('feedback outbox - a distributor that comes back in time gets every feedback; the count starts again', async () => {
+    const { clock, outbox, expired } = await expiring(10 * 60_000);
+    outbox.start();
+    await outbox.push(fb('k1', 'B'));
+    await outbox.push(fb('k2', 'B'));
+    clock.advance(9 * 60_000); // first seen at the first sweep, 2.5 min in: not yet
+    const b = fakeLink('B');
+    outbox.linkReady(b.asLink);
+    expect(b.sent).toEqual(['k1', 'k2']);
+    b.link.ready = false; // gone again right away, without acknowledging
+    clock.advance(9 * 60_000);
+    expect(expired).toEqual([]); // counted from the handshake, not from the first sweep
+    clock.advance(3 * 60_000);
+    expect(expired).toEqual([['B', 2]]);
+    outbox.close();
+  });
+
+  it('feedback outbox - expired feedbacks leave a durable storage; Infinity keeps them for ever', async () => {
+    const d = await expiring(60_000, true);
+    await d.storage.saveFeedback(fb('s1', 'C'));
+    await d.outbox.restore();
+    d.outbox.start();
+    d.clock.advance(2 * 60_000);
+    expect(d.expired).toEqual([['C', 1]]);
+    await new Promise((r) => setImmediate(r));
+    expect(await d.storage.listFeedbacks()).toEqual([]);
+    d.outbox.close();
+
+    const forever = await expiring(Number.POSITIVE_INFINITY);
+    forever.outbox.start();
+    await forever.outbox.push(fb('f', 'D'));
+    forever.clock.advance(365 * 24 * HOUR);
+    expect(forever.outbox.expire()).toBe(0);
+    expect(forever.outbox.size).toBe(1);
+    expect(forever.clock.pending).toBe(0); // no sweep timer at all
   });
 });

@@ -38,12 +38,21 @@ describe('node options', () => {
       handshakeTimeoutMs: NODE_DEFAULTS.handshakeTimeoutMs,
       blockWarnMs: NODE_DEFAULTS.blockWarnMs,
       maxPendingFeedbacks: NODE_DEFAULTS.maxPendingFeedbacks,
+      feedbackMaxAgeMs: 7 * 86_400_000, // NODE_DEFAULTS.feedbackMaxAge, '7d'
       paused: false,
       tracing: undefined,
       clock: systemClock,
       ownClock: false,
       logger: silentLogger,
     });
+  });
+
+  it('node options - feedbackMaxAge: seconds, a duration string, or Infinity', () => {
+    const ms = (feedbackMaxAge: number | string) =>
+      resolveNodeOptions({ ...base, feedbackMaxAge }).feedbackMaxAgeMs;
+    expect(ms(90)).toBe(90_000);
+    expect(ms('12h')).toBe(12 * 3_600_000);
+    expect(ms(Number.POSITIVE_INFINITY)).toBe(Number.POSITIVE_INFINITY);
   });
 
   it('node options - given values win, and the link lease follows the heartbeat', () => {
@@ -87,6 +96,9 @@ describe('node options', () => {
     [{ maxPendingFeedbacks: Number.NaN }, 'maxPendingFeedbacks must be a whole number ≥ 1'],
     [{ linkLeaseMs: 0 }, 'linkLeaseMs must be a number > 0'],
     [{ blockWarnMs: -1 }, 'blockWarnMs must be a number of ms ≥ 0'],
+    [{ feedbackMaxAge: 0 }, 'feedbackMaxAge must be longer than 0'],
+    [{ feedbackMaxAge: -5 }, 'feedbackMaxAge must be a finite duration'],
+    [{ feedbackMaxAge: 'a week' }, 'feedbackMaxAge must be seconds or a duration'],
     [{ maxAttempt: 0 }, 'maxAttempt'],
     [{ retryMultiplier: -1 }, 'retryMultiplier'],
     [{ paused: 'yes' }, 'paused must be a boolean'],

@@ -19,6 +19,22 @@ function setup(intervalMs = 1000, timeoutMs = 3000) {
   return { clock, hb, log };
 }
 
+/** A 100 ms heartbeat (300 ms timeout) that pings itself and records each tick: [ms, late]. */
+function ticking() {
+  const clock = new FakeClock();
+  const ticks: Array<[number, boolean]> = [];
+  const start = clock.now();
+  const hb = new Heartbeat({
+    clock,
+    intervalMs: 100,
+    timeoutMs: 300,
+    sendPing: () => hb.sent(),
+    onTimeout: () => {},
+    onTick: (now, late) => void ticks.push([now - start, late]),
+  });
+  return { clock, hb, ticks };
+}
+
 describe('heartbeat', () => {
   it('heartbeat - pings when idle, times out when the peer is silent', () => {
     const { clock, hb, log } = setup();
@@ -33,17 +49,8 @@ describe('heartbeat', () => {
   });
 
   it('heartbeat - onTick runs at least once per interval, on a busy link too, and not after a stop', () => {
-    const clock = new FakeClock();
-    const ticks: number[] = [];
-    const start = clock.now();
-    const hb = new Heartbeat({
-      clock,
-      intervalMs: 100,
-      timeoutMs: 300,
-      sendPing: () => hb.sent(),
-      onTimeout: () => {},
-      onTick: (now) => void ticks.push(now - start),
-    });
+    const { clock, hb, ticks } = ticking();
+    const times = () => ticks.map((t) => t[0]);
     hb.start();
     for (let i = 0; i < 50; i++) {
       clock.advance(10);
@@ -51,7 +58,7 @@ describe('heartbeat', () => {
       hb.received();
     }
     // Re-armed from the last send: never more than an interval apart.
-    expect(ticks).toEqual([100, 190, 280, 370, 460]);
+    expect(times()).toEqual([100, 190, 280, 370, 460]);
     hb.stop();
     clock.advance(1000);
     expect(ticks).toHaveLength(5);
@@ -78,17 +85,7 @@ describe('heartbeat', () => {
   });
 
   it('heartbeat - onTick says late after a blocked loop, on the recheck too, and on time after', () => {
-    const clock = new FakeClock();
-    const ticks: Array<[number, boolean]> = [];
-    const start = clock.now();
-    const hb = new Heartbeat({
-      clock,
-      intervalMs: 100,
-      timeoutMs: 300,
-      sendPing: () => hb.sent(),
-      onTimeout: () => {},
-      onTick: (now, late) => void ticks.push([now - start, late]),
-    });
+    const { clock, hb, ticks } = ticking();
     hb.start();
     clock.advance(100);
     hb.received();
