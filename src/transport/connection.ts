@@ -34,8 +34,9 @@ export interface Connection {
    */
   sendRoom(): number;
   /**
-   * `hook` runs each time the socket has handed all its bytes to the kernel (its 'drain'),
-   * while the link is open. One hook per connection; a second call replaces it.
+   * `hook` runs each time the backlog (written, not yet taken by the peer) falls under
+   * `maxOutboundBytes`, while the link is open: a sender that found no room (above twice
+   * that) may go on. One hook per connection; a second call replaces it.
    */
   setDrainHook(hook: () => void): void;
   close(reason?: JobReactorError): void;
