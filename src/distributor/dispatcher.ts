@@ -234,7 +234,24 @@ export class Dispatcher {
   #place(job: TrackedJob, now: number): 'placed' | 'kept' | 'stranded' | 'failed' {
     if (this.#paused) return 'kept';
     const instant = isInstant(job.spec, now);
-    const picked = this.#selector.pick(this.sessions, job.spec.name, job.routing, instant);
+    let item: Buffer;
+    try {
+      // Encoded before the pick: a node whose frame limit is smaller cannot take it.
+      item = job.item ??= encodeJobItem(job.spec, this.#hooks.maxFrameSize);
+    } catch (err) {
+      // Encoding failed (e.g. the job is larger than the frame limit): fail this job only.
+      const info =
+        err instanceof JobReactorError ? err.toInfo() : new ClosedError(String(err)).toInfo();
+      queueMicrotask(() => this.#hooks.fail(job, info, ''));
+      return 'failed';
+    }
+    const picked = this.#selector.pick(
+      this.sessions,
+      job.spec.name,
+      job.routing,
+      instant,
+      item.length,
+    );
     if (picked === 'unknown-job' && this.#hooks.unknownJobs === 'fail') {
       const err = new UnknownJobError(`no connected node can run job '${job.spec.name}'`);
       // After the caller has its handle: feedbacks never run inside enqueue().
@@ -243,16 +260,6 @@ export class Dispatcher {
     }
     if (picked === 'no-credit') return 'kept';
     if (typeof picked === 'string') return 'stranded';
-    let item: Buffer;
-    try {
-      item = job.item ?? encodeJobItem(job.spec, this.#hooks.maxFrameSize);
-    } catch (err) {
-      // Encoding failed (e.g. the job is larger than the frame limit): fail this job only.
-      const info =
-        err instanceof JobReactorError ? err.toInfo() : new ClosedError(String(err)).toInfo();
-      queueMicrotask(() => this.#hooks.fail(job, info, picked.name));
-      return 'failed';
-    }
     picked.sendJob(item);
     if (instant) picked.credit--;
     else picked.deferredHeld++;

@@ -121,7 +121,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       fail: (job, error, node) => this.#finishWithError(job, error, node),
       dispatched: (job, node) => this.emit('job:dispatched', job.spec.id, node),
     });
-    this.#permits = new StartPermits(o.limits, this.#clock, o.maxFrameSize);
+    this.#permits = new StartPermits(o.limits, this.#clock);
     this.#queries = new JobQueries({
       clock: this.#clock,
       log: this.#log,
@@ -523,6 +523,7 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       secret: this.#opts.secret,
       distributorId: this.id,
       timeoutMs: this.#opts.handshakeTimeoutMs,
+      maxFrameSize: this.#opts.maxFrameSize,
       sessions: this.#dispatch.sessions,
       rejected: (remote, error) => {
         this.#log.warn({ remote, code: error.code }, `node rejected: ${error.message}`);

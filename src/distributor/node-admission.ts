@@ -8,6 +8,8 @@ export interface AdmissionOptions {
   secret: string | undefined;
   distributorId: string;
   timeoutMs: number;
+  /** This distributor's frame limit, announced to the node. */
+  maxFrameSize: number;
   /** The nodes connected now (a second live node with the same name is refused). */
   sessions: readonly NodeSession[];
   /** Told why a connection was refused (already closed by then, or closing). */
@@ -30,6 +32,7 @@ export async function admitNode(
       ...(opts.secret !== undefined ? { secret: opts.secret } : {}),
       distributorId: opts.distributorId,
       timeoutMs: opts.timeoutMs,
+      maxFrameSize: opts.maxFrameSize,
       // Refused inside the handshake, so the newcomer's handshake fails with this error
       // (it logs it and redials) instead of seeming to connect and being cut at once.
       admit: (h) => (taken(h.node) ? duplicate(h.node) : undefined),

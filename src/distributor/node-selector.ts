@@ -14,7 +14,9 @@ const IDLE_SLOT = 1e9;
  * idles would wait for nothing); then the one with the most room (idle slots, else credit).
  * Preferred nodes win when one has an idle slot, or when no node has one; deferred jobs go
  * to the node holding the fewest. Ties are broken round-robin so equal nodes share the load.
- * A node whose link is full for this turn (`hasSendRoom`) takes nothing: 'no-credit'.
+ * A node whose link is full for this turn (`hasSendRoom`) takes nothing: 'no-credit'. A
+ * node with a smaller frame limit than the job's encoded size (`jobBytes`) is not
+ * eligible: such a job waits for a node that can take it ('no-node').
  */
 export class NodeSelector {
   #turn = 0;
@@ -24,6 +26,7 @@ export class NodeSelector {
     name: string,
     routing: Routing,
     instant: boolean,
+    jobBytes = 0,
   ): NodeSession | NoPick {
     let best: NodeSession | undefined;
     let bestScore = -Infinity;
@@ -43,6 +46,7 @@ export class NodeSelector {
       if (routing.excluded?.has(s.name)) continue;
       const preferred = routing.preferred?.has(s.name) ?? false;
       if (routing.strict && !preferred) continue;
+      if (jobBytes > s.maxJobBytes) continue;
       eligibleSeen = true;
       if (!s.hasSendRoom || (instant && !s.takesInstant)) continue;
       const score = instant ? instantScore(s) : -s.deferredHeld;

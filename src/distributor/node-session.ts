@@ -92,7 +92,10 @@ export class NodeSession {
   #acks: string[] = [];
   readonly #host: SessionHost;
   readonly #distributorId: string;
-  readonly #maxFrameSize: number;
+  /** Largest frame body sent to this node: ours, or the node's own limit when smaller. */
+  readonly maxFrameSize: number;
+  /** Largest job item (as encoded) a `jobs` frame to this node holds. */
+  readonly maxJobBytes: number;
 
   constructor(
     readonly connection: Connection,
@@ -111,8 +114,9 @@ export class NodeSession {
     this.connectedAt = now;
     this.#host = opts.host;
     this.#distributorId = opts.distributorId;
-    this.#jobs = new ItemBatch('jobs', opts.maxFrameSize);
-    this.#maxFrameSize = opts.maxFrameSize;
+    this.maxFrameSize = Math.min(opts.maxFrameSize, hello.maxFrame ?? opts.maxFrameSize);
+    this.#jobs = new ItemBatch('jobs', this.maxFrameSize);
+    this.maxJobBytes = this.#jobs.maxItemBytes;
     connection.setFlushHook(this.#flushBatches);
     // The socket took a burst that had filled the link: what waits for room may go now.
     connection.setDrainHook(() => this.#host.room(false));
@@ -257,7 +261,7 @@ export class NodeSession {
       const keys = this.#acks;
       this.#acks = [];
       // Keys of feedbacks that passed validation on the way in: framed without a second pass.
-      const max = this.#maxFrameSize;
+      const max = this.maxFrameSize;
       for (const part of idParts(keys, max)) {
         this.connection.sendFrame(encodeOwnFrame({ t: 'fback', keys: part }, max));
       }

@@ -44,15 +44,8 @@ export class StartPermits {
   /** Requests each session has out (asked, not yet granted). */
   readonly #asked = new Map<NodeSession, number>();
 
-  readonly #maxFrameSize: number;
-
-  constructor(
-    limits: Readonly<Record<string, RateLimit>> | undefined,
-    clock: Clock,
-    maxFrameSize: number,
-  ) {
+  constructor(limits: Readonly<Record<string, RateLimit>> | undefined, clock: Clock) {
     this.#clock = clock;
-    this.#maxFrameSize = maxFrameSize;
     if (limits === undefined) return;
     if (typeof limits !== 'object' || limits === null) {
       throw new InvalidArgumentError("limits must be an object: { 'job.name': { max, duration } }");
@@ -158,7 +151,7 @@ export class StartPermits {
       this.#grants = new Map();
       for (const [s, ids] of grants) {
         if (s.closed) continue;
-        for (const part of idParts(ids, this.#maxFrameSize)) s.send({ t: 'granted', ids: part });
+        for (const part of idParts(ids, s.maxFrameSize)) s.send({ t: 'granted', ids: part });
       }
     });
   }

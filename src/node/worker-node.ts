@@ -245,6 +245,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
       durable: this.#storage.durable,
       jobs: this.#registry.names(),
       outbox: o.maxPendingFeedbacks,
+      maxFrame: o.maxFrameSize,
     });
     this.#links = createDistributorLinks(o, hello, this.#log, {
       onReady: (link) => this.#onLinkReady(link),

@@ -89,6 +89,11 @@ export class ItemBatch {
     return this.#items.length;
   }
 
+  /** The largest item a frame of this batch holds. */
+  get maxItemBytes(): number {
+    return this.#maxFrameSize - this.#prefix.length - 5;
+  }
+
   /** Bytes of the items added since the last flush. */
   get bytes(): number {
     return this.#bytes;

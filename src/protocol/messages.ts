@@ -77,6 +77,11 @@ export interface HelloMessage {
    * to drop repeats. Absent (an older node): DEFAULT_OUTBOX.
    */
   outbox?: number;
+  /**
+   * The largest frame body the node accepts (its `maxFrameSize`): the distributor sends it
+   * no larger one. Absent (an older node): the distributor's own limit.
+   */
+  maxFrame?: number;
   nonce: string;
 }
 
@@ -88,6 +93,8 @@ export interface ChallengeMessage {
   v: number;
   /** The distributor's id (jobs carry it; feedbacks are routed by it). */
   distributor: string;
+  /** The largest frame body the distributor accepts (absent: the node's own limit). */
+  maxFrame?: number;
   nonce: string;
   proof: string;
 }

@@ -46,11 +46,13 @@ export function validateMessage(value: unknown): Message {
       bool(m, 'durable', 'hello');
       strArray(m, 'jobs', 'hello');
       if (m.outbox !== undefined) count(m, 'outbox', 'hello');
+      if (m.maxFrame !== undefined) frameLimit(m, 'hello');
       str(m, 'nonce', 'hello');
       break;
     case 'challenge':
       int(m, 'v', 'challenge');
       str(m, 'distributor', 'challenge');
+      if (m.maxFrame !== undefined) frameLimit(m, 'challenge');
       str(m, 'nonce', 'challenge');
       str(m, 'proof', 'challenge');
       break;
@@ -547,6 +549,16 @@ function count(o: Obj, key: string, where: string): void {
   const v = o[key];
   if (!Number.isSafeInteger(v) || (v as number) < 0) {
     throw bad(`${where}.${key}`, 'must be a non-negative integer');
+  }
+}
+
+/** Smallest frame limit a peer may announce: below it not even a small batch would fit. */
+export const MIN_PEER_FRAME = 1024;
+
+function frameLimit(o: Obj, where: string): void {
+  const v = o.maxFrame;
+  if (!Number.isSafeInteger(v) || (v as number) < MIN_PEER_FRAME) {
+    throw bad(`${where}.maxFrame`, `must be an integer ≥ ${MIN_PEER_FRAME}`);
   }
 }
 

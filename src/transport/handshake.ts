@@ -85,6 +85,8 @@ export interface AcceptHandshakeOptions {
    * told, and its handshake fails with that error instead of appearing to succeed).
    */
   admit?: (hello: HelloMessage) => JobReactorError | undefined;
+  /** This distributor's frame limit, announced in the challenge (`maxFrame`). */
+  maxFrameSize?: number;
 }
 
 /**
@@ -131,6 +133,7 @@ export function acceptHandshake(
         t: 'challenge',
         v: PROTOCOL_VERSION,
         distributor: distributorId,
+        ...(opts.maxFrameSize !== undefined ? { maxFrame: opts.maxFrameSize } : {}),
         nonce: distNonce,
         proof,
       });

@@ -34,6 +34,51 @@ async function setup(
 }
 
 describe('in-process - distributor and node over real TCP', () => {
+  it('frame limits differ: each side sends frames the other takes; a job too big for one node goes to another', async () => {
+    const reg = new JobRegistry();
+    reg.define('echo', (args: { i: number; blob?: string }) => ({
+      i: args.i,
+      len: args.blob?.length,
+    }));
+    // The distributor takes frames up to 1 MiB, the small node 64 KiB: a burst makes
+    // frames of both sizes' worth (it used to cut the small node on every reconnect).
+    const d = await startDistributor({ port: 0, maxFrameSize: 1024 * 1024 });
+    open.push(d);
+    const addr = `127.0.0.1:${d.address.port}`;
+    const small = await startNode({
+      name: 'small',
+      distributors: [addr],
+      registry: reg,
+      concurrency: 64,
+      maxFrameSize: 64 * 1024,
+    });
+    open.push(small);
+    await waitUntil(() => d.nodes().length === 1, 5000, 'the small node');
+    let drops = 0;
+    d.on('node:disconnected', () => void drops++);
+    const burst = Array.from({ length: 5000 }, (_, i) => ({
+      job: 'echo',
+      args: { i },
+      options: { after: 0.2 },
+    }));
+    const results = await Promise.all(d.enqueueMany(burst).map((h) => h.result));
+    expect(results.map((r) => r.i)).toEqual(burst.map((b) => b.args.i));
+    expect(drops).toBe(0);
+    // A job of ~200 KiB: over the small node's limit, so it waits (it is not refused)…
+    const big = d.enqueue('echo', { i: -1, blob: 'x'.repeat(200 * 1024) });
+    const seen: string[] = [];
+    void big.accepted.then((a) => seen.push(a.node));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen).toEqual([]);
+    expect((await d.counts()).distributor.waiting).toBe(1);
+    // …until a node that can take it connects; and its feedback, over 64 KiB, comes back.
+    const large = await startNode({ name: 'large', distributors: [addr], registry: reg });
+    open.push(large);
+    expect((await big.result).len).toBe(200 * 1024);
+    expect(seen).toEqual(['large']);
+    expect(drops).toBe(0);
+  }, 30_000);
+
   it('prefetch is fair across distributors: a later one does not wait behind all of the first', async () => {
     const reg = new JobRegistry();
     const order: string[] = [];

@@ -69,11 +69,15 @@ export class DistributorLink {
   #connections = 0;
   /** The distributor's id, learned in the handshake. */
   distributorId: string | undefined;
+  /** Largest frame body sent on this connection: ours, or the distributor's when smaller. */
+  #frameLimit: number;
 
   constructor(
     readonly options: LinkOptions,
     readonly handlers: LinkHandlers,
-  ) {}
+  ) {
+    this.#frameLimit = options.connection.maxFrameSize;
+  }
 
   get address(): string {
     return `${this.options.host}:${this.options.port}`;
@@ -100,9 +104,12 @@ export class DistributorLink {
     void this.#dial();
   }
 
-  /** Largest frame body this link sends (a list longer than one frame goes in parts). */
+  /**
+   * Largest frame body this link sends (a list longer than one frame goes in parts): ours,
+   * or the distributor's announced limit when that is smaller.
+   */
   get maxFrameSize(): number {
-    return this.options.connection.maxFrameSize;
+    return this.#frameLimit;
   }
 
   /** Sends a message after everything batched before it (the distributor sees them in order). */
@@ -184,7 +191,7 @@ export class DistributorLink {
   sendFeedback(fb: Feedback): void {
     const batch = this.#batch;
     if (batch === undefined) return;
-    batch.feedback(encodeFeedbackItem(fb, this.options.connection.maxFrameSize));
+    batch.feedback(encodeFeedbackItem(fb, this.#frameLimit));
   }
 
   /** Closes the link for good (a clean close: the distributor sees the node leave). */
@@ -217,6 +224,8 @@ export class DistributorLink {
         timeoutMs: this.options.handshakeTimeoutMs,
       });
       this.distributorId = challenge.distributor;
+      const own = this.options.connection.maxFrameSize;
+      this.#frameLimit = Math.min(own, challenge.maxFrame ?? own);
     } catch (err) {
       if (err instanceof JobReactorError && err.code !== 'JR_ERR_CONNECTION') this.#rejected(err);
       this.#retry(err instanceof Error ? err : undefined);
@@ -229,7 +238,7 @@ export class DistributorLink {
     this.#state = 'ready';
     this.#attempt = 0;
     this.#connections++;
-    const batch = new LinkBatch(this.options.connection.maxFrameSize, () => conn.requestFlush());
+    const batch = new LinkBatch(this.#frameLimit, () => conn.requestFlush());
     this.#batch = batch;
     conn.setFlushHook(() => {
       batch.flush(conn);

@@ -23,6 +23,7 @@ function session(name: string, credit = 1, capacity = credit, window = credit): 
     window,
     deferredHeld: 0,
     hasSendRoom: true,
+    maxJobBytes: 8 * 1024 * 1024,
     get takesInstant() {
       return (this as unknown as NodeSession).credit > 0;
     },
@@ -52,6 +53,18 @@ describe('routing', () => {
     const busy2 = session('busy2', 200, 2, 202);
     expect(selector.pick([busy, busy2], 'j', prefer('busy'), true)).toBe(busy);
     expect(selector.pick([busy, busy2], 'j', ANY_NODE, true)).toBe(busy2);
+  });
+
+  it('a job larger than a node takes in a frame goes to one that can, or waits for one (no-node)', () => {
+    const selector = new NodeSelector();
+    const small = Object.assign(session('small', 10), { maxJobBytes: 64 * 1024 });
+    const big = session('big', 1);
+    // The small node has more room, and takes every job that fits it…
+    expect(selector.pick([small, big], 'j', ANY_NODE, true, 1000)).toBe(small);
+    expect(selector.pick([small, big], 'j', ANY_NODE, true, 64 * 1024)).toBe(small);
+    // …but never one over its limit.
+    expect(selector.pick([small, big], 'j', ANY_NODE, true, 64 * 1024 + 1)).toBe(big);
+    expect(selector.pick([small], 'j', ANY_NODE, true, 100_000)).toBe('no-node');
   });
 
   it('a job without node / notNode / strictNode shares one frozen routing object', () => {

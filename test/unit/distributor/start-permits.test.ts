@@ -9,7 +9,7 @@ import { FakeClock } from '../../helpers/fake-clock.ts';
 /** A session as StartPermits sees it: a name, whether it closed, and what it was sent. */
 function session(name: string) {
   const sent: Message[] = [];
-  const s = { name, closed: false, send: (m: Message) => void sent.push(m) };
+  const s = { name, closed: false, maxFrameSize: 1 << 20, send: (m: Message) => void sent.push(m) };
   return { s: s as unknown as NodeSession, sent, raw: s };
 }
 
@@ -20,7 +20,7 @@ const turn = () => new Promise<void>((r) => queueMicrotask(r));
 describe('start permits', () => {
   it('start permits - requests count from the ask to the grant; over the bound: ProtocolError, nothing queued', async () => {
     const clock = new FakeClock(0);
-    const permits = new StartPermits({ mail: { max: 1, duration: 1000 } }, clock, 1 << 20);
+    const permits = new StartPermits({ mail: { max: 1, duration: 1000 } }, clock);
     const a = session('a');
     const b = session('b');
     const n = PERMIT_ASKS_IN_FLIGHT;
@@ -56,11 +56,7 @@ describe('start permits', () => {
   });
 
   it('start permits - a name that is not limited is granted at once and leaves no count', async () => {
-    const permits = new StartPermits(
-      { mail: { max: 1, duration: 1000 } },
-      new FakeClock(0),
-      1 << 20,
-    );
+    const permits = new StartPermits({ mail: { max: 1, duration: 1000 } }, new FakeClock(0));
     const a = session('a');
     expect(permits.request(a.s, ['x', 'y'], ['other', 'other'])).toBeUndefined();
     await turn();

@@ -27,6 +27,25 @@ function nest(depth: number): Record<string, unknown> {
   return v;
 }
 
+/** A valid hello with `extra` over it (a field set to undefined is left out). */
+function hello(extra: Record<string, unknown>): Record<string, unknown> {
+  const m: Record<string, unknown> = {
+    t: 'hello',
+    v: 3,
+    node: 'n',
+    instance: 'i',
+    capacity: 1,
+    window: 2,
+    windowBytes: 100,
+    durable: true,
+    jobs: [],
+    nonce: 'x',
+    ...extra,
+  };
+  for (const [k, v] of Object.entries(m)) if (v === undefined) delete m[k];
+  return m;
+}
+
 describe('validate', () => {
   it('validate - accepts every sample message and returns it', () => {
     // Batched kinds come in as tuples and out as objects; the others are returned as they are.
@@ -62,65 +81,15 @@ describe('validate', () => {
       [{ t: 'permits', ids: ['a'], names: [] }, 'permits.names'],
       [{ t: 'granted', ids: [1] }, 'granted.ids[0]'],
       [{ t: 42 }, 't'],
+      [hello({ maxFrame: 512 }), 'hello.maxFrame'],
       [
-        {
-          t: 'hello',
-          v: 3,
-          node: 'n',
-          instance: 'i',
-          capacity: 1,
-          window: 2,
-          windowBytes: 100,
-          durable: 'yes',
-          jobs: [],
-          nonce: 'x',
-        },
-        'hello.durable',
+        { t: 'challenge', v: 3, distributor: 'd', maxFrame: '1mb', nonce: 'x', proof: '' },
+        'challenge.maxFrame',
       ],
-      [
-        {
-          t: 'hello',
-          v: 3,
-          node: 'n',
-          instance: 'i',
-          capacity: 1.5,
-          window: 2,
-          windowBytes: 100,
-          durable: true,
-          jobs: [],
-          nonce: 'x',
-        },
-        'hello.capacity',
-      ],
-      [
-        {
-          t: 'hello',
-          v: 3,
-          node: 'n',
-          instance: 'i',
-          capacity: 1,
-          window: 2,
-          windowBytes: 100,
-          durable: true,
-          jobs: ['a', 3],
-          nonce: 'x',
-        },
-        'hello.jobs[1]',
-      ],
-      [
-        {
-          t: 'hello',
-          v: 3,
-          node: 'n',
-          instance: 'i',
-          capacity: 1,
-          windowBytes: 100,
-          durable: true,
-          jobs: [],
-          nonce: 'x',
-        },
-        'hello.window',
-      ],
+      [hello({ durable: 'yes' }), 'hello.durable'],
+      [hello({ capacity: 1.5 }), 'hello.capacity'],
+      [hello({ jobs: ['a', 3] }), 'hello.jobs[1]'],
+      [hello({ window: undefined }), 'hello.window'],
       [{ t: 'challenge', v: 1, distributor: 'd', nonce: 'n' }, 'challenge.proof'],
       [{ t: 'auth' }, 'auth.proof'],
       [{ t: 'jobs' }, 'jobs.j'],

@@ -41,6 +41,7 @@ interface DistOptions {
   afterReady?: (conn: TcpConnection) => void;
   /** Replaces acceptHandshake: a fake distributor. */
   fake?: (conn: TcpConnection) => void;
+  maxFrameSize?: number;
 }
 
 /** A listener whose connections run acceptHandshake; resolves with its outcome per connection. */
@@ -55,6 +56,7 @@ async function distributor(opts: DistOptions = {}) {
       distributorId: 'dist-1',
       ...(opts.secret === undefined ? {} : { secret: opts.secret }),
       ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
+      ...(opts.maxFrameSize === undefined ? {} : { maxFrameSize: opts.maxFrameSize }),
     });
     p.then(
       () => opts.afterReady?.(conn),
@@ -112,6 +114,13 @@ describe('handshake', () => {
     const hello = await dist.outcome();
     expect(hello).toMatchObject({ ...helloFields, t: 'hello', v: PROTOCOL_VERSION });
     expect(conn.closed).toBe(false);
+  });
+
+  it('handshake - the challenge announces the distributor frame limit when it is given', async () => {
+    const limited = await distributor({ maxFrameSize: 65_536 });
+    expect((await nodeHandshake(await limited.dial())).maxFrame).toBe(65_536);
+    const plain = await distributor();
+    expect((await nodeHandshake(await plain.dial())).maxFrame).toBeUndefined();
   });
 
   it('handshake - the same secret on both sides', async () => {
