@@ -257,6 +257,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
         this.#log.error({ address: link.address, code: error.code }, error.message);
         this.emit('distributor:rejected', link.address, error);
       },
+      onRoom: (link) => this.#outbox.room(link),
     });
     this.#ownership = new LinkOwnership(o.linkLeaseMs, {
       link: (id) => this.#linkById.get(id),
@@ -444,7 +445,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
   }
 
   /** What the distributors send, from their links (see DistributorLink's message switch). */
-  readonly #fromDistributors: Omit<LinkHandlers, 'onReady' | 'onDown' | 'onRejected'> = {
+  readonly #fromDistributors: Omit<LinkHandlers, 'onReady' | 'onDown' | 'onRejected' | 'onRoom'> = {
     jobs: (link, specs) => {
       const refusals: Refusals = {};
       for (const spec of specs) this.#receive(link, spec, refusals);

@@ -20,6 +20,8 @@ export interface LinkHandlers {
   onDown(link: DistributorLink, reason: Error | undefined): void;
   /** Fatal for this link (wrong secret, version): it keeps retrying, slower, and reports it. */
   onRejected(link: DistributorLink, error: ErrorInfo): void;
+  /** The link's backlog drained after a burst: what waits for `sendRoom` may go on. */
+  onRoom(link: DistributorLink): void;
   /** Jobs for this node, each `distributor` filled in with the link's (it is not on the wire). */
   jobs(link: DistributorLink, specs: readonly JobSpec[]): void;
   /** The distributor has these feedbacks: they may leave the outbox. */
@@ -110,6 +112,16 @@ export class DistributorLink {
    */
   get maxFrameSize(): number {
     return this.#frameLimit;
+  }
+
+  /**
+   * Bytes that may still be queued on the link in this turn (see Connection.sendRoom), less
+   * the feedbacks batched so far; 0 while not connected. A sender that stops at 0 goes on
+   * from `onRoom`.
+   */
+  sendRoom(): number {
+    if (this.#state !== 'ready' || !this.#conn || this.#conn.closed) return 0;
+    return this.#conn.sendRoom() - (this.#batch?.bytes ?? 0);
   }
 
   /** Sends a message after everything batched before it (the distributor sees them in order). */
@@ -245,6 +257,7 @@ export class DistributorLink {
       // Resolved here, run after: the connection writes before its callback returns.
       this.#releaseStarts();
     });
+    conn.setDrainHook(() => this.handlers.onRoom(this));
     conn.onMessage((m) => this.#handle(m));
     conn.onClose((reason) => {
       if (this.#conn !== conn) return;

@@ -122,6 +122,11 @@ export class LinkBatch {
     if (this.#progressWindow === undefined) this.#touch();
   }
 
+  /** Bytes of the feedbacks collected this turn (the rest of a batch is small). */
+  get bytes(): number {
+    return this.#feedbacks.bytes;
+  }
+
   /** The connection is gone: nothing more will be flushed. */
   close(): void {
     clearTimeout(this.#progressWindow);

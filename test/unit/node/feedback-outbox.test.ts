@@ -76,6 +76,7 @@ describe('feedback outbox - expiry of feedbacks whose distributor stays away', (
       distributorId,
       ready: true,
       sendFeedback: (f: Feedback) => void sent.push(f.key),
+      sendRoom: () => Number.POSITIVE_INFINITY,
     };
     return { link, sent, asLink: link as unknown as DistributorLink };
   }
@@ -163,5 +164,53 @@ describe('feedback outbox - expiry of feedbacks whose distributor stays away', (
     expect(forever.outbox.expire()).toBe(0);
     expect(forever.outbox.size).toBe(1);
     expect(forever.clock.pending).toBe(0); // no sweep timer at all
+  });
+});
+
+describe('feedback outbox - resend after a handshake, paced by the link', () => {
+  it('feedback outbox - resends as far as the link has room, goes on when it drains, skips what was acknowledged', async () => {
+    const { outbox } = await setup(100, 50);
+    for (let i = 0; i < 10; i++) await outbox.push(fb(`k${i}`, 'A'));
+    let room = 3;
+    const sent: string[] = [];
+    const raw = {
+      distributorId: 'A',
+      ready: true,
+      sendRoom: () => room,
+      sendFeedback: (f: Feedback) => {
+        sent.push(f.key);
+        room--;
+      },
+    };
+    const link = raw as unknown as DistributorLink;
+    outbox.linkReady(link);
+    expect(sent).toEqual(['k0', 'k1', 'k2']); // the rest waits for room
+    room = 0;
+    outbox.room(link);
+    expect(sent).toHaveLength(4); // one per drain at least, whatever the room says
+    room = 2;
+    outbox.room(link);
+    expect(sent).toEqual(['k0', 'k1', 'k2', 'k3', 'k4', 'k5']);
+    outbox.acked(['k6', 'k7'], 'A');
+    room = 100;
+    outbox.room(link);
+    expect(sent.slice(6)).toEqual(['k8', 'k9']);
+    outbox.room(link); // done: nothing more
+    expect(sent).toHaveLength(8);
+    // A reconnect resends everything still unacknowledged, from the start.
+    outbox.acked(['k0', 'k1', 'k2', 'k3', 'k4'], 'A');
+    sent.length = 0;
+    outbox.linkReady(link);
+    expect(sent).toEqual(['k5', 'k8', 'k9']);
+    // A link that drops mid-resend stops; the next handshake starts over.
+    room = 1;
+    raw.ready = true;
+    sent.length = 0;
+    outbox.linkReady(link);
+    expect(sent).toEqual(['k5']);
+    raw.ready = false;
+    room = 100;
+    outbox.room(link);
+    expect(sent).toEqual(['k5']);
   });
 });

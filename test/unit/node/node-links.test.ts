@@ -31,6 +31,7 @@ const handlers: LinkHandlers = {
   query: vi.fn(),
   onDown: vi.fn(),
   onRejected: vi.fn(),
+  onRoom: vi.fn(),
 };
 const hello = () => ({
   node: 'n1',
@@ -110,6 +111,7 @@ describe('distributor link - the message switch', () => {
       onReady: () => void calls.push(['ready', null]),
       onDown: () => {},
       onRejected: () => {},
+      onRoom: () => {},
       jobs: (_l, specs) => void calls.push(['jobs', specs.map((s) => [s.id, s.distributor])]),
       acked: (_l, keys) => void calls.push(['acked', keys]),
       owned: (_l, ids) => void calls.push(['owned', ids]),
