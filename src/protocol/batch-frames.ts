@@ -112,7 +112,7 @@ export class ItemBatch {
     this.#items = [];
     const total = this.#bytes;
     this.#bytes = 0;
-    const limit = this.#maxFrameSize - this.#prefix.length - 5;
+    const limit = this.maxItemBytes;
     if (total <= limit) return send(this.#frame(items, 0, items.length, total));
     for (const [from, to, bytes] of sizeRuns(items.length, (i) => items[i]!.length, limit)) {
       send(this.#frame(items, from, to, bytes));

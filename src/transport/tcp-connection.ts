@@ -256,9 +256,7 @@ export class TcpConnection implements Connection {
     this.#pendingBytes = 0;
     if (this.#socket.destroyed || !this.#socket.writable) return;
     if (this.#writing === 0 && data.length <= WRITE_SLICE_BYTES) {
-      // The usual turn: nothing in flight, one write.
-      this.#writing = data.length;
-      this.#socket.write(data, this.#written);
+      this.#write(data); // the usual turn: nothing in flight, one write
     } else {
       this.#unsent.push(data);
       this.#unsentBytes += data.length;
@@ -286,6 +284,11 @@ export class TcpConnection implements Connection {
       this.#unsent.shift();
     }
     this.#unsentBytes -= slice.length;
+    this.#write(slice);
+  }
+
+  /** One socket write, the only one in flight; `#written` runs when it completes. */
+  #write(slice: Buffer): void {
     this.#writing = slice.length;
     this.#socket.write(slice, this.#written);
   }
