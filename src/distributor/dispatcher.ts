@@ -22,6 +22,11 @@ export interface DispatchHooks {
   fail(job: TrackedJob, error: ErrorInfo, node: string): void;
   /** The job went to `node`. */
   dispatched(job: TrackedJob, node: string): void;
+  /**
+   * The job waits because it is `bytes` encoded and every node that could run it takes
+   * smaller frames (the largest takes `largest`): said once per job.
+   */
+  tooLarge(job: TrackedJob, bytes: number, largest: number): void;
 }
 
 /**
@@ -40,6 +45,8 @@ export class Dispatcher {
    */
   readonly #stranded = new WaitingQueue(Number.POSITIVE_INFINITY);
   readonly #selector = new NodeSelector();
+  /** Jobs already reported as too large for every node (see DispatchHooks.tooLarge). */
+  readonly #reportedTooLarge = new WeakSet<TrackedJob>();
   readonly #hooks: DispatchHooks;
   #drainScheduled = false;
   /** Paused (`distributor.pause()`): every job waits in the queue; nothing is sent. */
@@ -259,6 +266,10 @@ export class Dispatcher {
       return 'failed';
     }
     if (picked === 'no-credit') return 'kept';
+    if (picked === 'too-large' && !this.#reportedTooLarge.has(job)) {
+      this.#reportedTooLarge.add(job);
+      this.#hooks.tooLarge(job, item.length, this.#largestJobBytes(job));
+    }
     if (typeof picked === 'string') return 'stranded';
     picked.sendJob(item);
     if (instant) picked.credit--;
@@ -267,6 +278,15 @@ export class Dispatcher {
     picked.held.set(job);
     this.#hooks.dispatched(job, picked.name);
     return 'placed';
+  }
+
+  /** The largest job any usable node that knows the job's name takes. */
+  #largestJobBytes(job: TrackedJob): number {
+    let largest = 0;
+    for (const s of this.sessions) {
+      if (s.usable && s.jobNames.has(job.spec.name)) largest = Math.max(largest, s.maxJobBytes);
+    }
+    return largest;
   }
 
   #anyCredit(): boolean {

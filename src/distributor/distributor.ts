@@ -120,6 +120,11 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       isOpen: () => this.#state === 'listening',
       fail: (job, error, node) => this.#finishWithError(job, error, node),
       dispatched: (job, node) => this.emit('job:dispatched', job.spec.id, node),
+      tooLarge: (job, bytes, largest) =>
+        this.#log.warn(
+          { jobId: job.spec.id, job: job.spec.name, bytes, largestNodeFrame: largest },
+          `job ${job.spec.id} (${job.spec.name}) waits: it is ${bytes} bytes encoded, and every node that could run it takes at most ${largest}`,
+        ),
     });
     this.#permits = new StartPermits(o.limits, this.#clock);
     this.#queries = new JobQueries({

@@ -2,7 +2,7 @@ import type { Routing } from './enqueue-options.ts';
 import type { NodeSession } from './node-session.ts';
 
 /** Why no node was picked; decides where a job waits. */
-export type NoPick = 'no-credit' | 'no-node' | 'unknown-job';
+export type NoPick = 'no-credit' | 'no-node' | 'too-large' | 'unknown-job';
 
 /** Scores at or above this: a node with an idle run slot (see `pick`). */
 const IDLE_SLOT = 1e9;
@@ -16,7 +16,8 @@ const IDLE_SLOT = 1e9;
  * to the node holding the fewest. Ties are broken round-robin so equal nodes share the load.
  * A node whose link is full for this turn (`hasSendRoom`) takes nothing: 'no-credit'. A
  * node with a smaller frame limit than the job's encoded size (`jobBytes`) is not
- * eligible: such a job waits for a node that can take it ('no-node').
+ * eligible: such a job waits for a node that can take it ('too-large' when a node would
+ * have taken it but for that limit, else 'no-node').
  */
 export class NodeSelector {
   #turn = 0;
@@ -35,6 +36,7 @@ export class NodeSelector {
     let eligibleSeen = false;
     let knownSeen = false;
     let anyUsable = false;
+    let tooLargeSeen = false;
     const n = sessions.length;
     const start = n === 0 ? 0 : this.#turn++ % n;
     for (let i = 0; i < n; i++) {
@@ -46,7 +48,10 @@ export class NodeSelector {
       if (routing.excluded?.has(s.name)) continue;
       const preferred = routing.preferred?.has(s.name) ?? false;
       if (routing.strict && !preferred) continue;
-      if (jobBytes > s.maxJobBytes) continue;
+      if (jobBytes > s.maxJobBytes) {
+        tooLargeSeen = true;
+        continue;
+      }
       eligibleSeen = true;
       if (!s.hasSendRoom || (instant && !s.takesInstant)) continue;
       const score = instant ? instantScore(s) : -s.deferredHeld;
@@ -67,7 +72,7 @@ export class NodeSelector {
     if (eligibleSeen) return 'no-credit';
     // Nodes are connected and none of them can run this job: a typo or a missing job file.
     if (!knownSeen && anyUsable) return 'unknown-job';
-    return 'no-node';
+    return tooLargeSeen ? 'too-large' : 'no-node';
   }
 }
 

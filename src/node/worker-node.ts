@@ -492,7 +492,7 @@ export class WorkerNode extends TypedEmitter<NodeEvents> {
     } else {
       this.#log.info(
         { distributor: distributorId, pending },
-        'feedbacks acknowledged: taking jobs again',
+        'unacknowledged feedbacks back under the limit (acknowledged or expired): taking jobs again',
       );
     }
     this.emit('distributor:backpressure', distributorId, over, pending);

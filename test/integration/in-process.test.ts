@@ -42,7 +42,15 @@ describe('in-process - distributor and node over real TCP', () => {
     }));
     // The distributor takes frames up to 1 MiB, the small node 64 KiB: a burst makes
     // frames of both sizes' worth (it used to cut the small node on every reconnect).
-    const d = await startDistributor({ port: 0, maxFrameSize: 1024 * 1024 });
+    const warnings: string[] = [];
+    const quiet = () => undefined;
+    const logger = {
+      debug: quiet,
+      info: quiet,
+      error: quiet,
+      warn: (_: unknown, m?: string) => void warnings.push(m ?? ''),
+    };
+    const d = await startDistributor({ port: 0, maxFrameSize: 1024 * 1024, logger });
     open.push(d);
     const addr = `127.0.0.1:${d.address.port}`;
     const small = await startNode({
@@ -71,6 +79,13 @@ describe('in-process - distributor and node over real TCP', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(seen).toEqual([]);
     expect((await d.counts()).distributor.waiting).toBe(1);
+    // The operator is told why, once (the burst above fitted, so this is the only line).
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      new RegExp(
+        `^job ${big.id} \\(echo\\) waits: it is \\d+ bytes encoded, and every node that could run it takes at most \\d+$`,
+      ),
+    );
     // …until a node that can take it connects; and its feedback, over 64 KiB, comes back.
     const large = await startNode({ name: 'large', distributors: [addr], registry: reg });
     open.push(large);

@@ -55,7 +55,7 @@ describe('routing', () => {
     expect(selector.pick([busy, busy2], 'j', ANY_NODE, true)).toBe(busy2);
   });
 
-  it('a job larger than a node takes in a frame goes to one that can, or waits for one (no-node)', () => {
+  it('a job larger than a node takes in a frame goes to one that can, or waits for one (too-large)', () => {
     const selector = new NodeSelector();
     const small = Object.assign(session('small', 10), { maxJobBytes: 64 * 1024 });
     const big = session('big', 1);
@@ -64,7 +64,10 @@ describe('routing', () => {
     expect(selector.pick([small, big], 'j', ANY_NODE, true, 64 * 1024)).toBe(small);
     // …but never one over its limit.
     expect(selector.pick([small, big], 'j', ANY_NODE, true, 64 * 1024 + 1)).toBe(big);
-    expect(selector.pick([small], 'j', ANY_NODE, true, 100_000)).toBe('no-node');
+    expect(selector.pick([small], 'j', ANY_NODE, true, 100_000)).toBe('too-large');
+    // Excluded anyway: the size is not why it waits.
+    const notSmall = { preferred: undefined, excluded: new Set(['small']), strict: false };
+    expect(selector.pick([small], 'j', notSmall, true, 100_000)).toBe('no-node');
   });
 
   it('a job without node / notNode / strictNode shares one frozen routing object', () => {
