@@ -664,9 +664,12 @@ export class Distributor extends TypedEmitter<DistributorEvents> {
       for (const listener of this.#finishedFeed) listener(job.spec, fb, now);
     }
     if (fb.final) this.#forget(job);
+    const unaccepted = !job.accepted.settled;
     const tracing = this.#tracing;
     if (tracing === undefined) this.#dispatch.feedback(job, fb, session, this.#call);
     else tracing.settle(job.spec, fb, () => this.#dispatch.feedback(job, fb, session, this.#call));
+    // Its "accepted" never came (lost with a cut link): the feedback stands for it.
+    if (unaccepted && job.accepted.settled) this.emit('job:accepted', job.spec.id, fb.node);
   }
 
   #finishWithError(job: TrackedJob, error: ErrorInfo, node: string): void {

@@ -267,13 +267,17 @@ export class TrackedJob {
 
   /**
    * A feedback from the node: the application's callback runs; a final one ends the job
-   * and settles `result`. A run of a recurring job that will run again leaves it where it
+   * and settles `result`. `accepted` resolves now if it had not (see below). A run of a recurring job that will run again leaves it where it
    * is, but remembers its args, run count and next slot, so a re-dispatch resumes it from
    * there (only for holders that cannot keep it themselves: memory nodes).
    */
   deliver(fb: Feedback, call: SafeCall): void {
     if (this.#state === TrackState.Done) throw illegal('deliver', this.#state);
     TrackedJob.#leaveWindow(this);
+    // A node ran it, so a node took it, whether or not its "accepted" got here (it is lost
+    // with a link cut right after it left; the feedback comes again from the outbox, or
+    // from the node the job went to next): `accepted` never stays pending past this.
+    this.accepted.resolve(fb.node);
     if (fb.final) {
       this.#state = TrackState.Done;
       this.#session = undefined;

@@ -109,6 +109,33 @@ describe('TrackedJob - transitions', () => {
     expect(job.state).toBe(TrackState.Accepted);
   });
 
+  it('sent → done by a final feedback whose "accepted" never came: accepted resolves with the node that ran it', async () => {
+    const { job, call } = tracked();
+    job.dispatch(session('n1'), true, 10);
+    job.deliver(feedback({ node: 'n1' }), call);
+    expect(job.state).toBe(TrackState.Done);
+    expect(await outcome(job.accepted.promise)).toEqual({ ok: { node: 'n1' } });
+    expect(await job.result.promise).toEqual({ a: 2 });
+  });
+
+  it("waiting (taken back from a cut node) → done by that node's final feedback: accepted resolves too", async () => {
+    const { job, call } = tracked();
+    job.dispatch(session('n1'), true, 10);
+    expect(job.takeBack(3, call)).toBe('requeued');
+    job.deliver(feedback({ node: 'n1' }), call);
+    expect(job.state).toBe(TrackState.Done);
+    expect(await outcome(job.accepted.promise)).toEqual({ ok: { node: 'n1' } });
+  });
+
+  it("a feedback leaves an accepted job's `accepted` as it was (the node that stored it)", async () => {
+    const { job, call } = tracked({ period: 1 });
+    const s = session('n1');
+    job.dispatch(s, false, 10);
+    job.accept(s);
+    job.deliver(feedback({ node: 'n2', final: false, next: NOW + 1000, runs: 1 }), call);
+    expect(await job.accepted.promise).toEqual({ node: 'n1' });
+  });
+
   it('sent → waiting when the node refuses it, unchanged (same delivery)', () => {
     const { job } = tracked();
     job.dispatch(session('n1'), true, 10);
