@@ -268,7 +268,7 @@ export class Dispatcher {
     if (picked === 'no-credit') return 'kept';
     if (picked === 'too-large' && !this.#reportedTooLarge.has(job)) {
       this.#reportedTooLarge.add(job);
-      this.#hooks.tooLarge(job, item.length, this.#largestJobBytes(job));
+      this.#hooks.tooLarge(job, item.length, this.#selector.largestRefusedFrame);
     }
     if (typeof picked === 'string') return 'stranded';
     picked.sendJob(item);
@@ -278,15 +278,6 @@ export class Dispatcher {
     picked.held.set(job);
     this.#hooks.dispatched(job, picked.name);
     return 'placed';
-  }
-
-  /** The largest job any usable node that knows the job's name takes. */
-  #largestJobBytes(job: TrackedJob): number {
-    let largest = 0;
-    for (const s of this.sessions) {
-      if (s.usable && s.jobNames.has(job.spec.name)) largest = Math.max(largest, s.maxJobBytes);
-    }
-    return largest;
   }
 
   #anyCredit(): boolean {

@@ -21,6 +21,11 @@ const IDLE_SLOT = 1e9;
  */
 export class NodeSelector {
   #turn = 0;
+  /**
+   * After a pick that answered 'too-large': the largest job any node it turned down for size
+   * takes (for the operator's log line).
+   */
+  largestRefusedFrame = 0;
 
   pick(
     sessions: readonly NodeSession[],
@@ -36,7 +41,7 @@ export class NodeSelector {
     let eligibleSeen = false;
     let knownSeen = false;
     let anyUsable = false;
-    let tooLargeSeen = false;
+    let largestRefused = 0;
     const n = sessions.length;
     const start = n === 0 ? 0 : this.#turn++ % n;
     for (let i = 0; i < n; i++) {
@@ -49,7 +54,7 @@ export class NodeSelector {
       const preferred = routing.preferred?.has(s.name) ?? false;
       if (routing.strict && !preferred) continue;
       if (jobBytes > s.maxJobBytes) {
-        tooLargeSeen = true;
+        largestRefused = Math.max(largestRefused, s.maxJobBytes);
         continue;
       }
       eligibleSeen = true;
@@ -72,7 +77,9 @@ export class NodeSelector {
     if (eligibleSeen) return 'no-credit';
     // Nodes are connected and none of them can run this job: a typo or a missing job file.
     if (!knownSeen && anyUsable) return 'unknown-job';
-    return tooLargeSeen ? 'too-large' : 'no-node';
+    if (largestRefused === 0) return 'no-node';
+    this.largestRefusedFrame = largestRefused;
+    return 'too-large';
   }
 }
 

@@ -267,9 +267,10 @@ export class TrackedJob {
 
   /**
    * A feedback from the node: the application's callback runs; a final one ends the job
-   * and settles `result`. `accepted` resolves now if it had not (see below). A run of a recurring job that will run again leaves it where it
-   * is, but remembers its args, run count and next slot, so a re-dispatch resumes it from
-   * there (only for holders that cannot keep it themselves: memory nodes).
+   * and settles `result`; `accepted` resolves now if it had not (see below). A run of a
+   * recurring job that will run again leaves it where it is, but remembers its args, run
+   * count and next slot, so a re-dispatch resumes it from there (only for holders that
+   * cannot keep it themselves: memory nodes).
    */
   deliver(fb: Feedback, call: SafeCall): void {
     if (this.#state === TrackState.Done) throw illegal('deliver', this.#state);
